@@ -1,0 +1,54 @@
+package agent
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Permission modes of a session.
+const (
+	ModeDefault   = "default"
+	ModeAcceptAll = "accept_all"
+	ModeDenyAll   = "deny_all"
+	ModePlan      = "plan"
+)
+
+// ValidMode reports whether m is a permission mode.
+func ValidMode(m string) bool {
+	switch m {
+	case ModeDefault, ModeAcceptAll, ModeDenyAll, ModePlan:
+		return true
+	}
+	return false
+}
+
+// Session statuses.
+const (
+	StatusIdle    = "idle"
+	StatusRunning = "running"
+	StatusWaiting = "waiting"
+)
+
+// Pending types.
+const (
+	PendingPermission = "permission"
+	PendingPrompt     = "prompt"
+)
+
+// Pending is an open permission or prompt request.
+type Pending struct {
+	Type      string          `json:"type"`
+	RequestID string          `json:"request_id"`
+	ToolUseID string          `json:"tool_use_id,omitempty"`
+	ToolName  string          `json:"tool_name,omitempty"`
+	Input     json.RawMessage `json:"input,omitempty"`
+	Question  string          `json:"question,omitempty"`
+	CreatedAt time.Time       `json:"created_at"`
+	ExpiresAt time.Time       `json:"expires_at"`
+}
+
+// Decisions of a permission request.
+const (
+	DecisionAllow = "allow"
+	DecisionDeny  = "deny"
+)

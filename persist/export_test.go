@@ -1,0 +1,43 @@
+package persist
+
+import bolt "go.etcd.io/bbolt"
+
+// BenchPut puts v at k in a scratch bucket: a write of known size for
+// measuring the writer alone.
+func (tx *Tx) BenchPut(k, v []byte) error {
+	b, err := tx.tx.CreateBucketIfNotExists([]byte("bench"))
+	if err != nil {
+		return err
+	}
+	b.FillPercent = appendFillPercent
+	return b.Put(k, v)
+}
+
+// BoltDB exposes the bbolt handle, to compare group commit with plain
+// per-write transactions.
+func (s *Store) BoltDB() *bolt.DB { return s.db }
+
+// BlobPath exposes where a blob lives.
+func (s *Store) BlobPath(sha string) string { return s.blobPath(sha) }
+
+// Tokenize exposes the search tokenizer.
+func Tokenize(text string) []string {
+	var out []string
+	tokenize(text, func(t string) { out = append(out, t) })
+	return out
+}
+
+// Queued returns the number of writes waiting for the writer.
+func (s *Store) Queued() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queue)
+}
+
+// SetMaxPrefixPostings changes when a query prefix is checked per match
+// rather than collected, until the returned func restores it.
+func SetMaxPrefixPostings(n int) (restore func()) {
+	old := maxPrefixPostings
+	maxPrefixPostings = n
+	return func() { maxPrefixPostings = old }
+}

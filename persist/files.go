@@ -1,0 +1,518 @@
+package persist
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// MaxPathBytes is the longest workspace-relative file path.
+const MaxPathBytes = 1024
+
+// CleanPath validates a workspace-relative file path and returns its
+// path.Clean form. It rejects, wrapping ErrInvalid: an empty path, one
+// longer than MaxPathBytes, invalid UTF-8, a NUL byte, a backslash (so that
+// no path means one thing here and another on Windows), an absolute path,
+// any ".." element (even one that Clean could resolve, like "a/../b"), and
+// a path that names the workspace root itself.
+func CleanPath(p string) (string, error) {
+	bad := func(why string) (string, error) {
+		return "", fmt.Errorf("persist: path %q: %s: %w", p, why, ErrInvalid)
+	}
+	switch {
+	case p == "":
+		return bad("empty")
+	case len(p) > MaxPathBytes:
+		return "", fmt.Errorf("persist: path longer than %d bytes: %w", MaxPathBytes, ErrInvalid)
+	case !utf8.ValidString(p):
+		return bad("not valid UTF-8")
+	case strings.IndexByte(p, 0) >= 0:
+		return bad("contains a NUL byte")
+	case strings.IndexByte(p, '\\') >= 0:
+		return bad("contains a backslash")
+	case strings.HasPrefix(p, "/"):
+		return bad("absolute")
+	}
+	for _, elem := range strings.Split(p, "/") {
+		if elem == ".." {
+			return bad(`contains a ".." element`)
+		}
+	}
+	clean := path.Clean(p)
+	if clean == "." {
+		return bad("names no file")
+	}
+	return clean, nil
+}
+
+// blobPath is where the blob with that hex SHA-256 lives: sharded by its
+// first byte so that no directory holds more than 1/256 of the blobs.
+func (s *Store) blobPath(sha string) string {
+	return filepath.Join(s.blobDir, sha[:2], sha)
+}
+
+// validSHA reports whether sha is a lower-case hex SHA-256, the only names
+// the blob dir holds.
+func validSHA(sha string) bool {
+	if len(sha) != sha256.Size*2 {
+		return false
+	}
+	for i := 0; i < len(sha); i++ {
+		c := sha[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// PutFile stores content as the file f.Path of workspace f.WorkspaceID and
+// returns the stored record. Size and SHA256 are computed while streaming;
+// content beyond maxBytes (if maxBytes > 0) fails with ErrTooLarge and
+// leaves nothing behind. If the path exists, its record is replaced but
+// keeps its ID and CreatedAt. A new file gets f.ID, or a minted one if
+// empty; an empty ContentType becomes application/octet-stream. The
+// workspace must exist (ErrNotFound).
+//
+// The bytes go to a content-addressed blob, written to a temporary file,
+// fsynced and renamed before the metadata commit refers to it, so a crash
+// never leaves a record without its bytes.
+func (s *Store) PutFile(ctx context.Context, f File, content io.Reader, maxBytes int64) (File, error) {
+	clean, err := CleanPath(f.Path)
+	if err != nil {
+		return File{}, err
+	}
+	f.Path = clean
+	if err := checkID("workspace id", f.WorkspaceID); err != nil {
+		return File{}, err
+	}
+	if f.ID == "" {
+		f.ID = newID(idPrefixFile)
+	}
+	if err := checkID("file id", f.ID); err != nil {
+		return File{}, err
+	}
+	if f.ContentType == "" {
+		f.ContentType = "application/octet-stream"
+	}
+	if err := s.checkOpen(); err != nil {
+		return File{}, err
+	}
+
+	tmp, sha, size, err := s.writeTemp(ctx, content, maxBytes)
+	if err != nil {
+		return File{}, err
+	}
+	f.SHA256, f.Size = sha, size
+	// On failure the pin goes before the clean-up is queued, or the
+	// clean-up would find the blob pinned and keep it.
+	s.pin(sha)
+	if err := s.placeBlob(tmp, sha); err != nil {
+		_ = os.Remove(tmp)
+		s.unpin(sha)
+		s.collectBlob(sha)
+		return File{}, err
+	}
+
+	var stored File
+	// The blob is pinned until this write is decided. Waiting for it past
+	// the caller's cancellation keeps the pin in place for as long as the
+	// write may still commit.
+	err = s.Update(context.WithoutCancel(ctx), func(tx *Tx) error {
+		var err error
+		stored, err = tx.putFile(f)
+		return err
+	})
+	s.unpin(sha)
+	if err != nil {
+		s.collectBlob(sha)
+		return File{}, err
+	}
+	return stored, nil
+}
+
+// checkOpen fails with ErrClosed after Close, so that uploads to a closed
+// store stop before streaming their content.
+func (s *Store) checkOpen() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return fmt.Errorf("persist: %w", ErrClosed)
+	}
+	return nil
+}
+
+// writeTemp streams content into a temporary file in the blob dir,
+// hashing it on the way, and syncs it. On error nothing is left behind.
+func (s *Store) writeTemp(ctx context.Context, content io.Reader, maxBytes int64) (name, sha string, size int64, err error) {
+	tmp, err := os.CreateTemp(s.tmpDir, "put-*")
+	if err != nil {
+		return "", "", 0, fmt.Errorf("persist: create temp file: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tmp.Close()
+			_ = os.Remove(tmp.Name())
+		}
+	}()
+	src := io.Reader(ctxReader{ctx: ctx, r: content})
+	if maxBytes > 0 {
+		src = io.LimitReader(src, maxBytes+1)
+	}
+	h := sha256.New()
+	size, err = io.Copy(io.MultiWriter(tmp, h), src)
+	if err != nil {
+		return "", "", 0, fmt.Errorf("persist: write file content: %w", err)
+	}
+	if maxBytes > 0 && size > maxBytes {
+		return "", "", 0, fmt.Errorf("persist: file larger than %d bytes: %w", maxBytes, ErrTooLarge)
+	}
+	if !s.cfg.NoSync {
+		if err = tmp.Sync(); err != nil {
+			return "", "", 0, fmt.Errorf("persist: sync file content: %w", err)
+		}
+	}
+	if err = tmp.Close(); err != nil {
+		return "", "", 0, fmt.Errorf("persist: close temp file: %w", err)
+	}
+	return tmp.Name(), hex.EncodeToString(h.Sum(nil)), size, nil
+}
+
+// ctxReader stops a copy once ctx ends, so that a cancelled upload does not
+// keep reading a large body.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (r ctxReader) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return r.r.Read(p)
+}
+
+// placeBlob moves the temp file to the blob's place, or drops it if the
+// blob already exists (same name, same bytes). The caller holds a pin on
+// sha, so an existing blob cannot be removed under it.
+func (s *Store) placeBlob(tmp, sha string) error {
+	dst := s.blobPath(sha)
+	if _, err := os.Stat(dst); err == nil {
+		return os.Remove(tmp)
+	}
+	dir := filepath.Dir(dst)
+	created := false
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("persist: create blob dir: %w", err)
+		}
+		created = true
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		return fmt.Errorf("persist: place blob: %w", err)
+	}
+	if s.cfg.NoSync {
+		return nil
+	}
+	// The rename is durable only once its directory is synced, and a new
+	// shard directory only once the blob dir is.
+	if created {
+		if err := syncDir(s.blobDir); err != nil {
+			return err
+		}
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("persist: open dir for sync: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("persist: sync dir: %w", err)
+	}
+	return nil
+}
+
+// pin marks sha as about to be referenced: the writer does not remove a
+// pinned blob even if its reference count is zero.
+func (s *Store) pin(sha string) {
+	s.pinMu.Lock()
+	s.pins[sha]++
+	s.pinMu.Unlock()
+}
+
+func (s *Store) unpin(sha string) {
+	s.pinMu.Lock()
+	if s.pins[sha]--; s.pins[sha] <= 0 {
+		delete(s.pins, sha)
+	}
+	s.pinMu.Unlock()
+}
+
+// collectBlob queues a check that removes the blob if nothing references
+// it, after a put placed it but failed to commit its record.
+func (s *Store) collectBlob(sha string) {
+	s.UpdateAsync(func(tx *Tx) error {
+		tx.blobs = append(tx.blobs, sha)
+		return nil
+	}, nil)
+}
+
+// refBlob changes the reference count of sha by delta. Dropping to zero
+// deletes the count and makes the blob a candidate for removal.
+func (tx *Tx) refBlob(sha string, delta int64) error {
+	refs := tx.bucket(bucketBlobRefs)
+	n := int64(readU64(refs.Get([]byte(sha)))) + delta
+	switch {
+	case n < 0:
+		return fmt.Errorf("persist: blob %s reference count would go negative", sha)
+	case n == 0:
+		tx.blobs = append(tx.blobs, sha)
+		return refs.Delete([]byte(sha))
+	}
+	return refs.Put([]byte(sha), u64(uint64(n)))
+}
+
+// unreferencedBlobs returns the removal candidates that no file references
+// once this transaction commits. It runs last in the transaction, after
+// every batched write, so a blob one write dropped and another took up is
+// kept.
+func (tx *Tx) unreferencedBlobs() ([]string, error) {
+	if len(tx.blobs) == 0 {
+		return nil, nil
+	}
+	slices.Sort(tx.blobs)
+	refs := tx.bucket(bucketBlobRefs)
+	var out []string
+	for _, sha := range slices.Compact(tx.blobs) {
+		if refs.Get([]byte(sha)) == nil && validSHA(sha) {
+			out = append(out, sha)
+		}
+	}
+	return out, nil
+}
+
+// removeBlobs deletes blobs after the commit that dropped their last
+// reference. It runs on the writer goroutine, so no commit can add a
+// reference in between; a put that placed the blob again meanwhile holds a
+// pin, and pinMu makes the check and the removal atomic against it.
+func (s *Store) removeBlobs(shas []string) {
+	if len(shas) == 0 {
+		return
+	}
+	s.pinMu.Lock()
+	defer s.pinMu.Unlock()
+	for _, sha := range shas {
+		if s.pins[sha] > 0 {
+			continue
+		}
+		if err := os.Remove(s.blobPath(sha)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			s.log.Warn("removing unreferenced blob failed", "sha256", sha, "err", err)
+		}
+	}
+}
+
+// sweepBlobs removes what an interrupted write left behind: temp files, and
+// blobs placed whose record never committed. Open runs it before the writer
+// starts.
+func (s *Store) sweepBlobs() error {
+	tmps, err := os.ReadDir(s.tmpDir)
+	if err != nil {
+		return fmt.Errorf("persist: read temp dir: %w", err)
+	}
+	for _, e := range tmps {
+		_ = os.Remove(filepath.Join(s.tmpDir, e.Name()))
+	}
+	shards, err := os.ReadDir(s.blobDir)
+	if err != nil {
+		return fmt.Errorf("persist: read blob dir: %w", err)
+	}
+	removed := 0
+	err = s.db.View(func(btx *bolt.Tx) error {
+		refs := btx.Bucket(bucketBlobRefs)
+		for _, shard := range shards {
+			if !shard.IsDir() || len(shard.Name()) != 2 {
+				continue
+			}
+			dir := filepath.Join(s.blobDir, shard.Name())
+			blobs, err := os.ReadDir(dir)
+			if err != nil {
+				return fmt.Errorf("persist: read blob dir: %w", err)
+			}
+			for _, b := range blobs {
+				if validSHA(b.Name()) && refs.Get([]byte(b.Name())) == nil {
+					if err := os.Remove(filepath.Join(dir, b.Name())); err == nil {
+						removed++
+					}
+				}
+			}
+		}
+		return nil
+	})
+	if removed > 0 {
+		s.log.Info("removed unreferenced blobs", "count", removed)
+	}
+	return err
+}
+
+// putFile stores f's record (content already placed) and adjusts blob
+// reference counts.
+func (tx *Tx) putFile(f File) (File, error) {
+	if tx.bucket(bucketWorkspaces).Get([]byte(f.WorkspaceID)) == nil {
+		return File{}, fmt.Errorf("persist: workspace %s: %w", f.WorkspaceID, ErrNotFound)
+	}
+	files := tx.bucket(bucketFiles)
+	byPath := tx.bucket(bucketFilesByPath)
+	pk := key(f.WorkspaceID, f.Path)
+	t := now()
+	f.UpdatedAt = t
+	if id := byPath.Get(pk); id != nil {
+		var old File
+		ok, err := getJSON(files, id, &old)
+		if err != nil {
+			return File{}, err
+		}
+		if !ok {
+			return File{}, fmt.Errorf("persist: file index names missing file %s", id)
+		}
+		f.ID, f.CreatedAt = old.ID, old.CreatedAt
+		if err := tx.refBlob(old.SHA256, -1); err != nil {
+			return File{}, err
+		}
+	} else {
+		if files.Get([]byte(f.ID)) != nil {
+			return File{}, fmt.Errorf("persist: file %s exists at another path: %w", f.ID, ErrConflict)
+		}
+		f.CreatedAt = t
+		if err := byPath.Put(pk, []byte(f.ID)); err != nil {
+			return File{}, err
+		}
+	}
+	if err := tx.refBlob(f.SHA256, +1); err != nil {
+		return File{}, err
+	}
+	if err := putJSON(files, []byte(f.ID), f); err != nil {
+		return File{}, err
+	}
+	return f, nil
+}
+
+// File returns the file record with that id, or ErrNotFound.
+func (s *Store) File(id string) (File, error) {
+	var f File
+	err := s.View(func(tx *Tx) error {
+		var err error
+		f, err = tx.file(id)
+		return err
+	})
+	return f, err
+}
+
+func (tx *Tx) file(id string) (File, error) {
+	var f File
+	ok, err := getJSON(tx.bucket(bucketFiles), []byte(id), &f)
+	if err != nil {
+		return File{}, err
+	}
+	if !ok {
+		return File{}, fmt.Errorf("persist: file %s: %w", id, ErrNotFound)
+	}
+	return f, nil
+}
+
+// FileByPath returns the file at path in the workspace, or ErrNotFound. The
+// path is cleaned first (ErrInvalid if CleanPath rejects it).
+func (s *Store) FileByPath(workspaceID, p string) (File, error) {
+	clean, err := CleanPath(p)
+	if err != nil {
+		return File{}, err
+	}
+	var f File
+	err = s.View(func(tx *Tx) error {
+		id := tx.bucket(bucketFilesByPath).Get(key(workspaceID, clean))
+		if id == nil {
+			return fmt.Errorf("persist: file %s in workspace %s: %w", clean, workspaceID, ErrNotFound)
+		}
+		var err error
+		f, err = tx.file(string(id))
+		return err
+	})
+	return f, err
+}
+
+// ListFiles returns the workspace's files sorted by path (byte order).
+func (s *Store) ListFiles(workspaceID string) ([]File, error) {
+	list := []File{}
+	err := s.View(func(tx *Tx) error {
+		prefix := prefixKey(workspaceID)
+		c := tx.bucket(bucketFilesByPath).Cursor()
+		for k, id := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, id = c.Next() {
+			f, err := tx.file(string(id))
+			if err != nil {
+				return err
+			}
+			list = append(list, f)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return list, nil
+}
+
+// OpenFileContent returns a reader of the file's bytes and its record. The
+// caller must close the reader. The reader keeps working even if the file
+// is deleted or replaced meanwhile.
+func (s *Store) OpenFileContent(id string) (io.ReadCloser, File, error) {
+	// A concurrent replace or delete can remove the blob between reading
+	// the record and opening it; a fresh record names the current blob.
+	for range 3 {
+		f, err := s.File(id)
+		if err != nil {
+			return nil, File{}, err
+		}
+		r, err := os.Open(s.blobPath(f.SHA256))
+		if err == nil {
+			return r, f, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, File{}, fmt.Errorf("persist: open content of %s: %w", id, err)
+		}
+	}
+	return nil, File{}, fmt.Errorf("persist: content of file %s: %w", id, ErrNotFound)
+}
+
+// DeleteFile removes the file record; its blob goes once no file refers to
+// it. A missing id is ErrNotFound.
+func (s *Store) DeleteFile(ctx context.Context, id string) error {
+	return s.Update(ctx, func(tx *Tx) error {
+		f, err := tx.file(id)
+		if err != nil {
+			return err
+		}
+		if err := tx.bucket(bucketFiles).Delete([]byte(f.ID)); err != nil {
+			return err
+		}
+		if err := tx.bucket(bucketFilesByPath).Delete(key(f.WorkspaceID, f.Path)); err != nil {
+			return err
+		}
+		return tx.refBlob(f.SHA256, -1)
+	})
+}

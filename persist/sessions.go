@@ -1,0 +1,201 @@
+package persist
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"time"
+)
+
+// CreateSession stores a new session record. ID and WorkspaceID are
+// required; a zero CreatedAt becomes now and a zero UpdatedAt becomes
+// CreatedAt. The title is indexed for search. It fails with ErrConflict if
+// the id exists and ErrNotFound if the workspace does not.
+func (s *Store) CreateSession(ctx context.Context, sess Session) error {
+	if sess.CreatedAt.IsZero() {
+		sess.CreatedAt = now()
+	}
+	return s.Update(ctx, func(tx *Tx) error { return tx.CreateSession(sess) })
+}
+
+// CreateSession is Store.CreateSession inside tx.
+func (tx *Tx) CreateSession(sess Session) error {
+	if err := checkID("session id", sess.ID); err != nil {
+		return err
+	}
+	if err := checkID("workspace id", sess.WorkspaceID); err != nil {
+		return err
+	}
+	if sess.CreatedAt.IsZero() {
+		sess.CreatedAt = now()
+	}
+	sess.CreatedAt = normTime(sess.CreatedAt)
+	if sess.UpdatedAt.IsZero() {
+		sess.UpdatedAt = sess.CreatedAt
+	}
+	sess.UpdatedAt = normTime(sess.UpdatedAt)
+	if tx.bucket(bucketWorkspaces).Get([]byte(sess.WorkspaceID)) == nil {
+		return fmt.Errorf("persist: workspace %s: %w", sess.WorkspaceID, ErrNotFound)
+	}
+	sessions := tx.bucket(bucketSessions)
+	if sessions.Get([]byte(sess.ID)) != nil {
+		return fmt.Errorf("persist: session %s exists: %w", sess.ID, ErrConflict)
+	}
+	if err := putJSON(sessions, []byte(sess.ID), sess); err != nil {
+		return err
+	}
+	byTime := tx.bucket(bucketIdxTime)
+	byTime.FillPercent = appendFillPercent
+	if err := byTime.Put(listKey(sess.WorkspaceID, sess.CreatedAt, sess.ID), nil); err != nil {
+		return err
+	}
+	if err := tx.index(sess, sess.Title); err != nil {
+		return err
+	}
+	return tx.counterAdd(metaSessionCount, +1)
+}
+
+// Session returns the session record, or ErrNotFound.
+func (s *Store) Session(id string) (Session, error) {
+	var sess Session
+	err := s.View(func(tx *Tx) error {
+		var err error
+		sess, err = tx.session(id)
+		return err
+	})
+	return sess, err
+}
+
+func (tx *Tx) session(id string) (Session, error) {
+	var sess Session
+	ok, err := getJSON(tx.bucket(bucketSessions), []byte(id), &sess)
+	if err != nil {
+		return Session{}, err
+	}
+	if !ok {
+		return Session{}, fmt.Errorf("persist: session %s: %w", id, ErrNotFound)
+	}
+	return sess, nil
+}
+
+// snapshotHeader is the envelope before a snapshot's data: its version,
+// big-endian, so that old snapshots can be told apart from new ones.
+const snapshotHeader = 2
+
+// LoadSnapshot returns the session's last saved snapshot, or ErrNotFound
+// if none was saved yet (or the session does not exist).
+func (s *Store) LoadSnapshot(id string) (Snapshot, error) {
+	var snap Snapshot
+	err := s.View(func(tx *Tx) error {
+		v := tx.bucket(bucketSnapshots).Get([]byte(id))
+		if v == nil {
+			return fmt.Errorf("persist: snapshot of session %s: %w", id, ErrNotFound)
+		}
+		if len(v) < snapshotHeader {
+			return fmt.Errorf("persist: snapshot of session %s is truncated (%d bytes)", id, len(v))
+		}
+		snap = Snapshot{
+			Version: binary.BigEndian.Uint16(v),
+			Data:    append([]byte{}, v[snapshotHeader:]...),
+		}
+		return nil
+	})
+	return snap, err
+}
+
+// SaveSession queues save as one group-committed write and returns at
+// once; done (if not nil) gets the result on the writer goroutine, as with
+// UpdateAsync. The store owns save.Snapshot.Data until done runs: the
+// caller must not modify it.
+//
+// A session deleted meanwhile is not brought back: done gets ErrNotFound.
+func (s *Store) SaveSession(save SessionSave, done func(error)) {
+	if save.Session.UpdatedAt.IsZero() {
+		save.Session.UpdatedAt = now()
+	}
+	s.UpdateAsync(func(tx *Tx) error { return tx.SaveSession(save) }, done)
+}
+
+// SaveSession writes the session's record and snapshot and indexes the
+// record's title and save.IndexText, in tx. The session must exist
+// (ErrNotFound); its WorkspaceID, UserID and CreatedAt are kept from
+// creation, whatever save.Session says, because the listing and search
+// indexes are keyed by them. A zero UpdatedAt becomes now. A zero Snapshot
+// (no version, no data) leaves the stored snapshot as it is.
+//
+// Index terms are only ever added: a word that left the title stays
+// searchable until the session is deleted.
+func (tx *Tx) SaveSession(save SessionSave) error {
+	stored, err := tx.session(save.Session.ID)
+	if err != nil {
+		return err
+	}
+	rec := save.Session
+	rec.WorkspaceID, rec.UserID, rec.CreatedAt = stored.WorkspaceID, stored.UserID, stored.CreatedAt
+	if rec.UpdatedAt.IsZero() {
+		rec.UpdatedAt = now()
+	}
+	rec.UpdatedAt = normTime(rec.UpdatedAt)
+	if err := putJSON(tx.bucket(bucketSessions), []byte(rec.ID), rec); err != nil {
+		return err
+	}
+	if snap := save.Snapshot; snap.Version != 0 || len(snap.Data) > 0 {
+		v := make([]byte, snapshotHeader+len(snap.Data))
+		binary.BigEndian.PutUint16(v, snap.Version)
+		copy(v[snapshotHeader:], snap.Data)
+		if err := tx.bucket(bucketSnapshots).Put([]byte(rec.ID), v); err != nil {
+			return err
+		}
+	}
+	return tx.index(rec, rec.Title, save.IndexText)
+}
+
+// DeleteSession removes the session's record, snapshot and index entries.
+// A missing id is ErrNotFound.
+func (s *Store) DeleteSession(ctx context.Context, id string) error {
+	return s.Update(ctx, func(tx *Tx) error { return tx.DeleteSession(id) })
+}
+
+// DeleteSession is Store.DeleteSession inside tx.
+func (tx *Tx) DeleteSession(id string) error {
+	sess, err := tx.session(id)
+	if err != nil {
+		return err
+	}
+	if err := tx.bucket(bucketSessions).Delete([]byte(id)); err != nil {
+		return err
+	}
+	if err := tx.bucket(bucketSnapshots).Delete([]byte(id)); err != nil {
+		return err
+	}
+	if err := tx.bucket(bucketIdxTime).Delete(listKey(sess.WorkspaceID, sess.CreatedAt, sess.ID)); err != nil {
+		return err
+	}
+	if err := tx.unindex(sess); err != nil {
+		return err
+	}
+	return tx.counterAdd(metaSessionCount, -1)
+}
+
+// CountSessions returns the number of sessions, from a counter kept with
+// the records (no scan).
+func (s *Store) CountSessions() (int, error) {
+	n := 0
+	err := s.View(func(tx *Tx) error {
+		n = tx.counter(metaSessionCount)
+		return nil
+	})
+	return n, err
+}
+
+// listKey is the key of a session in the time index: workspace id, NUL,
+// position. Keys of one workspace are contiguous and in creation order, so
+// a page is a reverse cursor walk; new sessions land at the end of their
+// range, which keeps the bucket append-mostly.
+func listKey(workspaceID string, created time.Time, sessionID string) []byte {
+	k := make([]byte, 0, len(workspaceID)+1+8+len(sessionID))
+	k = append(k, workspaceID...)
+	k = append(k, 0)
+	k = append(k, timeKey(created)...)
+	return append(k, sessionID...)
+}

@@ -1,0 +1,474 @@
+package persist
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// Config configures a Store. Only Dir is required.
+type Config struct {
+	// Dir is the data dir. The database is Dir/seshat.db and file contents
+	// live under Dir/blobs/. It is created (mode 0700) if missing.
+	Dir string
+	// OpenTimeout bounds the wait for the data dir's lock. If zero, 1s.
+	// Another process (or another Store in this process) holding the dir
+	// makes Open fail with ErrLocked once it passes.
+	OpenTimeout time.Duration
+	// NoSync skips fsync on commit and on blob writes. It risks losing
+	// recent commits, or corrupting the file, on a power loss or kernel
+	// crash: for tests and benchmarks only. If false, every commit is
+	// durable when it returns.
+	NoSync bool
+	// CommitInterval is the longest a queued write waits for others to
+	// join its batch. The writer only waits when the previous batch was
+	// larger than what is queued, so a lone writer never waits. If zero, 2ms.
+	CommitInterval time.Duration
+	// MaxBatch caps the writes committed in one transaction. If zero, 1000.
+	MaxBatch int
+	// TouchFlushInterval is how often API-key last-use times are written.
+	// If zero, 30s.
+	TouchFlushInterval time.Duration
+	// Logger receives the store's few log lines. If nil, they are discarded.
+	Logger *slog.Logger
+}
+
+const (
+	dbFileName     = "seshat.db"
+	blobDirName    = "blobs"
+	blobTmpDirName = "tmp"
+)
+
+// withDefaults fills in the zero values documented on Config.
+func (c Config) withDefaults() (Config, error) {
+	if c.Dir == "" {
+		return c, fmt.Errorf("persist: config: empty Dir: %w", ErrInvalid)
+	}
+	if c.OpenTimeout <= 0 {
+		c.OpenTimeout = time.Second
+	}
+	if c.CommitInterval <= 0 {
+		c.CommitInterval = 2 * time.Millisecond
+	}
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = 1000
+	}
+	if c.TouchFlushInterval <= 0 {
+		c.TouchFlushInterval = 30 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c, nil
+}
+
+// Store is the bbolt-backed store. It is safe for concurrent use. It owns
+// two goroutines, started by Open and stopped by Close: the writer, which
+// runs every write, and the flusher of API-key touches.
+type Store struct {
+	cfg     Config
+	db      *bolt.DB
+	log     *slog.Logger
+	blobDir string
+	tmpDir  string
+	schema  int
+
+	// mu guards the write queue and closed.
+	mu     sync.Mutex
+	queue  []*request
+	closed bool
+
+	// wake tells the writer the queue changed. Capacity 1: a pending
+	// signal is enough, senders never block.
+	wake chan struct{}
+
+	commits atomic.Uint64
+	writes  atomic.Uint64
+
+	// touchMu guards touches and flushing: last-use times not yet
+	// committed, and those in the commit under way.
+	touchMu  sync.Mutex
+	touches  map[string]time.Time
+	flushing map[string]time.Time
+
+	// pinMu guards pins: blobs on disk whose reference is not committed
+	// yet, which the writer must not remove.
+	pinMu sync.Mutex
+	pins  map[string]int
+
+	quitTouch  chan struct{}
+	touchDone  chan struct{}
+	writerDone chan struct{}
+	closeOnce  sync.Once
+	closeErr   error
+}
+
+// request is one queued write.
+type request struct {
+	ctx  context.Context // nil for UpdateAsync
+	fn   func(*Tx) error
+	done func(error) // may be nil
+}
+
+// Open opens or creates the store in cfg.Dir, applies pending schema
+// migrations, removes blobs left by an interrupted write, and starts the
+// writer and the touch flusher.
+func Open(cfg Config) (*Store, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	blobDir := filepath.Join(cfg.Dir, blobDirName)
+	tmpDir := filepath.Join(blobDir, blobTmpDirName)
+	if err := os.MkdirAll(tmpDir, 0o700); err != nil {
+		return nil, fmt.Errorf("persist: create data dir: %w", err)
+	}
+	db, err := bolt.Open(filepath.Join(cfg.Dir, dbFileName), 0o600, &bolt.Options{
+		Timeout: cfg.OpenTimeout,
+		NoSync:  cfg.NoSync,
+	})
+	if err != nil {
+		if errors.Is(err, berrors.ErrTimeout) {
+			return nil, fmt.Errorf("persist: data dir %s is in use by another process: %w", cfg.Dir, ErrLocked)
+		}
+		return nil, fmt.Errorf("persist: open %s: %w", cfg.Dir, err)
+	}
+	s := &Store{
+		cfg:        cfg,
+		db:         db,
+		log:        cfg.Logger.With("component", "persist"),
+		blobDir:    blobDir,
+		tmpDir:     tmpDir,
+		wake:       make(chan struct{}, 1),
+		touches:    make(map[string]time.Time),
+		pins:       make(map[string]int),
+		quitTouch:  make(chan struct{}),
+		touchDone:  make(chan struct{}),
+		writerDone: make(chan struct{}),
+	}
+	if s.schema, err = migrate(db); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	// Nothing else runs yet, so the sweep cannot race a write.
+	if err := s.sweepBlobs(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	go s.runWriter()
+	go s.runTouchFlusher()
+	return s, nil
+}
+
+// Close flushes pending API-key touches, lets the writer commit every write
+// queued so far, stops it and closes the database. Writes queued after
+// Close starts fail with ErrClosed. Close is idempotent; a concurrent call
+// waits for the first and returns its result.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.quitTouch)
+		<-s.touchDone
+		s.flushTouches()
+
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+		s.signal()
+		<-s.writerDone
+
+		s.closeErr = s.db.Close()
+	})
+	return s.closeErr
+}
+
+// SchemaVersion returns the schema version of the open file.
+func (s *Store) SchemaVersion() int { return s.schema }
+
+// Stats counts the writer's work since Open.
+type Stats struct {
+	// Commits is the number of transactions committed.
+	Commits uint64
+	// Writes is the number of write functions committed.
+	Writes uint64
+}
+
+// Stats returns counters of the writer; Writes/Commits is the mean batch.
+func (s *Store) Stats() Stats {
+	return Stats{Commits: s.commits.Load(), Writes: s.writes.Load()}
+}
+
+// View runs fn in a read-only transaction. fn must not call Update,
+// UpdateAsync or any writing Store method: the writer may need to remap the
+// file, which waits for open read transactions, so the two would deadlock.
+// Keep fn short; pages a reader holds cannot be reused and the file grows.
+func (s *Store) View(fn func(*Tx) error) error {
+	err := s.db.View(func(btx *bolt.Tx) error {
+		return fn(&Tx{tx: btx, s: s})
+	})
+	return mapClosed(err)
+}
+
+// Update queues fn for the writer and waits until its batch commits.
+//
+// The writer runs the queued functions of many callers in one bbolt
+// transaction, so a burst of writes costs one fsync pair. If one of them
+// returns an error the whole transaction is rolled back and the others run
+// again without it; the failing one then runs alone, and its error is
+// Update's result. So fn may run more than once and must be idempotent: it
+// may only act through tx and assign its results to captured variables,
+// which a later run overwrites. fn runs on the writer goroutine: it must
+// not block, and must not call Update, View or other Store methods (they
+// would deadlock).
+//
+// If ctx ends before the writer starts fn, fn does not run. If it ends
+// later, Update returns ctx.Err() at once and the write may still commit.
+func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ch := make(chan error, 1)
+	if err := s.enqueue(&request{ctx: ctx, fn: fn, done: func(err error) { ch <- err }}); err != nil {
+		return err
+	}
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// UpdateAsync queues fn like Update and returns at once. done, if not nil,
+// gets fn's result after its batch committed (or failed). done runs on the
+// writer goroutine, so it must return quickly and must not call Store
+// methods that write or wait for the writer. After Close, done is called
+// with ErrClosed on the caller's goroutine before UpdateAsync returns.
+func (s *Store) UpdateAsync(fn func(*Tx) error, done func(error)) {
+	if err := s.enqueue(&request{fn: fn, done: done}); err != nil && done != nil {
+		done(err)
+	}
+}
+
+func (s *Store) enqueue(r *request) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return fmt.Errorf("persist: write after close: %w", ErrClosed)
+	}
+	s.queue = append(s.queue, r)
+	s.mu.Unlock()
+	s.signal()
+	return nil
+}
+
+func (s *Store) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// runWriter is the writer goroutine: it takes batches off the queue and
+// commits them until Close has been called and the queue is empty.
+func (s *Store) runWriter() {
+	defer close(s.writerDone)
+	var batch []*request
+	last := 1
+	for {
+		batch = s.nextBatch(batch[:0], last)
+		if len(batch) == 0 {
+			return
+		}
+		last = len(batch)
+		s.commit(batch)
+		clear(batch) // drop references to finished requests
+	}
+}
+
+// nextBatch blocks until writes are queued and returns up to MaxBatch of
+// them. When fewer than target (the size of the previous batch) are queued,
+// it waits up to CommitInterval for the rest: callers acknowledged by the
+// last commit are usually about to queue their next write, and taking them
+// together saves a commit. A lone writer (target 1) never waits. It returns
+// an empty batch once the store is closed and the queue drained.
+func (s *Store) nextBatch(buf []*request, target int) []*request {
+	target = min(target, s.cfg.MaxBatch)
+	var timer *time.Timer
+	var expired <-chan time.Time
+	lingered := false
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		s.mu.Lock()
+		n, closed := len(s.queue), s.closed
+		if n > 0 && (n >= target || closed || lingered) {
+			take := min(n, s.cfg.MaxBatch)
+			buf = append(buf, s.queue[:take]...)
+			rest := copy(s.queue, s.queue[take:])
+			clear(s.queue[rest:])
+			s.queue = s.queue[:rest]
+			s.mu.Unlock()
+			return buf
+		}
+		s.mu.Unlock()
+		if n == 0 {
+			if closed {
+				return buf
+			}
+			<-s.wake
+			continue
+		}
+		if timer == nil {
+			timer = time.NewTimer(s.cfg.CommitInterval)
+			expired = timer.C
+		}
+		select {
+		case <-s.wake:
+		case <-expired:
+			lingered = true
+		}
+	}
+}
+
+// maxBatchRetries bounds how often one batch is rerun after a failing
+// function was taken out; past it the rest run one per transaction, so a
+// batch full of failures costs O(n) runs, not O(n²).
+const maxBatchRetries = 4
+
+// commit runs batch on the writer goroutine. It commits all functions in
+// one transaction; a failing function is taken out and the rest rerun, and
+// each failed one then runs alone so that only it reports the error.
+func (s *Store) commit(batch []*request) {
+	live := batch[:0:0]
+	for _, r := range batch {
+		if r.ctx != nil && r.ctx.Err() != nil {
+			s.finish(r, r.ctx.Err())
+			continue
+		}
+		live = append(live, r)
+	}
+	var failed []*request
+	for len(live) > 0 {
+		if len(failed) >= maxBatchRetries {
+			for _, r := range live {
+				s.finish(r, s.runAlone(r))
+			}
+			break
+		}
+		i, err := s.runBatch(live)
+		if err == nil {
+			for _, r := range live {
+				s.finish(r, nil)
+			}
+			break
+		}
+		if i < 0 || len(live) == 1 {
+			// The commit itself failed, or the only function did: no
+			// rerun can do better.
+			for _, r := range live {
+				s.finish(r, err)
+			}
+			break
+		}
+		failed = append(failed, live[i])
+		live = append(live[:i:i], live[i+1:]...)
+	}
+	for _, r := range failed {
+		s.finish(r, s.runAlone(r))
+	}
+}
+
+// runBatch runs fns in one transaction. On failure it returns the index of
+// the function that failed, or -1 if the commit did.
+func (s *Store) runBatch(batch []*request) (int, error) {
+	failed := -1
+	var remove []string
+	err := s.db.Update(func(btx *bolt.Tx) error {
+		tx := &Tx{tx: btx, s: s, writer: true}
+		for i, r := range batch {
+			if err := tx.call(r.fn); err != nil {
+				failed = i
+				return err
+			}
+		}
+		var err error
+		remove, err = tx.unreferencedBlobs()
+		return err
+	})
+	if err != nil {
+		return failed, err
+	}
+	s.commits.Add(1)
+	s.writes.Add(uint64(len(batch)))
+	s.removeBlobs(remove)
+	return -1, nil
+}
+
+// runAlone runs one function in its own transaction.
+func (s *Store) runAlone(r *request) error {
+	_, err := s.runBatch([]*request{r})
+	return err
+}
+
+// finish reports a write's result. A panicking callback must not take the
+// writer down with it: every later write would hang.
+func (s *Store) finish(r *request, err error) {
+	if r.done == nil {
+		return
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("write callback panicked", "panic", p, "stack", string(debug.Stack()))
+		}
+	}()
+	r.done(err)
+}
+
+// call runs fn, turning a panic into an error so that one bad write fails
+// alone instead of killing the writer and with it every later write.
+func (tx *Tx) call(fn func(*Tx) error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			tx.s.log.Error("write function panicked", "panic", p, "stack", string(debug.Stack()))
+			err = fmt.Errorf("persist: write function panicked: %v", p)
+		}
+	}()
+	return fn(tx)
+}
+
+// Check runs bbolt's consistency check, then verifies the store's own
+// invariants: every index entry matches its record, counters and blob
+// reference counts are exact, and every referenced blob exists.
+func (s *Store) Check() error {
+	return s.View(func(tx *Tx) error {
+		var errs []error
+		for err := range tx.tx.Check() {
+			errs = append(errs, err)
+		}
+		if len(errs) > 0 {
+			return fmt.Errorf("persist: bbolt check: %w", errors.Join(errs...))
+		}
+		return tx.checkInvariants()
+	})
+}
+
+// mapClosed turns bbolt's "database not open" into ErrClosed.
+func mapClosed(err error) error {
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
+		return fmt.Errorf("persist: %w", ErrClosed)
+	}
+	return err
+}

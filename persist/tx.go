@@ -1,0 +1,161 @@
+package persist
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Tx is a transaction: a read-only one inside View, or the writer's shared
+// transaction inside Update. Its methods let callers compose several writes
+// into one commit. A Tx is valid only inside the function it was passed to.
+type Tx struct {
+	tx *bolt.Tx
+	s  *Store
+	// writer is set for transactions run by the writer goroutine.
+	writer bool
+	// blobs are blobs whose reference count this transaction lowered;
+	// those left unreferenced are removed after the commit.
+	blobs []string
+}
+
+// Bucket names. doc.go describes each bucket's keys and values.
+var (
+	bucketMeta         = []byte("meta")
+	bucketUsers        = []byte("users")
+	bucketUsersByEmail = []byte("users_by_email")
+	bucketKeys         = []byte("api_keys")
+	bucketKeysByPrefix = []byte("api_keys_by_prefix")
+	bucketKeysByUser   = []byte("api_keys_by_user")
+	bucketWorkspaces   = []byte("workspaces")
+	bucketMembers      = []byte("members")
+	bucketFiles        = []byte("files")
+	bucketFilesByPath  = []byte("files_by_path")
+	bucketBlobRefs     = []byte("blob_refs")
+	bucketSessions     = []byte("sessions")
+	bucketSnapshots    = []byte("snapshots")
+	bucketIdxTime      = []byte("idx_sessions_by_time")
+	bucketIdxTerms     = []byte("idx_terms")
+	bucketIdxDocs      = []byte("idx_docs")
+)
+
+// Keys in the meta bucket.
+var (
+	metaSchemaVersion = []byte("schema_version")
+	metaSessionCount  = []byte("session_count")
+)
+
+// appendFillPercent is set on buckets whose keys mostly arrive in ascending
+// order. A split then leaves the left page 90% full instead of half full;
+// bbolt's default of 0.5 suits random inserts.
+const appendFillPercent = 0.9
+
+// bucket returns a top-level bucket; migrations create them all.
+func (tx *Tx) bucket(name []byte) *bolt.Bucket {
+	b := tx.tx.Bucket(name)
+	if b == nil {
+		// Only a file that skipped migrations can get here.
+		panic(fmt.Sprintf("persist: bucket %s missing", name))
+	}
+	return b
+}
+
+// getJSON decodes the value at key into v; it reports false if absent. The
+// decoder copies, so nothing of v aliases the transaction's memory.
+func getJSON(b *bolt.Bucket, key []byte, v any) (bool, error) {
+	data := b.Get(key)
+	if data == nil {
+		return false, nil
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return true, fmt.Errorf("persist: decode %s/%q: %w", b.Tx().DB().Path(), key, err)
+	}
+	return true, nil
+}
+
+func putJSON(b *bolt.Bucket, key []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("persist: encode %q: %w", key, err)
+	}
+	return b.Put(key, data)
+}
+
+// has reports whether key exists. Get cannot tell an empty value from a
+// missing key reliably (a zero-length value may come back nil), and index
+// entries have empty values.
+func has(b *bolt.Bucket, key []byte) bool {
+	k, _ := b.Cursor().Seek(key)
+	return k != nil && bytes.Equal(k, key)
+}
+
+// key joins parts with a NUL byte; ids and paths never contain one, so a
+// key's prefix up to a NUL names exactly one owner.
+func key(parts ...string) []byte {
+	n := len(parts)
+	for _, p := range parts {
+		n += len(p)
+	}
+	k := make([]byte, 0, n)
+	for i, p := range parts {
+		if i > 0 {
+			k = append(k, 0)
+		}
+		k = append(k, p...)
+	}
+	return k
+}
+
+// prefixKey is key(parts...) followed by the separator, for a range scan.
+func prefixKey(parts ...string) []byte {
+	return append(key(parts...), 0)
+}
+
+func u64(v uint64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], v)
+	return b[:]
+}
+
+func readU64(b []byte) uint64 {
+	if len(b) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(b)
+}
+
+// timeKey encodes t so that byte order is time order, including times
+// before 1970 (the sign bit is flipped).
+func timeKey(t time.Time) []byte {
+	return u64(uint64(t.UnixNano()) ^ (1 << 63))
+}
+
+// now is the store's clock, in UTC with no monotonic reading, so that a
+// record returned by a write equals the one read back.
+func now() time.Time { return time.Now().UTC().Round(0) }
+
+// normTime makes t comparable with what a JSON round trip returns.
+func normTime(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC().Round(0)
+}
+
+// counterAdd adds delta to a meta counter.
+func (tx *Tx) counterAdd(name []byte, delta int64) error {
+	b := tx.bucket(bucketMeta)
+	n := int64(readU64(b.Get(name))) + delta
+	if n < 0 {
+		return fmt.Errorf("persist: counter %s would go negative", name)
+	}
+	return b.Put(name, u64(uint64(n)))
+}
+
+func (tx *Tx) counter(name []byte) int {
+	return int(readU64(tx.bucket(bucketMeta).Get(name)))
+}

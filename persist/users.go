@@ -1,0 +1,211 @@
+package persist
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// normEmail is the stored, unique form of an email: trimmed, lower-cased.
+func normEmail(email string) string {
+	return strings.ToLower(strings.TrimSpace(email))
+}
+
+// CreateUser stores u together with ws, u's personal workspace, and u's
+// membership of it, in one transaction. The first user becomes RoleAdmin
+// and every later one RoleMember, whatever u.Role says. Empty ids are
+// minted, a zero CreatedAt becomes now, ws becomes Personal and owned by u,
+// and u.DefaultWorkspaceID becomes ws.ID. It returns the stored user, or
+// ErrConflict if the email (compared case-insensitively) or an id is taken.
+func (s *Store) CreateUser(ctx context.Context, u User, ws Workspace) (User, error) {
+	if u.ID == "" {
+		u.ID = newID(idPrefixUser)
+	}
+	if ws.ID == "" {
+		ws.ID = newID(idPrefixWorkspace)
+	}
+	var stored User
+	err := s.Update(ctx, func(tx *Tx) error {
+		var err error
+		stored, err = tx.CreateUser(u, ws)
+		return err
+	})
+	if err != nil {
+		return User{}, err
+	}
+	return stored, nil
+}
+
+// CreateUser is Store.CreateUser inside tx. Empty ids are minted here, so
+// a rerun of the enclosing write mints new ones; set them beforehand if the
+// caller needs them.
+func (tx *Tx) CreateUser(u User, ws Workspace) (User, error) {
+	if u.ID == "" {
+		u.ID = newID(idPrefixUser)
+	}
+	if ws.ID == "" {
+		ws.ID = newID(idPrefixWorkspace)
+	}
+	if err := checkID("user id", u.ID); err != nil {
+		return User{}, err
+	}
+	if err := checkID("workspace id", ws.ID); err != nil {
+		return User{}, err
+	}
+	u.Email = normEmail(u.Email)
+	if u.Email == "" {
+		return User{}, fmt.Errorf("persist: empty email: %w", ErrInvalid)
+	}
+	t := now()
+	if u.CreatedAt.IsZero() {
+		u.CreatedAt = t
+	}
+	u.CreatedAt = normTime(u.CreatedAt)
+	if ws.CreatedAt.IsZero() {
+		ws.CreatedAt = u.CreatedAt
+	}
+	ws.CreatedAt = normTime(ws.CreatedAt)
+	ws.Personal = true
+	ws.OwnerID = u.ID
+	u.DefaultWorkspaceID = ws.ID
+
+	users := tx.bucket(bucketUsers)
+	byEmail := tx.bucket(bucketUsersByEmail)
+	workspaces := tx.bucket(bucketWorkspaces)
+	if byEmail.Get([]byte(u.Email)) != nil {
+		return User{}, fmt.Errorf("persist: email %s is already registered: %w", u.Email, ErrConflict)
+	}
+	if users.Get([]byte(u.ID)) != nil {
+		return User{}, fmt.Errorf("persist: user %s exists: %w", u.ID, ErrConflict)
+	}
+	if workspaces.Get([]byte(ws.ID)) != nil {
+		return User{}, fmt.Errorf("persist: workspace %s exists: %w", ws.ID, ErrConflict)
+	}
+	u.Role = RoleMember
+	if k, _ := users.Cursor().First(); k == nil {
+		u.Role = RoleAdmin
+	}
+	if err := putJSON(users, []byte(u.ID), u); err != nil {
+		return User{}, err
+	}
+	if err := byEmail.Put([]byte(u.Email), []byte(u.ID)); err != nil {
+		return User{}, err
+	}
+	if err := putJSON(workspaces, []byte(ws.ID), ws); err != nil {
+		return User{}, err
+	}
+	if err := tx.bucket(bucketMembers).Put(key(u.ID, ws.ID), nil); err != nil {
+		return User{}, err
+	}
+	return u, nil
+}
+
+// UserByID returns the user with that id, or ErrNotFound.
+func (s *Store) UserByID(id string) (User, error) {
+	var u User
+	err := s.View(func(tx *Tx) error {
+		var err error
+		u, err = tx.user(id)
+		return err
+	})
+	return u, err
+}
+
+func (tx *Tx) user(id string) (User, error) {
+	var u User
+	ok, err := getJSON(tx.bucket(bucketUsers), []byte(id), &u)
+	if err != nil {
+		return User{}, err
+	}
+	if !ok {
+		return User{}, fmt.Errorf("persist: user %s: %w", id, ErrNotFound)
+	}
+	return u, nil
+}
+
+// UserByEmail returns the user with that email, compared
+// case-insensitively, or ErrNotFound.
+func (s *Store) UserByEmail(email string) (User, error) {
+	var u User
+	err := s.View(func(tx *Tx) error {
+		id := tx.bucket(bucketUsersByEmail).Get([]byte(normEmail(email)))
+		if id == nil {
+			return fmt.Errorf("persist: user with email %s: %w", normEmail(email), ErrNotFound)
+		}
+		var err error
+		u, err = tx.user(string(id))
+		return err
+	})
+	return u, err
+}
+
+// CountUsers returns the number of users.
+func (s *Store) CountUsers() (int, error) {
+	n := 0
+	err := s.View(func(tx *Tx) error {
+		n = tx.bucket(bucketUsers).Stats().KeyN
+		return nil
+	})
+	return n, err
+}
+
+// Workspace returns the workspace with that id, or ErrNotFound.
+func (s *Store) Workspace(id string) (Workspace, error) {
+	var ws Workspace
+	err := s.View(func(tx *Tx) error {
+		var err error
+		ws, err = tx.workspace(id)
+		return err
+	})
+	return ws, err
+}
+
+func (tx *Tx) workspace(id string) (Workspace, error) {
+	var ws Workspace
+	ok, err := getJSON(tx.bucket(bucketWorkspaces), []byte(id), &ws)
+	if err != nil {
+		return Workspace{}, err
+	}
+	if !ok {
+		return Workspace{}, fmt.Errorf("persist: workspace %s: %w", id, ErrNotFound)
+	}
+	return ws, nil
+}
+
+// WorkspacesForUser returns the workspaces userID is a member of, oldest
+// first. A user without workspaces gets an empty list, not an error.
+func (s *Store) WorkspacesForUser(userID string) ([]Workspace, error) {
+	var list []Workspace
+	err := s.View(func(tx *Tx) error {
+		prefix := prefixKey(userID)
+		c := tx.bucket(bucketMembers).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			ws, err := tx.workspace(string(k[len(prefix):]))
+			if err != nil {
+				return err
+			}
+			list = append(list, ws)
+		}
+		return nil
+	})
+	slices.SortFunc(list, func(a, b Workspace) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
+	})
+	return list, err
+}
+
+// IsMember reports whether userID is a member of workspaceID.
+func (s *Store) IsMember(userID, workspaceID string) (bool, error) {
+	if checkID("user id", userID) != nil || checkID("workspace id", workspaceID) != nil {
+		return false, nil
+	}
+	ok := false
+	err := s.View(func(tx *Tx) error {
+		ok = has(tx.bucket(bucketMembers), key(userID, workspaceID))
+		return nil
+	})
+	return ok, err
+}
