@@ -1,0 +1,87 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/seshat-host/seshat/actors/agent"
+)
+
+// MockName is the provider name the mock is registered under; it is always
+// available.
+const MockName = "mock"
+
+// Provider runs model calls.
+type Provider interface {
+	// Stream runs one model call, calling emit for every chunk as it
+	// arrives (text deltas one by one; a ChunkToolUse once a tool use is
+	// complete), and returns the complete response. It must return
+	// promptly with ctx.Err() when ctx is cancelled. emit is called on the
+	// caller's goroutine, before Stream returns, and never after. req and
+	// its messages are shared with the caller and must not be modified.
+	Stream(ctx context.Context, req agent.ModelRequest, emit func(agent.ModelChunk)) (agent.ModelResponse, error)
+}
+
+// Registry maps provider names to providers.
+type Registry struct {
+	mu sync.RWMutex
+	// guarded by mu
+	byName map[string]Provider
+}
+
+// NewRegistry returns a registry that already holds the mock under
+// MockName, since API.md promises it is always available. Registering
+// another provider under that name replaces it.
+func NewRegistry() *Registry {
+	return &Registry{byName: map[string]Provider{MockName: NewMock()}}
+}
+
+// Register adds p under name, replacing any provider of that name. It
+// panics on a nil provider or a name that is empty or contains ':', which
+// are wiring mistakes that must fail at start-up.
+func (r *Registry) Register(name string, p Provider) {
+	if p == nil {
+		panic("provider: Register: nil provider for " + name)
+	}
+	if name == "" || strings.ContainsAny(name, ": \t\n") {
+		panic(fmt.Sprintf("provider: Register: invalid name %q", name))
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.byName[name] = p
+}
+
+// Names returns the registered provider names, sorted.
+func (r *Registry) Names() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	names := make([]string, 0, len(r.byName))
+	for n := range r.byName {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Resolve splits a model id "provider:model" at its first colon and returns
+// the provider and the provider's own model id: "mock:echo" gives the mock
+// and "echo". A malformed id or an unknown provider gives an error wrapping
+// agent.ErrInvalid that names the known providers.
+func (r *Registry) Resolve(model string) (Provider, string, error) {
+	name, id, ok := strings.Cut(model, ":")
+	if !ok || name == "" || id == "" {
+		return nil, "", fmt.Errorf("%w: model %q is not of the form provider:model (known providers: %s)",
+			agent.ErrInvalid, model, strings.Join(r.Names(), ", "))
+	}
+	r.mu.RLock()
+	p, found := r.byName[name]
+	r.mu.RUnlock()
+	if !found {
+		return nil, "", fmt.Errorf("%w: model %q names unknown provider %q (known providers: %s)",
+			agent.ErrInvalid, model, name, strings.Join(r.Names(), ", "))
+	}
+	return p, id, nil
+}

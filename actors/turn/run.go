@@ -1,0 +1,386 @@
+package turn
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/seshat-host/seshat/actors/agent"
+	"github.com/seshat-host/seshat/actors/permission"
+	"github.com/seshat-host/seshat/actors/provider"
+	"github.com/seshat-host/seshat/actors/tool"
+)
+
+// Contents of the tool results the runner writes itself.
+const (
+	resultInterrupted = "interrupted"
+	resultNotRun      = "not run: the turn failed"
+)
+
+// run is the state of one Run call.
+type run struct {
+	r    *Runner
+	in   Input
+	sink Sink
+	log  *slog.Logger
+
+	prov     provider.Provider
+	provName string
+	model    string
+	specs    []agent.ToolSpec
+	client   map[string]bool
+	maxCalls int
+
+	msgs  []agent.Message // history as the next model call sees it
+	calls int
+	res   Result
+}
+
+// Run runs one turn and reports how it ended. It returns when the turn
+// ends, including promptly after ctx is cancelled (StopInterrupted); what
+// was committed before stays committed.
+func (r *Runner) Run(ctx context.Context, in Input, sink Sink) (res Result) {
+	t := &run{r: r, in: in, sink: sink, log: r.log.With(keySessionID, in.SessionID, keyTurnID, in.TurnID)}
+	defer func() {
+		if v := recover(); v != nil {
+			pe := &PanicError{Value: v, Stack: debug.Stack()}
+			// Logged here because the stack exists nowhere else; the
+			// error the session reports carries only the message.
+			t.log.Error("turn panicked", "panic", fmt.Sprint(v), "stack", string(pe.Stack))
+			res = t.fail(pe)
+		}
+	}()
+	if err := t.prepare(); err != nil {
+		return t.fail(err)
+	}
+	return t.loop(ctx)
+}
+
+// prepare validates the input and works out the provider and tool list.
+func (t *run) prepare() error {
+	in := t.in
+	if t.sink == nil {
+		return fmt.Errorf("%w: turn without a sink", agent.ErrInvalid)
+	}
+	if in.Mode != "" && !agent.ValidMode(in.Mode) {
+		return fmt.Errorf("%w: unknown permission mode %q", agent.ErrInvalid, in.Mode)
+	}
+	if in.MaxTurns < 0 {
+		return fmt.Errorf("%w: max_turns is negative: %d", agent.ErrInvalid, in.MaxTurns)
+	}
+	if in.MaxTokens < 0 {
+		return fmt.Errorf("%w: max_tokens is negative: %d", agent.ErrInvalid, in.MaxTokens)
+	}
+	prov, model, err := t.r.providers.Resolve(in.Model)
+	if err != nil {
+		return err
+	}
+	t.prov, t.model = prov, model
+	t.provName, _, _ = strings.Cut(in.Model, ":")
+
+	t.client = make(map[string]bool, len(in.ClientTools))
+	for _, s := range in.ClientTools {
+		if s.Name == "" {
+			return fmt.Errorf("%w: client tool without a name", agent.ErrInvalid)
+		}
+		if t.client[s.Name] {
+			return fmt.Errorf("%w: client tool %q declared twice", agent.ErrInvalid, s.Name)
+		}
+		t.client[s.Name] = true
+	}
+	if !in.DisableServerTools {
+		for _, s := range t.r.tools.Specs() {
+			if !t.client[s.Name] {
+				t.specs = append(t.specs, s)
+			}
+		}
+	}
+	t.specs = append(t.specs, in.ClientTools...)
+
+	t.maxCalls = in.MaxTurns
+	if t.maxCalls == 0 {
+		t.maxCalls = t.r.maxTurns
+	}
+	t.msgs = slices.Clip(in.History)
+	return nil
+}
+
+// loop alternates model calls and tool rounds until the turn ends.
+func (t *run) loop(ctx context.Context) Result {
+	for {
+		if t.calls >= t.maxCalls {
+			return t.finish(agent.StopMaxTurns)
+		}
+		if ctx.Err() != nil {
+			return t.finish(agent.StopInterrupted)
+		}
+		resp, streamed, err := t.callModel(ctx)
+		t.res.Usage = t.res.Usage.Add(resp.Usage)
+		if err != nil && ctx.Err() != nil {
+			// The answer was cut short: keep what the user already saw,
+			// as plain text, and nothing half-built.
+			if streamed != "" {
+				t.commit(agent.Message{Role: agent.RoleAssistant, Content: []agent.Block{agent.TextBlock(streamed)}})
+			}
+			return t.finish(agent.StopInterrupted)
+		}
+		if err != nil {
+			return t.fail(fmt.Errorf("provider %s: %w", t.provName, err))
+		}
+
+		content := resp.Content
+		if resp.StopReason == agent.StopMaxTokens {
+			// A tool use in a truncated answer is never run, and an
+			// unanswered tool_use would make every later call of this
+			// session fail, so it is not kept.
+			content = slices.DeleteFunc(slices.Clone(content), func(b agent.Block) bool { return b.Type == agent.BlockToolUse })
+		}
+		if len(content) > 0 {
+			t.commit(agent.Message{Role: agent.RoleAssistant, Content: content})
+		}
+		var uses []agent.Block
+		for _, b := range content {
+			if b.Type == agent.BlockToolUse {
+				uses = append(uses, b)
+			}
+		}
+		if len(uses) == 0 {
+			switch resp.StopReason {
+			case agent.StopMaxTokens, agent.StopRefusal:
+				return t.finish(resp.StopReason)
+			default:
+				return t.finish(agent.StopEndTurn)
+			}
+		}
+		stop := t.toolRound(ctx, uses)
+		switch {
+		case t.res.Err != nil: // a tool panicked
+			return t.fail(t.res.Err)
+		case stop != "":
+			return t.finish(stop)
+		}
+	}
+}
+
+// callModel runs one model call, streaming its text to the sink. It
+// returns the text streamed so far, which is all there is of an answer
+// cut short by ctx.
+func (t *run) callModel(ctx context.Context) (agent.ModelResponse, string, error) {
+	req := agent.ModelRequest{
+		Model:      t.model,
+		System:     t.in.System,
+		Messages:   t.msgs,
+		Tools:      t.specs,
+		ToolChoice: t.in.ToolChoice,
+		MaxTokens:  t.in.MaxTokens,
+	}
+	if t.calls > 0 && forces(req.ToolChoice) {
+		req.ToolChoice = nil
+	}
+	t.calls++
+	var streamed strings.Builder
+	resp, err := t.prov.Stream(ctx, req, func(c agent.ModelChunk) {
+		switch c.Type {
+		case agent.ChunkText:
+			streamed.WriteString(c.Text)
+			t.sink.Event(agent.Event{Kind: agent.KindDelta, Delta: c.Text})
+		case agent.ChunkThinking:
+			t.sink.Event(agent.Event{Kind: agent.KindDelta, Delta: c.Text, Thinking: true})
+		}
+	})
+	return resp, streamed.String(), err
+}
+
+func forces(tc *agent.ToolChoice) bool {
+	return tc != nil && (tc.Type == "any" || tc.Type == "tool")
+}
+
+// toolRound answers the tool uses of one assistant message and commits
+// the results. It returns the turn's stop reason when the turn must end
+// after this round (interrupted, or a client tool was called), else "".
+// A tool panic is left in t.res.Err; the tools after it do not run.
+func (t *run) toolRound(ctx context.Context, uses []agent.Block) agent.StopReason {
+	var (
+		results    []agent.Block
+		clientCall bool
+	)
+	for _, u := range uses {
+		u.Input = normalizeInput(u.Input)
+		t.res.ToolUses = append(t.res.ToolUses, agent.ToolUse{ID: u.ID, Name: u.Name, Input: u.Input})
+		if t.client[u.Name] {
+			clientCall = true // the client answers it in its next request
+			continue
+		}
+		var content string
+		var isError bool
+		switch {
+		case t.res.Err != nil:
+			content, isError = resultNotRun, true
+		case ctx.Err() != nil:
+			content, isError = resultInterrupted, true
+		default:
+			content, isError = t.runTool(ctx, u)
+		}
+		results = append(results, agent.Block{Type: agent.BlockToolResult, ToolUseID: u.ID, Content: content, IsError: isError})
+		t.res.ToolResults = append(t.res.ToolResults, agent.ToolResult{ToolUseID: u.ID, IsError: isError, Content: content})
+	}
+	if len(results) > 0 {
+		t.commit(agent.Message{Role: agent.RoleUser, Content: results})
+	}
+	switch {
+	case ctx.Err() != nil:
+		return agent.StopInterrupted
+	case clientCall:
+		return agent.StopToolUse
+	}
+	return ""
+}
+
+// runTool answers one server tool use: the checks, the permission, the
+// run, and the tool_started/tool_finished events. A panic in the tool is
+// left in t.res.Err and answered as an error result.
+func (t *run) runTool(ctx context.Context, u agent.Block) (content string, isError bool) {
+	tl, ok := t.serverTool(u.Name)
+	if !ok {
+		return "unknown tool: " + u.Name, true
+	}
+	if err := tool.ValidateInput(tl.Spec().InputSchema, u.Input); err != nil {
+		return err.Error(), true
+	}
+	info := permission.ToolInfo{Name: u.Name, NeedsApproval: tl.NeedsApproval(), ReadOnly: tl.ReadOnly()}
+	switch permission.Decide(t.in.Mode, info) {
+	case permission.Allow:
+	case permission.Ask:
+		d, err := t.sink.Permission(ctx, PermissionRequest{ToolUseID: u.ID, ToolName: u.Name, Input: u.Input})
+		switch {
+		case ctx.Err() != nil:
+			return resultInterrupted, true
+		case err != nil:
+			return "permission denied: " + err.Error(), true
+		case !d.Allow:
+			if d.Reason != "" {
+				return "permission denied: " + d.Reason, true
+			}
+			return "permission denied", true
+		}
+	default:
+		return deniedByMode(t.in.Mode, u.Name), true
+	}
+
+	t.runtime(agent.RuntimeEvent{Type: agent.RuntimeToolStarted, ToolUseID: u.ID, Name: u.Name, Input: u.Input})
+	if t.log.Enabled(ctx, slog.LevelDebug) {
+		t.log.Debug("tool started", keyToolName, u.Name, keyToolUseID, u.ID)
+	}
+	out, err := t.invoke(ctx, tl, u)
+	var pe *PanicError
+	switch {
+	case errors.As(err, &pe):
+		t.res.Err = pe
+		content, isError = pe.Error(), true
+	case err != nil && ctx.Err() != nil:
+		content, isError = resultInterrupted, true
+	case err != nil:
+		content, isError = err.Error(), true
+	default:
+		content = out
+	}
+	t.runtime(agent.RuntimeEvent{Type: agent.RuntimeToolFinished, ToolUseID: u.ID, Name: u.Name, IsError: &isError, Output: &content})
+	return content, isError
+}
+
+// errCallOver answers an Ask made after the tool's Run returned.
+var errCallOver = errors.New("the tool call is over")
+
+// invoke runs the tool, turning a panic into a *PanicError.
+func (t *run) invoke(ctx context.Context, tl tool.Tool, u agent.Block) (out string, err error) {
+	// A tool may report from a goroutine of its own that outlives Run;
+	// what it sends after Run returned is dropped, so tool_progress never
+	// follows tool_finished and no prompt opens for a finished call.
+	var over atomic.Bool
+	defer over.Store(true)
+	defer func() {
+		if v := recover(); v != nil {
+			pe := &PanicError{Tool: u.Name, Value: v, Stack: debug.Stack()}
+			t.log.Error("tool panicked", keyToolName, u.Name, keyToolUseID, u.ID,
+				"panic", fmt.Sprint(v), "stack", string(pe.Stack))
+			err = pe
+		}
+	}()
+	return tl.Run(ctx, tool.Call{
+		SessionID:   t.in.SessionID,
+		WorkspaceID: t.in.WorkspaceID,
+		UserID:      t.in.UserID,
+		ToolUseID:   u.ID,
+		Input:       u.Input,
+		Files:       t.r.files,
+		Progress: func(msg string) {
+			if !over.Load() {
+				t.runtime(agent.RuntimeEvent{Type: agent.RuntimeToolProgress, ToolUseID: u.ID, Message: msg})
+			}
+		},
+		Ask: func(ctx context.Context, question string) (string, error) {
+			if over.Load() {
+				return "", errCallOver
+			}
+			return t.sink.Ask(ctx, question, u.ID)
+		},
+	})
+}
+
+// serverTool finds a server tool the model may call in this turn.
+func (t *run) serverTool(name string) (tool.Tool, bool) {
+	if t.in.DisableServerTools {
+		return nil, false
+	}
+	return t.r.tools.Get(name)
+}
+
+func deniedByMode(mode, name string) string {
+	if mode == agent.ModePlan {
+		return "permission denied: plan mode runs only tools that change nothing"
+	}
+	return fmt.Sprintf("permission denied: %s needs approval and the session denies all such tools", name)
+}
+
+// normalizeInput makes an absent input the empty object, the shape every
+// tool_use input has on the wire.
+func normalizeInput(in json.RawMessage) json.RawMessage {
+	if len(in) == 0 {
+		return json.RawMessage(`{}`)
+	}
+	return in
+}
+
+func (t *run) commit(m agent.Message) {
+	m.CreatedAt = time.Now().UTC()
+	t.msgs = append(t.msgs, m)
+	if m.Role == agent.RoleAssistant {
+		t.res.Content = m.Text()
+	}
+	t.sink.Commit(m)
+}
+
+func (t *run) runtime(ev agent.RuntimeEvent) {
+	ev.SessionID, ev.TurnID = t.in.SessionID, t.in.TurnID
+	t.sink.Event(agent.Event{Kind: agent.KindRuntime, Runtime: &ev})
+}
+
+func (t *run) finish(stop agent.StopReason) Result {
+	t.res.StopReason = stop
+	if t.log.Enabled(context.Background(), slog.LevelDebug) {
+		t.log.Debug("turn ended", keyStopReason, string(stop), keyCalls, t.calls)
+	}
+	return t.res
+}
+
+func (t *run) fail(err error) Result {
+	t.res.Err = err
+	return t.finish(agent.StopError)
+}

@@ -1,0 +1,194 @@
+package turn
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/seshat-host/seshat/actors/agent"
+	"github.com/seshat-host/seshat/actors/provider"
+	"github.com/seshat-host/seshat/actors/tool"
+)
+
+// DefaultMaxTurns is the number of model calls a turn may make when
+// neither Input nor Config says otherwise.
+const DefaultMaxTurns = 20
+
+// Log attribute keys.
+const (
+	keySessionID  = "session_id"
+	keyTurnID     = "turn_id"
+	keyToolName   = "tool_name"
+	keyToolUseID  = "tool_use_id"
+	keyStopReason = "stop_reason"
+	keyCalls      = "model_calls"
+)
+
+// Sink receives what a turn produces. The session actor implements it.
+// Run calls it from the goroutine that called Run, except that a tool may
+// report progress or ask a question from a goroutine of its own while it
+// runs, so Event and Ask must be safe for concurrent use (a non-blocking
+// send to the actor is).
+type Sink interface {
+	// Event hands off a KindDelta event or a KindRuntime event
+	// (tool_started, tool_progress, tool_finished) without blocking. The
+	// session numbers, encodes and fans it out; the runner leaves ID and
+	// Data zero.
+	Event(ev agent.Event)
+	// Commit records a finished message of the turn, in order: assistant
+	// answers, and the user messages holding tool_result blocks.
+	Commit(msg agent.Message)
+	// Permission blocks until the request is decided or ctx is done. The
+	// session emits permission_request and permission_resolved itself and
+	// applies remembered decisions.
+	Permission(ctx context.Context, req PermissionRequest) (Decision, error)
+	// Ask blocks until the question is answered or ctx is done. The
+	// session emits prompt_request and prompt_resolved itself.
+	Ask(ctx context.Context, question string, toolUseID string) (string, error)
+}
+
+// PermissionRequest asks whether a tool call may run.
+type PermissionRequest struct {
+	ToolUseID string
+	ToolName  string
+	Input     json.RawMessage
+}
+
+// Decision answers a PermissionRequest.
+type Decision struct {
+	Allow bool
+	// Reason is optional; for a denial the model reads it after
+	// "permission denied: ".
+	Reason string
+}
+
+// Config configures a Runner.
+type Config struct {
+	// Providers resolves Input.Model. Required.
+	Providers *provider.Registry
+	// Tools are the server-side tools. If nil, there are none.
+	Tools *tool.Registry
+	// Files is the store the file tools use. If nil, they fail with an
+	// error result.
+	Files tool.FileStore
+	// MaxTurns caps the model calls of a turn when Input.MaxTurns is zero.
+	// If zero, DefaultMaxTurns (20).
+	MaxTurns int
+	// Logger receives debug logs and panics. If nil, logs are discarded.
+	Logger *slog.Logger
+}
+
+// Runner runs turns.
+type Runner struct {
+	providers *provider.Registry
+	tools     *tool.Registry
+	files     tool.FileStore
+	maxTurns  int
+	log       *slog.Logger
+}
+
+// New returns a Runner for cfg, with its defaults filled in.
+func New(cfg Config) (*Runner, error) {
+	if cfg.Providers == nil {
+		return nil, errors.New("turn: Config.Providers is required")
+	}
+	if cfg.MaxTurns < 0 {
+		return nil, fmt.Errorf("turn: Config.MaxTurns is negative: %d", cfg.MaxTurns)
+	}
+	r := &Runner{
+		providers: cfg.Providers,
+		tools:     cfg.Tools,
+		files:     cfg.Files,
+		maxTurns:  cfg.MaxTurns,
+		log:       cfg.Logger,
+	}
+	if r.tools == nil {
+		r.tools = tool.NewRegistry()
+	}
+	if r.maxTurns == 0 {
+		r.maxTurns = DefaultMaxTurns
+	}
+	if r.log == nil {
+		r.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	r.log = r.log.With("component", "turn")
+	return r, nil
+}
+
+// Input is one turn to run.
+type Input struct {
+	SessionID   string
+	TurnID      string
+	WorkspaceID string
+	UserID      string
+	// Model is "provider:model".
+	Model  string
+	System string
+	// History is the committed history, including the new user message(s)
+	// at the end. Run does not modify it.
+	History []agent.Message
+	// Mode is the permission mode; "" means default.
+	Mode string
+	// MaxTurns caps the model calls of this turn. If zero, Config.MaxTurns.
+	MaxTurns int
+	// MaxTokens caps the output of each model call. If zero, the provider's
+	// default.
+	MaxTokens int
+	// ClientTools are tools declared by an outside client. A call to one
+	// ends the turn with StopToolUse: its tool_use stays in the committed
+	// assistant message and the client answers it in its next request. A
+	// client tool hides a server tool of the same name.
+	ClientTools []agent.ToolSpec
+	// ToolChoice is sent with the turn's first model call. A choice that
+	// forces a tool ("any" or "tool") is dropped from later calls, which
+	// would otherwise force a tool call forever and always end at
+	// MaxTurns.
+	ToolChoice *agent.ToolChoice
+	// DisableServerTools hides the server tools from the model; calling one
+	// then gives "unknown tool".
+	DisableServerTools bool
+}
+
+// Result is how a turn ended.
+type Result struct {
+	// StopReason is end_turn, max_tokens, refusal (passed through from the
+	// model), max_turns, tool_use (a client tool was called), interrupted,
+	// or error (Err is set).
+	StopReason agent.StopReason
+	// Usage sums every model call of the turn.
+	Usage agent.Usage
+	// Content is the text of the last assistant message the turn
+	// committed.
+	Content string
+	// ToolUses are every tool use of the turn, client tools included.
+	ToolUses []agent.ToolUse
+	// ToolResults are every tool result the turn committed.
+	ToolResults []agent.ToolResult
+	// Err is set when the turn failed: a provider failure, a bad input, a
+	// panic (*PanicError). StopReason is then agent.StopError. An
+	// interrupted turn has no Err.
+	Err error
+}
+
+// PanicError is a panic recovered in a turn.
+type PanicError struct {
+	// Tool names the tool that panicked; empty for a panic elsewhere.
+	Tool string
+	// Value is what was passed to panic.
+	Value any
+	// Stack is the panicking goroutine's stack, for logs; it never goes
+	// to a client.
+	Stack []byte
+}
+
+// Error returns "tool NAME panicked: VALUE", or "internal error: VALUE"
+// for a panic outside a tool.
+func (e *PanicError) Error() string {
+	if e.Tool != "" {
+		return fmt.Sprintf("tool %s panicked: %v", e.Tool, e.Value)
+	}
+	return fmt.Sprintf("internal error: %v", e.Value)
+}
