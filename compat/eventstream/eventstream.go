@@ -1,0 +1,155 @@
+package eventstream
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"strconv"
+)
+
+// Event is one SSE event.
+type Event struct {
+	// ID is the `id:` value; empty when the event had none.
+	ID string
+	// Name is the `event:` value; empty for the default event.
+	Name string
+	// Data is the event's data; multi-line data is joined with "\n".
+	Data []byte
+}
+
+// AppendEvent appends the wire form of an event to dst: an `id:` line when
+// id is non-empty, an `event:` line when name is non-empty, one `data:` line
+// per line of data, and the blank line that dispatches it.
+func AppendEvent(dst []byte, id, name string, data []byte) []byte {
+	if id != "" {
+		dst = append(dst, "id: "...)
+		dst = append(dst, id...)
+		dst = append(dst, '\n')
+	}
+	if name != "" {
+		dst = append(dst, "event: "...)
+		dst = append(dst, name...)
+		dst = append(dst, '\n')
+	}
+	for {
+		line, rest, more := bytes.Cut(data, []byte{'\n'})
+		line = bytes.TrimSuffix(line, []byte{'\r'})
+		dst = append(dst, "data: "...)
+		dst = append(dst, line...)
+		dst = append(dst, '\n')
+		if !more {
+			break
+		}
+		data = rest
+	}
+	return append(dst, '\n')
+}
+
+// AppendNumbered is AppendEvent with a numeric id.
+func AppendNumbered(dst []byte, id uint64, name string, data []byte) []byte {
+	var buf [20]byte
+	return AppendEvent(dst, string(strconv.AppendUint(buf[:0], id, 10)), name, data)
+}
+
+// AppendComment appends a comment line (": text") and a blank line. Clients
+// ignore comments; they keep connections and proxies alive.
+func AppendComment(dst []byte, text string) []byte {
+	dst = append(dst, ": "...)
+	dst = append(dst, text...)
+	return append(dst, '\n', '\n')
+}
+
+// ErrLineTooLong is returned by Decoder.Next for a line over its limit.
+var ErrLineTooLong = errors.New("eventstream: line too long")
+
+// Decoder reads events from a stream.
+type Decoder struct {
+	r        *bufio.Reader
+	maxLine  int
+	comments int
+}
+
+// NewDecoder returns a decoder reading from r. maxLine caps one line; if
+// zero, 1 MiB.
+func NewDecoder(r io.Reader, maxLine int) *Decoder {
+	if maxLine <= 0 {
+		maxLine = 1 << 20
+	}
+	return &Decoder{r: bufio.NewReaderSize(r, 4096), maxLine: maxLine}
+}
+
+// Comments returns how many comment lines the decoder has skipped.
+func (d *Decoder) Comments() int { return d.comments }
+
+// Next returns the next event. It returns io.EOF at a clean end of stream
+// (a trailing event without its blank line is still returned first).
+func (d *Decoder) Next() (Event, error) {
+	var ev Event
+	var data []byte
+	seen := false
+	for {
+		line, err := d.readLine()
+		if err != nil {
+			if errors.Is(err, io.EOF) && seen {
+				ev.Data = data
+				return ev, nil
+			}
+			return Event{}, err
+		}
+		if len(line) == 0 {
+			if !seen {
+				continue
+			}
+			ev.Data = data
+			return ev, nil
+		}
+		if line[0] == ':' {
+			d.comments++
+			continue
+		}
+		field, value, _ := bytes.Cut(line, []byte{':'})
+		value = bytes.TrimPrefix(value, []byte{' '})
+		switch string(field) {
+		case "id":
+			ev.ID = string(value)
+			seen = true
+		case "event":
+			ev.Name = string(value)
+			seen = true
+		case "data":
+			if data != nil {
+				data = append(data, '\n')
+			} else {
+				data = make([]byte, 0, len(value))
+			}
+			data = append(data, value...)
+			seen = true
+		}
+	}
+}
+
+// readLine returns the next line without its line ending (LF, CRLF or CR).
+func (d *Decoder) readLine() ([]byte, error) {
+	var line []byte
+	for {
+		chunk, err := d.r.ReadSlice('\n')
+		line = append(line, chunk...)
+		if len(line) > d.maxLine {
+			return nil, ErrLineTooLong
+		}
+		if err == nil {
+			break
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if errors.Is(err, io.EOF) && len(line) > 0 {
+			break
+		}
+		return nil, err
+	}
+	line = bytes.TrimSuffix(line, []byte{'\n'})
+	line = bytes.TrimSuffix(line, []byte{'\r'})
+	return line, nil
+}

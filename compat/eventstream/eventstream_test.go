@@ -1,0 +1,99 @@
+package eventstream
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestAppendEvent(t *testing.T) {
+	tests := []struct {
+		name     string
+		id, ev   string
+		data     string
+		expected string
+	}{
+		{"default", "1", "", `{"a":1}`, "id: 1\ndata: {\"a\":1}\n\n"},
+		{"named", "7", "done", "x", "id: 7\nevent: done\ndata: x\n\n"},
+		{"multiline", "", "e", "a\nb\r\nc", "event: e\ndata: a\ndata: b\ndata: c\n\n"},
+		{"empty", "", "", "", "data: \n\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.expected, string(AppendEvent(nil, tc.id, tc.ev, []byte(tc.data))))
+		})
+	}
+	require.Equal(t, "id: 42\nevent: runtime\ndata: {}\n\n", string(AppendNumbered(nil, 42, "runtime", []byte("{}"))))
+	require.Equal(t, ": keepalive\n\n", string(AppendComment(nil, "keepalive")))
+}
+
+func TestRoundTrip(t *testing.T) {
+	var wire []byte
+	wire = AppendComment(wire, "connected")
+	wire = AppendNumbered(wire, 1, "runtime", []byte(`{"type":"session"}`))
+	wire = AppendNumbered(wire, 2, "", []byte("line1\nline2"))
+	wire = AppendComment(wire, "keepalive")
+	wire = AppendNumbered(wire, 3, "done", []byte(`{}`))
+	d := NewDecoder(strings.NewReader(string(wire)), 0)
+	var got []Event
+	for {
+		ev, err := d.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		require.NoError(t, err)
+		got = append(got, ev)
+	}
+	require.Equal(t, []Event{
+		{ID: "1", Name: "runtime", Data: []byte(`{"type":"session"}`)},
+		{ID: "2", Data: []byte("line1\nline2")},
+		{ID: "3", Name: "done", Data: []byte(`{}`)},
+	}, got)
+	require.Equal(t, 2, d.Comments())
+}
+
+func TestDecoderCRLFAndTrailing(t *testing.T) {
+	d := NewDecoder(strings.NewReader("event: a\r\ndata:x\r\n\r\nevent: b\ndata: y"), 0)
+	ev, err := d.Next()
+	require.NoError(t, err)
+	require.Equal(t, Event{Name: "a", Data: []byte("x")}, ev)
+	ev, err = d.Next()
+	require.NoError(t, err)
+	require.Equal(t, Event{Name: "b", Data: []byte("y")}, ev)
+	_, err = d.Next()
+	require.ErrorIs(t, err, io.EOF)
+}
+
+func TestDecoderLineLimit(t *testing.T) {
+	d := NewDecoder(strings.NewReader("data: "+strings.Repeat("x", 10000)+"\n\n"), 100)
+	_, err := d.Next()
+	require.ErrorIs(t, err, ErrLineTooLong)
+}
+
+func FuzzDecoder(f *testing.F) {
+	f.Add([]byte("id: 1\nevent: x\ndata: y\n\n"))
+	f.Add([]byte(": c\r\ndata:\r\n\r\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		d := NewDecoder(strings.NewReader(string(in)), 4096)
+		for i := 0; i < 1000; i++ {
+			ev, err := d.Next()
+			if err != nil {
+				return
+			}
+			// Whatever decodes must re-encode and decode to the same event.
+			if strings.ContainsAny(ev.ID, "\r\n") || strings.ContainsAny(ev.Name, "\r\n") {
+				t.Fatalf("field with line break: %q", ev)
+			}
+			again, err := NewDecoder(strings.NewReader(string(AppendEvent(nil, ev.ID, ev.Name, ev.Data))), 0).Next()
+			if err != nil {
+				t.Fatalf("re-decode: %v", err)
+			}
+			if again.ID != ev.ID || again.Name != ev.Name || string(again.Data) != strings.ReplaceAll(string(ev.Data), "\r", "") && string(again.Data) != string(ev.Data) {
+				t.Fatalf("round trip: %q vs %q", ev, again)
+			}
+		}
+	})
+}

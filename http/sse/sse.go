@@ -1,0 +1,159 @@
+package sse
+
+import (
+	"bufio"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/seshat-host/seshat/compat/eventstream"
+)
+
+// Config tunes a stream.
+type Config struct {
+	// Keepalive is how long a stream may stay silent before a
+	// `: keepalive` comment is written. If zero, 15s.
+	Keepalive time.Duration
+	// WriteTimeout bounds each flush: a client that does not take the
+	// bytes within it is cut. If zero, 30s.
+	WriteTimeout time.Duration
+	// MaxCoalesce caps how many queued events are written before one
+	// flush. If zero, 64.
+	MaxCoalesce int
+}
+
+func (c Config) withDefaults() Config {
+	if c.Keepalive <= 0 {
+		c.Keepalive = 15 * time.Second
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 30 * time.Second
+	}
+	if c.MaxCoalesce <= 0 {
+		c.MaxCoalesce = 64
+	}
+	return c
+}
+
+// ErrShutdown is returned by Pump when the server's base context ends.
+var ErrShutdown = errors.New("sse: server shutting down")
+
+// Writer frames events onto one stream.
+type Writer struct {
+	bw          *bufio.Writer
+	setDeadline func(time.Time) error
+	cfg         Config
+	buf         []byte
+}
+
+// NewWriter returns a Writer on bw. setDeadline, if not nil, sets the
+// connection's write deadline; it is called before every flush.
+func NewWriter(bw *bufio.Writer, setDeadline func(time.Time) error, cfg Config) *Writer {
+	return &Writer{bw: bw, setDeadline: setDeadline, cfg: cfg.withDefaults()}
+}
+
+// Event buffers one numbered event. name is "" for the default event.
+func (w *Writer) Event(id uint64, name string, data []byte) error {
+	w.buf = eventstream.AppendNumbered(w.buf[:0], id, name, data)
+	_, err := w.bw.Write(w.buf)
+	return err
+}
+
+// Unnumbered buffers one event without an id line.
+func (w *Writer) Unnumbered(name string, data []byte) error {
+	w.buf = eventstream.AppendEvent(w.buf[:0], "", name, data)
+	_, err := w.bw.Write(w.buf)
+	return err
+}
+
+// Comment buffers a comment line.
+func (w *Writer) Comment(text string) error {
+	w.buf = eventstream.AppendComment(w.buf[:0], text)
+	_, err := w.bw.Write(w.buf)
+	return err
+}
+
+// Flush sends what is buffered under a fresh write deadline. An error
+// means the client is gone or too slow.
+func (w *Writer) Flush() error {
+	if w.setDeadline != nil {
+		if err := w.setDeadline(time.Now().Add(w.cfg.WriteTimeout)); err != nil {
+			return err
+		}
+	}
+	return w.bw.Flush()
+}
+
+// Pump writes the values of ch to w until ch is closed (it returns nil),
+// done is closed (ErrShutdown), or a write fails (that error). write frames
+// one value; Pump coalesces the values already queued into one flush and
+// writes `: keepalive` after Keepalive of silence.
+func Pump[T any](done <-chan struct{}, w *Writer, ch <-chan T, write func(*Writer, T) error) error {
+	idle := time.NewTimer(w.cfg.Keepalive)
+	defer idle.Stop()
+	for {
+		select {
+		case v, ok := <-ch:
+			if !ok {
+				return nil
+			}
+			if err := write(w, v); err != nil {
+				return err
+			}
+			closed := false
+		drain:
+			for i := 1; i < w.cfg.MaxCoalesce; i++ {
+				select {
+				case v, ok := <-ch:
+					if !ok {
+						closed = true
+						break drain
+					}
+					if err := write(w, v); err != nil {
+						return err
+					}
+				default:
+					break drain
+				}
+			}
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			if closed {
+				return nil
+			}
+			idle.Reset(w.cfg.Keepalive)
+		case <-idle.C:
+			if err := w.Comment("keepalive"); err != nil {
+				return err
+			}
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			idle.Reset(w.cfg.Keepalive)
+		case <-done:
+			return ErrShutdown
+		}
+	}
+}
+
+// ErrBadCursor is returned by ParseCursor for a value that is not a
+// non-negative integer.
+var ErrBadCursor = errors.New("sse: Last-Event-ID must be a non-negative integer")
+
+// ParseCursor returns the event id to resume after: the Last-Event-ID
+// header if present, else the `after` query value, else 0.
+func ParseCursor(header, query string) (uint64, error) {
+	v := header
+	if v == "" {
+		v = query
+	}
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, ErrBadCursor
+	}
+	return n, nil
+}
