@@ -1,0 +1,396 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/seshat-host/seshat/actors/agent"
+	"github.com/seshat-host/seshat/actors/session"
+	"github.com/seshat-host/seshat/persist"
+)
+
+// SessionOptions create a session.
+type SessionOptions struct {
+	WorkspaceID    string
+	Title          string
+	Model          string
+	SystemPrompt   string
+	PermissionMode string
+}
+
+// SessionView is a session with its messages and open requests.
+type SessionView struct {
+	Session  persist.Session
+	Messages []agent.Message
+	Pending  []agent.Pending
+}
+
+// SessionUpdate changes a session's settings; nil fields stay.
+type SessionUpdate struct {
+	Title          *string
+	Model          *string
+	SystemPrompt   *string
+	PermissionMode *string
+}
+
+// TurnRequest starts a turn: in SessionID, or else in a new session of
+// WorkspaceID (or the user's default workspace).
+type TurnRequest struct {
+	SessionID   string
+	WorkspaceID string
+	// Prompt is the user's text; Input, when set, replaces it with whole
+	// messages (an outside client's trailing user messages).
+	Prompt string
+	Input  []agent.Message
+	// Model, SystemPrompt and PermissionMode set up a new session, and
+	// override the session's own for this turn otherwise.
+	Model          string
+	SystemPrompt   string
+	PermissionMode string
+	MaxTurns       int
+	MaxTokens      int
+	ClientTools    []agent.ToolSpec
+	ToolChoice     *agent.ToolChoice
+	// DisableServerTools hides the server's tools from the model.
+	DisableServerTools bool
+	// NoAsk denies what would need approval instead of asking.
+	NoAsk bool
+	// Stream asks for the turn's events.
+	Stream bool
+}
+
+// Turn is a started turn.
+type Turn struct {
+	SessionID string
+	TurnID    string
+	// Events is set when the request asked for a stream.
+	Events  *Stream
+	outcome <-chan session.Outcome
+}
+
+// Wait blocks until the turn has ended and is durable, or ctx is done.
+func (t *Turn) Wait(ctx context.Context) (*agent.QueryResult, error) {
+	select {
+	case o := <-t.outcome:
+		return o.Result, o.Err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Stream is a subscription to a turn's events: Replay, then C until it is
+// closed. Close must be called once the reader is done.
+type Stream struct {
+	Replay []agent.Event
+	C      <-chan agent.Event
+	sub    *session.Subscription
+	free   func()
+	gauge  func()
+}
+
+// Close leaves the stream and frees the user's stream slot.
+func (s *Stream) Close() {
+	s.sub.Close()
+	if s.free != nil {
+		s.free()
+		s.free = nil
+		s.gauge()
+	}
+}
+
+// authorize returns the session record if userID may use it; another
+// tenant's session is agent.ErrNotFound, never a distinct error.
+func (h *Host) authorize(userID, id string) (persist.Session, error) {
+	if !agent.ValidID(agent.PrefixSession, id) {
+		return persist.Session{}, fmt.Errorf("%w: session %s", agent.ErrNotFound, id)
+	}
+	rec, err := h.cfg.Store.Session(id)
+	if errors.Is(err, persist.ErrNotFound) {
+		return rec, fmt.Errorf("%w: session %s", agent.ErrNotFound, id)
+	}
+	if err != nil {
+		return rec, err
+	}
+	if err := h.member(userID, rec.WorkspaceID); err != nil {
+		return rec, fmt.Errorf("%w: session %s", agent.ErrNotFound, id)
+	}
+	return rec, nil
+}
+
+func (h *Host) member(userID, workspaceID string) error {
+	ok, err := h.cfg.Store.IsMember(userID, workspaceID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%w: workspace %s", agent.ErrNotFound, workspaceID)
+	}
+	return nil
+}
+
+// CheckModel reports whether model resolves to a provider.
+func (h *Host) CheckModel(model string) error {
+	_, _, err := h.cfg.Providers.Resolve(model)
+	return err
+}
+
+// CreateSession creates a session in a workspace of the user (their
+// default workspace when none is named).
+func (h *Host) CreateSession(ctx context.Context, userID string, o SessionOptions) (persist.Session, error) {
+	if h.closed.Load() {
+		return persist.Session{}, agent.ErrClosed
+	}
+	if o.WorkspaceID == "" {
+		u, err := h.cfg.Store.UserByID(userID)
+		if err != nil {
+			return persist.Session{}, err
+		}
+		o.WorkspaceID = u.DefaultWorkspaceID
+	}
+	if err := h.member(userID, o.WorkspaceID); err != nil {
+		return persist.Session{}, err
+	}
+	if o.PermissionMode == "" {
+		o.PermissionMode = agent.ModeDefault
+	}
+	if !agent.ValidMode(o.PermissionMode) {
+		return persist.Session{}, fmt.Errorf("%w: permission_mode must be one of default, accept_all, deny_all, plan", agent.ErrInvalid)
+	}
+	if o.Model == "" {
+		o.Model = h.cfg.Session.DefaultModel
+	}
+	if err := h.CheckModel(o.Model); err != nil {
+		return persist.Session{}, err
+	}
+	t := time.Now().UTC()
+	rec := persist.Session{
+		ID: agent.NewID(agent.PrefixSession), WorkspaceID: o.WorkspaceID, UserID: userID,
+		Title: strings.TrimSpace(o.Title), Model: o.Model, SystemPrompt: o.SystemPrompt,
+		PermissionMode: o.PermissionMode, Status: agent.StatusIdle, CreatedAt: t, UpdatedAt: t,
+	}
+	return rec, h.cfg.Store.CreateSession(ctx, rec)
+}
+
+// ListSessions lists the sessions of the user's workspaces (or of one of
+// them), newest first, optionally searching titles and message text.
+func (h *Host) ListSessions(_ context.Context, userID string, q persist.SessionQuery) ([]persist.Session, string, error) {
+	if len(q.WorkspaceIDs) == 0 {
+		ws, err := h.cfg.Store.WorkspacesForUser(userID)
+		if err != nil {
+			return nil, "", err
+		}
+		for _, w := range ws {
+			q.WorkspaceIDs = append(q.WorkspaceIDs, w.ID)
+		}
+	} else {
+		for _, id := range q.WorkspaceIDs {
+			if err := h.member(userID, id); err != nil {
+				return nil, "", err
+			}
+		}
+	}
+	if len(q.WorkspaceIDs) == 0 {
+		return []persist.Session{}, "", nil
+	}
+	return h.cfg.Store.ListSessions(q)
+}
+
+// GetSession returns a session with its messages and open requests.
+func (h *Host) GetSession(ctx context.Context, userID, id string) (SessionView, error) {
+	if _, err := h.authorize(userID, id); err != nil {
+		return SessionView{}, err
+	}
+	v, err := h.request(ctx, id, &session.Get{})
+	if err != nil {
+		return SessionView{}, err
+	}
+	return toView(v.(session.View)), nil
+}
+
+// UpdateSession changes a session's settings.
+func (h *Host) UpdateSession(ctx context.Context, userID, id string, u SessionUpdate) (SessionView, error) {
+	if _, err := h.authorize(userID, id); err != nil {
+		return SessionView{}, err
+	}
+	if u.Model != nil {
+		if err := h.CheckModel(*u.Model); err != nil {
+			return SessionView{}, err
+		}
+	}
+	v, err := h.request(ctx, id, &session.Update{Title: u.Title, Model: u.Model, SystemPrompt: u.SystemPrompt, PermissionMode: u.PermissionMode})
+	if err != nil {
+		return SessionView{}, err
+	}
+	return toView(v.(session.View)), nil
+}
+
+// DeleteSession interrupts a running turn and deletes the session.
+func (h *Host) DeleteSession(ctx context.Context, userID, id string) error {
+	if _, err := h.authorize(userID, id); err != nil {
+		return err
+	}
+	_, err := h.request(ctx, id, &session.Delete{})
+	return err
+}
+
+// StartTurn starts a turn. Rejections (busy session, the user's turn or
+// stream cap, an unknown model, an unknown session) come back as errors
+// before anything is streamed.
+func (h *Host) StartTurn(ctx context.Context, userID string, req TurnRequest) (*Turn, error) {
+	if h.closed.Load() {
+		return nil, agent.ErrClosed
+	}
+	input := req.Input
+	if len(input) == 0 {
+		if strings.TrimSpace(req.Prompt) == "" {
+			return nil, fmt.Errorf("%w: prompt is required", agent.ErrInvalid)
+		}
+		input = []agent.Message{{Role: agent.RoleUser, Content: []agent.Block{agent.TextBlock(req.Prompt)}}}
+	}
+	if req.PermissionMode != "" && !agent.ValidMode(req.PermissionMode) {
+		return nil, fmt.Errorf("%w: permission_mode must be one of default, accept_all, deny_all, plan", agent.ErrInvalid)
+	}
+	if req.Model != "" {
+		if err := h.CheckModel(req.Model); err != nil {
+			return nil, err
+		}
+	}
+	id := req.SessionID
+	if id != "" {
+		if _, err := h.authorize(userID, id); err != nil {
+			return nil, err
+		}
+	}
+	release, ok := h.turns.acquire(userID)
+	if !ok {
+		return nil, fmt.Errorf("%w: at most %d running turns per user", agent.ErrTooManyTurns, h.cfg.MaxTurnsPerUser)
+	}
+	var free func()
+	if req.Stream {
+		if free, ok = h.streams.acquire(userID); !ok {
+			release()
+			return nil, fmt.Errorf("%w: at most %d open streams per user", agent.ErrTooManyStreams, h.cfg.MaxStreamsPerUser)
+		}
+	}
+	fail := func(err error) (*Turn, error) {
+		release()
+		if free != nil {
+			free()
+		}
+		return nil, err
+	}
+	if id == "" {
+		rec, err := h.CreateSession(ctx, userID, SessionOptions{
+			WorkspaceID: req.WorkspaceID, Model: req.Model, SystemPrompt: req.SystemPrompt, PermissionMode: req.PermissionMode,
+		})
+		if err != nil {
+			return fail(err)
+		}
+		id = rec.ID
+	}
+	h.metrics.turnsRunning.Inc()
+	gaugeDone := false
+	msg := &session.StartTurn{
+		UserID: userID,
+		Input:  input,
+		Options: session.TurnOptions{
+			Model: req.Model, System: req.SystemPrompt, PermissionMode: req.PermissionMode,
+			MaxTurns: req.MaxTurns, MaxTokens: req.MaxTokens, ClientTools: req.ClientTools,
+			ToolChoice: req.ToolChoice, DisableServerTools: req.DisableServerTools, NoAsk: req.NoAsk,
+		},
+		Subscribe: req.Stream,
+		Release: func() {
+			release()
+			h.metrics.turnsRunning.Dec()
+		},
+	}
+	v, err := h.request(ctx, id, msg)
+	if err != nil {
+		// The actor called Release if it saw the message; release is
+		// idempotent, but the gauge is not.
+		if !gaugeDone {
+			msg.Release()
+		}
+		if free != nil {
+			free()
+		}
+		return nil, err
+	}
+	ts := v.(*session.TurnStarted)
+	t := &Turn{SessionID: id, TurnID: ts.TurnID, outcome: ts.Outcome}
+	if ts.Sub != nil {
+		h.metrics.streamsOpen.Inc()
+		t.Events = &Stream{Replay: ts.Sub.Replay, C: ts.Sub.C, sub: ts.Sub, free: free, gauge: h.metrics.streamsOpen.Dec}
+	}
+	return t, nil
+}
+
+// Query runs a turn to its end and returns the query response.
+func (h *Host) Query(ctx context.Context, userID string, req TurnRequest) (*agent.QueryResult, error) {
+	req.Stream = false
+	t, err := h.StartTurn(ctx, userID, req)
+	if err != nil {
+		return nil, err
+	}
+	return t.Wait(ctx)
+}
+
+// Attach subscribes to the current or last turn of a session after the
+// event id after.
+func (h *Host) Attach(ctx context.Context, userID, id string, after uint64) (*Stream, error) {
+	if h.closed.Load() {
+		return nil, agent.ErrClosed
+	}
+	if _, err := h.authorize(userID, id); err != nil {
+		return nil, err
+	}
+	free, ok := h.streams.acquire(userID)
+	if !ok {
+		return nil, fmt.Errorf("%w: at most %d open streams per user", agent.ErrTooManyStreams, h.cfg.MaxStreamsPerUser)
+	}
+	v, err := h.request(ctx, id, &session.Attach{After: after})
+	if err != nil {
+		free()
+		return nil, err
+	}
+	sub := v.(*session.Subscription)
+	h.metrics.streamsOpen.Inc()
+	return &Stream{Replay: sub.Replay, C: sub.C, sub: sub, free: free, gauge: h.metrics.streamsOpen.Dec}, nil
+}
+
+// Interrupt cancels a session's running turn and reports whether one ran.
+func (h *Host) Interrupt(ctx context.Context, userID, id string) (bool, error) {
+	if _, err := h.authorize(userID, id); err != nil {
+		return false, err
+	}
+	v, err := h.request(ctx, id, &session.Interrupt{})
+	if err != nil {
+		return false, err
+	}
+	return v.(bool), nil
+}
+
+// DecidePermission answers a permission request of a session.
+func (h *Host) DecidePermission(ctx context.Context, userID, id, requestID string, allow, remember bool, reason string) error {
+	if _, err := h.authorize(userID, id); err != nil {
+		return err
+	}
+	_, err := h.request(ctx, id, &session.Decide{RequestID: requestID, Allow: allow, Remember: remember, Reason: reason})
+	return err
+}
+
+// AnswerPrompt answers a prompt request of a session.
+func (h *Host) AnswerPrompt(ctx context.Context, userID, id, requestID, answer string) error {
+	if _, err := h.authorize(userID, id); err != nil {
+		return err
+	}
+	_, err := h.request(ctx, id, &session.Answer{RequestID: requestID, Answer: answer})
+	return err
+}
+
+func toView(v session.View) SessionView {
+	return SessionView{Session: v.Session, Messages: v.Messages, Pending: v.Pending}
+}

@@ -1,0 +1,293 @@
+package host
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/seshat-host/seshat/actors/agent"
+	"github.com/seshat-host/seshat/actors/provider"
+	"github.com/seshat-host/seshat/actors/session"
+	"github.com/seshat-host/seshat/actors/tool"
+	"github.com/seshat-host/seshat/persist"
+)
+
+// next reads the stream's next event (replay first), failing after 10s.
+func next(t *testing.T, s *Stream, replayed *int) agent.Event {
+	t.Helper()
+	if *replayed < len(s.Replay) {
+		*replayed++
+		return s.Replay[*replayed-1]
+	}
+	select {
+	case ev, ok := <-s.C:
+		require.True(t, ok, "stream closed early")
+		return ev
+	case <-time.After(10 * time.Second):
+		t.Fatal("no event within 10s")
+	}
+	return agent.Event{}
+}
+
+// until reads events until one satisfies f, and returns it.
+func until(t *testing.T, s *Stream, replayed *int, f func(agent.Event) bool) agent.Event {
+	t.Helper()
+	for {
+		if ev := next(t, s, replayed); f(ev) {
+			return ev
+		}
+	}
+}
+
+func runtimeOf(typ string) func(agent.Event) bool {
+	return func(ev agent.Event) bool { return ev.Kind == agent.KindRuntime && ev.Runtime.Type == typ }
+}
+
+func isEnd(ev agent.Event) bool { return ev.Kind == agent.KindDone || ev.Kind == agent.KindError }
+
+func TestInterruptLongTurn(t *testing.T) {
+	leakCheck(t)
+	h, _, uid := newHost(t, session.Config{})
+	tr, err := h.StartTurn(t.Context(), uid, TurnRequest{Prompt: "@tokens 3000\n@delay 5ms", Stream: true})
+	require.NoError(t, err)
+	defer tr.Events.Close()
+	n := 0
+	until(t, tr.Events, &n, func(ev agent.Event) bool { return ev.Kind == agent.KindDelta })
+
+	_, err = h.StartTurn(t.Context(), uid, TurnRequest{SessionID: tr.SessionID, Prompt: "again"})
+	require.ErrorIs(t, err, agent.ErrBusy)
+
+	ok, err := h.Interrupt(t.Context(), uid, tr.SessionID)
+	require.NoError(t, err)
+	require.True(t, ok)
+	until(t, tr.Events, &n, runtimeOf(agent.RuntimeInterrupted))
+	done := until(t, tr.Events, &n, isEnd)
+	require.Equal(t, agent.KindDone, done.Kind)
+	require.Equal(t, agent.StopInterrupted, done.Result.StopReason)
+
+	res, err := h.Query(t.Context(), uid, TurnRequest{SessionID: tr.SessionID, Prompt: "next"})
+	require.NoError(t, err)
+	require.Equal(t, "echo: next", res.Content)
+	ok, err = h.Interrupt(t.Context(), uid, tr.SessionID)
+	require.NoError(t, err)
+	require.False(t, ok)
+}
+
+func TestPermissionFlow(t *testing.T) {
+	leakCheck(t)
+	h, store, uid := newHost(t, session.Config{})
+	u, err := store.UserByID(uid)
+	require.NoError(t, err)
+	write := `@tool write_file {"path":"notes/a.txt","content":"hi"}`
+
+	// Deny.
+	tr, err := h.StartTurn(t.Context(), uid, TurnRequest{Prompt: write, Stream: true})
+	require.NoError(t, err)
+	n := 0
+	req := until(t, tr.Events, &n, runtimeOf(agent.RuntimePermissionRequest))
+	require.Equal(t, "write_file", req.Runtime.ToolName)
+	v, err := h.GetSession(t.Context(), uid, tr.SessionID)
+	require.NoError(t, err)
+	require.Equal(t, agent.StatusWaiting, v.Session.Status)
+	require.Len(t, v.Pending, 1)
+	require.ErrorIs(t, h.DecidePermission(t.Context(), uid, tr.SessionID, "perm_unknown", true, false, ""), agent.ErrNotFound)
+	require.NoError(t, h.DecidePermission(t.Context(), uid, tr.SessionID, req.Runtime.RequestID, false, false, "no"))
+	require.ErrorIs(t, h.DecidePermission(t.Context(), uid, tr.SessionID, req.Runtime.RequestID, true, false, ""), agent.ErrConflict)
+	res := until(t, tr.Events, &n, isEnd)
+	tr.Events.Close()
+	require.Equal(t, agent.KindDone, res.Kind)
+	require.True(t, res.Result.ToolResults[0].IsError)
+	_, err = store.FileByPath(u.DefaultWorkspaceID, "notes/a.txt")
+	require.ErrorIs(t, err, persist.ErrNotFound)
+
+	// Allow with remember, from a non-streaming query answered by another caller.
+	type qr struct {
+		res *agent.QueryResult
+		err error
+	}
+	out := make(chan qr, 1)
+	go func() {
+		r, err := h.Query(context.Background(), uid, TurnRequest{SessionID: tr.SessionID, Prompt: write})
+		out <- qr{r, err}
+	}()
+	var pending agent.Pending
+	require.Eventually(t, func() bool {
+		v, err := h.GetSession(t.Context(), uid, tr.SessionID)
+		if err != nil || len(v.Pending) == 0 {
+			return false
+		}
+		pending = v.Pending[0]
+		return true
+	}, 10*time.Second, 5*time.Millisecond)
+	require.NoError(t, h.DecidePermission(t.Context(), uid, tr.SessionID, pending.RequestID, true, true, ""))
+	r := <-out
+	require.NoError(t, r.err)
+	require.False(t, r.res.ToolResults[0].IsError)
+	f, err := store.FileByPath(u.DefaultWorkspaceID, "notes/a.txt")
+	require.NoError(t, err)
+	require.Equal(t, int64(2), f.Size)
+
+	// Remembered: no request this time.
+	r2, err := h.Query(t.Context(), uid, TurnRequest{SessionID: tr.SessionID, Prompt: write})
+	require.NoError(t, err)
+	require.False(t, r2.ToolResults[0].IsError)
+}
+
+func TestPermissionTimeoutDenies(t *testing.T) {
+	leakCheck(t)
+	h, _, uid := newHost(t, session.Config{PermissionTimeout: 50 * time.Millisecond})
+	res, err := h.Query(t.Context(), uid, TurnRequest{Prompt: `@tool write_file {"path":"a","content":"x"}`})
+	require.NoError(t, err)
+	require.True(t, res.ToolResults[0].IsError)
+	require.Contains(t, res.ToolResults[0].Content, "denied")
+}
+
+func TestPromptFlow(t *testing.T) {
+	leakCheck(t)
+	h, _, uid := newHost(t, session.Config{})
+	tr, err := h.StartTurn(t.Context(), uid, TurnRequest{Prompt: `@tool ask_user {"question":"colour?"}`, Stream: true})
+	require.NoError(t, err)
+	defer tr.Events.Close()
+	n := 0
+	req := until(t, tr.Events, &n, runtimeOf(agent.RuntimePromptRequest))
+	require.Equal(t, "colour?", req.Runtime.Question)
+	require.NoError(t, h.AnswerPrompt(t.Context(), uid, tr.SessionID, req.Runtime.RequestID, "blue"))
+	require.ErrorIs(t, h.AnswerPrompt(t.Context(), uid, tr.SessionID, req.Runtime.RequestID, "red"), agent.ErrConflict)
+	until(t, tr.Events, &n, runtimeOf(agent.RuntimePromptResolved))
+	done := until(t, tr.Events, &n, isEnd)
+	require.Equal(t, "tool ask_user returned: blue", done.Result.Content)
+}
+
+func TestReattachAfterCursor(t *testing.T) {
+	leakCheck(t)
+	h, _, uid := newHost(t, session.Config{})
+	tr, err := h.StartTurn(t.Context(), uid, TurnRequest{Prompt: "@tokens 50\n@delay 1ms", Stream: true})
+	require.NoError(t, err)
+	n := 0
+	for i := 0; i < 5; i++ {
+		next(t, tr.Events, &n)
+	}
+	tr.Events.Close() // the client goes away; the turn goes on
+	at, err := h.Attach(t.Context(), uid, tr.SessionID, 5)
+	require.NoError(t, err)
+	defer at.Close()
+	m := 0
+	want := uint64(6)
+	for {
+		ev := next(t, at, &m)
+		require.Equal(t, want, ev.ID)
+		want++
+		if isEnd(ev) {
+			require.Equal(t, agent.KindDone, ev.Kind)
+			break
+		}
+	}
+	// After the end, a cursor of 0 replays the whole turn, then closes.
+	all, err := h.Attach(t.Context(), uid, tr.SessionID, 0)
+	require.NoError(t, err)
+	defer all.Close()
+	require.Equal(t, uint64(1), all.Replay[0].ID)
+	require.True(t, isEnd(all.Replay[len(all.Replay)-1]))
+	_, open := <-all.C
+	require.False(t, open)
+}
+
+func TestPassivationAndReactivation(t *testing.T) {
+	leakCheck(t)
+	h, _, uid := newHost(t, session.Config{Idle: 30 * time.Millisecond})
+	res, err := h.Query(t.Context(), uid, TurnRequest{Prompt: "remember me"})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return len(h.live) == 0
+	}, 10*time.Second, 5*time.Millisecond, "session passivates when idle")
+	v, err := h.GetSession(t.Context(), uid, res.SessionID)
+	require.NoError(t, err)
+	require.Len(t, v.Messages, 2)
+	require.Equal(t, "echo: remember me", v.Messages[1].Text())
+}
+
+func TestConcurrentActivationSpawnsOne(t *testing.T) {
+	leakCheck(t)
+	h, _, uid := newHost(t, session.Config{})
+	rec, err := h.CreateSession(t.Context(), uid, SessionOptions{})
+	require.NoError(t, err)
+	errs := make(chan error, 32)
+	for i := 0; i < 32; i++ {
+		go func() {
+			_, err := h.GetSession(context.Background(), uid, rec.ID)
+			errs <- err
+		}()
+	}
+	for i := 0; i < 32; i++ {
+		require.NoError(t, <-errs)
+	}
+	require.InDelta(t, 1, testutilValue(h.metrics.activations), 0)
+}
+
+func TestCrashedTurnRecordedInterrupted(t *testing.T) {
+	leakCheck(t)
+	h, store, uid := newHost(t, session.Config{})
+	rec, err := h.CreateSession(t.Context(), uid, SessionOptions{})
+	require.NoError(t, err)
+	// A snapshot as a process killed mid-turn leaves it: the turn's user
+	// message committed and the turn still marked running.
+	snap, _ := json.Marshal(map[string]any{
+		"messages":     []agent.Message{{Role: agent.RoleUser, Content: []agent.Block{agent.TextBlock("cut short")}, CreatedAt: time.Now()}},
+		"running_turn": "turn_cut",
+	})
+	rec.Status = agent.StatusRunning
+	done := make(chan error, 1)
+	store.SaveSession(persist.SessionSave{Session: rec, Snapshot: persist.Snapshot{Version: 1, Data: snap}}, func(err error) { done <- err })
+	require.NoError(t, <-done)
+
+	v, err := h.GetSession(t.Context(), uid, rec.ID)
+	require.NoError(t, err)
+	require.Equal(t, agent.StatusIdle, v.Session.Status)
+	require.Len(t, v.Messages, 1)
+	at, err := h.Attach(t.Context(), uid, rec.ID, 0)
+	require.NoError(t, err)
+	defer at.Close()
+	last := at.Replay[len(at.Replay)-1]
+	require.Equal(t, agent.KindDone, last.Kind)
+	require.Equal(t, agent.StopInterrupted, last.Result.StopReason)
+	res, err := h.Query(t.Context(), uid, TurnRequest{SessionID: rec.ID, Prompt: "go on"})
+	require.NoError(t, err)
+	require.Equal(t, "echo: go on", res.Content)
+}
+
+// panicTool panics when run.
+type panicTool struct{}
+
+func (panicTool) Spec() agent.ToolSpec {
+	return agent.ToolSpec{Name: "boom", InputSchema: json.RawMessage(`{"type":"object"}`)}
+}
+func (panicTool) NeedsApproval() bool { return false }
+func (panicTool) ReadOnly() bool      { return true }
+func (panicTool) Run(context.Context, tool.Call) (string, error) {
+	panic("boom")
+}
+
+func TestToolPanicFailsTurnOnly(t *testing.T) {
+	leakCheck(t)
+	store := newStoreUser(t)
+	reg := provider.NewRegistry()
+	reg.Register("mock", provider.NewMock())
+	h, err := New(Config{Store: store.s, Providers: reg, Tools: tool.NewRegistry(append(tool.Builtins(), panicTool{})...)})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, h.Close(context.Background())) })
+	tr, err := h.StartTurn(t.Context(), store.uid, TurnRequest{Prompt: "@tool boom {}", Stream: true})
+	require.NoError(t, err)
+	defer tr.Events.Close()
+	n := 0
+	end := until(t, tr.Events, &n, isEnd)
+	require.Equal(t, agent.KindError, end.Kind)
+	require.Contains(t, end.Error, "boom")
+	res, err := h.Query(t.Context(), store.uid, TurnRequest{SessionID: tr.SessionID, Prompt: "still here"})
+	require.NoError(t, err)
+	require.Equal(t, "echo: still here", res.Content)
+}

@@ -1,0 +1,90 @@
+package session
+
+import (
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/seshat-host/seshat/actors/agent"
+	"github.com/seshat-host/seshat/actors/turn"
+	"github.com/seshat-host/seshat/persist"
+)
+
+// Config tunes every session actor.
+type Config struct {
+	// Idle is how long a session stays in memory without activity before it
+	// passivates. If zero, 5m.
+	Idle time.Duration
+	// PermissionTimeout is how long a permission or prompt request stays
+	// open before it is denied. If zero, 10m.
+	PermissionTimeout time.Duration
+	// InterruptGrace is how long an interrupted runner gets to wind down
+	// before the turn is ended without it. If zero, 2s.
+	InterruptGrace time.Duration
+	// MaxTurnEvents bounds a turn's event log kept for replay. If zero, 10000.
+	MaxTurnEvents int
+	// SubscriberBuffer is the channel size of each subscriber. If zero, 1024.
+	SubscriberBuffer int
+	// DefaultModel is the model of sessions created without one. If empty, "mock:echo".
+	DefaultModel string
+}
+
+// WithDefaults returns c with zero fields set to their defaults.
+func (c Config) WithDefaults() Config {
+	if c.Idle <= 0 {
+		c.Idle = 5 * time.Minute
+	}
+	if c.PermissionTimeout <= 0 {
+		c.PermissionTimeout = 10 * time.Minute
+	}
+	if c.InterruptGrace <= 0 {
+		c.InterruptGrace = 2 * time.Second
+	}
+	if c.MaxTurnEvents <= 0 {
+		c.MaxTurnEvents = 10000
+	}
+	if c.SubscriberBuffer <= 0 {
+		c.SubscriberBuffer = 1024
+	}
+	if c.DefaultModel == "" {
+		c.DefaultModel = "mock:echo"
+	}
+	return c
+}
+
+// Observer receives the figures the host turns into metrics. Its methods
+// are called on actor goroutines and must not block.
+type Observer interface {
+	SessionActivated(id string)
+	SessionStopped(id string)
+	TurnEnded(stop agent.StopReason, failed bool, d time.Duration)
+	FirstEvent(d time.Duration)
+	SubscriberDropped()
+}
+
+// Deps are what every session actor shares.
+type Deps struct {
+	System   *actor.ActorSystem
+	Store    *persist.Store
+	Runner   *turn.Runner
+	Config   Config
+	Logger   *slog.Logger
+	Observer Observer
+	// Runners counts live runner goroutines; the host waits for it at Close.
+	Runners *sync.WaitGroup
+}
+
+// NamePrefix prefixes a session id to make its actor name.
+const NamePrefix = "session/"
+
+// Props returns the props of session actors. One value serves every
+// session: the actor learns its session id from its name (NamePrefix + id),
+// and the producer does nothing else, since protoactor may run it for a
+// name that turns out to be taken.
+func Props(d *Deps, opts ...actor.PropsOption) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &sessionActor{d: d}
+	}, opts...)
+}

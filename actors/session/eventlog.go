@@ -1,0 +1,58 @@
+package session
+
+import "github.com/seshat-host/seshat/actors/agent"
+
+// eventLog keeps the numbered events of one turn for replay. It is bounded:
+// past max events the oldest are dropped, and a cursor older than the
+// oldest kept event gets a resync.
+type eventLog struct {
+	turnID string
+	events []agent.Event
+	next   uint64
+	max    int
+}
+
+func (l *eventLog) reset(turnID string) {
+	l.turnID = turnID
+	l.events = nil
+	l.next = 1
+}
+
+// append numbers and encodes ev, keeps it, and returns it.
+func (l *eventLog) append(ev agent.Event) agent.Event {
+	ev.ID = l.next
+	l.next++
+	ev.Encode()
+	if len(l.events) >= l.max {
+		l.events = l.events[1:]
+	}
+	l.events = append(l.events, ev)
+	return ev
+}
+
+// after returns the kept events with ids greater than n. resync is true when
+// events after n were dropped. The slice shares the log's array: kept events
+// are never modified, and appends land past the returned length.
+func (l *eventLog) after(n uint64) (events []agent.Event, resync bool) {
+	if len(l.events) == 0 {
+		return nil, false
+	}
+	first := l.events[0].ID
+	if n+1 < first {
+		return l.events[:len(l.events):len(l.events)], true
+	}
+	i := int(n + 1 - first)
+	if i >= len(l.events) {
+		return nil, false
+	}
+	return l.events[i:len(l.events):len(l.events)], false
+}
+
+// ended reports whether the log holds a turn's last event.
+func (l *eventLog) ended() bool {
+	if len(l.events) == 0 {
+		return false
+	}
+	k := l.events[len(l.events)-1].Kind
+	return k == agent.KindDone || k == agent.KindError
+}

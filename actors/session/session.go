@@ -1,0 +1,699 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/seshat-host/seshat/actors/agent"
+	"github.com/seshat-host/seshat/actors/turn"
+	"github.com/seshat-host/seshat/persist"
+)
+
+// running is the state of the turn in progress.
+type running struct {
+	id        string
+	userID    string
+	cancel    context.CancelFunc
+	started   time.Time
+	release   func()
+	outcome   chan Outcome
+	firstFrom int // index of the turn's first message in history
+	usage     agent.Usage
+	gotFirst  bool
+	// interrupted is set once Interrupt (or shutdown) cancelled the turn.
+	interrupted bool
+	// finishing is set once the turn's end is being saved; events after it
+	// are dropped and the turn is no longer interruptible.
+	finishing bool
+	// final is the outcome to deliver once the end is durable.
+	final Outcome
+	stop  agent.StopReason
+}
+
+type waiter struct {
+	pending agent.Pending
+	timer   *time.Timer
+	perm    chan turn.Decision
+	prompt  chan promptReply
+}
+
+// sessionActor owns one session. See the package doc for its contract.
+type sessionActor struct {
+	id string
+	d  *Deps
+
+	self   *actor.PID
+	loaded bool
+	// gone is the error every request gets once the actor is on its way
+	// out (deleted, missing, passivated at shutdown); a PoisonPill queued
+	// behind those requests then stops it.
+	gone error
+
+	rec      persist.Session
+	snap     snapshot
+	log      eventLog
+	subs     map[*subscriber]struct{}
+	turn     *running
+	waiters  map[string]*waiter
+	decided  map[string]struct{}
+	decOrder []string
+
+	indexedUpTo int
+	lastActive  time.Time
+	idleTimer   *time.Timer
+}
+
+// Receive is the actor's single entry point.
+func (a *sessionActor) Receive(ctx actor.Context) {
+	switch ctx.Message().(type) {
+	case *actor.Started:
+		a.start(ctx)
+		return
+	case *actor.Restarting:
+		// The old instance: end what it owns; the new one reloads the
+		// last snapshot in Started.
+		a.abandon("session restarted after an internal error")
+		if a.idleTimer != nil {
+			a.idleTimer.Stop()
+		}
+		if a.loaded && a.d.Observer != nil {
+			a.d.Observer.SessionStopped(a.id)
+		}
+		return
+	case *actor.Stopping:
+		a.stopping()
+		return
+	case *actor.Stopped:
+		if a.loaded && a.d.Observer != nil {
+			a.d.Observer.SessionStopped(a.id)
+		}
+		return
+	}
+	if a.gone != nil {
+		if ctx.Sender() != nil {
+			ctx.Respond(Reply{Err: a.gone})
+		}
+		return
+	}
+	switch m := ctx.Message().(type) {
+	case *StartTurn:
+		a.touch()
+		v, err := a.startTurn(m)
+		ctx.Respond(Reply{Value: v, Err: err})
+	case *Attach:
+		a.touch()
+		ctx.Respond(Reply{Value: a.attach(m.After)})
+	case *Interrupt:
+		a.touch()
+		ctx.Respond(Reply{Value: a.interrupt()})
+	case *Decide:
+		a.touch()
+		ctx.Respond(Reply{Err: a.decide(m)})
+	case *Answer:
+		a.touch()
+		ctx.Respond(Reply{Err: a.answer(m)})
+	case *Get:
+		a.touch()
+		ctx.Respond(Reply{Value: a.view()})
+	case *Update:
+		a.touch()
+		v, err := a.update(m)
+		ctx.Respond(Reply{Value: v, Err: err})
+	case *Delete:
+		ctx.Respond(Reply{Err: a.delete(ctx)})
+	case *Passivate:
+		ctx.Respond(Reply{Err: a.passivate(ctx, m.Reason)})
+	case *turnEvent:
+		if a.current(m.turnID) {
+			a.onRunnerEvent(m.ev)
+		}
+	case *turnCommit:
+		if a.current(m.turnID) {
+			a.commit(m.msg)
+			a.save(nil)
+		}
+	case *permissionNeeded:
+		a.onPermissionNeeded(m)
+	case *promptNeeded:
+		a.onPromptNeeded(m)
+	case *requestExpired:
+		a.expire(m.requestID)
+	case *turnDone:
+		if a.current(m.turnID) {
+			a.turn.usage = m.res.Usage
+			a.finish(m.res.StopReason, m.res.Err)
+		}
+	case *forceFinish:
+		if a.current(m.turnID) {
+			a.finish(agent.StopInterrupted, nil)
+		}
+	case *turnSaved:
+		a.onTurnSaved(m)
+	case *unsubscribe:
+		if _, ok := a.subs[m.sub]; ok {
+			delete(a.subs, m.sub)
+			close(m.sub.ch)
+		}
+		a.touch()
+	case *idleCheck:
+		a.checkIdle(ctx)
+	}
+}
+
+// current reports whether turnID names the turn in progress that has not
+// started to finish.
+func (a *sessionActor) current(turnID string) bool {
+	return a.turn != nil && a.turn.id == turnID && !a.turn.finishing
+}
+
+func (a *sessionActor) touch() { a.lastActive = now() }
+
+// start loads the session from the store. A missing session makes the
+// actor answer ErrNotFound until it stops itself.
+func (a *sessionActor) start(ctx actor.Context) {
+	a.self = ctx.Self()
+	a.id = strings.TrimPrefix(a.self.Id, NamePrefix)
+	a.subs = map[*subscriber]struct{}{}
+	a.waiters = map[string]*waiter{}
+	a.decided = map[string]struct{}{}
+	a.log.max = a.d.Config.MaxTurnEvents
+	a.touch()
+	rec, err := a.d.Store.Session(a.id)
+	if err != nil {
+		a.gone = agent.ErrNotFound
+		ctx.Poison(ctx.Self())
+		return
+	}
+	a.rec = rec
+	s, err := a.d.Store.LoadSnapshot(a.id)
+	switch {
+	case err == nil:
+		snap, err := decodeSnapshot(s)
+		if err != nil {
+			a.d.Logger.Error("session snapshot unreadable; starting from its record", "session_id", a.id, "err", err)
+		} else {
+			a.snap = snap
+		}
+	case errors.Is(err, persist.ErrNotFound):
+	default:
+		a.d.Logger.Error("load session snapshot", "session_id", a.id, "err", err)
+	}
+	a.indexedUpTo = len(a.snap.Messages)
+	a.loaded = true
+	if a.d.Observer != nil {
+		a.d.Observer.SessionActivated(a.id)
+	}
+	if a.snap.RunningTurn != "" {
+		// The process stopped while this turn ran: record it as interrupted,
+		// keeping every message it committed.
+		a.recordCutTurn()
+	}
+	a.armIdle()
+}
+
+// recordCutTurn closes a turn that was running when the process stopped.
+func (a *sessionActor) recordCutTurn() {
+	id := a.snap.RunningTurn
+	res := a.resultFrom(id, a.snap.RunningFrom, agent.StopInterrupted, agent.Usage{})
+	a.snap.LastTurn = &lastTurn{TurnID: id, Result: res, LastEventID: 0}
+	a.snap.RunningTurn = ""
+	a.snap.Pending = nil
+	a.rec.Status = agent.StatusIdle
+	a.save(nil)
+}
+
+func (a *sessionActor) armIdle() {
+	d := a.d.Config.Idle
+	sys, self := a.d.System, a.self
+	if a.idleTimer != nil {
+		a.idleTimer.Stop()
+	}
+	a.idleTimer = time.AfterFunc(d/2+time.Millisecond, func() { sys.Root.Send(self, &idleCheck{}) })
+}
+
+// checkIdle passivates a session that has been idle long enough and has no
+// turn, subscriber or open request; otherwise it re-arms the check.
+func (a *sessionActor) checkIdle(ctx actor.Context) {
+	busy := a.turn != nil || len(a.subs) > 0 || len(a.waiters) > 0
+	if busy || now().Sub(a.lastActive) < a.d.Config.Idle {
+		a.armIdle()
+		return
+	}
+	// Everything is already durable (saved at every turn boundary and
+	// change). Requests queued before the PoisonPill get ErrPassivated,
+	// which tells the host to activate the session again and retry.
+	a.gone = ErrPassivated
+	ctx.Poison(ctx.Self())
+}
+
+func (a *sessionActor) stopping() {
+	defer func() { _ = recover() }() // a panic in Stopping would revive the actor
+	if a.idleTimer != nil {
+		a.idleTimer.Stop()
+	}
+	a.abandon("session stopped")
+}
+
+// abandon ends everything in flight when the instance goes away: the
+// runner is cancelled, waiters are released, subscribers get an error.
+func (a *sessionActor) abandon(reason string) {
+	if a.turn != nil {
+		a.turn.cancel()
+		if !a.turn.finishing {
+			a.emit(agent.Event{Kind: agent.KindError, Error: reason})
+		}
+		a.deliver(Outcome{Err: fmt.Errorf("%w: %s", agent.ErrClosed, reason)})
+		a.turn = nil
+	}
+	for id, w := range a.waiters {
+		w.timer.Stop()
+		delete(a.waiters, id)
+	}
+	for sub := range a.subs {
+		close(sub.ch)
+		delete(a.subs, sub)
+	}
+}
+
+// deliver hands the turn's outcome to its waiter and releases its slot.
+func (a *sessionActor) deliver(o Outcome) {
+	if a.turn.outcome != nil {
+		a.turn.outcome <- o
+		a.turn.outcome = nil
+	}
+	if a.turn.release != nil {
+		a.turn.release()
+		a.turn.release = nil
+	}
+}
+
+func (a *sessionActor) startTurn(m *StartTurn) (*TurnStarted, error) {
+	if a.turn != nil {
+		if m.Release != nil {
+			m.Release()
+		}
+		return nil, agent.ErrBusy
+	}
+	opts := m.Options
+	model := a.rec.Model
+	if opts.Model != "" {
+		model = opts.Model
+	}
+	system := a.rec.SystemPrompt
+	if opts.System != "" {
+		system = opts.System
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	t := &running{
+		id:        agent.NewID(agent.PrefixTurn),
+		userID:    m.UserID,
+		cancel:    cancel,
+		started:   now(),
+		release:   m.Release,
+		outcome:   make(chan Outcome, 1),
+		firstFrom: len(a.snap.Messages),
+	}
+	a.turn = t
+	a.log.reset(t.id)
+	for _, msg := range m.Input {
+		if msg.CreatedAt.IsZero() {
+			msg.CreatedAt = now()
+		}
+		a.commit(msg)
+	}
+	if a.rec.Title == "" {
+		a.rec.Title = titleFrom(m.Input)
+	}
+	a.snap.RunningTurn = t.id
+	a.snap.RunningFrom = t.firstFrom
+	a.rec.Status = agent.StatusRunning
+	a.save(nil)
+
+	started := &TurnStarted{TurnID: t.id, Outcome: t.outcome}
+	if m.Subscribe {
+		sub, s := newSubscription(a.d.System, a.self, a.d.Config.SubscriberBuffer, nil, false)
+		a.subs[s] = struct{}{}
+		started.Sub = sub
+	}
+	a.emit(agent.Event{Kind: agent.KindRuntime, Runtime: &agent.RuntimeEvent{
+		Type: agent.RuntimeSession, SessionID: a.id, TurnID: t.id,
+	}})
+
+	mode := a.rec.PermissionMode
+	if opts.PermissionMode != "" {
+		mode = opts.PermissionMode
+	}
+	in := turn.Input{
+		SessionID:          a.id,
+		TurnID:             t.id,
+		WorkspaceID:        a.rec.WorkspaceID,
+		UserID:             m.UserID,
+		Model:              model,
+		System:             system,
+		History:            a.snap.Messages[:len(a.snap.Messages):len(a.snap.Messages)],
+		Mode:               mode,
+		MaxTurns:           opts.MaxTurns,
+		MaxTokens:          opts.MaxTokens,
+		ClientTools:        opts.ClientTools,
+		ToolChoice:         opts.ToolChoice,
+		DisableServerTools: opts.DisableServerTools,
+	}
+	s := &sink{sys: a.d.System, self: a.self, turnID: t.id, noAsk: opts.NoAsk}
+	runner := a.d.Runner
+	sys, self := a.d.System, a.self
+	a.d.Runners.Add(1)
+	go func() {
+		defer a.d.Runners.Done()
+		var res turn.Result
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					res = turn.Result{StopReason: agent.StopError, Err: fmt.Errorf("internal error: %v", r)}
+				}
+			}()
+			res = runner.Run(runCtx, in, s)
+		}()
+		sys.Root.Send(self, &turnDone{turnID: t.id, res: res})
+	}()
+	return started, nil
+}
+
+// titleFrom makes a title from the first line of a turn's text.
+func titleFrom(in []agent.Message) string {
+	for _, m := range in {
+		for _, line := range strings.Split(m.Text(), "\n") {
+			line = strings.TrimSpace(line)
+			if line == "" || strings.HasPrefix(line, "@") {
+				continue
+			}
+			if r := []rune(line); len(r) > 80 {
+				line = string(r[:80])
+			}
+			return line
+		}
+	}
+	return ""
+}
+
+// commit appends a finished message to the history.
+func (a *sessionActor) commit(msg agent.Message) {
+	if msg.CreatedAt.IsZero() {
+		msg.CreatedAt = now()
+	}
+	a.snap.Messages = append(a.snap.Messages, msg)
+	a.rec.MessageCount = len(a.snap.Messages)
+	a.rec.UpdatedAt = now()
+}
+
+// emit logs ev as the turn's next event and fans it out. A subscriber whose
+// channel is full is dropped; the turn goes on.
+func (a *sessionActor) emit(ev agent.Event) {
+	ev = a.log.append(ev)
+	if a.turn != nil && !a.turn.gotFirst && ev.Kind != agent.KindRuntime {
+		a.turn.gotFirst = true
+		if a.d.Observer != nil {
+			a.d.Observer.FirstEvent(time.Since(a.turn.started))
+		}
+	}
+	for sub := range a.subs {
+		select {
+		case sub.ch <- ev:
+		default:
+			delete(a.subs, sub)
+			close(sub.ch)
+			if a.d.Observer != nil {
+				a.d.Observer.SubscriberDropped()
+			}
+		}
+	}
+}
+
+func (a *sessionActor) onRunnerEvent(ev agent.Event) {
+	switch ev.Kind {
+	case agent.KindDelta, agent.KindRuntime:
+	default:
+		return // the actor alone ends turns
+	}
+	if ev.Runtime != nil {
+		ev.Runtime.SessionID = a.id
+	}
+	a.emit(ev)
+}
+
+// attach subscribes to the current or last turn after cursor n.
+func (a *sessionActor) attach(n uint64) *Subscription {
+	buf := a.d.Config.SubscriberBuffer
+	if a.log.turnID == "" && a.snap.LastTurn != nil {
+		// The log did not survive a restart: give the turn's outcome.
+		lt := a.snap.LastTurn
+		res := lt.Result
+		last := lt.LastEventID
+		if last < 2 {
+			last = 2
+		}
+		var replay []agent.Event
+		if n < last {
+			resync := agent.Event{ID: last - 1, Kind: agent.KindRuntime, Runtime: &agent.RuntimeEvent{Type: agent.RuntimeResync, SessionID: a.id, TurnID: lt.TurnID}}
+			resync.Encode()
+			done := agent.Event{ID: last, Kind: agent.KindDone, Result: &res}
+			done.Encode()
+			replay = []agent.Event{resync, done}
+		}
+		sub, _ := newSubscription(a.d.System, a.self, 0, replay, len(replay) > 0)
+		ch := make(chan agent.Event)
+		close(ch)
+		sub.C = ch
+		return sub
+	}
+	replay, resync := a.log.after(n)
+	if resync {
+		// The notice takes the id just before the oldest kept event: the
+		// events up to it are the ones the client can no longer get.
+		ev := agent.Event{ID: replay[0].ID - 1, Kind: agent.KindRuntime, Runtime: &agent.RuntimeEvent{Type: agent.RuntimeResync, SessionID: a.id, TurnID: a.log.turnID}}
+		ev.Encode()
+		replay = append([]agent.Event{ev}, replay...)
+	}
+	sub, s := newSubscription(a.d.System, a.self, buf, replay, resync)
+	if a.log.ended() || (a.turn == nil && a.log.turnID != "") {
+		close(s.ch)
+		return sub
+	}
+	a.subs[s] = struct{}{}
+	return sub
+}
+
+func (a *sessionActor) interrupt() bool {
+	t := a.turn
+	if t == nil || t.finishing {
+		return false
+	}
+	if t.interrupted {
+		return true
+	}
+	t.interrupted = true
+	t.cancel()
+	a.releaseWaiters("interrupted")
+	sys, self, id := a.d.System, a.self, t.id
+	time.AfterFunc(a.d.Config.InterruptGrace, func() { sys.Root.Send(self, &forceFinish{turnID: id}) })
+	return true
+}
+
+// finish ends the running turn: it records the outcome and saves; the
+// `done` (or `error`) event follows once the save is durable.
+func (a *sessionActor) finish(stop agent.StopReason, err error) {
+	t := a.turn
+	t.cancel()
+	t.finishing = true
+	a.releaseWaiters("turn ended")
+	if t.interrupted {
+		stop, err = agent.StopInterrupted, nil
+	}
+	if stop == "" {
+		stop = agent.StopEndTurn
+	}
+	if t.interrupted {
+		a.emit(agent.Event{Kind: agent.KindRuntime, Runtime: &agent.RuntimeEvent{Type: agent.RuntimeInterrupted, SessionID: a.id, TurnID: t.id}})
+	}
+	a.snap.Usage = a.snap.Usage.Add(t.usage)
+	a.rec.InputTokens, a.rec.OutputTokens = a.snap.Usage.InputTokens, a.snap.Usage.OutputTokens
+	a.snap.RunningTurn = ""
+	a.snap.Pending = nil
+	a.rec.Status = agent.StatusIdle
+	if err != nil {
+		t.stop = agent.StopError
+		t.final = Outcome{Err: err}
+	} else {
+		res := a.resultFrom(t.id, t.firstFrom, stop, t.usage)
+		t.stop = stop
+		t.final = Outcome{Result: &res}
+		a.snap.LastTurn = &lastTurn{TurnID: t.id, Result: res, LastEventID: a.log.next}
+	}
+	sys, self, id := a.d.System, a.self, t.id
+	a.save(func(err error) { sys.Root.Send(self, &turnSaved{turnID: id, err: err}) })
+}
+
+func (a *sessionActor) onTurnSaved(m *turnSaved) {
+	t := a.turn
+	if t == nil || t.id != m.turnID {
+		return
+	}
+	o := t.final
+	if m.err != nil && o.Err == nil {
+		a.d.Logger.Error("save session at turn end", "session_id", a.id, "turn_id", t.id, "err", m.err)
+		o = Outcome{Err: errors.New("the turn could not be saved")}
+	}
+	if o.Err != nil {
+		a.emit(agent.Event{Kind: agent.KindError, Error: o.Err.Error()})
+	} else {
+		a.emit(agent.Event{Kind: agent.KindDone, Result: o.Result})
+	}
+	for sub := range a.subs {
+		close(sub.ch)
+		delete(a.subs, sub)
+	}
+	if a.d.Observer != nil {
+		a.d.Observer.TurnEnded(t.stop, o.Err != nil, time.Since(t.started))
+	}
+	a.deliver(o)
+	a.turn = nil
+	a.touch()
+}
+
+// resultFrom builds the query response of a turn from the messages it
+// committed, so that an interrupted turn reports exactly what was kept.
+func (a *sessionActor) resultFrom(turnID string, from int, stop agent.StopReason, usage agent.Usage) agent.QueryResult {
+	res := agent.QueryResult{SessionID: a.id, TurnID: turnID, StopReason: stop, Usage: usage}
+	if from > len(a.snap.Messages) {
+		from = len(a.snap.Messages)
+	}
+	msgs := a.snap.Messages[from:]
+	for i, m := range msgs {
+		switch m.Role {
+		case agent.RoleAssistant:
+			res.Content = m.Text()
+			for _, b := range m.Content {
+				if b.Type == agent.BlockToolUse {
+					res.ToolUses = append(res.ToolUses, agent.ToolUse{ID: b.ID, Name: b.Name, Input: b.Input})
+				}
+			}
+		case agent.RoleUser:
+			if i == 0 {
+				continue
+			}
+			for _, b := range m.Content {
+				if b.Type == agent.BlockToolResult {
+					res.ToolResults = append(res.ToolResults, agent.ToolResult{ToolUseID: b.ToolUseID, IsError: b.IsError, Content: b.Content})
+				}
+			}
+		}
+	}
+	res.Messages = append([]agent.Message(nil), msgs...)
+	res.Normalize()
+	return res
+}
+
+func (a *sessionActor) view() View {
+	pending := make([]agent.Pending, 0, len(a.waiters))
+	for _, p := range a.snap.Pending {
+		pending = append(pending, p)
+	}
+	msgs := append([]agent.Message(nil), a.snap.Messages...)
+	if msgs == nil {
+		msgs = []agent.Message{}
+	}
+	return View{Session: a.rec, Messages: msgs, Pending: pending}
+}
+
+func (a *sessionActor) update(m *Update) (View, error) {
+	if m.PermissionMode != nil && !agent.ValidMode(*m.PermissionMode) {
+		return View{}, fmt.Errorf("%w: permission_mode must be one of default, accept_all, deny_all, plan", agent.ErrInvalid)
+	}
+	if m.Title != nil {
+		a.rec.Title = *m.Title
+	}
+	if m.Model != nil {
+		a.rec.Model = *m.Model
+	}
+	if m.SystemPrompt != nil {
+		a.rec.SystemPrompt = *m.SystemPrompt
+	}
+	if m.PermissionMode != nil {
+		a.rec.PermissionMode = *m.PermissionMode
+	}
+	a.rec.UpdatedAt = now()
+	a.save(nil)
+	return a.view(), nil
+}
+
+func (a *sessionActor) delete(ctx actor.Context) error {
+	a.abandon("session deleted")
+	if err := a.d.Store.DeleteSession(context.Background(), a.id); err != nil && !errors.Is(err, persist.ErrNotFound) {
+		return err
+	}
+	a.gone = agent.ErrNotFound
+	ctx.Poison(ctx.Self())
+	return nil
+}
+
+// passivate interrupts what runs, saves synchronously and stops. It is used
+// at shutdown, where a bounded wait in the mailbox is acceptable.
+func (a *sessionActor) passivate(ctx actor.Context, reason string) error {
+	if a.turn != nil && !a.turn.finishing {
+		t := a.turn
+		t.cancel()
+		a.snap.Usage = a.snap.Usage.Add(t.usage)
+		res := a.resultFrom(t.id, t.firstFrom, agent.StopInterrupted, t.usage)
+		a.snap.LastTurn = &lastTurn{TurnID: t.id, Result: res, LastEventID: a.log.next}
+		a.snap.RunningTurn = ""
+		a.snap.Pending = nil
+		a.rec.Status = agent.StatusIdle
+	}
+	a.abandon(reason)
+	errc := make(chan error, 1)
+	a.save(func(err error) { errc <- err })
+	var err error
+	select {
+	case err = <-errc:
+	case <-time.After(10 * time.Second):
+		err = errors.New("snapshot timed out")
+	}
+	a.gone = agent.ErrClosed
+	ctx.Poison(ctx.Self())
+	return err
+}
+
+// save writes the record and snapshot through the group-commit writer.
+// done, if not nil, runs on the writer goroutine once durable.
+func (a *sessionActor) save(done func(error)) {
+	snap, err := a.snap.encode()
+	if err != nil {
+		a.d.Logger.Error("encode session snapshot", "session_id", a.id, "err", err)
+		if done != nil {
+			done(err)
+		}
+		return
+	}
+	var idx strings.Builder
+	idx.WriteString(a.rec.Title)
+	for _, m := range a.snap.Messages[a.indexedUpTo:] {
+		if t := m.Text(); t != "" {
+			idx.WriteByte('\n')
+			idx.WriteString(t)
+		}
+	}
+	a.indexedUpTo = len(a.snap.Messages)
+	if done == nil {
+		id, log := a.id, a.d.Logger
+		done = func(err error) {
+			if err != nil && !errors.Is(err, persist.ErrNotFound) {
+				log.Error("save session", "session_id", id, "err", err)
+			}
+		}
+	}
+	a.d.Store.SaveSession(persist.SessionSave{Session: a.rec, Snapshot: snap, IndexText: idx.String()}, done)
+}

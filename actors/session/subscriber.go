@@ -1,0 +1,47 @@
+package session
+
+import (
+	"sync"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/seshat-host/seshat/actors/agent"
+)
+
+// Subscription is a subscriber's view of a turn's events: Replay first,
+// then everything that arrives on C. C is closed by the session when the
+// turn ends (its last event was `done` or `error`), when the subscriber
+// fell behind and was dropped, or when the session stops. Close leaves the
+// subscription; it is safe to call more than once and from any goroutine.
+type Subscription struct {
+	// Replay are the events already logged after the cursor.
+	Replay []agent.Event
+	// Resync is true when events after the cursor were no longer kept.
+	Resync bool
+	// C delivers the following events.
+	C <-chan agent.Event
+
+	once  sync.Once
+	close func()
+}
+
+// Close unsubscribes.
+func (s *Subscription) Close() {
+	s.once.Do(func() {
+		if s.close != nil {
+			s.close()
+		}
+	})
+}
+
+// subscriber is the actor's side of a subscription.
+type subscriber struct {
+	ch chan agent.Event
+}
+
+func newSubscription(sys *actor.ActorSystem, self *actor.PID, buffer int, replay []agent.Event, resync bool) (*Subscription, *subscriber) {
+	sub := &subscriber{ch: make(chan agent.Event, buffer)}
+	s := &Subscription{Replay: replay, Resync: resync, C: sub.ch}
+	s.close = func() { sys.Root.Send(self, &unsubscribe{sub: sub}) }
+	return s, sub
+}
