@@ -4,7 +4,9 @@
 // (NewMock) implements API.md's offline mock exactly; the Anthropic and
 // OpenAI clients belong here as files too (NewAnthropic, NewOpenAI), built
 // on compat's wire types and a net/http client so that cancelling ctx
-// aborts an in-flight call.
+// aborts an in-flight call. Both HTTP backends share retry.go: transient
+// failures are retried only before an answer's body is read, and error
+// answers surface as *UpstreamError.
 //
 // Concurrency: a Provider is shared by every session and must be safe for
 // concurrent calls; it keeps no per-call state. Registry is safe for
