@@ -77,7 +77,14 @@ func (b Block) MarshalJSON() ([]byte, error) {
 		j.Content = &b.Content
 		j.IsError = &b.IsError
 	default:
+		// Blocks the runtime does not model (images, documents, redacted
+		// thinking) keep their text and raw payload so that a snapshot
+		// round trip loses nothing.
 		j.Text = &b.Text
+		if len(b.Input) > 0 {
+			in := b.Input
+			j.Input = &in
+		}
 	}
 	return json.Marshal(j)
 }
