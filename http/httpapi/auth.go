@@ -1,0 +1,147 @@
+package httpapi
+
+import (
+	"errors"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/seshat-host/seshat/http/apitype"
+	"github.com/seshat-host/seshat/http/auth"
+	"github.com/seshat-host/seshat/persist"
+)
+
+// POST /api/v1/auth/register
+func (s *Server) register(ctx *fasthttp.RequestCtx) error {
+	var req apitype.RegisterRequest
+	if err := decodeJSON(ctx, &req); err != nil {
+		return err
+	}
+	g, err := s.deps.Auth.Register(s.opCtx, req.Email, req.Password, req.Name)
+	if err != nil {
+		return err
+	}
+	return writeJSON(ctx, fasthttp.StatusCreated, authResponse(g))
+}
+
+// POST /api/v1/auth/login
+func (s *Server) login(ctx *fasthttp.RequestCtx) error {
+	var req apitype.LoginRequest
+	if err := decodeJSON(ctx, &req); err != nil {
+		return err
+	}
+	// The peer address, not X-Forwarded-For: a header would let any client
+	// pick a fresh IP per attempt.
+	g, err := s.deps.Auth.Login(s.opCtx, req.Email, req.Password, ctx.RemoteIP().String())
+	if err != nil {
+		return err
+	}
+	return writeJSON(ctx, fasthttp.StatusOK, authResponse(g))
+}
+
+// GET /api/v1/users/me
+func (s *Server) me(ctx *fasthttp.RequestCtx) error {
+	p, err := principal(ctx)
+	if err != nil {
+		return err
+	}
+	u, err := s.deps.Store.UserByID(p.UserID)
+	if err != nil {
+		return err
+	}
+	return writeJSON(ctx, fasthttp.StatusOK, userOf(u))
+}
+
+// POST /api/v1/users/me/api-keys
+func (s *Server) createAPIKey(ctx *fasthttp.RequestCtx) error {
+	p, err := principal(ctx)
+	if err != nil {
+		return err
+	}
+	var req apitype.CreateKeyRequest
+	if err := decodeJSON(ctx, &req); err != nil {
+		return err
+	}
+	k, err := s.deps.Auth.CreateAPIKey(s.opCtx, p.UserID, req.Name)
+	if err != nil {
+		return err
+	}
+	out := apiKeyOf(k.APIKey)
+	out.Key = k.Key
+	return writeJSON(ctx, fasthttp.StatusCreated, out)
+}
+
+// GET /api/v1/users/me/api-keys
+func (s *Server) listAPIKeys(ctx *fasthttp.RequestCtx) error {
+	p, err := principal(ctx)
+	if err != nil {
+		return err
+	}
+	keys, err := s.deps.Auth.ListAPIKeys(p.UserID)
+	if err != nil {
+		return err
+	}
+	out := make([]apitype.APIKey, len(keys))
+	for i, k := range keys {
+		out[i] = apiKeyOf(k)
+	}
+	return writeJSON(ctx, fasthttp.StatusOK, apitype.NewList(out))
+}
+
+// DELETE /api/v1/users/me/api-keys/{id}
+func (s *Server) revokeAPIKey(ctx *fasthttp.RequestCtx) error {
+	p, err := principal(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.deps.Auth.RevokeAPIKey(s.opCtx, p.UserID, pathParam(ctx, "id")); err != nil {
+		return err
+	}
+	ctx.SetStatusCode(fasthttp.StatusNoContent)
+	return nil
+}
+
+// principal returns the caller of a bearer route.
+func principal(ctx *fasthttp.RequestCtx) (auth.Principal, error) {
+	p, ok := auth.PrincipalFrom(ctx)
+	if !ok {
+		// Only reachable if a route that needs a caller is declared public.
+		return auth.Principal{}, errors.New("route has no principal: is it declared bearer?")
+	}
+	return p, nil
+}
+
+// pathParam returns a path parameter. The router copies it, so it stays
+// valid after the handler returns.
+func pathParam(ctx *fasthttp.RequestCtx, name string) string {
+	v, _ := ctx.UserValue(name).(string)
+	return v
+}
+
+func authResponse(g auth.Grant) apitype.AuthResponse {
+	return apitype.AuthResponse{User: userOf(g.User), Token: g.Token, ExpiresAt: g.ExpiresAt.UTC()}
+}
+
+func userOf(u persist.User) apitype.User {
+	return apitype.User{
+		ID:                 u.ID,
+		Email:              u.Email,
+		Name:               u.Name,
+		Role:               u.Role,
+		DefaultWorkspaceID: u.DefaultWorkspaceID,
+		CreatedAt:          u.CreatedAt.UTC(),
+	}
+}
+
+func apiKeyOf(k persist.APIKey) apitype.APIKey {
+	out := apitype.APIKey{
+		ID:        k.ID,
+		Name:      k.Name,
+		Prefix:    auth.DisplayPrefix(k),
+		CreatedAt: k.CreatedAt.UTC(),
+	}
+	if !k.LastUsedAt.IsZero() {
+		t := k.LastUsedAt.UTC()
+		out.LastUsedAt = &t
+	}
+	return out
+}

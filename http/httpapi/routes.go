@@ -1,0 +1,111 @@
+package httpapi
+
+import "github.com/valyala/fasthttp"
+
+// handlerFunc is the shape of every handler: it writes a success response
+// or returns an error for writeError, never both.
+type handlerFunc func(ctx *fasthttp.RequestCtx) error
+
+// access says who may call a route.
+type access uint8
+
+const (
+	// public routes need no credential.
+	public access = iota
+	// bearer routes need a JWT or an sk- API key; the handler finds the
+	// caller with auth.PrincipalFrom.
+	bearer
+)
+
+// route is one line of the route table.
+type route struct {
+	method string
+	path   string
+	access access
+	// maxBody, if non-zero, replaces Config.MaxBodyBytes as the route's
+	// body cap. Only static paths may set it (see headerReceived).
+	maxBody int
+	// needsSessions marks routes served by the session runtime.
+	needsSessions bool
+	handle        handlerFunc
+}
+
+// routes is the route table: every endpoint of the server, in API.md's
+// order. Keep it the only place routes are registered.
+func (s *Server) routes() []route {
+	const (
+		get   = fasthttp.MethodGet
+		post  = fasthttp.MethodPost
+		del   = fasthttp.MethodDelete
+		patch = fasthttp.MethodPatch
+	)
+	uploadCap := int(s.cfg.MaxUploadBytes) + uploadSlack
+	return []route{
+		// Auth & identity.
+		{method: post, path: "/api/v1/auth/register", access: public, handle: s.register},
+		{method: post, path: "/api/v1/auth/login", access: public, handle: s.login},
+		{method: get, path: "/api/v1/users/me", access: bearer, handle: s.me},
+		{method: post, path: "/api/v1/users/me/api-keys", access: bearer, handle: s.createAPIKey},
+		{method: get, path: "/api/v1/users/me/api-keys", access: bearer, handle: s.listAPIKeys},
+		{method: del, path: "/api/v1/users/me/api-keys/{id}", access: bearer, handle: s.revokeAPIKey},
+
+		// Sessions.
+		{method: post, path: "/api/v1/sessions", access: bearer, needsSessions: true, handle: s.createSession},
+		{method: get, path: "/api/v1/sessions", access: bearer, needsSessions: true, handle: s.listSessions},
+		{method: get, path: "/api/v1/sessions/{id}", access: bearer, needsSessions: true, handle: s.getSession},
+		{method: patch, path: "/api/v1/sessions/{id}", access: bearer, needsSessions: true, handle: s.updateSession},
+		{method: del, path: "/api/v1/sessions/{id}", access: bearer, needsSessions: true, handle: s.deleteSession},
+		{method: post, path: "/api/v1/sessions/{id}/interrupt", access: bearer, needsSessions: true, handle: s.interruptSession},
+		{method: post, path: "/api/v1/sessions/{id}/permissions/{request_id}", access: bearer, needsSessions: true, handle: s.decidePermission},
+		{method: post, path: "/api/v1/sessions/{id}/prompts/{request_id}", access: bearer, needsSessions: true, handle: s.answerPrompt},
+		{method: get, path: "/api/v1/sessions/{id}/stream", access: bearer, needsSessions: true, handle: s.attachStream},
+
+		// Query.
+		{method: post, path: "/api/v1/query", access: bearer, needsSessions: true, handle: s.query},
+		{method: post, path: "/api/v1/query/stream", access: bearer, needsSessions: true, handle: s.queryStream},
+
+		// Health & metrics.
+		{method: get, path: "/health", access: public, handle: s.health},
+		{method: get, path: "/metrics", access: public, handle: s.promMetrics},
+		{method: get, path: "/api/v1/metrics", access: bearer, handle: s.jsonMetrics},
+
+		// Files.
+		{method: post, path: "/api/v1/files", access: bearer, maxBody: uploadCap, handle: s.uploadFile},
+		{method: get, path: "/api/v1/files", access: bearer, handle: s.listFiles},
+		{method: get, path: "/api/v1/files/{id}", access: bearer, handle: s.getFile},
+		{method: get, path: "/api/v1/files/{id}/content", access: bearer, handle: s.fileContent},
+		{method: del, path: "/api/v1/files/{id}", access: bearer, handle: s.deleteFile},
+	}
+}
+
+// adapt turns a route into the router's handler: it records the route
+// pattern for metrics and logs, applies the route's access rule, runs the
+// handler and sends its error, if any, to writeError. It is the only place
+// a handlerFunc is adapted.
+func (s *Server) adapt(rt route) fasthttp.RequestHandler {
+	h := rt.handle
+	if rt.needsSessions && s.deps.Sessions == nil {
+		h = func(*fasthttp.RequestCtx) error { return errNoSessions }
+	}
+	if rt.access == bearer {
+		h = s.withAuth(h)
+	}
+	pattern := rt.path
+	return func(ctx *fasthttp.RequestCtx) {
+		ctx.SetUserValue(routeKey{}, pattern)
+		if err := h(ctx); err != nil {
+			s.writeError(ctx, err)
+		}
+	}
+}
+
+// notFound answers a path no route matches.
+func (s *Server) notFound(ctx *fasthttp.RequestCtx) {
+	s.writeError(ctx, &Error{Status: fasthttp.StatusNotFound, Code: CodeNotFound, Msg: "no such endpoint"})
+}
+
+// methodNotAllowed answers a known path with a method it does not take;
+// the router has already set the Allow header.
+func (s *Server) methodNotAllowed(ctx *fasthttp.RequestCtx) {
+	s.writeError(ctx, &Error{Status: fasthttp.StatusMethodNotAllowed, Code: CodeMethodNotAllowed, Msg: "method not allowed"})
+}
