@@ -1,0 +1,255 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Default model ids per provider, used when that provider's credentials
+// are the first found (API.md "Default model").
+const (
+	defaultAnthropicModel = "anthropic:claude-sonnet-4-5"
+	defaultOpenAIModel    = "openai:gpt-4o-mini"
+	mockModel             = "mock:echo"
+)
+
+// Config is the server's whole configuration: flags win over environment
+// variables, which win over the defaults noted on each field.
+type Config struct {
+	// Addr is the listen address: -addr, SESHAT_ADDR. Default ":8090".
+	Addr string
+	// DataDir holds the store and secrets.json: -data-dir,
+	// SESHAT_DATA_DIR. Default "./data".
+	DataDir string
+	// Debug enables debug logs and the localhost CORS allowlist: -debug,
+	// SESHAT_DEBUG. Default false.
+	Debug bool
+	// MaxUploadBytes caps an uploaded file: SESHAT_MAX_UPLOAD_BYTES.
+	// Default 50 MiB.
+	MaxUploadBytes int64
+	// JWTSecret signs tokens: SESHAT_JWT_SECRET (at least 32 bytes). If
+	// unset, generated once and kept in DataDir/secrets.json.
+	JWTSecret []byte
+	// MasterKey encrypts provider credentials at rest: SESHAT_MASTER_KEY
+	// (at least 32 bytes). If unset, generated once and kept in
+	// DataDir/secrets.json.
+	MasterKey []byte
+	// SessionIdle is how long an idle session actor stays in memory:
+	// SESHAT_SESSION_IDLE. Default 5m.
+	SessionIdle time.Duration
+	// PermissionTimeout is how long a permission request waits before it is
+	// denied: SESHAT_PERMISSION_TIMEOUT. Default 10m.
+	PermissionTimeout time.Duration
+	// SSEKeepalive is the idle interval between `: keepalive` comments:
+	// SESHAT_SSE_KEEPALIVE. Default 15s.
+	SSEKeepalive time.Duration
+	// MaxTurnsPerUser caps running turns per user:
+	// SESHAT_MAX_TURNS_PER_USER. Default 256.
+	MaxTurnsPerUser int
+	// MaxStreamsPerUser caps open streams per user:
+	// SESHAT_MAX_STREAMS_PER_USER. Default 1024.
+	MaxStreamsPerUser int
+	// AnthropicAPIKey is ANTHROPIC_API_KEY.
+	AnthropicAPIKey string
+	// AnthropicBaseURL is ANTHROPIC_BASE_URL, for a proxy or a test upstream.
+	AnthropicBaseURL string
+	// OpenAIAPIKey is OPENAI_API_KEY.
+	OpenAIAPIKey string
+	// OpenAIBaseURL is OPENAI_BASE_URL, for OpenAI-compatible servers.
+	OpenAIBaseURL string
+	// DefaultModel is the model of sessions that name none:
+	// SESHAT_DEFAULT_MODEL, else chosen from the provider credentials
+	// present (anthropic, then openai), else "mock:echo".
+	DefaultModel string
+	// BcryptCost is the bcrypt cost of new password hashes:
+	// SESHAT_BCRYPT_COST, 4 to 31. Default 10 (bcrypt.DefaultCost).
+	BcryptCost int
+	// ShutdownTimeout bounds the graceful drain of connections at
+	// shutdown. Default 15s.
+	ShutdownTimeout time.Duration
+}
+
+// errUsage marks a configuration error: main exits with status 2.
+var errUsage = errors.New("usage")
+
+// loadConfig builds the Config from args (without the program name) and
+// getenv. Secrets not given are left nil; loadSecrets fills them from the
+// data dir.
+func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	cfg := Config{
+		Addr:              ":8090",
+		DataDir:           "./data",
+		MaxUploadBytes:    50 << 20,
+		SessionIdle:       5 * time.Minute,
+		PermissionTimeout: 10 * time.Minute,
+		SSEKeepalive:      15 * time.Second,
+		MaxTurnsPerUser:   256,
+		MaxStreamsPerUser: 1024,
+		BcryptCost:        10,
+		ShutdownTimeout:   15 * time.Second,
+	}
+	env := envReader{getenv: getenv}
+	env.str("SESHAT_ADDR", &cfg.Addr)
+	env.str("SESHAT_DATA_DIR", &cfg.DataDir)
+	env.boolean("SESHAT_DEBUG", &cfg.Debug)
+	env.int64("SESHAT_MAX_UPLOAD_BYTES", &cfg.MaxUploadBytes)
+	env.secret("SESHAT_JWT_SECRET", &cfg.JWTSecret)
+	env.secret("SESHAT_MASTER_KEY", &cfg.MasterKey)
+	env.duration("SESHAT_SESSION_IDLE", &cfg.SessionIdle)
+	env.duration("SESHAT_PERMISSION_TIMEOUT", &cfg.PermissionTimeout)
+	env.duration("SESHAT_SSE_KEEPALIVE", &cfg.SSEKeepalive)
+	env.integer("SESHAT_MAX_TURNS_PER_USER", &cfg.MaxTurnsPerUser)
+	env.integer("SESHAT_MAX_STREAMS_PER_USER", &cfg.MaxStreamsPerUser)
+	env.integer("SESHAT_BCRYPT_COST", &cfg.BcryptCost)
+	env.str("ANTHROPIC_API_KEY", &cfg.AnthropicAPIKey)
+	env.str("ANTHROPIC_BASE_URL", &cfg.AnthropicBaseURL)
+	env.str("OPENAI_API_KEY", &cfg.OpenAIAPIKey)
+	env.str("OPENAI_BASE_URL", &cfg.OpenAIBaseURL)
+	env.str("SESHAT_DEFAULT_MODEL", &cfg.DefaultModel)
+	if err := errors.Join(env.errs...); err != nil {
+		return Config{}, fmt.Errorf("%w: %w", errUsage, err)
+	}
+
+	fs := flag.NewFlagSet("seshat", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (env SESHAT_ADDR)")
+	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "data directory (env SESHAT_DATA_DIR)")
+	fs.BoolVar(&cfg.Debug, "debug", cfg.Debug, "debug logs and localhost CORS (env SESHAT_DEBUG)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return Config{}, err
+		}
+		return Config{}, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+	}
+
+	var bad []error
+	if cfg.Addr == "" {
+		bad = append(bad, errors.New("the listen address is empty"))
+	}
+	if cfg.DataDir == "" {
+		bad = append(bad, errors.New("the data dir is empty"))
+	}
+	if cfg.MaxUploadBytes <= 0 {
+		bad = append(bad, errors.New("SESHAT_MAX_UPLOAD_BYTES must be positive"))
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"SESHAT_SESSION_IDLE", cfg.SessionIdle},
+		{"SESHAT_PERMISSION_TIMEOUT", cfg.PermissionTimeout},
+		{"SESHAT_SSE_KEEPALIVE", cfg.SSEKeepalive},
+	} {
+		if d.v <= 0 {
+			bad = append(bad, fmt.Errorf("%s must be positive", d.name))
+		}
+	}
+	if cfg.MaxTurnsPerUser <= 0 || cfg.MaxStreamsPerUser <= 0 {
+		bad = append(bad, errors.New("SESHAT_MAX_TURNS_PER_USER and SESHAT_MAX_STREAMS_PER_USER must be positive"))
+	}
+	if cfg.BcryptCost < 4 || cfg.BcryptCost > 31 {
+		bad = append(bad, errors.New("SESHAT_BCRYPT_COST must be between 4 and 31"))
+	}
+	if cfg.JWTSecret != nil && len(cfg.JWTSecret) < secretBytes {
+		bad = append(bad, fmt.Errorf("SESHAT_JWT_SECRET must be at least %d bytes, got %d", secretBytes, len(cfg.JWTSecret)))
+	}
+	if cfg.MasterKey != nil && len(cfg.MasterKey) < secretBytes {
+		bad = append(bad, fmt.Errorf("SESHAT_MASTER_KEY must be at least %d bytes, got %d", secretBytes, len(cfg.MasterKey)))
+	}
+	if err := errors.Join(bad...); err != nil {
+		return Config{}, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if cfg.DefaultModel == "" {
+		cfg.DefaultModel = defaultModel(cfg)
+	}
+	return cfg, nil
+}
+
+// defaultModel picks the default model from the provider credentials
+// present, in API.md's order.
+func defaultModel(cfg Config) string {
+	switch {
+	case cfg.AnthropicAPIKey != "":
+		return defaultAnthropicModel
+	case cfg.OpenAIAPIKey != "" || cfg.OpenAIBaseURL != "":
+		return defaultOpenAIModel
+	}
+	return mockModel
+}
+
+// envReader parses environment variables, collecting every error so that
+// one run reports them all.
+type envReader struct {
+	getenv func(string) string
+	errs   []error
+}
+
+func (e *envReader) lookup(name string) (string, bool) {
+	v := strings.TrimSpace(e.getenv(name))
+	return v, v != ""
+}
+
+func (e *envReader) str(name string, dst *string) {
+	if v, ok := e.lookup(name); ok {
+		*dst = v
+	}
+}
+
+// secret keeps the value byte for byte: trimming could change a secret.
+func (e *envReader) secret(name string, dst *[]byte) {
+	if v := e.getenv(name); v != "" {
+		*dst = []byte(v)
+	}
+}
+
+func (e *envReader) boolean(name string, dst *bool) {
+	if v, ok := e.lookup(name); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			e.errs = append(e.errs, fmt.Errorf("%s=%q: want true or false", name, v))
+			return
+		}
+		*dst = b
+	}
+}
+
+func (e *envReader) integer(name string, dst *int) {
+	if v, ok := e.lookup(name); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			e.errs = append(e.errs, fmt.Errorf("%s=%q: want an integer", name, v))
+			return
+		}
+		*dst = n
+	}
+}
+
+func (e *envReader) int64(name string, dst *int64) {
+	if v, ok := e.lookup(name); ok {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			e.errs = append(e.errs, fmt.Errorf("%s=%q: want an integer number of bytes", name, v))
+			return
+		}
+		*dst = n
+	}
+}
+
+func (e *envReader) duration(name string, dst *time.Duration) {
+	if v, ok := e.lookup(name); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			e.errs = append(e.errs, fmt.Errorf("%s=%q: want a Go duration such as 30s or 5m", name, v))
+			return
+		}
+		*dst = d
+	}
+}
