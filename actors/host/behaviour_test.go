@@ -291,3 +291,24 @@ func TestToolPanicFailsTurnOnly(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "echo: still here", res.Content)
 }
+
+func TestNoAskUsesRememberedDecisions(t *testing.T) {
+	leakCheck(t)
+	h, _, uid := newHost(t, session.Config{})
+	write := `@tool write_file {"path":"a.txt","content":"x"}`
+	res, err := h.Query(t.Context(), uid, TurnRequest{Prompt: write, NoAsk: true})
+	require.NoError(t, err)
+	require.True(t, res.ToolResults[0].IsError, "nobody to ask: denied")
+
+	// Remember "allow" through an interactive turn; unattended turns then use it.
+	tr, err := h.StartTurn(t.Context(), uid, TurnRequest{SessionID: res.SessionID, Prompt: write, Stream: true})
+	require.NoError(t, err)
+	n := 0
+	req := until(t, tr.Events, &n, runtimeOf(agent.RuntimePermissionRequest))
+	require.NoError(t, h.DecidePermission(t.Context(), uid, res.SessionID, req.Runtime.RequestID, true, true, ""))
+	until(t, tr.Events, &n, isEnd)
+	tr.Events.Close()
+	res, err = h.Query(t.Context(), uid, TurnRequest{SessionID: res.SessionID, Prompt: write, NoAsk: true})
+	require.NoError(t, err)
+	require.False(t, res.ToolResults[0].IsError)
+}

@@ -18,6 +18,8 @@ type Reply struct {
 type TurnOptions struct {
 	// Model overrides the session's model for this turn when not empty.
 	Model string
+	// ProviderSettingID picks the user's provider setting for this turn.
+	ProviderSettingID string
 	// System overrides the session's system prompt for this turn when not empty.
 	System string
 	// MaxTurns caps model calls in this turn; zero means the configured default.
@@ -135,6 +137,8 @@ type (
 		turnID string
 		req    turn.PermissionRequest
 		reply  chan turn.Decision
+		// noAsk: decide from remembered decisions only; deny the rest.
+		noAsk bool
 	}
 	promptNeeded struct {
 		turnID    string

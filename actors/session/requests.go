@@ -21,6 +21,10 @@ func (a *sessionActor) onPermissionNeeded(m *permissionNeeded) {
 		m.reply <- turn.Decision{Allow: d == agent.DecisionAllow, Reason: "remembered decision"}
 		return
 	}
+	if m.noAsk {
+		m.reply <- turn.Decision{Allow: false, Reason: "no one can approve this tool here"}
+		return
+	}
 	p := agent.Pending{
 		Type:      agent.PendingPermission,
 		RequestID: agent.NewID(agent.PrefixPerm),

@@ -354,6 +354,7 @@ func (a *sessionActor) startTurn(m *StartTurn) (*TurnStarted, error) {
 		WorkspaceID:        a.rec.WorkspaceID,
 		UserID:             m.UserID,
 		Model:              model,
+		ProviderSettingID:  opts.ProviderSettingID,
 		System:             system,
 		History:            a.snap.Messages[:len(a.snap.Messages):len(a.snap.Messages)],
 		Mode:               mode,

@@ -27,11 +27,8 @@ func (s *sink) Commit(msg agent.Message) {
 }
 
 func (s *sink) Permission(ctx context.Context, req turn.PermissionRequest) (turn.Decision, error) {
-	if s.noAsk {
-		return turn.Decision{Allow: false, Reason: "no one can approve this tool here"}, nil
-	}
 	reply := make(chan turn.Decision, 1)
-	s.sys.Root.Send(s.self, &permissionNeeded{turnID: s.turnID, req: req, reply: reply})
+	s.sys.Root.Send(s.self, &permissionNeeded{turnID: s.turnID, req: req, reply: reply, noAsk: s.noAsk})
 	select {
 	case d := <-reply:
 		return d, nil
