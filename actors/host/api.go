@@ -47,13 +47,16 @@ type TurnRequest struct {
 	Input  []agent.Message
 	// Model, SystemPrompt and PermissionMode set up a new session, and
 	// override the session's own for this turn otherwise.
-	Model          string
-	SystemPrompt   string
-	PermissionMode string
-	MaxTurns       int
-	MaxTokens      int
-	ClientTools    []agent.ToolSpec
-	ToolChoice     *agent.ToolChoice
+	Model string
+	// ProviderSettingID picks one of the user's provider settings for this
+	// turn.
+	ProviderSettingID string
+	SystemPrompt      string
+	PermissionMode    string
+	MaxTurns          int
+	MaxTokens         int
+	ClientTools       []agent.ToolSpec
+	ToolChoice        *agent.ToolChoice
 	// DisableServerTools hides the server's tools from the model.
 	DisableServerTools bool
 	// NoAsk denies what would need approval instead of asking.
@@ -131,9 +134,10 @@ func (h *Host) member(userID, workspaceID string) error {
 	return nil
 }
 
-// CheckModel reports whether model resolves to a provider.
-func (h *Host) CheckModel(model string) error {
-	_, _, err := h.cfg.Providers.Resolve(model)
+// CheckModel reports whether model (through settingID, if set) resolves
+// to a provider for the user.
+func (h *Host) CheckModel(ctx context.Context, userID, settingID, model string) error {
+	_, _, err := h.cfg.Providers.Select(ctx, userID, settingID, model)
 	return err
 }
 
@@ -162,7 +166,7 @@ func (h *Host) CreateSession(ctx context.Context, userID string, o SessionOption
 	if o.Model == "" {
 		o.Model = h.cfg.Session.DefaultModel
 	}
-	if err := h.CheckModel(o.Model); err != nil {
+	if err := h.CheckModel(ctx, userID, "", o.Model); err != nil {
 		return persist.Session{}, err
 	}
 	t := time.Now().UTC()
@@ -216,7 +220,7 @@ func (h *Host) UpdateSession(ctx context.Context, userID, id string, u SessionUp
 		return SessionView{}, err
 	}
 	if u.Model != nil {
-		if err := h.CheckModel(*u.Model); err != nil {
+		if err := h.CheckModel(ctx, userID, "", *u.Model); err != nil {
 			return SessionView{}, err
 		}
 	}
@@ -253,8 +257,19 @@ func (h *Host) StartTurn(ctx context.Context, userID string, req TurnRequest) (*
 	if req.PermissionMode != "" && !agent.ValidMode(req.PermissionMode) {
 		return nil, fmt.Errorf("%w: permission_mode must be one of default, accept_all, deny_all, plan", agent.ErrInvalid)
 	}
-	if req.Model != "" {
-		if err := h.CheckModel(req.Model); err != nil {
+	if req.Model != "" || req.ProviderSettingID != "" {
+		model := req.Model
+		if model == "" && req.SessionID != "" {
+			rec, err := h.authorize(userID, req.SessionID)
+			if err != nil {
+				return nil, err
+			}
+			model = rec.Model
+		}
+		if model == "" {
+			model = h.cfg.Session.DefaultModel
+		}
+		if err := h.CheckModel(ctx, userID, req.ProviderSettingID, model); err != nil {
 			return nil, err
 		}
 	}
@@ -297,7 +312,7 @@ func (h *Host) StartTurn(ctx context.Context, userID string, req TurnRequest) (*
 		UserID: userID,
 		Input:  input,
 		Options: session.TurnOptions{
-			Model: req.Model, System: req.SystemPrompt, PermissionMode: req.PermissionMode,
+			Model: req.Model, ProviderSettingID: req.ProviderSettingID, System: req.SystemPrompt, PermissionMode: req.PermissionMode,
 			MaxTurns: req.MaxTurns, MaxTokens: req.MaxTokens, ClientTools: req.ClientTools,
 			ToolChoice: req.ToolChoice, DisableServerTools: req.DisableServerTools, NoAsk: req.NoAsk,
 		},

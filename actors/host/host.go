@@ -24,8 +24,9 @@ import (
 type Config struct {
 	// Store is the durable store (required).
 	Store *persist.Store
-	// Providers resolves "provider:model" ids (required).
-	Providers *provider.Registry
+	// Providers selects the provider of a "provider:model" id for a user
+	// (required). A *provider.Registry serves server-wide providers only.
+	Providers provider.Selector
 	// Tools are the server's tools. If nil, the built-ins.
 	Tools *tool.Registry
 	// Session tunes every session actor (zero fields get their defaults).

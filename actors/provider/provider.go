@@ -85,3 +85,21 @@ func (r *Registry) Resolve(model string) (Provider, string, error) {
 	}
 	return p, id, nil
 }
+
+// Selector picks the provider that serves a model for a user. settingID,
+// when not empty, names one of the user's provider settings to use
+// instead of the default resolution. A model or setting that cannot be
+// served gives an error wrapping agent.ErrInvalid (or agent.ErrNotFound for
+// a setting the user cannot see).
+type Selector interface {
+	Select(ctx context.Context, userID, settingID, model string) (Provider, string, error)
+}
+
+// Select implements Selector with the server-wide providers only: it knows
+// no per-user settings.
+func (r *Registry) Select(_ context.Context, _, settingID, model string) (Provider, string, error) {
+	if settingID != "" {
+		return nil, "", fmt.Errorf("%w: provider setting %s", agent.ErrNotFound, settingID)
+	}
+	return r.Resolve(model)
+}

@@ -78,7 +78,7 @@ func (t *run) prepare() error {
 	if in.MaxTokens < 0 {
 		return fmt.Errorf("%w: max_tokens is negative: %d", agent.ErrInvalid, in.MaxTokens)
 	}
-	prov, model, err := t.r.providers.Resolve(in.Model)
+	prov, model, err := t.r.providers.Select(context.Background(), in.UserID, in.ProviderSettingID, in.Model)
 	if err != nil {
 		return err
 	}

@@ -67,8 +67,9 @@ type Decision struct {
 
 // Config configures a Runner.
 type Config struct {
-	// Providers resolves Input.Model. Required.
-	Providers *provider.Registry
+	// Providers selects the provider of Input.Model for Input.UserID
+	// (a *provider.Registry serves the server-wide providers). Required.
+	Providers provider.Selector
 	// Tools are the server-side tools. If nil, there are none.
 	Tools *tool.Registry
 	// Files is the store the file tools use. If nil, they fail with an
@@ -83,7 +84,7 @@ type Config struct {
 
 // Runner runs turns.
 type Runner struct {
-	providers *provider.Registry
+	providers provider.Selector
 	tools     *tool.Registry
 	files     tool.FileStore
 	maxTurns  int
@@ -125,8 +126,11 @@ type Input struct {
 	WorkspaceID string
 	UserID      string
 	// Model is "provider:model".
-	Model  string
-	System string
+	Model string
+	// ProviderSettingID, when set, names the user's provider setting that
+	// serves Model.
+	ProviderSettingID string
+	System            string
 	// History is the committed history, including the new user message(s)
 	// at the end. Run does not modify it.
 	History []agent.Message

@@ -24,7 +24,8 @@ func turnRequest(ctx *fasthttp.RequestCtx) (host.TurnRequest, error) {
 	}
 	return host.TurnRequest{
 		SessionID: req.SessionID, WorkspaceID: req.WorkspaceID, Prompt: req.Prompt, Model: req.Model,
-		SystemPrompt: req.SystemPrompt, PermissionMode: req.PermissionMode, MaxTurns: req.MaxTurns,
+		ProviderSettingID: req.ProviderSettingID,
+		SystemPrompt:      req.SystemPrompt, PermissionMode: req.PermissionMode, MaxTurns: req.MaxTurns,
 	}, nil
 }
 
