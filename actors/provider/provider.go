@@ -25,11 +25,28 @@ type Provider interface {
 	Stream(ctx context.Context, req agent.ModelRequest, emit func(agent.ModelChunk)) (agent.ModelResponse, error)
 }
 
+// ModelInfo describes a model a user can call.
+type ModelInfo struct {
+	// ID is the full "provider:model" id.
+	ID          string
+	DisplayName string
+	// ContextWindow and MaxOutputTokens are zero when unknown.
+	ContextWindow   int
+	MaxOutputTokens int
+}
+
+// Lister is implemented by a Selector that can list the models it serves
+// for a user.
+type Lister interface {
+	Models(ctx context.Context, userID string) ([]ModelInfo, error)
+}
+
 // Registry maps provider names to providers.
 type Registry struct {
 	mu sync.RWMutex
 	// guarded by mu
 	byName map[string]Provider
+	models map[string][]ModelInfo
 }
 
 // NewRegistry returns a registry that already holds the mock under
@@ -52,6 +69,37 @@ func (r *Registry) Register(name string, p Provider) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.byName[name] = p
+}
+
+// SetModels records the models a registered provider is known to serve,
+// for listings. Ids are the provider's own (without "name:").
+func (r *Registry) SetModels(name string, models ...ModelInfo) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.models == nil {
+		r.models = map[string][]ModelInfo{}
+	}
+	out := make([]ModelInfo, len(models))
+	for i, m := range models {
+		m.ID = name + ":" + strings.TrimPrefix(m.ID, name+":")
+		out[i] = m
+	}
+	r.models[name] = out
+}
+
+// Models implements Lister: the mock's echo model and every model recorded
+// with SetModels, sorted by id. The user does not matter here.
+func (r *Registry) Models(context.Context, string) ([]ModelInfo, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := []ModelInfo{{ID: MockName + ":echo", DisplayName: "Mock (offline echo)"}}
+	for name, ms := range r.models {
+		if _, ok := r.byName[name]; ok {
+			out = append(out, ms...)
+		}
+	}
+	slices.SortFunc(out, func(a, b ModelInfo) int { return strings.Compare(a.ID, b.ID) })
+	return slices.CompactFunc(out, func(a, b ModelInfo) bool { return a.ID == b.ID }), nil
 }
 
 // Names returns the registered provider names, sorted.

@@ -63,3 +63,17 @@ func TestRegistryRegister(t *testing.T) {
 	require.Panics(t, func() { r.Register("a:b", stubProvider{}) })
 	require.Panics(t, func() { r.Register("x", nil) })
 }
+
+func TestRegistryModels(t *testing.T) {
+	r := NewRegistry()
+	r.Register("openai", NewMock())
+	r.SetModels("openai", ModelInfo{ID: "gpt-4o-mini"}, ModelInfo{ID: "openai:gpt-4o"})
+	r.SetModels("anthropic", ModelInfo{ID: "claude"}) // not registered: not listed
+	ms, err := r.Models(t.Context(), "usr_x")
+	require.NoError(t, err)
+	var ids []string
+	for _, m := range ms {
+		ids = append(ids, m.ID)
+	}
+	require.Equal(t, []string{"mock:echo", "openai:gpt-4o", "openai:gpt-4o-mini"}, ids)
+}

@@ -19,6 +19,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -195,6 +196,9 @@ func providers(cfg Config, log *slog.Logger) *provider.Registry {
 		reg.Register("openai", provider.NewOpenAI(provider.OpenAIConfig{
 			BaseURL: cfg.OpenAIBaseURL, APIKey: cfg.OpenAIAPIKey, Logger: log.With("component", "provider", "provider", "openai"),
 		}))
+	}
+	if name, model, ok := strings.Cut(cfg.DefaultModel, ":"); ok && name != provider.MockName {
+		reg.SetModels(name, provider.ModelInfo{ID: model})
 	}
 	return reg
 }
