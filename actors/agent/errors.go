@@ -20,6 +20,9 @@ var (
 	ErrTooManyStreams = errors.New("too many open streams")
 	// ErrOverloaded: the host refuses new work for now.
 	ErrOverloaded = errors.New("overloaded")
+	// ErrTurnFailed: the turn failed after it started (the provider call
+	// failed, a tool crashed); the wrapped message says why.
+	ErrTurnFailed = errors.New("turn failed")
 	// ErrClosed: the host is shutting down.
 	ErrClosed = errors.New("closed")
 )

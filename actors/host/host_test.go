@@ -74,7 +74,7 @@ type storeUser struct {
 	uid string
 }
 
-func newStoreUser(t *testing.T) storeUser {
+func newStoreUser(t testing.TB) storeUser {
 	t.Helper()
 	store := persisttest.Open(t)
 	u, err := store.CreateUser(t.Context(), persist.User{ID: agent.NewID(agent.PrefixUser), Email: "b@example.com"},
@@ -85,4 +85,10 @@ func newStoreUser(t *testing.T) storeUser {
 
 func testutilValue(c interface{ Desc() *prometheus.Desc }) float64 {
 	return testutil.ToFloat64(c.(prometheus.Collector))
+}
+
+func mockRegistry() *provider.Registry {
+	reg := provider.NewRegistry()
+	reg.Register("mock", provider.NewMock())
+	return reg
 }

@@ -550,6 +550,7 @@ func (a *sessionActor) onTurnSaved(m *turnSaved) {
 	}
 	if o.Err != nil {
 		a.emit(agent.Event{Kind: agent.KindError, Error: o.Err.Error()})
+		o.Err = fmt.Errorf("%w: %w", agent.ErrTurnFailed, o.Err)
 	} else {
 		a.emit(agent.Event{Kind: agent.KindDone, Result: o.Result})
 	}

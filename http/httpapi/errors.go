@@ -39,6 +39,7 @@ const (
 	CodeTooManyTurns         = "too_many_turns"         // 429
 	CodeTooManyStreams       = "too_many_streams"       // 429
 	CodeInternal             = "internal"               // 500: nothing more is said
+	CodeTurnFailed           = "turn_failed"            // 502: the turn failed after it started; the message says why
 	CodeOverloaded           = "overloaded"             // 503
 	CodeShuttingDown         = "shutting_down"          // 503
 )
@@ -91,6 +92,7 @@ var sentinels = []struct {
 	{agent.ErrTooManyStreams, fasthttp.StatusTooManyRequests, CodeTooManyStreams, "too many open streams"},
 	{persist.ErrTooLarge, fasthttp.StatusRequestEntityTooLarge, CodeBodyTooLarge, "file too large"},
 	{agent.ErrOverloaded, fasthttp.StatusServiceUnavailable, CodeOverloaded, "the server is overloaded; retry later"},
+	{agent.ErrTurnFailed, fasthttp.StatusBadGateway, CodeTurnFailed, ""},
 	{agent.ErrClosed, fasthttp.StatusServiceUnavailable, CodeShuttingDown, "the server is shutting down"},
 	{persist.ErrClosed, fasthttp.StatusServiceUnavailable, CodeShuttingDown, "the server is shutting down"},
 }
