@@ -189,6 +189,8 @@ func TestDecodeJSON(t *testing.T) {
 		{"ok", "application/json", `{"name":"a","count":1}`, 0, ""},
 		{"params and case", "Application/JSON; charset=utf-8", `{"name":"a"}`, 0, ""},
 		{"no content type", "", `{"name":"a"}`, 0, ""},
+		{"curl -d default", "application/x-www-form-urlencoded", `{"name":"a"}`, 0, ""},
+		{"multipart", "multipart/form-data; boundary=x", `{"name":"a"}`, 415, CodeUnsupportedMediaType},
 		{"unknown fields", "application/json", `{"name":"a","extra":[1,2]}`, 0, ""},
 		{"wrong type", "text/plain", `{"name":"a"}`, 415, CodeUnsupportedMediaType},
 		{"empty", "application/json", "  ", 400, CodeInvalidJSON},
