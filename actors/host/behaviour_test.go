@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -311,4 +312,76 @@ func TestNoAskUsesRememberedDecisions(t *testing.T) {
 	res, err = h.Query(t.Context(), uid, TurnRequest{SessionID: res.SessionID, Prompt: write, NoAsk: true})
 	require.NoError(t, err)
 	require.False(t, res.ToolResults[0].IsError)
+}
+
+func TestBoundedLogResync(t *testing.T) {
+	leakCheck(t)
+	h, _, uid := newHost(t, session.Config{MaxTurnEvents: 10})
+	res, err := h.Query(t.Context(), uid, TurnRequest{Prompt: "@tokens 50"})
+	require.NoError(t, err)
+	at, err := h.Attach(t.Context(), uid, res.SessionID, 3)
+	require.NoError(t, err)
+	defer at.Close()
+	require.Len(t, at.Replay, 11, "a resync notice, then the 10 events kept")
+	first := at.Replay[0]
+	require.Equal(t, agent.RuntimeResync, first.Runtime.Type)
+	require.Equal(t, at.Replay[1].ID-1, first.ID)
+	require.Equal(t, agent.KindDone, at.Replay[10].Kind)
+	require.Equal(t, uint64(52), at.Replay[10].ID, "session, 50 deltas, done")
+
+	// A cursor inside what is kept needs no resync.
+	in, err := h.Attach(t.Context(), uid, res.SessionID, 50)
+	require.NoError(t, err)
+	defer in.Close()
+	require.Len(t, in.Replay, 2)
+	require.Equal(t, uint64(51), in.Replay[0].ID)
+}
+
+func TestSlowSubscriberDroppedTurnGoesOn(t *testing.T) {
+	leakCheck(t)
+	h, _, uid := newHost(t, session.Config{SubscriberBuffer: 4})
+	tr, err := h.StartTurn(t.Context(), uid, TurnRequest{Prompt: "@tokens 200", Stream: true})
+	require.NoError(t, err)
+	// Read nothing until the subscriber has overflowed and been dropped;
+	// its channel then holds what fitted and closes without the turn's end.
+	require.Eventually(t, func() bool { return testutilValue(h.metrics.subscribersDropped) == 1 }, 10*time.Second, time.Millisecond)
+	var got []agent.Event
+	for ev := range tr.Events.C {
+		got = append(got, ev)
+	}
+	tr.Events.Close()
+	require.LessOrEqual(t, len(got), 4)
+	for _, ev := range got {
+		require.False(t, isEnd(ev))
+	}
+	res, err := tr.Wait(t.Context())
+	require.NoError(t, err, "the turn goes on without its subscriber")
+	require.Len(t, strings.Fields(res.Content), 200)
+	require.Equal(t, float64(1), testutilValue(h.metrics.subscribersDropped))
+	at, err := h.Attach(t.Context(), uid, tr.SessionID, uint64(len(got)))
+	require.NoError(t, err)
+	defer at.Close()
+	require.Equal(t, agent.KindDone, at.Replay[len(at.Replay)-1].Kind)
+}
+
+func TestTurnCapPerUser(t *testing.T) {
+	leakCheck(t)
+	store := newStoreUser(t)
+	h, err := New(Config{Store: store.s, Providers: mockRegistry(), MaxTurnsPerUser: 1, MaxStreamsPerUser: 1})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, h.Close(context.Background())) })
+	tr, err := h.StartTurn(t.Context(), store.uid, TurnRequest{Prompt: "@tokens 1000\n@delay 5ms", Stream: true})
+	require.NoError(t, err)
+	_, err = h.StartTurn(t.Context(), store.uid, TurnRequest{Prompt: "another session"})
+	require.ErrorIs(t, err, agent.ErrTooManyTurns)
+	_, err = h.Attach(t.Context(), store.uid, tr.SessionID, 0)
+	require.ErrorIs(t, err, agent.ErrTooManyStreams)
+	_, err = h.Interrupt(t.Context(), store.uid, tr.SessionID)
+	require.NoError(t, err)
+	n := 0
+	until(t, tr.Events, &n, isEnd)
+	tr.Events.Close()
+	res, err := h.Query(t.Context(), store.uid, TurnRequest{Prompt: "slot freed"})
+	require.NoError(t, err)
+	require.Equal(t, "echo: slot freed", res.Content)
 }

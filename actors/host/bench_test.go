@@ -42,7 +42,7 @@ func createSessions(b *testing.B, h *Host, uid string, n int, withTurn bool) []s
 	return ids
 }
 
-func heapInUse() uint64 {
+func sessionHeapInUse() uint64 {
 	runtime.GC()
 	runtime.GC()
 	var m runtime.MemStats
@@ -58,12 +58,12 @@ func BenchmarkIdleSessionMemory(b *testing.B) {
 	ids := createSessions(b, h, uid, n, false)
 	b.ResetTimer()
 	for range b.N {
-		before := heapInUse()
+		before := sessionHeapInUse()
 		for _, id := range ids {
 			_, err := h.GetSession(context.Background(), uid, id)
 			require.NoError(b, err)
 		}
-		after := heapInUse()
+		after := sessionHeapInUse()
 		b.ReportMetric(float64(after-before)/n, "B/session")
 		b.StopTimer()
 		require.NoError(b, h.passivateAll(context.Background()))
