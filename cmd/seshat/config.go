@@ -48,6 +48,9 @@ type Config struct {
 	// SSEKeepalive is the idle interval between `: keepalive` comments:
 	// SESHAT_SSE_KEEPALIVE. Default 15s.
 	SSEKeepalive time.Duration
+	// SSEWriteTimeout is how long one write to a stream may wait for a
+	// client that does not read before the client is cut: SESHAT_SSE_WRITE_TIMEOUT.
+	SSEWriteTimeout time.Duration
 	// MaxTurnsPerUser caps running turns per user:
 	// SESHAT_MAX_TURNS_PER_USER. Default 256.
 	MaxTurnsPerUser int
@@ -88,6 +91,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		SessionIdle:       5 * time.Minute,
 		PermissionTimeout: 10 * time.Minute,
 		SSEKeepalive:      15 * time.Second,
+		SSEWriteTimeout:   30 * time.Second,
 		MaxTurnsPerUser:   256,
 		MaxStreamsPerUser: 1024,
 		BcryptCost:        10,
@@ -103,6 +107,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 	env.duration("SESHAT_SESSION_IDLE", &cfg.SessionIdle)
 	env.duration("SESHAT_PERMISSION_TIMEOUT", &cfg.PermissionTimeout)
 	env.duration("SESHAT_SSE_KEEPALIVE", &cfg.SSEKeepalive)
+	env.duration("SESHAT_SSE_WRITE_TIMEOUT", &cfg.SSEWriteTimeout)
 	env.integer("SESHAT_MAX_TURNS_PER_USER", &cfg.MaxTurnsPerUser)
 	env.integer("SESHAT_MAX_STREAMS_PER_USER", &cfg.MaxStreamsPerUser)
 	env.integer("SESHAT_BCRYPT_COST", &cfg.BcryptCost)
@@ -147,6 +152,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		{"SESHAT_SESSION_IDLE", cfg.SessionIdle},
 		{"SESHAT_PERMISSION_TIMEOUT", cfg.PermissionTimeout},
 		{"SESHAT_SSE_KEEPALIVE", cfg.SSEKeepalive},
+		{"SESHAT_SSE_WRITE_TIMEOUT", cfg.SSEWriteTimeout},
 	} {
 		if d.v <= 0 {
 			bad = append(bad, fmt.Errorf("%s must be positive", d.name))

@@ -172,7 +172,7 @@ func newServer(cfg Config, store *persist.Store, log *slog.Logger) (*httpapi.Ser
 	srv, err := httpapi.New(httpapi.Config{
 		Debug:          cfg.Debug,
 		MaxUploadBytes: cfg.MaxUploadBytes,
-		SSE:            sse.Config{Keepalive: cfg.SSEKeepalive},
+		SSE:            sse.Config{Keepalive: cfg.SSEKeepalive, WriteTimeout: cfg.SSEWriteTimeout},
 		Logger:         log,
 		Registerer:     reg,
 		Gatherer:       reg,
