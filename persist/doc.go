@@ -31,6 +31,19 @@
 //	idx_sessions_by_time  workspaceID|position -> ""
 //	idx_terms/<wsID>/<term>/  position -> ""  (a bucket per workspace, one per term in it)
 //	idx_docs              sessionID -> the session's indexed terms, sorted, NUL-joined
+//	jobs                  jobID -> Job
+//	jobs_by_workspace     workspaceID|jobID -> ""
+//	job_runs              jobID|seq -> JobRun (see jobs.go)
+//	job_run_keys          runID -> its key in job_runs
+//	job_running           jobID -> runID of the run in progress
+//	provider_settings     settingID -> ProviderSetting (credentials sealed, see settings.go)
+//	provider_settings_by_owner  owner key|settingID -> ""
+//	provider_defaults     userID -> the user's default settingID
+//	provider_defaults_by_setting  settingID|userID -> ""
+//
+// meta/master_key_check holds a known text sealed with the master key, so
+// that Open with another key fails at once instead of opening credentials
+// to garbage later.
 //
 // A position is the creation time (Unix nanoseconds, 8 bytes big-endian
 // with the sign bit flipped, so byte order is time order) followed by the

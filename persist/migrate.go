@@ -12,10 +12,15 @@ import (
 // between two versions. Append only: a released migration never changes.
 var migrations = []func(*bolt.Tx) error{
 	migrateCreateBuckets,
+	migrateJobBuckets,
+	migrateProviderSettingBuckets,
 }
 
 // currentSchema is the version a file has once Open returns.
 var currentSchema = len(migrations)
+
+// LatestSchema returns the schema version this build writes.
+func LatestSchema() int { return currentSchema }
 
 // migrate applies the pending migrations and returns the schema version.
 func migrate(db *bolt.DB) (int, error) {
@@ -55,6 +60,18 @@ func migrateCreateBuckets(tx *bolt.Tx) error {
 		bucketFiles, bucketFilesByPath, bucketBlobRefs,
 		bucketSessions, bucketSnapshots,
 		bucketIdxTime, bucketIdxTerms, bucketIdxDocs,
+	} {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// migrateJobBuckets is schema version 2: the buckets of scheduled jobs.
+func migrateJobBuckets(tx *bolt.Tx) error {
+	for _, name := range [][]byte{
+		bucketJobs, bucketJobsByWorkspace, bucketJobRuns, bucketJobRunKeys, bucketJobRunning,
 	} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)

@@ -2,6 +2,7 @@ package persist
 
 import (
 	"context"
+	"crypto/cipher"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,6 +42,12 @@ type Config struct {
 	TouchFlushInterval time.Duration
 	// Logger receives the store's few log lines. If nil, they are discarded.
 	Logger *slog.Logger
+	// MasterKey seals provider credentials at rest (AES-256-GCM): exactly
+	// MasterKeyBytes bytes. The first Open with a key records a check
+	// value; Open with another key then fails with ErrWrongMasterKey. If
+	// nil, the store keeps no credentials: writing or reading one fails
+	// with ErrNoMasterKey.
+	MasterKey []byte
 }
 
 const (
@@ -82,6 +89,8 @@ type Store struct {
 	blobDir string
 	tmpDir  string
 	schema  int
+	// aead seals provider credentials; nil without Config.MasterKey.
+	aead cipher.AEAD
 
 	// mu guards the write queue and closed.
 	mu     sync.Mutex
@@ -157,6 +166,10 @@ func Open(cfg Config) (*Store, error) {
 		writerDone: make(chan struct{}),
 	}
 	if s.schema, err = migrate(db); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	if s.aead, err = checkMasterKey(db, cfg.MasterKey); err != nil {
 		_ = db.Close()
 		return nil, err
 	}

@@ -24,7 +24,7 @@ func TestOpenValidatesConfig(t *testing.T) {
 
 func TestOpenCreatesSchema(t *testing.T) {
 	s := persisttest.Open(t)
-	require.Equal(t, 1, s.SchemaVersion())
+	require.Equal(t, persist.LatestSchema(), s.SchemaVersion())
 	n, err := s.CountUsers()
 	require.NoError(t, err)
 	require.Zero(t, n)
@@ -63,7 +63,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 
 	s2 := openAt(t, dir)
 	require.NoError(t, s2.Check())
-	require.Equal(t, 1, s2.SchemaVersion())
+	require.Equal(t, persist.LatestSchema(), s2.SchemaVersion())
 	got, err := s2.UserByEmail(u.Email)
 	require.NoError(t, err)
 	require.Equal(t, u, got)

@@ -9,6 +9,9 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrInvalid: a request that is malformed or names an invalid value.
 	ErrInvalid = errors.New("invalid request")
+	// ErrForbidden: the caller may see the resource but not make this
+	// change (a role or ownership rule).
+	ErrForbidden = errors.New("forbidden")
 	// ErrBusy: the session already runs a turn.
 	ErrBusy = errors.New("session busy")
 	// ErrConflict: the resource is not in a state that allows the request

@@ -144,6 +144,12 @@ func (h *Host) CheckModel(ctx context.Context, userID, settingID, model string) 
 // CreateSession creates a session in a workspace of the user (their
 // default workspace when none is named).
 func (h *Host) CreateSession(ctx context.Context, userID string, o SessionOptions) (persist.Session, error) {
+	return h.createSession(ctx, userID, o, "")
+}
+
+// createSession is CreateSession with the model checked through the
+// provider setting a turn names, if any.
+func (h *Host) createSession(ctx context.Context, userID string, o SessionOptions, settingID string) (persist.Session, error) {
 	if h.closed.Load() {
 		return persist.Session{}, agent.ErrClosed
 	}
@@ -166,7 +172,7 @@ func (h *Host) CreateSession(ctx context.Context, userID string, o SessionOption
 	if o.Model == "" {
 		o.Model = h.cfg.Session.DefaultModel
 	}
-	if err := h.CheckModel(ctx, userID, "", o.Model); err != nil {
+	if err := h.CheckModel(ctx, userID, settingID, o.Model); err != nil {
 		return persist.Session{}, err
 	}
 	t := time.Now().UTC()
@@ -298,9 +304,9 @@ func (h *Host) StartTurn(ctx context.Context, userID string, req TurnRequest) (*
 		return nil, err
 	}
 	if id == "" {
-		rec, err := h.CreateSession(ctx, userID, SessionOptions{
+		rec, err := h.createSession(ctx, userID, SessionOptions{
 			WorkspaceID: req.WorkspaceID, Model: req.Model, SystemPrompt: req.SystemPrompt, PermissionMode: req.PermissionMode,
-		})
+		}, req.ProviderSettingID)
 		if err != nil {
 			return fail(err)
 		}

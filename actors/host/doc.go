@@ -12,6 +12,7 @@
 // Lock order: Host.mu guards only the set of live sessions; limiter.mu
 // guards only its counters; neither is held while calling anything else.
 //
-// Imports actors/{agent,session,turn,provider,tool}, persist, protoactor-go
-// and the Prometheus client; never anything under http/.
+// Imports actors/{agent,session,jobs,turn,provider,tool}, persist, protoactor-go,
+// the Prometheus client, golang.org/x/oauth2 and net/http (provider
+// settings talk to upstream model APIs); never anything under http/.
 package host

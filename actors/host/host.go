@@ -50,17 +50,19 @@ type Config struct {
 
 // Host owns the actor system and every session actor.
 type Host struct {
-	cfg      Config
-	log      *slog.Logger
-	sys      *actor.ActorSystem
-	props    *actor.Props
-	deps     *session.Deps
-	runners  sync.WaitGroup
-	metrics  *metrics
-	turns    *limiter
-	streams  *limiter
-	closed   atomic.Bool
-	strategy actor.SupervisorStrategy
+	cfg     Config
+	log     *slog.Logger
+	sys     *actor.ActorSystem
+	props   *actor.Props
+	deps    *session.Deps
+	runners sync.WaitGroup
+	metrics *metrics
+	turns   *limiter
+	streams *limiter
+	closed  atomic.Bool
+	// jobsStarted is set while the scheduler runs (StartJobs to StopJobs).
+	jobsStarted atomic.Bool
+	strategy    actor.SupervisorStrategy
 
 	mu   sync.Mutex // guards live
 	live map[string]struct{}
@@ -139,6 +141,11 @@ func New(cfg Config) (*Host, error) {
 func (h *Host) Close(ctx context.Context) error {
 	if !h.closed.CompareAndSwap(false, true) {
 		return nil
+	}
+	// Disarm job timers and end job runs first, so that no run starts
+	// while sessions passivate.
+	if err := h.StopJobs(ctx); err != nil {
+		h.log.Error("stop the scheduler", "err", err)
 	}
 	h.mu.Lock()
 	ids := make([]string, 0, len(h.live))

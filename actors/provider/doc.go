@@ -13,7 +13,8 @@
 // concurrent use, though it is meant to be filled at start-up and only read
 // afterwards.
 //
-// The package may import actors/agent, compat/… and the standard library.
+// The package may import actors/agent, compat/…, golang.org/x/oauth2 (token
+// refresh for OAuth-issued credentials) and the standard library.
 // It must not import the actor system, persist, fasthttp or anything under
 // http/.
 package provider

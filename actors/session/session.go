@@ -548,6 +548,12 @@ func (a *sessionActor) onTurnSaved(m *turnSaved) {
 		a.d.Logger.Error("save session at turn end", "session_id", a.id, "turn_id", t.id, "err", m.err)
 		o = Outcome{Err: errors.New("the turn could not be saved")}
 	}
+	// Free the user's turn slot before the end is visible: a client that
+	// starts its next turn on `done` must not find the slot still taken.
+	if t.release != nil {
+		t.release()
+		t.release = nil
+	}
 	if o.Err != nil {
 		a.emit(agent.Event{Kind: agent.KindError, Error: o.Err.Error()})
 		o.Err = fmt.Errorf("%w: %w", agent.ErrTurnFailed, o.Err)

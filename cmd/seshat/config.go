@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -36,8 +37,10 @@ type Config struct {
 	// unset, generated once and kept in DataDir/secrets.json.
 	JWTSecret []byte
 	// MasterKey encrypts provider credentials at rest: SESHAT_MASTER_KEY
-	// (at least 32 bytes). If unset, generated once and kept in
-	// DataDir/secrets.json.
+	// (at least 32 bytes: 32 raw bytes, base64 or hex text of 32 bytes, or
+	// a longer passphrase, stretched with HKDF-SHA256). If unset,
+	// generated once and kept in DataDir/secrets.json. Starting with
+	// another key than the credentials were sealed with fails.
 	MasterKey []byte
 	// SessionIdle is how long an idle session actor stays in memory:
 	// SESHAT_SESSION_IDLE. Default 5m.
@@ -48,6 +51,9 @@ type Config struct {
 	// SSEKeepalive is the idle interval between `: keepalive` comments:
 	// SESHAT_SSE_KEEPALIVE. Default 15s.
 	SSEKeepalive time.Duration
+	// JobRunHistory is how many runs each scheduled job keeps:
+	// SESHAT_JOB_RUN_HISTORY.
+	JobRunHistory int
 	// SSEWriteTimeout is how long one write to a stream may wait for a
 	// client that does not read before the client is cut: SESHAT_SSE_WRITE_TIMEOUT.
 	SSEWriteTimeout time.Duration
@@ -65,6 +71,11 @@ type Config struct {
 	OpenAIAPIKey string
 	// OpenAIBaseURL is OPENAI_BASE_URL, for OpenAI-compatible servers.
 	OpenAIBaseURL string
+	// PublicURL is the server's base URL as browsers reach it
+	// (https://seshat.example.com): SESHAT_PUBLIC_URL. The OAuth redirect
+	// URI of provider settings is built from it. If empty, each request
+	// that starts an OAuth flow names it from its Host header.
+	PublicURL string
 	// DefaultModel is the model of sessions that name none:
 	// SESHAT_DEFAULT_MODEL, else chosen from the provider credentials
 	// present (anthropic, then openai), else "mock:echo".
@@ -92,6 +103,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		PermissionTimeout: 10 * time.Minute,
 		SSEKeepalive:      15 * time.Second,
 		SSEWriteTimeout:   30 * time.Second,
+		JobRunHistory:     100,
 		MaxTurnsPerUser:   256,
 		MaxStreamsPerUser: 1024,
 		BcryptCost:        10,
@@ -110,11 +122,13 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 	env.duration("SESHAT_SSE_WRITE_TIMEOUT", &cfg.SSEWriteTimeout)
 	env.integer("SESHAT_MAX_TURNS_PER_USER", &cfg.MaxTurnsPerUser)
 	env.integer("SESHAT_MAX_STREAMS_PER_USER", &cfg.MaxStreamsPerUser)
+	env.integer("SESHAT_JOB_RUN_HISTORY", &cfg.JobRunHistory)
 	env.integer("SESHAT_BCRYPT_COST", &cfg.BcryptCost)
 	env.str("ANTHROPIC_API_KEY", &cfg.AnthropicAPIKey)
 	env.str("ANTHROPIC_BASE_URL", &cfg.AnthropicBaseURL)
 	env.str("OPENAI_API_KEY", &cfg.OpenAIAPIKey)
 	env.str("OPENAI_BASE_URL", &cfg.OpenAIBaseURL)
+	env.str("SESHAT_PUBLIC_URL", &cfg.PublicURL)
 	env.str("SESHAT_DEFAULT_MODEL", &cfg.DefaultModel)
 	if err := errors.Join(env.errs...); err != nil {
 		return Config{}, fmt.Errorf("%w: %w", errUsage, err)
@@ -158,6 +172,9 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 			bad = append(bad, fmt.Errorf("%s must be positive", d.name))
 		}
 	}
+	if cfg.JobRunHistory <= 0 {
+		bad = append(bad, errors.New("SESHAT_JOB_RUN_HISTORY must be positive"))
+	}
 	if cfg.MaxTurnsPerUser <= 0 || cfg.MaxStreamsPerUser <= 0 {
 		bad = append(bad, errors.New("SESHAT_MAX_TURNS_PER_USER and SESHAT_MAX_STREAMS_PER_USER must be positive"))
 	}
@@ -166,6 +183,9 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 	}
 	if cfg.JWTSecret != nil && len(cfg.JWTSecret) < secretBytes {
 		bad = append(bad, fmt.Errorf("SESHAT_JWT_SECRET must be at least %d bytes, got %d", secretBytes, len(cfg.JWTSecret)))
+	}
+	if u, err := url.Parse(cfg.PublicURL); cfg.PublicURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+		bad = append(bad, fmt.Errorf("SESHAT_PUBLIC_URL=%q: want an absolute http or https URL", cfg.PublicURL))
 	}
 	if cfg.MasterKey != nil && len(cfg.MasterKey) < secretBytes {
 		bad = append(bad, fmt.Errorf("SESHAT_MASTER_KEY must be at least %d bytes, got %d", secretBytes, len(cfg.MasterKey)))

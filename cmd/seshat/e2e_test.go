@@ -66,7 +66,7 @@ func TestRegisterLoginAndRoles(t *testing.T) {
 
 	t.Run("wrong content type", func(t *testing.T) {
 		resp := srv.do(t, request{Method: http.MethodPost, Path: "/api/v1/auth/register",
-			Body: `email=a@example.com`, Header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}})
+			Body: `email=a@example.com`, Header: map[string]string{"Content-Type": "text/plain"}})
 		requireAPIError(t, resp, 415, "unsupported_media_type")
 	})
 

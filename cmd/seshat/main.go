@@ -77,24 +77,37 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
+	// Secrets first: the store seals provider credentials with the
+	// master key and checks it at Open.
+	if err := loadSecrets(&cfg, log); err != nil {
+		return err
+	}
 	store, err := persist.Open(persist.Config{
 		Dir: cfg.DataDir,
 		// A second server on the same data dir must fail fast.
 		OpenTimeout: time.Second,
 		Logger:      log,
+		MasterKey:   storeKey(cfg.MasterKey),
 	})
 	if errors.Is(err, persist.ErrLocked) {
 		return fmt.Errorf("data dir %s is in use by another seshat process: %w", cfg.DataDir, err)
 	}
+	if errors.Is(err, persist.ErrWrongMasterKey) {
+		return fmt.Errorf("SESHAT_MASTER_KEY is not the key the provider credentials in %s were sealed with; "+
+			"start with the original key (or without SESHAT_MASTER_KEY to use the one kept in %s): %w",
+			cfg.DataDir, secretsFileName, err)
+	}
 	if err != nil {
 		return fmt.Errorf("open store in %s: %w", cfg.DataDir, err)
-	}
-	if err := loadSecrets(&cfg, log); err != nil {
-		return errors.Join(err, store.Close())
 	}
 	srv, hst, err := newServer(cfg, store, log)
 	if err != nil {
 		return errors.Join(err, store.Close())
+	}
+	// Re-arm every enabled job; runs missed while the server was down are
+	// not replayed.
+	if err := hst.StartJobs(ctx, host.JobsConfig{RunHistory: cfg.JobRunHistory}); err != nil {
+		return errors.Join(fmt.Errorf("start the scheduler: %w", err), hst.Close(context.Background()), store.Close())
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -153,9 +166,21 @@ func newServer(cfg Config, store *persist.Store, log *slog.Logger) (*httpapi.Ser
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	// Provider settings route models per user over the server-wide
+	// providers configured from the environment.
+	selector, err := host.NewProviders(host.ProvidersConfig{
+		Store:            store,
+		Registry:         providers(cfg, log),
+		OAuthRedirectURL: oauthRedirectURL(cfg),
+		Logger:           log,
+		Registerer:       reg,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
 	hst, err := host.New(host.Config{
 		Store:     store,
-		Providers: providers(cfg, log),
+		Providers: selector,
 		Session: session.Config{
 			Idle:              cfg.SessionIdle,
 			PermissionTimeout: cfg.PermissionTimeout,
@@ -203,5 +228,18 @@ func providers(cfg Config, log *slog.Logger) *provider.Registry {
 	return reg
 }
 
-// Compile-time check that the host serves httpapi's session routes.
-var _ httpapi.Sessions = (*host.Host)(nil)
+// oauthRedirectURL is the OAuth callback under SESHAT_PUBLIC_URL, or ""
+// to let each request name it.
+func oauthRedirectURL(cfg Config) string {
+	if cfg.PublicURL == "" {
+		return ""
+	}
+	return strings.TrimRight(cfg.PublicURL, "/") + "/api/v1/settings/providers/oauth/callback"
+}
+
+// Compile-time checks that the host serves httpapi's session and provider
+// settings routes.
+var (
+	_ httpapi.Sessions         = (*host.Host)(nil)
+	_ httpapi.ProviderSettings = (*host.Host)(nil)
+)

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/seshat-host/seshat/actors/agent"
+	"github.com/seshat-host/seshat/compat/anthropic"
 	"github.com/seshat-host/seshat/http/apitype"
 	"github.com/seshat-host/seshat/http/auth"
 	"github.com/seshat-host/seshat/persist"
@@ -85,6 +87,7 @@ var sentinels = []struct {
 	{persist.ErrNotFound, fasthttp.StatusNotFound, CodeNotFound, "not found"},
 	{agent.ErrInvalid, fasthttp.StatusBadRequest, CodeInvalidRequest, ""},
 	{persist.ErrInvalid, fasthttp.StatusBadRequest, CodeInvalidRequest, ""},
+	{agent.ErrForbidden, fasthttp.StatusForbidden, CodeForbidden, ""},
 	{agent.ErrBusy, fasthttp.StatusConflict, CodeSessionBusy, "the session is already running a turn"},
 	{agent.ErrConflict, fasthttp.StatusConflict, CodeConflict, ""},
 	{persist.ErrConflict, fasthttp.StatusConflict, CodeConflict, "conflict"},
@@ -168,9 +171,59 @@ func (s *Server) logError(ctx *fasthttp.RequestCtx, rid string, status int, err 
 	s.log.LogAttrs(context.Background(), level, "request failed", attrs...)
 }
 
-// writeErrorBody writes the native error shape.
+// surface is the API family a request belongs to. The status mapping is
+// shared; the shape of the error body is the surface's.
+type surface uint8
+
+const (
+	// nativeSurface renders API.md's {error, code, request_id}.
+	nativeSurface surface = iota
+	// anthropicSurface renders the Anthropic envelope
+	// {"type":"error","error":{"type","message"},"request_id"}, whose type
+	// follows from the status.
+	anthropicSurface
+)
+
+// surfaceKey is the user-value key of the matched route's surface.
+type surfaceKey struct{}
+
+// anthropicPrefix is the path prefix of the Anthropic-compatible routes. A
+// request under it that reached no route (unknown path, wrong method, a
+// body refused before routing) still gets that surface's errors.
+const anthropicPrefix = "/v1/"
+
+// surfaceOf returns the surface of the route the request matched, or the
+// one its path prefix implies.
+func surfaceOf(ctx *fasthttp.RequestCtx) surface {
+	if v, ok := ctx.UserValue(surfaceKey{}).(surface); ok {
+		return v
+	}
+	if bytes.HasPrefix(ctx.Path(), []byte(anthropicPrefix)) {
+		return anthropicSurface
+	}
+	return nativeSurface
+}
+
+// anthropicError is the Anthropic envelope for status and msg. A 503 (the
+// host refuses work or is shutting down) is overloaded_error, the type
+// Anthropic clients treat as "retry later".
+func anthropicError(status int, msg, rid string) anthropic.ErrorResponse {
+	e := anthropic.NewError(status, msg)
+	if status == fasthttp.StatusServiceUnavailable {
+		e.Error.Type = anthropic.ErrorOverloaded
+	}
+	e.RequestID = rid
+	return e
+}
+
+// writeErrorBody writes the error body of the request's surface.
 func writeErrorBody(ctx *fasthttp.RequestCtx, status int, code, msg, rid string) {
-	body, _ := json.Marshal(apitype.Error{Error: msg, Code: code, RequestID: rid})
+	var body []byte
+	if surfaceOf(ctx) == anthropicSurface {
+		body, _ = json.Marshal(anthropicError(status, msg, rid))
+	} else {
+		body, _ = json.Marshal(apitype.Error{Error: msg, Code: code, RequestID: rid})
+	}
 	ctx.Response.ResetBody()
 	ctx.SetContentType(contentTypeJSON)
 	ctx.SetStatusCode(status)
@@ -185,7 +238,7 @@ func (s *Server) serveError(ctx *fasthttp.RequestCtx, err error) {
 	if rid == "" {
 		rid = newRequestID()
 	}
-	ctx.Response.Header.Set(headerRequestID, rid)
+	setRequestID(ctx, rid)
 	status, code, msg := fasthttp.StatusBadRequest, CodeBadRequest, "malformed request"
 	var small *fasthttp.ErrSmallBuffer
 	var netErr net.Error

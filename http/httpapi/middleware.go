@@ -10,12 +10,15 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/seshat-host/seshat/actors/agent"
+	"github.com/seshat-host/seshat/http/auth"
 )
 
 const (
-	headerRequestID = "X-Request-ID"
-	logKeyRequestID = "request_id"
-	maxRequestIDLen = 64
+	headerRequestID          = "X-Request-ID"
+	headerAnthropicRequestID = "Request-Id"
+	headerAPIKey             = "X-Api-Key"
+	logKeyRequestID          = "request_id"
+	maxRequestIDLen          = 64
 )
 
 // requestIDKey and routeKey are the user-value keys of the request id and
@@ -59,8 +62,18 @@ func (s *Server) withRequestID(next fasthttp.RequestHandler) fasthttp.RequestHan
 			id = newRequestID()
 		}
 		ctx.SetUserValue(requestIDKey{}, id)
-		ctx.Response.Header.Set(headerRequestID, id)
+		setRequestID(ctx, id)
 		next(ctx)
+	}
+}
+
+// setRequestID names the request's id in the response: in X-Request-ID,
+// and, under the Anthropic-compatible prefix, also in request-id, the
+// header Anthropic clients read.
+func setRequestID(ctx *fasthttp.RequestCtx, id string) {
+	ctx.Response.Header.Set(headerRequestID, id)
+	if bytes.HasPrefix(ctx.Path(), []byte(anthropicPrefix)) {
+		ctx.Response.Header.Set(headerAnthropicRequestID, id)
 	}
 }
 
@@ -133,7 +146,7 @@ func (s *Server) withBodyCap(next fasthttp.RequestHandler) fasthttp.RequestHandl
 const (
 	corsAllowMethods  = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 	corsAllowHeaders  = "Authorization, Content-Type, X-Request-ID, Last-Event-ID, X-Api-Key, Anthropic-Version, Anthropic-Beta, X-Seshat-Session-Id, X-Seshat-Provider-Setting-Id"
-	corsExposeHeaders = "X-Request-ID, Retry-After, Content-Disposition, X-Seshat-Session-Id"
+	corsExposeHeaders = "X-Request-ID, Request-Id, Retry-After, Content-Disposition, X-Seshat-Session-Id"
 	corsMaxAge        = "600"
 )
 
@@ -202,6 +215,29 @@ func (s *Server) withAuth(next handlerFunc) handlerFunc {
 		if err := s.deps.Auth.AuthenticateRequest(ctx); err != nil {
 			return err
 		}
+		return next(ctx)
+	}
+}
+
+// withAnthropicAuth is withAuth for the Anthropic-compatible routes, whose
+// clients send their key either as x-api-key (v1 SDKs, Claude Code, curl)
+// or as a bearer credential (v2 SDKs, gateways). A non-empty x-api-key
+// wins, as upstream; some clients send an empty one next to a bearer. Both
+// take an sk- key or a JWT.
+func (s *Server) withAnthropicAuth(next handlerFunc) handlerFunc {
+	return func(ctx *fasthttp.RequestCtx) error {
+		cred := string(bytes.TrimSpace(ctx.Request.Header.Peek(headerAPIKey)))
+		if cred == "" {
+			cred, _ = auth.BearerToken(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization))
+		}
+		if cred == "" {
+			return fmt.Errorf("%w: no x-api-key or bearer credential", auth.ErrUnauthenticated)
+		}
+		p, err := s.deps.Auth.Authenticate(cred)
+		if err != nil {
+			return err
+		}
+		auth.SetPrincipal(ctx, p)
 		return next(ctx)
 	}
 }

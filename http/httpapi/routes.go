@@ -27,7 +27,10 @@ type route struct {
 	maxBody int
 	// needsSessions marks routes served by the session runtime.
 	needsSessions bool
-	handle        handlerFunc
+	// surface is the API family: it picks the error body's shape and, for
+	// bearer routes of the Anthropic surface, also accepts x-api-key.
+	surface surface
+	handle  handlerFunc
 }
 
 // routes is the route table: every endpoint of the server, in API.md's
@@ -64,6 +67,15 @@ func (s *Server) routes() []route {
 		{method: post, path: "/api/v1/query", access: bearer, needsSessions: true, handle: s.query},
 		{method: post, path: "/api/v1/query/stream", access: bearer, needsSessions: true, handle: s.queryStream},
 
+		// Scheduler jobs.
+		{method: post, path: "/api/v1/scheduler/jobs", access: bearer, needsSessions: true, handle: s.createJob},
+		{method: get, path: "/api/v1/scheduler/jobs", access: bearer, needsSessions: true, handle: s.listJobs},
+		{method: get, path: "/api/v1/scheduler/jobs/{id}", access: bearer, needsSessions: true, handle: s.getJob},
+		{method: patch, path: "/api/v1/scheduler/jobs/{id}", access: bearer, needsSessions: true, handle: s.updateJob},
+		{method: del, path: "/api/v1/scheduler/jobs/{id}", access: bearer, needsSessions: true, handle: s.deleteJob},
+		{method: post, path: "/api/v1/scheduler/jobs/{id}/run", access: bearer, needsSessions: true, handle: s.runJobNow},
+		{method: get, path: "/api/v1/scheduler/jobs/{id}/runs", access: bearer, needsSessions: true, handle: s.listJobRuns},
+
 		// Health & metrics.
 		{method: get, path: "/health", access: public, handle: s.health},
 		{method: get, path: "/metrics", access: public, handle: s.promMetrics},
@@ -75,6 +87,24 @@ func (s *Server) routes() []route {
 		{method: get, path: "/api/v1/files/{id}", access: bearer, handle: s.getFile},
 		{method: get, path: "/api/v1/files/{id}/content", access: bearer, handle: s.fileContent},
 		{method: del, path: "/api/v1/files/{id}", access: bearer, handle: s.deleteFile},
+
+		// Provider settings.
+		{method: post, path: "/api/v1/settings/providers", access: bearer, needsSessions: true, handle: s.createProviderSetting},
+		{method: get, path: "/api/v1/settings/providers", access: bearer, needsSessions: true, handle: s.listProviderSettings},
+		{method: fasthttp.MethodPut, path: "/api/v1/settings/providers/default", access: bearer, needsSessions: true, handle: s.setDefaultProviderSetting},
+		{method: get, path: "/api/v1/settings/providers/oauth/callback", access: public, needsSessions: true, handle: s.providerOAuthCallback},
+		{method: get, path: "/api/v1/settings/providers/{id}", access: bearer, needsSessions: true, handle: s.getProviderSetting},
+		{method: patch, path: "/api/v1/settings/providers/{id}", access: bearer, needsSessions: true, handle: s.updateProviderSetting},
+		{method: del, path: "/api/v1/settings/providers/{id}", access: bearer, needsSessions: true, handle: s.deleteProviderSetting},
+		{method: get, path: "/api/v1/settings/providers/{id}/models", access: bearer, needsSessions: true, handle: s.providerSettingModels},
+		{method: post, path: "/api/v1/settings/providers/{id}/test", access: bearer, needsSessions: true, handle: s.testProviderSetting},
+		{method: post, path: "/api/v1/settings/providers/{id}/oauth/start", access: bearer, needsSessions: true, handle: s.startProviderOAuth},
+
+		// Anthropic-compatible Messages API.
+		{method: post, path: "/v1/messages", access: bearer, surface: anthropicSurface, needsSessions: true, handle: s.messages},
+		{method: post, path: "/v1/messages/count_tokens", access: bearer, surface: anthropicSurface, handle: s.countTokens},
+		{method: get, path: "/v1/models", access: bearer, surface: anthropicSurface, needsSessions: true, handle: s.listModels},
+		{method: get, path: "/v1/models/{model_id}", access: bearer, surface: anthropicSurface, needsSessions: true, handle: s.getModel},
 	}
 }
 
@@ -87,12 +117,16 @@ func (s *Server) adapt(rt route) fasthttp.RequestHandler {
 	if rt.needsSessions && s.deps.Sessions == nil {
 		h = func(*fasthttp.RequestCtx) error { return errNoSessions }
 	}
-	if rt.access == bearer {
+	switch {
+	case rt.access == bearer && rt.surface == anthropicSurface:
+		h = s.withAnthropicAuth(h)
+	case rt.access == bearer:
 		h = s.withAuth(h)
 	}
-	pattern := rt.path
+	pattern, surf := rt.path, rt.surface
 	return func(ctx *fasthttp.RequestCtx) {
 		ctx.SetUserValue(routeKey{}, pattern)
+		ctx.SetUserValue(surfaceKey{}, surf)
 		if err := h(ctx); err != nil {
 			s.writeError(ctx, err)
 		}

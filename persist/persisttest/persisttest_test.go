@@ -14,5 +14,5 @@ func TestOpen(t *testing.T) {
 	u, err := s.CreateUser(t.Context(), persist.User{Email: "a@example.com"}, persist.Workspace{})
 	require.NoError(t, err)
 	require.Equal(t, persist.RoleAdmin, u.Role)
-	require.Equal(t, 1, s.SchemaVersion())
+	require.Equal(t, persist.LatestSchema(), s.SchemaVersion())
 }
