@@ -385,3 +385,31 @@ func TestTurnCapPerUser(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "echo: slot freed", res.Content)
 }
+
+func TestCutTurnClosesDanglingToolUse(t *testing.T) {
+	leakCheck(t)
+	h, store, uid := newHost(t, session.Config{})
+	rec, err := h.CreateSession(t.Context(), uid, SessionOptions{})
+	require.NoError(t, err)
+	// As a kill during a tool run leaves it: the assistant's tool call
+	// committed, its result never.
+	msgs := []agent.Message{
+		{Role: agent.RoleUser, Content: []agent.Block{agent.TextBlock("@tool list_files {}")}, CreatedAt: time.Now()},
+		{Role: agent.RoleAssistant, Content: []agent.Block{{Type: agent.BlockToolUse, ID: "toolu_x", Name: "list_files", Input: json.RawMessage(`{}`)}}, CreatedAt: time.Now()},
+	}
+	snap, _ := json.Marshal(map[string]any{"messages": msgs, "running_turn": "turn_cut"})
+	done := make(chan error, 1)
+	store.SaveSession(persist.SessionSave{Session: rec, Snapshot: persist.Snapshot{Version: 1, Data: snap}}, func(err error) { done <- err })
+	require.NoError(t, <-done)
+
+	v, err := h.GetSession(t.Context(), uid, rec.ID)
+	require.NoError(t, err)
+	require.Len(t, v.Messages, 3)
+	last := v.Messages[2]
+	require.Equal(t, agent.RoleUser, last.Role)
+	require.Equal(t, "toolu_x", last.Content[0].ToolUseID)
+	require.True(t, last.Content[0].IsError)
+	res, err := h.Query(t.Context(), uid, TurnRequest{SessionID: rec.ID, Prompt: "carry on"})
+	require.NoError(t, err)
+	require.Equal(t, "echo: carry on", res.Content)
+}

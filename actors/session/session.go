@@ -219,6 +219,7 @@ func (a *sessionActor) start(ctx actor.Context) {
 // recordCutTurn closes a turn that was running when the process stopped.
 func (a *sessionActor) recordCutTurn() {
 	id := a.snap.RunningTurn
+	a.closeDanglingToolUses("not run: the server stopped during the turn")
 	res := a.resultFrom(id, a.snap.RunningFrom, agent.StopInterrupted, agent.Usage{})
 	a.snap.LastTurn = &lastTurn{TurnID: id, Result: res, LastEventID: 0}
 	a.snap.RunningTurn = ""
@@ -518,6 +519,9 @@ func (a *sessionActor) finish(stop agent.StopReason, err error) {
 		stop = agent.StopEndTurn
 	}
 	if t.interrupted {
+		// A runner that did not wind down in time may have left tool calls
+		// unanswered; later messages of this turn are dropped as stale.
+		a.closeDanglingToolUses("interrupted")
 		a.emit(agent.Event{Kind: agent.KindRuntime, Runtime: &agent.RuntimeEvent{Type: agent.RuntimeInterrupted, SessionID: a.id, TurnID: t.id}})
 	}
 	a.snap.Usage = a.snap.Usage.Add(t.usage)
@@ -654,6 +658,7 @@ func (a *sessionActor) passivate(ctx actor.Context, reason string) error {
 	if a.turn != nil && !a.turn.finishing {
 		t := a.turn
 		t.cancel()
+		a.closeDanglingToolUses("not run: the server shut down during the turn")
 		a.snap.Usage = a.snap.Usage.Add(t.usage)
 		res := a.resultFrom(t.id, t.firstFrom, agent.StopInterrupted, t.usage)
 		a.snap.LastTurn = &lastTurn{TurnID: t.id, Result: res, LastEventID: a.log.next}
@@ -704,4 +709,24 @@ func (a *sessionActor) save(done func(error)) {
 		}
 	}
 	a.d.Store.SaveSession(persist.SessionSave{Session: a.rec, Snapshot: snap, IndexText: idx.String()}, done)
+}
+
+// closeDanglingToolUses answers, with an error result, the tool calls of
+// the last assistant message that have no result: a turn cut while a tool
+// ran leaves them, and model APIs reject a conversation with a tool call
+// left unanswered, which would make the session unusable.
+func (a *sessionActor) closeDanglingToolUses(reason string) {
+	msgs := a.snap.Messages
+	if len(msgs) == 0 || msgs[len(msgs)-1].Role != agent.RoleAssistant {
+		return
+	}
+	var results []agent.Block
+	for _, b := range msgs[len(msgs)-1].Content {
+		if b.Type == agent.BlockToolUse {
+			results = append(results, agent.Block{Type: agent.BlockToolResult, ToolUseID: b.ID, Content: reason, IsError: true})
+		}
+	}
+	if len(results) > 0 {
+		a.commit(agent.Message{Role: agent.RoleUser, Content: results})
+	}
 }
