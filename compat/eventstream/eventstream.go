@@ -68,6 +68,8 @@ type Decoder struct {
 	r        *bufio.Reader
 	maxLine  int
 	comments int
+	// pending are lines already read: the rest of a chunk split at lone CRs.
+	pending [][]byte
 }
 
 // NewDecoder returns a decoder reading from r. maxLine caps one line; if
@@ -129,8 +131,15 @@ func (d *Decoder) Next() (Event, error) {
 	}
 }
 
-// readLine returns the next line without its line ending (LF, CRLF or CR).
+// readLine returns the next line without its line ending. A line ends at
+// LF, CRLF or a lone CR, as the SSE format says. Lines are read up to LF;
+// a chunk that holds lone CRs is split into its lines, kept in pending.
 func (d *Decoder) readLine() ([]byte, error) {
+	if len(d.pending) > 0 {
+		line := d.pending[0]
+		d.pending = d.pending[1:]
+		return line, nil
+	}
 	var line []byte
 	for {
 		chunk, err := d.r.ReadSlice('\n')
@@ -151,5 +160,10 @@ func (d *Decoder) readLine() ([]byte, error) {
 	}
 	line = bytes.TrimSuffix(line, []byte{'\n'})
 	line = bytes.TrimSuffix(line, []byte{'\r'})
-	return line, nil
+	if bytes.IndexByte(line, '\r') < 0 {
+		return line, nil
+	}
+	parts := bytes.Split(line, []byte{'\r'})
+	d.pending = append(d.pending, parts[1:]...)
+	return parts[0], nil
 }
