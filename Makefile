@@ -3,7 +3,7 @@
 
 GO ?= go
 
-.PHONY: run build test lint bench
+.PHONY: run build test lint bench crash fuzz
 
 run:
 	$(GO) run ./cmd/seshat -addr :8090 -data-dir ./data
@@ -23,3 +23,30 @@ lint:
 
 bench:
 	@echo "the load bench is not built yet"
+
+# The crash suite: SIGKILL the server at 50 seeded random moments under
+# load and check every invariant after each restart. SESHAT_CRASH_SEED=N
+# replays a run; `make test` runs a 3-kill version.
+CRASH_POINTS ?= 50
+crash:
+	SESHAT_CRASH_POINTS=$(CRASH_POINTS) $(GO) test -race -count=1 -run '^TestCrashRecovery$$' -v ./cmd/seshat/
+
+# Each fuzz target for FUZZTIME; the seed corpora (f.Add and testdata/fuzz)
+# already run in `make test`.
+FUZZTIME ?= 60s
+FUZZ_TARGETS := \
+	./http/httpapi:FuzzDecodeJSON \
+	./compat/eventstream:FuzzDecoder \
+	./compat/anthropic:FuzzStreamDecoder \
+	./compat/anthropic:FuzzFromMessagesRequest \
+	./compat/openai:FuzzStreamDecoder \
+	./actors/provider:FuzzParseDirectives \
+	./persist:FuzzCleanPath \
+	./actors/jobs:FuzzParseSchedule \
+	./http/sse:FuzzParseCursor
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "== $$fn in $$pkg for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
