@@ -51,6 +51,9 @@ type Config struct {
 	// SSEKeepalive is the idle interval between `: keepalive` comments:
 	// SESHAT_SSE_KEEPALIVE. Default 15s.
 	SSEKeepalive time.Duration
+	// ReadTimeout bounds reading one request, headers and body (a client
+	// that sends its headers byte by byte is cut): SESHAT_READ_TIMEOUT.
+	ReadTimeout time.Duration
 	// JobRunHistory is how many runs each scheduled job keeps:
 	// SESHAT_JOB_RUN_HISTORY.
 	JobRunHistory int
@@ -104,6 +107,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		SSEKeepalive:      15 * time.Second,
 		SSEWriteTimeout:   30 * time.Second,
 		JobRunHistory:     100,
+		ReadTimeout:       15 * time.Second,
 		MaxTurnsPerUser:   256,
 		MaxStreamsPerUser: 1024,
 		BcryptCost:        10,
@@ -120,6 +124,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 	env.duration("SESHAT_PERMISSION_TIMEOUT", &cfg.PermissionTimeout)
 	env.duration("SESHAT_SSE_KEEPALIVE", &cfg.SSEKeepalive)
 	env.duration("SESHAT_SSE_WRITE_TIMEOUT", &cfg.SSEWriteTimeout)
+	env.duration("SESHAT_READ_TIMEOUT", &cfg.ReadTimeout)
 	env.integer("SESHAT_MAX_TURNS_PER_USER", &cfg.MaxTurnsPerUser)
 	env.integer("SESHAT_MAX_STREAMS_PER_USER", &cfg.MaxStreamsPerUser)
 	env.integer("SESHAT_JOB_RUN_HISTORY", &cfg.JobRunHistory)
@@ -167,6 +172,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		{"SESHAT_PERMISSION_TIMEOUT", cfg.PermissionTimeout},
 		{"SESHAT_SSE_KEEPALIVE", cfg.SSEKeepalive},
 		{"SESHAT_SSE_WRITE_TIMEOUT", cfg.SSEWriteTimeout},
+		{"SESHAT_READ_TIMEOUT", cfg.ReadTimeout},
 	} {
 		if d.v <= 0 {
 			bad = append(bad, fmt.Errorf("%s must be positive", d.name))

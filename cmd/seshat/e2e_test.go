@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -190,6 +192,12 @@ func TestBearerCredentials(t *testing.T) {
 	wrongAud.Audience = jwt.ClaimStrings{"someone-else"}
 	ghost := valid
 	ghost.Subject = "usr_doesnotexist"
+	future := valid
+	future.IssuedAt = jwt.NewNumericDate(now.Add(10 * time.Minute))
+	notYet := valid
+	notYet.NotBefore = jwt.NewNumericDate(now.Add(10 * time.Minute))
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
 	altered := []byte(alice.Token)
 	last := len(altered) - 5
 	if altered[last] == 'A' {
@@ -215,6 +223,9 @@ func TestBearerCredentials(t *testing.T) {
 		{"HS256 with another secret", "Bearer " + sign(jwt.SigningMethodHS256, valid, bytes.Repeat([]byte("x"), 32))},
 		{"expired", "Bearer " + sign(jwt.SigningMethodHS256, expired, secret)},
 		{"missing exp", "Bearer " + sign(jwt.SigningMethodHS256, noExp, secret)},
+		{"issued in the future", "Bearer " + sign(jwt.SigningMethodHS256, future, secret)},
+		{"not valid yet", "Bearer " + sign(jwt.SigningMethodHS256, notYet, secret)},
+		{"RS256 instead of HS256", "Bearer " + sign(jwt.SigningMethodRS256, valid, rsaKey)},
 		{"wrong audience", "Bearer " + sign(jwt.SigningMethodHS256, wrongAud, secret)},
 		{"unknown user", "Bearer " + sign(jwt.SigningMethodHS256, ghost, secret)},
 		{"API key with a wrong secret", "Bearer " + string(sk)},

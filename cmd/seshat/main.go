@@ -197,6 +197,7 @@ func newServer(cfg Config, store *persist.Store, log *slog.Logger) (*httpapi.Ser
 	srv, err := httpapi.New(httpapi.Config{
 		Debug:          cfg.Debug,
 		MaxUploadBytes: cfg.MaxUploadBytes,
+		ReadTimeout:    cfg.ReadTimeout,
 		SSE:            sse.Config{Keepalive: cfg.SSEKeepalive, WriteTimeout: cfg.SSEWriteTimeout},
 		Logger:         log,
 		Registerer:     reg,
