@@ -413,3 +413,28 @@ func TestCutTurnClosesDanglingToolUse(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "echo: carry on", res.Content)
 }
+
+func TestStreamCaps(t *testing.T) {
+	leakCheck(t)
+	su := newStoreUser(t)
+	h, err := New(Config{Store: su.s, Providers: mockRegistry(), MaxStreams: 3, Session: session.Config{MaxSubscribers: 2}})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, h.Close(context.Background())) })
+	tr, err := h.StartTurn(t.Context(), su.uid, TurnRequest{Prompt: "@tokens 1000\n@delay 5ms", Stream: true})
+	require.NoError(t, err)
+	defer tr.Events.Close()
+	a1, err := h.Attach(t.Context(), su.uid, tr.SessionID, 0)
+	require.NoError(t, err)
+	defer a1.Close()
+	_, err = h.Attach(t.Context(), su.uid, tr.SessionID, 0)
+	require.ErrorIs(t, err, agent.ErrTooManyStreams, "two subscribers already follow the session")
+	other, err := h.StartTurn(t.Context(), su.uid, TurnRequest{Prompt: "@tokens 1000\n@delay 5ms", Stream: true})
+	require.NoError(t, err)
+	defer other.Events.Close()
+	_, err = h.StartTurn(t.Context(), su.uid, TurnRequest{Prompt: "x", Stream: true})
+	require.ErrorIs(t, err, agent.ErrTooManyStreams, "three streams are open over the host")
+	for _, id := range []string{tr.SessionID, other.SessionID} {
+		_, err := h.Interrupt(t.Context(), su.uid, id)
+		require.NoError(t, err)
+	}
+}

@@ -37,6 +37,9 @@ type Config struct {
 	MaxTurnsPerUser int
 	// MaxStreamsPerUser caps a user's open streams. If zero, 1024.
 	MaxStreamsPerUser int
+	// MaxStreams caps the open streams of all users together. If zero,
+	// 50000.
+	MaxStreams int
 	// CallTimeout bounds a request to an actor when the caller's context
 	// has no deadline. If zero, 10s.
 	CallTimeout time.Duration
@@ -82,6 +85,9 @@ func New(cfg Config) (*Host, error) {
 	if cfg.MaxStreamsPerUser <= 0 {
 		cfg.MaxStreamsPerUser = 1024
 	}
+	if cfg.MaxStreams <= 0 {
+		cfg.MaxStreams = 50000
+	}
 	if cfg.CallTimeout <= 0 {
 		cfg.CallTimeout = 10 * time.Second
 	}
@@ -113,8 +119,8 @@ func New(cfg Config) (*Host, error) {
 		log:     log,
 		sys:     actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return actorLog })),
 		metrics: m,
-		turns:   newLimiter(cfg.MaxTurnsPerUser),
-		streams: newLimiter(cfg.MaxStreamsPerUser),
+		turns:   newLimiter(cfg.MaxTurnsPerUser, 0),
+		streams: newLimiter(cfg.MaxStreamsPerUser, cfg.MaxStreams),
 		live:    map[string]struct{}{},
 	}
 	// A session that panics is restarted from its last snapshot; one that

@@ -27,6 +27,9 @@ type Config struct {
 	MaxTurnEvents int
 	// SubscriberBuffer is the channel size of each subscriber. If zero, 1024.
 	SubscriberBuffer int
+	// MaxSubscribers caps the streams following one session at once. If
+	// zero, 64.
+	MaxSubscribers int
 	// DefaultModel is the model of sessions created without one. If empty, "mock:echo".
 	DefaultModel string
 }
@@ -47,6 +50,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.SubscriberBuffer <= 0 {
 		c.SubscriberBuffer = 1024
+	}
+	if c.MaxSubscribers <= 0 {
+		c.MaxSubscribers = 64
 	}
 	if c.DefaultModel == "" {
 		c.DefaultModel = "mock:echo"

@@ -107,6 +107,10 @@ func (a *sessionActor) Receive(ctx actor.Context) {
 		ctx.Respond(Reply{Value: v, Err: err})
 	case *Attach:
 		a.touch()
+		if len(a.subs) >= a.d.Config.MaxSubscribers {
+			ctx.Respond(Reply{Err: fmt.Errorf("%w: at most %d streams may follow one session", agent.ErrTooManyStreams, a.d.Config.MaxSubscribers)})
+			return
+		}
 		ctx.Respond(Reply{Value: a.attach(m.After)})
 	case *Interrupt:
 		a.touch()

@@ -51,6 +51,14 @@ type Config struct {
 	// SSEKeepalive is the idle interval between `: keepalive` comments:
 	// SESHAT_SSE_KEEPALIVE. Default 15s.
 	SSEKeepalive time.Duration
+	// MaxStreams caps open streams over all users: SESHAT_MAX_STREAMS.
+	MaxStreams int
+	// MaxSubscribers caps the streams following one session:
+	// SESHAT_MAX_SUBSCRIBERS_PER_SESSION.
+	MaxSubscribers int
+	// MaxTurnEvents bounds the events of one turn kept for re-attaching:
+	// SESHAT_MAX_TURN_EVENTS.
+	MaxTurnEvents int
 	// ReadTimeout bounds reading one request, headers and body (a client
 	// that sends its headers byte by byte is cut): SESHAT_READ_TIMEOUT.
 	ReadTimeout time.Duration
@@ -108,6 +116,9 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		SSEWriteTimeout:   30 * time.Second,
 		JobRunHistory:     100,
 		ReadTimeout:       15 * time.Second,
+		MaxStreams:        50000,
+		MaxSubscribers:    64,
+		MaxTurnEvents:     10000,
 		MaxTurnsPerUser:   256,
 		MaxStreamsPerUser: 1024,
 		BcryptCost:        10,
@@ -128,6 +139,9 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 	env.integer("SESHAT_MAX_TURNS_PER_USER", &cfg.MaxTurnsPerUser)
 	env.integer("SESHAT_MAX_STREAMS_PER_USER", &cfg.MaxStreamsPerUser)
 	env.integer("SESHAT_JOB_RUN_HISTORY", &cfg.JobRunHistory)
+	env.integer("SESHAT_MAX_STREAMS", &cfg.MaxStreams)
+	env.integer("SESHAT_MAX_SUBSCRIBERS_PER_SESSION", &cfg.MaxSubscribers)
+	env.integer("SESHAT_MAX_TURN_EVENTS", &cfg.MaxTurnEvents)
 	env.integer("SESHAT_BCRYPT_COST", &cfg.BcryptCost)
 	env.str("ANTHROPIC_API_KEY", &cfg.AnthropicAPIKey)
 	env.str("ANTHROPIC_BASE_URL", &cfg.AnthropicBaseURL)
@@ -177,6 +191,9 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		if d.v <= 0 {
 			bad = append(bad, fmt.Errorf("%s must be positive", d.name))
 		}
+	}
+	if cfg.MaxStreams <= 0 || cfg.MaxSubscribers <= 0 || cfg.MaxTurnEvents <= 0 {
+		bad = append(bad, errors.New("SESHAT_MAX_STREAMS, SESHAT_MAX_SUBSCRIBERS_PER_SESSION and SESHAT_MAX_TURN_EVENTS must be positive"))
 	}
 	if cfg.JobRunHistory <= 0 {
 		bad = append(bad, errors.New("SESHAT_JOB_RUN_HISTORY must be positive"))
