@@ -32,6 +32,7 @@ func (tx *Tx) checkInvariants() error {
 	tx.checkFiles(&p)
 	tx.checkSessions(&p)
 	tx.checkIndex(&p)
+	tx.checkTenancy(&p)
 	if len(p) > 0 {
 		return fmt.Errorf("persist: inconsistent store: %w", errors.Join(p...))
 	}

@@ -22,7 +22,7 @@
 //	api_keys_by_prefix    prefix -> keyID
 //	api_keys_by_user      userID|keyID -> ""
 //	workspaces            workspaceID -> Workspace
-//	members               userID|workspaceID -> ""
+//	members               userID|workspaceID -> the user's direct role (see workspaces.go)
 //	files                 fileID -> File
 //	files_by_path         workspaceID|path -> fileID (so a workspace lists in path order)
 //	blob_refs             sha256 -> u64 BE count of files using the blob
@@ -40,6 +40,12 @@
 //	provider_settings_by_owner  owner key|settingID -> ""
 //	provider_defaults     userID -> the user's default settingID
 //	provider_defaults_by_setting  settingID|userID -> ""
+//	organizations, org_members, org_members_by_user      (see orgs.go)
+//	groups, groups_by_org, group_members, group_members_by_user  (groups.go)
+//	ws_grants, group_grants, workspaces_by_org           (workspaces.go: roles)
+//	user_prefs                                           (accounts.go)
+//	audit, audit_by_actor, audit_by_resource, audit_by_workspace, audit_by_org  (audit.go)
+//	quota_limits, quota_usage, stored_bytes              (quotas.go)
 //
 // meta/master_key_check holds a known text sealed with the master key, so
 // that Open with another key fails at once instead of opening credentials
@@ -115,7 +121,9 @@
 //
 // meta/schema_version counts the migrations applied. Open applies pending
 // ones in order in one transaction, and refuses a file from a newer build.
-// Version 1 creates the buckets above.
+// Version 1 creates the buckets above; later versions add those of jobs
+// (2), provider settings (3), and organizations, roles, the audit log and
+// quotas (4).
 //
 // persist imports bbolt and the standard library only, nothing of ours.
 package persist

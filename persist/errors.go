@@ -1,6 +1,9 @@
 package persist
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors of the store. Methods wrap them with %w and a message that
 // names the cause, so callers test with errors.Is.
@@ -19,4 +22,15 @@ var (
 	ErrTooLarge = errors.New("too large")
 	// ErrClosed: the store is closed.
 	ErrClosed = errors.New("store closed")
+	// ErrForbidden: the caller has a role in the workspace, below the one
+	// the operation needs.
+	ErrForbidden = errors.New("forbidden")
+	// ErrQuotaExceeded: a write would take a scope past one of its quota
+	// limits; the error is a *QuotaError naming it.
+	ErrQuotaExceeded = errors.New("quota exceeded")
 )
+
+// ErrLastOwner: the change would leave an organization without an owner,
+// the server without an active admin, or a workspace without its owner. It
+// wraps ErrConflict.
+var ErrLastOwner = fmt.Errorf("last owner: %w", ErrConflict)

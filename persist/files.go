@@ -395,6 +395,9 @@ func (tx *Tx) putFile(f File) (File, error) {
 		if err := tx.refBlob(old.SHA256, -1); err != nil {
 			return File{}, err
 		}
+		if err := tx.countStored(old.WorkspaceID, old.CreatedBy, -old.Size); err != nil {
+			return File{}, err
+		}
 	} else {
 		if files.Get([]byte(f.ID)) != nil {
 			return File{}, fmt.Errorf("persist: file %s exists at another path: %w", f.ID, ErrConflict)
@@ -403,6 +406,11 @@ func (tx *Tx) putFile(f File) (File, error) {
 		if err := byPath.Put(pk, []byte(f.ID)); err != nil {
 			return File{}, err
 		}
+	}
+	// Stored bytes are counted, and their quotas checked, in the same
+	// transaction as the record, so concurrent uploads cannot overshoot.
+	if err := tx.countStored(f.WorkspaceID, f.CreatedBy, f.Size); err != nil {
+		return File{}, err
 	}
 	if err := tx.refBlob(f.SHA256, +1); err != nil {
 		return File{}, err
@@ -502,17 +510,23 @@ func (s *Store) OpenFileContent(id string) (io.ReadCloser, File, error) {
 // DeleteFile removes the file record; its blob goes once no file refers to
 // it. A missing id is ErrNotFound.
 func (s *Store) DeleteFile(ctx context.Context, id string) error {
-	return s.Update(ctx, func(tx *Tx) error {
-		f, err := tx.file(id)
-		if err != nil {
-			return err
-		}
-		if err := tx.bucket(bucketFiles).Delete([]byte(f.ID)); err != nil {
-			return err
-		}
-		if err := tx.bucket(bucketFilesByPath).Delete(key(f.WorkspaceID, f.Path)); err != nil {
-			return err
-		}
-		return tx.refBlob(f.SHA256, -1)
-	})
+	return s.Update(ctx, func(tx *Tx) error { return tx.DeleteFile(id) })
+}
+
+// DeleteFile is Store.DeleteFile inside tx.
+func (tx *Tx) DeleteFile(id string) error {
+	f, err := tx.file(id)
+	if err != nil {
+		return err
+	}
+	if err := tx.bucket(bucketFiles).Delete([]byte(f.ID)); err != nil {
+		return err
+	}
+	if err := tx.bucket(bucketFilesByPath).Delete(key(f.WorkspaceID, f.Path)); err != nil {
+		return err
+	}
+	if err := tx.countStored(f.WorkspaceID, f.CreatedBy, -f.Size); err != nil {
+		return err
+	}
+	return tx.refBlob(f.SHA256, -1)
 }

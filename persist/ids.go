@@ -15,6 +15,9 @@ const (
 	idPrefixWorkspace = "ws"
 	idPrefixKey       = "key"
 	idPrefixFile      = "file"
+	idPrefixOrg       = "org"
+	idPrefixGroup     = "grp"
+	idPrefixAudit     = "aud"
 )
 
 // idEncoding is lower-case base32 without padding: URL-safe and unambiguous.

@@ -1,6 +1,8 @@
 package persist
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"strconv"
 
@@ -14,6 +16,7 @@ var migrations = []func(*bolt.Tx) error{
 	migrateCreateBuckets,
 	migrateJobBuckets,
 	migrateProviderSettingBuckets,
+	migrateTenancyBuckets,
 }
 
 // currentSchema is the version a file has once Open returns.
@@ -75,6 +78,69 @@ func migrateJobBuckets(tx *bolt.Tx) error {
 	} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// migrateTenancyBuckets is schema version 4: organizations, groups,
+// workspace grants with roles, user preferences, the audit log and
+// quotas. Memberships written before it had no role and were all owners of
+// personal workspaces: they become admin grants. Stored-byte counters start
+// from the files already stored.
+func migrateTenancyBuckets(tx *bolt.Tx) error {
+	for _, name := range [][]byte{
+		bucketOrgs, bucketOrgMembers, bucketOrgMembersByUser,
+		bucketGroups, bucketGroupsByOrg, bucketGroupMembers, bucketGroupMembersByUser,
+		bucketWSGrants, bucketGroupGrants, bucketWorkspacesByOrg, bucketUserPrefs,
+		bucketAudit, bucketAuditByActor, bucketAuditByResource, bucketAuditByWS, bucketAuditByOrg,
+		bucketQuotaLimits, bucketQuotaUsage, bucketStoredBytes,
+	} {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	members, grants := tx.Bucket(bucketMembers), tx.Bucket(bucketWSGrants)
+	var keys [][]byte
+	if err := members.ForEach(func(k, v []byte) error {
+		keys = append(keys, append([]byte(nil), k...))
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, k := range keys {
+		role := memberRole(members.Get(k))
+		user, ws, ok := bytes.Cut(k, []byte{0})
+		if !ok {
+			continue
+		}
+		if err := members.Put(k, []byte(role)); err != nil {
+			return err
+		}
+		if err := grants.Put(key(string(ws), string(user)), []byte(role)); err != nil {
+			return err
+		}
+	}
+	files, stored := tx.Bucket(bucketFiles), tx.Bucket(bucketStoredBytes)
+	counts := map[string]int64{}
+	if err := files.ForEach(func(k, v []byte) error {
+		var f File
+		if err := json.Unmarshal(v, &f); err != nil {
+			return fmt.Errorf("decode file %s: %w", k, err)
+		}
+		counts[string(key(QuotaWorkspace, f.WorkspaceID))] += f.Size
+		if f.CreatedBy != "" {
+			counts[string(key(QuotaUser, f.CreatedBy))] += f.Size
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for k, n := range counts {
+		if n > 0 {
+			if err := stored.Put([]byte(k), u64(uint64(n))); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -34,11 +34,18 @@ type APIKey struct {
 
 // Workspace owns sessions, files and jobs.
 type Workspace struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	OwnerID   string    `json:"owner_id"`
-	Personal  bool      `json:"personal"`
-	CreatedAt time.Time `json:"created_at"`
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	OwnerID string `json:"owner_id"`
+	// Personal marks the workspace every user gets at registration; it
+	// cannot be deleted.
+	Personal bool `json:"personal"`
+	// OrganizationID is the organization the workspace belongs to; empty
+	// for a workspace of its owner's own.
+	OrganizationID string    `json:"organization_id,omitempty"`
+	CreatedAt      time.Time `json:"created_at"`
+	// UpdatedAt is zero until the workspace is first changed.
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
 }
 
 // File is the metadata of a stored file; its bytes live in a

@@ -589,31 +589,34 @@ func (s *Store) SaveProviderToken(ctx context.Context, id string, version time.T
 // DeleteProviderSetting removes a setting, its credentials and every
 // user's choice of it as their default. An unknown id is ErrNotFound.
 func (s *Store) DeleteProviderSetting(ctx context.Context, id string) error {
-	return s.Update(ctx, func(tx *Tx) error {
-		rec, err := tx.providerSetting(id)
-		if err != nil {
+	return s.Update(ctx, func(tx *Tx) error { return tx.DeleteProviderSetting(id) })
+}
+
+// DeleteProviderSetting is Store.DeleteProviderSetting inside tx.
+func (tx *Tx) DeleteProviderSetting(id string) error {
+	rec, err := tx.providerSetting(id)
+	if err != nil {
+		return err
+	}
+	defaults, by := tx.bucket(bucketProviderDefaults), tx.bucket(bucketProviderDefaultsBy)
+	prefix := prefixKey(id)
+	var users [][]byte
+	c := by.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		users = append(users, bytes.Clone(k))
+	}
+	for _, k := range users {
+		if err := defaults.Delete(k[len(prefix):]); err != nil {
 			return err
 		}
-		defaults, by := tx.bucket(bucketProviderDefaults), tx.bucket(bucketProviderDefaultsBy)
-		prefix := prefixKey(id)
-		var users [][]byte
-		c := by.Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			users = append(users, bytes.Clone(k))
-		}
-		for _, k := range users {
-			if err := defaults.Delete(k[len(prefix):]); err != nil {
-				return err
-			}
-			if err := by.Delete(k); err != nil {
-				return err
-			}
-		}
-		if err := tx.bucket(bucketProviderSettingsByOwner).Delete(settingOwnerKey(rec.ProviderSetting)); err != nil {
+		if err := by.Delete(k); err != nil {
 			return err
 		}
-		return tx.bucket(bucketProviderSettings).Delete([]byte(id))
-	})
+	}
+	if err := tx.bucket(bucketProviderSettingsByOwner).Delete(settingOwnerKey(rec.ProviderSetting)); err != nil {
+		return err
+	}
+	return tx.bucket(bucketProviderSettings).Delete([]byte(id))
 }
 
 // SetDefaultProviderSetting makes settingID userID's default setting, or

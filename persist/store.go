@@ -42,6 +42,10 @@ type Config struct {
 	TouchFlushInterval time.Duration
 	// Logger receives the store's few log lines. If nil, they are discarded.
 	Logger *slog.Logger
+	// AuditRetention is how long audit entries are kept. Each append
+	// removes a few entries older than that, recording the last removed
+	// as the chain's anchor. If zero, entries are kept forever.
+	AuditRetention time.Duration
 	// MasterKey seals provider credentials at rest (AES-256-GCM): exactly
 	// MasterKeyBytes bytes. The first Open with a key records a check
 	// value; Open with another key then fails with ErrWrongMasterKey. If

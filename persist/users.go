@@ -1,11 +1,8 @@
 package persist
 
 import (
-	"bytes"
-	"cmp"
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 )
 
@@ -97,7 +94,7 @@ func (tx *Tx) CreateUser(u User, ws Workspace) (User, error) {
 	if err := putJSON(workspaces, []byte(ws.ID), ws); err != nil {
 		return User{}, err
 	}
-	if err := tx.bucket(bucketMembers).Put(key(u.ID, ws.ID), nil); err != nil {
+	if err := tx.putGrant(ws.ID, u.ID, WorkspaceAdmin); err != nil {
 		return User{}, err
 	}
 	return u, nil
@@ -175,37 +172,23 @@ func (tx *Tx) workspace(id string) (Workspace, error) {
 	return ws, nil
 }
 
-// WorkspacesForUser returns the workspaces userID is a member of, oldest
-// first. A user without workspaces gets an empty list, not an error.
+// WorkspacesForUser returns the workspaces userID has a role in (directly,
+// through a group, or as an admin of their organization), oldest first. A
+// user without workspaces gets an empty list, not an error.
 func (s *Store) WorkspacesForUser(userID string) ([]Workspace, error) {
-	var list []Workspace
-	err := s.View(func(tx *Tx) error {
-		prefix := prefixKey(userID)
-		c := tx.bucket(bucketMembers).Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			ws, err := tx.workspace(string(k[len(prefix):]))
-			if err != nil {
-				return err
-			}
-			list = append(list, ws)
-		}
-		return nil
-	})
-	slices.SortFunc(list, func(a, b Workspace) int {
-		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
-	})
-	return list, err
+	reach, err := s.ReachableWorkspaces(userID)
+	if err != nil {
+		return nil, err
+	}
+	list := make([]Workspace, 0, len(reach))
+	for _, r := range reach {
+		list = append(list, r.Workspace)
+	}
+	return list, nil
 }
 
-// IsMember reports whether userID is a member of workspaceID.
+// IsMember reports whether userID has any role in workspaceID.
 func (s *Store) IsMember(userID, workspaceID string) (bool, error) {
-	if checkID("user id", userID) != nil || checkID("workspace id", workspaceID) != nil {
-		return false, nil
-	}
-	ok := false
-	err := s.View(func(tx *Tx) error {
-		ok = has(tx.bucket(bucketMembers), key(userID, workspaceID))
-		return nil
-	})
-	return ok, err
+	role, err := s.WorkspaceRole(userID, workspaceID)
+	return role != "", err
 }

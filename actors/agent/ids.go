@@ -21,6 +21,9 @@ const (
 	PrefixRun       = "run"
 	PrefixToolUse   = "toolu"
 	PrefixRequest   = "req"
+	PrefixOrg       = "org"
+	PrefixGroup     = "grp"
+	PrefixAudit     = "aud"
 )
 
 // idEncoding is lower-case base32 without padding: URL-safe and unambiguous.

@@ -104,9 +104,10 @@ func (s *Stream) Close() {
 	}
 }
 
-// authorize returns the session record if userID may use it; another
-// tenant's session is agent.ErrNotFound, never a distinct error.
-func (h *Host) authorize(userID, id string) (persist.Session, error) {
+// authorize returns the session record if userID has at least the need
+// role in its workspace: another tenant's session is agent.ErrNotFound,
+// never a distinct error; a role below need is agent.ErrForbidden.
+func (h *Host) authorize(userID, id, need string) (persist.Session, error) {
 	if !agent.ValidID(agent.PrefixSession, id) {
 		return persist.Session{}, fmt.Errorf("%w: session %s", agent.ErrNotFound, id)
 	}
@@ -117,21 +118,13 @@ func (h *Host) authorize(userID, id string) (persist.Session, error) {
 	if err != nil {
 		return rec, err
 	}
-	if err := h.member(userID, rec.WorkspaceID); err != nil {
-		return rec, fmt.Errorf("%w: session %s", agent.ErrNotFound, id)
+	if err := h.member(userID, rec.WorkspaceID, need); err != nil {
+		if errors.Is(err, agent.ErrNotFound) {
+			return rec, fmt.Errorf("%w: session %s", agent.ErrNotFound, id)
+		}
+		return rec, err
 	}
 	return rec, nil
-}
-
-func (h *Host) member(userID, workspaceID string) error {
-	ok, err := h.cfg.Store.IsMember(userID, workspaceID)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("%w: workspace %s", agent.ErrNotFound, workspaceID)
-	}
-	return nil
 }
 
 // CheckModel reports whether model (through settingID, if set) resolves
@@ -154,13 +147,13 @@ func (h *Host) createSession(ctx context.Context, userID string, o SessionOption
 		return persist.Session{}, agent.ErrClosed
 	}
 	if o.WorkspaceID == "" {
-		u, err := h.cfg.Store.UserByID(userID)
+		ws, err := h.cfg.Store.DefaultWorkspaceFor(userID)
 		if err != nil {
 			return persist.Session{}, err
 		}
-		o.WorkspaceID = u.DefaultWorkspaceID
+		o.WorkspaceID = ws
 	}
-	if err := h.member(userID, o.WorkspaceID); err != nil {
+	if err := h.member(userID, o.WorkspaceID, persist.WorkspaceEditor); err != nil {
 		return persist.Session{}, err
 	}
 	if o.PermissionMode == "" {
@@ -170,7 +163,7 @@ func (h *Host) createSession(ctx context.Context, userID string, o SessionOption
 		return persist.Session{}, fmt.Errorf("%w: permission_mode must be one of default, accept_all, deny_all, plan", agent.ErrInvalid)
 	}
 	if o.Model == "" {
-		o.Model = h.cfg.Session.DefaultModel
+		o.Model = h.defaultModel(userID)
 	}
 	if err := h.CheckModel(ctx, userID, settingID, o.Model); err != nil {
 		return persist.Session{}, err
@@ -197,7 +190,7 @@ func (h *Host) ListSessions(_ context.Context, userID string, q persist.SessionQ
 		}
 	} else {
 		for _, id := range q.WorkspaceIDs {
-			if err := h.member(userID, id); err != nil {
+			if err := h.member(userID, id, persist.WorkspaceViewer); err != nil {
 				return nil, "", err
 			}
 		}
@@ -210,7 +203,7 @@ func (h *Host) ListSessions(_ context.Context, userID string, q persist.SessionQ
 
 // GetSession returns a session with its messages and open requests.
 func (h *Host) GetSession(ctx context.Context, userID, id string) (SessionView, error) {
-	if _, err := h.authorize(userID, id); err != nil {
+	if _, err := h.authorize(userID, id, persist.WorkspaceViewer); err != nil {
 		return SessionView{}, err
 	}
 	v, err := h.request(ctx, id, &session.Get{})
@@ -222,7 +215,7 @@ func (h *Host) GetSession(ctx context.Context, userID, id string) (SessionView, 
 
 // UpdateSession changes a session's settings.
 func (h *Host) UpdateSession(ctx context.Context, userID, id string, u SessionUpdate) (SessionView, error) {
-	if _, err := h.authorize(userID, id); err != nil {
+	if _, err := h.authorize(userID, id, persist.WorkspaceEditor); err != nil {
 		return SessionView{}, err
 	}
 	if u.Model != nil {
@@ -239,7 +232,7 @@ func (h *Host) UpdateSession(ctx context.Context, userID, id string, u SessionUp
 
 // DeleteSession interrupts a running turn and deletes the session.
 func (h *Host) DeleteSession(ctx context.Context, userID, id string) error {
-	if _, err := h.authorize(userID, id); err != nil {
+	if _, err := h.authorize(userID, id, persist.WorkspaceEditor); err != nil {
 		return err
 	}
 	_, err := h.request(ctx, id, &session.Delete{})
@@ -266,7 +259,7 @@ func (h *Host) StartTurn(ctx context.Context, userID string, req TurnRequest) (*
 	if req.Model != "" || req.ProviderSettingID != "" {
 		model := req.Model
 		if model == "" && req.SessionID != "" {
-			rec, err := h.authorize(userID, req.SessionID)
+			rec, err := h.authorize(userID, req.SessionID, persist.WorkspaceEditor)
 			if err != nil {
 				return nil, err
 			}
@@ -280,24 +273,47 @@ func (h *Host) StartTurn(ctx context.Context, userID string, req TurnRequest) (*
 		}
 	}
 	id := req.SessionID
+	wsID := req.WorkspaceID
 	if id != "" {
-		if _, err := h.authorize(userID, id); err != nil {
+		rec, err := h.authorize(userID, id, persist.WorkspaceEditor)
+		if err != nil {
+			return nil, err
+		}
+		wsID = rec.WorkspaceID
+	} else {
+		if wsID == "" {
+			def, err := h.cfg.Store.DefaultWorkspaceFor(userID)
+			if err != nil {
+				return nil, err
+			}
+			wsID = def
+		}
+		if err := h.member(userID, wsID, persist.WorkspaceEditor); err != nil {
 			return nil, err
 		}
 	}
+	// Quotas refuse the turn now, before anything is streamed, when a
+	// token window is used up or a turn or request limit is reached.
+	endQuota, err := h.quotas.admitTurn(userID, wsID)
+	if err != nil {
+		return nil, err
+	}
 	release, ok := h.turns.acquire(userID)
 	if !ok {
+		endQuota()
 		return nil, fmt.Errorf("%w: at most %d running turns per user", agent.ErrTooManyTurns, h.cfg.MaxTurnsPerUser)
 	}
 	var free func()
 	if req.Stream {
 		if free, ok = h.streams.acquire(userID); !ok {
 			release()
+			endQuota()
 			return nil, fmt.Errorf("%w: at most %d open streams per user", agent.ErrTooManyStreams, h.cfg.MaxStreamsPerUser)
 		}
 	}
 	fail := func(err error) (*Turn, error) {
 		release()
+		endQuota()
 		if free != nil {
 			free()
 		}
@@ -305,7 +321,7 @@ func (h *Host) StartTurn(ctx context.Context, userID string, req TurnRequest) (*
 	}
 	if id == "" {
 		rec, err := h.createSession(ctx, userID, SessionOptions{
-			WorkspaceID: req.WorkspaceID, Model: req.Model, SystemPrompt: req.SystemPrompt, PermissionMode: req.PermissionMode,
+			WorkspaceID: wsID, Model: req.Model, SystemPrompt: req.SystemPrompt, PermissionMode: req.PermissionMode,
 		}, req.ProviderSettingID)
 		if err != nil {
 			return fail(err)
@@ -325,6 +341,7 @@ func (h *Host) StartTurn(ctx context.Context, userID string, req TurnRequest) (*
 		Subscribe: req.Stream,
 		Release: func() {
 			release()
+			endQuota()
 			h.metrics.turnsRunning.Dec()
 		},
 	}
@@ -365,7 +382,7 @@ func (h *Host) Attach(ctx context.Context, userID, id string, after uint64) (*St
 	if h.closed.Load() {
 		return nil, agent.ErrClosed
 	}
-	if _, err := h.authorize(userID, id); err != nil {
+	if _, err := h.authorize(userID, id, persist.WorkspaceViewer); err != nil {
 		return nil, err
 	}
 	free, ok := h.streams.acquire(userID)
@@ -384,9 +401,15 @@ func (h *Host) Attach(ctx context.Context, userID, id string, after uint64) (*St
 
 // Interrupt cancels a session's running turn and reports whether one ran.
 func (h *Host) Interrupt(ctx context.Context, userID, id string) (bool, error) {
-	if _, err := h.authorize(userID, id); err != nil {
+	if _, err := h.authorize(userID, id, persist.WorkspaceEditor); err != nil {
 		return false, err
 	}
+	return h.interrupt(ctx, id)
+}
+
+// interrupt cancels a session's running turn without checking who asks:
+// for the host's own work (a job's run, a workspace's deletion).
+func (h *Host) interrupt(ctx context.Context, id string) (bool, error) {
 	v, err := h.request(ctx, id, &session.Interrupt{})
 	if err != nil {
 		return false, err
@@ -396,7 +419,7 @@ func (h *Host) Interrupt(ctx context.Context, userID, id string) (bool, error) {
 
 // DecidePermission answers a permission request of a session.
 func (h *Host) DecidePermission(ctx context.Context, userID, id, requestID string, allow, remember bool, reason string) error {
-	if _, err := h.authorize(userID, id); err != nil {
+	if _, err := h.authorize(userID, id, persist.WorkspaceEditor); err != nil {
 		return err
 	}
 	_, err := h.request(ctx, id, &session.Decide{RequestID: requestID, Allow: allow, Remember: remember, Reason: reason})
@@ -405,7 +428,7 @@ func (h *Host) DecidePermission(ctx context.Context, userID, id, requestID strin
 
 // AnswerPrompt answers a prompt request of a session.
 func (h *Host) AnswerPrompt(ctx context.Context, userID, id, requestID, answer string) error {
-	if _, err := h.authorize(userID, id); err != nil {
+	if _, err := h.authorize(userID, id, persist.WorkspaceEditor); err != nil {
 		return err
 	}
 	_, err := h.request(ctx, id, &session.Answer{RequestID: requestID, Answer: answer})

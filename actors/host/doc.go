@@ -9,8 +9,25 @@
 // host then activates the session again and retries, so callers never see
 // the race.
 //
+// Access: every call that touches a workspace's sessions, turns, files,
+// jobs or settings names the role it needs (viewer reads, editor runs
+// turns, answers requests and schedules, admin manages members and
+// settings) and checks it in member, which asks persist.AuthorizeWorkspace
+// to resolve the caller's direct, group and organization grants. No role is
+// agent.ErrNotFound, so another tenant's ids do not leak; a lower role is
+// agent.ErrForbidden. Organizations, groups, workspaces, account
+// administration, preferences, the audit log and quotas have their own
+// files (orgs.go, groups.go, workspaces.go, users.go, audit.go, quotas.go).
+//
+// Quotas (quotas.go): one quota actor per scope with limits owns its
+// counters and decides admissions and token reservations, so concurrent
+// turns cannot overspend; the turn runner's provider is wrapped to reserve
+// before each model call and settle after it.
+//
 // Lock order: Host.mu guards only the set of live sessions; limiter.mu
-// guards only its counters; neither is held while calling anything else.
+// guards only its counters; quotas.mu guards only its cache of limits and
+// actor PIDs (it is held across a store read when a quota actor starts);
+// none is held while calling anything else.
 //
 // Imports actors/{agent,session,jobs,turn,provider,tool}, persist, protoactor-go,
 // the Prometheus client, golang.org/x/oauth2 and net/http (provider

@@ -40,6 +40,8 @@ type Config struct {
 	// MaxStreams caps the open streams of all users together. If zero,
 	// 50000.
 	MaxStreams int
+	// Quotas tunes the quota engine (zero fields get their defaults).
+	Quotas QuotaConfig
 	// CallTimeout bounds a request to an actor when the caller's context
 	// has no deadline. If zero, 10s.
 	CallTimeout time.Duration
@@ -66,6 +68,7 @@ type Host struct {
 	// jobsStarted is set while the scheduler runs (StartJobs to StopJobs).
 	jobsStarted atomic.Bool
 	strategy    actor.SupervisorStrategy
+	quotas      *quotas
 
 	mu   sync.Mutex // guards live
 	live map[string]struct{}
@@ -100,8 +103,18 @@ func New(cfg Config) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
+	actorLog := cfg.Logger.With("component", "actors")
+	if !actorLog.Enabled(context.Background(), slog.LevelDebug) {
+		actorLog = slog.New(minLevel{Handler: actorLog.Handler(), min: slog.LevelWarn})
+	}
+	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return actorLog }))
+	q, err := newQuotas(cfg.Store, sys, log.With("component", "quotas"), cfg.Quotas)
+	if err != nil {
+		return nil, err
+	}
 	runner, err := turn.New(turn.Config{
-		Providers: cfg.Providers,
+		// Every model call of a turn is accounted against its quotas.
+		Providers: quotaSelector{inner: cfg.Providers, q: q},
 		Tools:     cfg.Tools,
 		Files:     files{store: cfg.Store},
 		MaxTurns:  cfg.MaxTurns,
@@ -110,14 +123,11 @@ func New(cfg Config) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	actorLog := cfg.Logger.With("component", "actors")
-	if !actorLog.Enabled(context.Background(), slog.LevelDebug) {
-		actorLog = slog.New(minLevel{Handler: actorLog.Handler(), min: slog.LevelWarn})
-	}
 	h := &Host{
 		cfg:     cfg,
 		log:     log,
-		sys:     actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return actorLog })),
+		sys:     sys,
+		quotas:  q,
 		metrics: m,
 		turns:   newLimiter(cfg.MaxTurnsPerUser, 0),
 		streams: newLimiter(cfg.MaxStreamsPerUser, cfg.MaxStreams),

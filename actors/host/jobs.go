@@ -17,8 +17,9 @@ import (
 )
 
 // ErrForbidden: the caller may see the resource but not make this change
-// (a permission_mode of accept_all on a job, which only an admin or the
-// workspace's owner may set). httpapi maps it to 403.
+// (a role below the one the operation needs, or a permission_mode of
+// accept_all on a job, which only an admin may set). httpapi maps it to
+// 403.
 var ErrForbidden = agent.ErrForbidden
 
 // errJobsStopped is the error of job requests that need the scheduler
@@ -62,7 +63,7 @@ type JobSpec struct {
 	Model string
 	// PermissionMode of the runs; if empty, deny_all. Runs are unattended:
 	// a tool that needs approval is denied, never waits. accept_all is
-	// only for admins and the workspace's owner (ErrForbidden).
+	// only for server admins and the workspace's admins (ErrForbidden).
 	PermissionMode string
 	// Enabled, if nil, is true.
 	Enabled *bool
@@ -139,18 +140,18 @@ func (h *Host) CreateJob(ctx context.Context, userID string, spec JobSpec) (pers
 		Enabled: spec.Enabled == nil || *spec.Enabled,
 	}
 	if j.WorkspaceID == "" && j.SessionID != "" {
-		s, err := h.authorize(userID, j.SessionID)
+		s, err := h.authorize(userID, j.SessionID, persist.WorkspaceEditor)
 		if err != nil {
 			return persist.Job{}, err
 		}
 		j.WorkspaceID = s.WorkspaceID
 	}
 	if j.WorkspaceID == "" {
-		u, err := h.cfg.Store.UserByID(userID)
+		ws, err := h.cfg.Store.DefaultWorkspaceFor(userID)
 		if err != nil {
 			return persist.Job{}, err
 		}
-		j.WorkspaceID = u.DefaultWorkspaceID
+		j.WorkspaceID = ws
 	}
 	if err := h.checkJob(ctx, userID, &j); err != nil {
 		return persist.Job{}, err
@@ -166,7 +167,7 @@ func (h *Host) CreateJob(ctx context.Context, userID string, spec JobSpec) (pers
 func (h *Host) ListJobs(_ context.Context, userID, workspaceID string) ([]persist.Job, error) {
 	var ids []string
 	if workspaceID != "" {
-		if err := h.member(userID, workspaceID); err != nil {
+		if err := h.member(userID, workspaceID, persist.WorkspaceViewer); err != nil {
 			return nil, err
 		}
 		ids = []string{workspaceID}
@@ -184,18 +185,18 @@ func (h *Host) ListJobs(_ context.Context, userID, workspaceID string) ([]persis
 
 // GetJob returns a job of one of the user's workspaces.
 func (h *Host) GetJob(_ context.Context, userID, id string) (persist.Job, error) {
-	return h.authorizeJob(userID, id)
+	return h.authorizeJob(userID, id, persist.WorkspaceViewer)
 }
 
 // UpdateJob changes a job and re-arms it at once if its schedule, time
 // zone or enabled flag changed. Disabling it disarms it; a run in progress
 // goes on. A job whose resulting permission_mode is accept_all may only be
-// changed by an admin or the workspace's owner (ErrForbidden).
+// changed by a server admin or a workspace admin (ErrForbidden).
 func (h *Host) UpdateJob(ctx context.Context, userID, id string, u JobUpdate) (persist.Job, error) {
 	if h.closed.Load() {
 		return persist.Job{}, agent.ErrClosed
 	}
-	cur, err := h.authorizeJob(userID, id)
+	cur, err := h.authorizeJob(userID, id, persist.WorkspaceEditor)
 	if err != nil {
 		return persist.Job{}, err
 	}
@@ -255,7 +256,7 @@ func (h *Host) UpdateJob(ctx context.Context, userID, id string, u JobUpdate) (p
 // DeleteJob deletes a job and its runs, disarms it and interrupts its run
 // in progress.
 func (h *Host) DeleteJob(ctx context.Context, userID, id string) error {
-	if _, err := h.authorizeJob(userID, id); err != nil {
+	if _, err := h.authorizeJob(userID, id, persist.WorkspaceEditor); err != nil {
 		return err
 	}
 	err := h.cfg.Store.DeleteJob(ctx, id)
@@ -280,13 +281,13 @@ func (h *Host) RunJobNow(ctx context.Context, userID, id string) (string, error)
 	if h.closed.Load() {
 		return "", agent.ErrClosed
 	}
-	if _, err := h.authorizeJob(userID, id); err != nil {
+	if _, err := h.authorizeJob(userID, id, persist.WorkspaceEditor); err != nil {
 		return "", err
 	}
 	v, err := h.jobsCall(ctx, &jobs.RunNow{JobID: id})
 	if errors.Is(err, errJobsStopped) {
 		// A dead letter may also be the actor of a job deleted meanwhile.
-		if _, gone := h.authorizeJob(userID, id); gone != nil {
+		if _, gone := h.authorizeJob(userID, id, persist.WorkspaceEditor); gone != nil {
 			return "", gone
 		}
 	}
@@ -299,7 +300,7 @@ func (h *Host) RunJobNow(ctx context.Context, userID, id string) (string, error)
 // ListRuns returns a job's runs, newest first; limit 0 means 50, and at
 // most 1000 are returned.
 func (h *Host) ListRuns(_ context.Context, userID, id string, limit int) ([]persist.JobRun, error) {
-	if _, err := h.authorizeJob(userID, id); err != nil {
+	if _, err := h.authorizeJob(userID, id, persist.WorkspaceViewer); err != nil {
 		return nil, err
 	}
 	if limit <= 0 {
@@ -308,9 +309,10 @@ func (h *Host) ListRuns(_ context.Context, userID, id string, limit int) ([]pers
 	return h.cfg.Store.ListRuns(id, min(limit, maxRunsLimit))
 }
 
-// authorizeJob returns the job if userID may use it; another tenant's job
-// is agent.ErrNotFound, never a distinct error.
-func (h *Host) authorizeJob(userID, id string) (persist.Job, error) {
+// authorizeJob returns the job if userID has at least the need role in
+// its workspace; another tenant's job is agent.ErrNotFound, never a
+// distinct error, and a role below need is agent.ErrForbidden.
+func (h *Host) authorizeJob(userID, id, need string) (persist.Job, error) {
 	if !agent.ValidID(agent.PrefixJob, id) {
 		return persist.Job{}, fmt.Errorf("%w: job %s", agent.ErrNotFound, id)
 	}
@@ -321,8 +323,11 @@ func (h *Host) authorizeJob(userID, id string) (persist.Job, error) {
 	if err != nil {
 		return j, err
 	}
-	if err := h.member(userID, j.WorkspaceID); err != nil {
-		return persist.Job{}, fmt.Errorf("%w: job %s", agent.ErrNotFound, id)
+	if err := h.member(userID, j.WorkspaceID, need); err != nil {
+		if errors.Is(err, agent.ErrNotFound) {
+			return persist.Job{}, fmt.Errorf("%w: job %s", agent.ErrNotFound, id)
+		}
+		return persist.Job{}, err
 	}
 	return j, nil
 }
@@ -347,11 +352,11 @@ func (h *Host) checkJob(ctx context.Context, userID string, j *persist.Job) erro
 	if strings.TrimSpace(j.Prompt) == "" {
 		return fmt.Errorf("%w: prompt is required", agent.ErrInvalid)
 	}
-	if err := h.member(userID, j.WorkspaceID); err != nil {
+	if err := h.member(userID, j.WorkspaceID, persist.WorkspaceEditor); err != nil {
 		return err
 	}
 	if j.SessionID != "" {
-		s, err := h.authorize(userID, j.SessionID)
+		s, err := h.authorize(userID, j.SessionID, persist.WorkspaceEditor)
 		if err != nil {
 			return err
 		}
@@ -377,7 +382,8 @@ func (h *Host) checkJob(ctx context.Context, userID string, j *persist.Job) erro
 }
 
 // mayAcceptAll reports whether userID may run unattended turns that
-// approve every tool in workspaceID: admins and the workspace's owner may.
+// approve every tool in workspaceID: server admins and the workspace's
+// admins may.
 func (h *Host) mayAcceptAll(userID, workspaceID string) error {
 	u, err := h.cfg.Store.UserByID(userID)
 	if err != nil {
@@ -386,14 +392,10 @@ func (h *Host) mayAcceptAll(userID, workspaceID string) error {
 	if u.Role == persist.RoleAdmin {
 		return nil
 	}
-	ws, err := h.cfg.Store.Workspace(workspaceID)
-	if err != nil {
+	if role, err := h.cfg.Store.WorkspaceRole(userID, workspaceID); err != nil || persist.RoleAllows(role, persist.WorkspaceAdmin) {
 		return err
 	}
-	if ws.OwnerID == userID {
-		return nil
-	}
-	return fmt.Errorf("%w: only an admin or the workspace's owner may give a job permission_mode accept_all", ErrForbidden)
+	return fmt.Errorf("%w: only a server admin or an admin of the workspace may give a job permission_mode accept_all", ErrForbidden)
 }
 
 // syncJob tells the scheduler a job changed and returns the job once its
@@ -448,8 +450,10 @@ func (t jobTurns) StartTurn(ctx context.Context, req jobs.TurnRequest) (jobs.Tur
 	return jobs.Turn{SessionID: tr.SessionID, TurnID: tr.TurnID, Wait: tr.Wait}, nil
 }
 
-func (t jobTurns) Interrupt(ctx context.Context, userID, sessionID string) (bool, error) {
-	return t.h.Interrupt(ctx, userID, sessionID)
+// Interrupt ends a run's turn: the scheduler's own act, which needs no
+// role of the job's user (who may have lost theirs meanwhile).
+func (t jobTurns) Interrupt(ctx context.Context, _, sessionID string) (bool, error) {
+	return t.h.interrupt(ctx, sessionID)
 }
 
 // jobMetrics are the scheduler's Prometheus series; they implement

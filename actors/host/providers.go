@@ -346,18 +346,20 @@ func (p *Providers) placeSetting(ps *persist.ProviderSetting, userID, scope, wor
 		ps.Scope, ps.UserID = scope, userID
 	case persist.ScopeWorkspace:
 		if workspaceID == "" {
-			u, err := p.store.UserByID(userID)
+			def, err := p.store.DefaultWorkspaceFor(userID)
 			if err != nil {
 				return err
 			}
-			workspaceID = u.DefaultWorkspaceID
+			workspaceID = def
 		}
 		ws, err := p.workspaceOf(userID, workspaceID)
 		if err != nil {
 			return err
 		}
-		if ws.OwnerID != userID {
-			return fmt.Errorf("%w: only the owner of workspace %s manages its provider settings", agent.ErrForbidden, ws.ID)
+		if role, err := p.store.WorkspaceRole(userID, ws.ID); err != nil {
+			return err
+		} else if !persist.RoleAllows(role, persist.WorkspaceAdmin) {
+			return fmt.Errorf("%w: only an admin of workspace %s manages its provider settings", agent.ErrForbidden, ws.ID)
 		}
 		ps.Scope, ps.WorkspaceID = scope, ws.ID
 	case persist.ScopeServer:
@@ -682,17 +684,17 @@ func (p *Providers) visible(userID string, ps persist.ProviderSetting) (bool, er
 }
 
 // canManage reports whether userID may change ps: the owner of their own,
-// the workspace's owner, an admin for server-wide ones.
+// the workspace's admins, a server admin for server-wide ones.
 func (p *Providers) canManage(userID string, ps persist.ProviderSetting) (bool, error) {
 	switch ps.Scope {
 	case persist.ScopeUser:
 		return ps.UserID == userID, nil
 	case persist.ScopeWorkspace:
-		ws, err := p.store.Workspace(ps.WorkspaceID)
+		role, err := p.store.WorkspaceRole(userID, ps.WorkspaceID)
 		if err != nil {
 			return false, err
 		}
-		return ws.OwnerID == userID, nil
+		return persist.RoleAllows(role, persist.WorkspaceAdmin), nil
 	case persist.ScopeServer:
 		u, err := p.store.UserByID(userID)
 		if err != nil {

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -20,7 +19,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/seshat-host/seshat/actors/agent"
 	"github.com/seshat-host/seshat/actors/provider"
@@ -81,19 +79,11 @@ func (e *settingsEnv) restart(t *testing.T) {
 	e.open(t)
 }
 
-// join makes user a member of workspace ws. The store has no membership
-// API yet, so this writes the membership record the store reads.
+// join gives user the editor role in workspace ws.
 func (e *settingsEnv) join(t *testing.T, user, ws string) {
 	t.Helper()
-	require.NoError(t, e.store.Check())
-	require.NoError(t, e.store.Close())
-	db, err := bolt.Open(filepath.Join(e.dir, "seshat.db"), 0o600, nil)
+	_, err := e.store.SetWorkspaceGrant(t.Context(), ws, user, persist.WorkspaceEditor, true)
 	require.NoError(t, err)
-	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket([]byte("members")).Put([]byte(user+"\x00"+ws), nil)
-	}))
-	require.NoError(t, db.Close())
-	e.open(t)
 }
 
 func (e *settingsEnv) create(t *testing.T, user string, in ProviderSettingInput) persist.ProviderSetting {

@@ -78,7 +78,9 @@ func (t *run) prepare() error {
 	if in.MaxTokens < 0 {
 		return fmt.Errorf("%w: max_tokens is negative: %d", agent.ErrInvalid, in.MaxTokens)
 	}
-	prov, model, err := t.r.providers.Select(context.Background(), in.UserID, in.ProviderSettingID, in.Model)
+	// The scope lets a selector account the turn's calls (quotas).
+	scope := agent.WithTurnScope(context.Background(), agent.TurnScope{UserID: in.UserID, WorkspaceID: in.WorkspaceID, SessionID: in.SessionID})
+	prov, model, err := t.r.providers.Select(scope, in.UserID, in.ProviderSettingID, in.Model)
 	if err != nil {
 		return err
 	}

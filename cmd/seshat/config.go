@@ -97,6 +97,13 @@ type Config struct {
 	// ShutdownTimeout bounds the graceful drain of connections at
 	// shutdown. Default 15s.
 	ShutdownTimeout time.Duration
+	// AuditRetention is how long audit log entries are kept:
+	// SESHAT_AUDIT_RETENTION. Default 0: forever.
+	AuditRetention time.Duration
+	// QuotaReserveTokens is the output a model call without max_tokens
+	// reserves (and is capped at) under a token quota:
+	// SESHAT_QUOTA_RESERVE_TOKENS. Default 4096.
+	QuotaReserveTokens int
 }
 
 // errUsage marks a configuration error: main exits with status 2.
@@ -123,6 +130,8 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		MaxStreamsPerUser: 1024,
 		BcryptCost:        10,
 		ShutdownTimeout:   15 * time.Second,
+
+		QuotaReserveTokens: 4096,
 	}
 	env := envReader{getenv: getenv}
 	env.str("SESHAT_ADDR", &cfg.Addr)
@@ -149,6 +158,8 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 	env.str("OPENAI_BASE_URL", &cfg.OpenAIBaseURL)
 	env.str("SESHAT_PUBLIC_URL", &cfg.PublicURL)
 	env.str("SESHAT_DEFAULT_MODEL", &cfg.DefaultModel)
+	env.duration("SESHAT_AUDIT_RETENTION", &cfg.AuditRetention)
+	env.integer("SESHAT_QUOTA_RESERVE_TOKENS", &cfg.QuotaReserveTokens)
 	if err := errors.Join(env.errs...); err != nil {
 		return Config{}, fmt.Errorf("%w: %w", errUsage, err)
 	}
@@ -197,6 +208,12 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 	}
 	if cfg.JobRunHistory <= 0 {
 		bad = append(bad, errors.New("SESHAT_JOB_RUN_HISTORY must be positive"))
+	}
+	if cfg.AuditRetention < 0 {
+		bad = append(bad, errors.New("SESHAT_AUDIT_RETENTION must not be negative (0 keeps entries forever)"))
+	}
+	if cfg.QuotaReserveTokens <= 0 {
+		bad = append(bad, errors.New("SESHAT_QUOTA_RESERVE_TOKENS must be positive"))
 	}
 	if cfg.MaxTurnsPerUser <= 0 || cfg.MaxStreamsPerUser <= 0 {
 		bad = append(bad, errors.New("SESHAT_MAX_TURNS_PER_USER and SESHAT_MAX_STREAMS_PER_USER must be positive"))

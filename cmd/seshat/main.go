@@ -88,6 +88,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		OpenTimeout: time.Second,
 		Logger:      log,
 		MasterKey:   storeKey(cfg.MasterKey),
+		// Entries older than this go, the chain staying verifiable.
+		AuditRetention: cfg.AuditRetention,
 	})
 	if errors.Is(err, persist.ErrLocked) {
 		return fmt.Errorf("data dir %s is in use by another seshat process: %w", cfg.DataDir, err)
@@ -191,6 +193,7 @@ func newServer(cfg Config, store *persist.Store, log *slog.Logger) (*httpapi.Ser
 		MaxStreams:        cfg.MaxStreams,
 		MaxTurnsPerUser:   cfg.MaxTurnsPerUser,
 		MaxStreamsPerUser: cfg.MaxStreamsPerUser,
+		Quotas:            host.QuotaConfig{ReserveTokens: cfg.QuotaReserveTokens},
 		Logger:            log,
 		Registerer:        reg,
 	})
@@ -241,9 +244,16 @@ func oauthRedirectURL(cfg Config) string {
 	return strings.TrimRight(cfg.PublicURL, "/") + "/api/v1/settings/providers/oauth/callback"
 }
 
-// Compile-time checks that the host serves httpapi's session and provider
-// settings routes.
+// Compile-time checks that the host serves httpapi's session, provider
+// settings, tenancy, audit and quota routes.
 var (
 	_ httpapi.Sessions         = (*host.Host)(nil)
 	_ httpapi.ProviderSettings = (*host.Host)(nil)
+	_ httpapi.Organizations    = (*host.Host)(nil)
+	_ httpapi.Groups           = (*host.Host)(nil)
+	_ httpapi.Workspaces       = (*host.Host)(nil)
+	_ httpapi.Users            = (*host.Host)(nil)
+	_ httpapi.Audit            = (*host.Host)(nil)
+	_ httpapi.Quotas           = (*host.Host)(nil)
+	_ httpapi.RequestAdmitter  = (*host.Host)(nil)
 )

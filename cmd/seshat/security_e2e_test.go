@@ -158,7 +158,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	secrets := map[string]string{
 		"password": password, "wrong password": "wrong-password-guess", "api key": key.Key,
 		"api key secret part": key.Key[strings.Index(key.Key, "_")+1:],
-		"register token": reg.Token, "login token": grant.Token,
+		"register token":      reg.Token, "login token": grant.Token,
 		"jwt secret": f.JWTSecret, "master key": f.MasterKey,
 	}
 	logs := s.Log.String()
@@ -172,4 +172,3 @@ func TestSecretsNeverLeak(t *testing.T) {
 		require.False(t, bytes.Contains(db, []byte(secrets[name])), "the %s is in the store in the clear", name)
 	}
 }
-

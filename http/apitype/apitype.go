@@ -15,6 +15,8 @@ type Error struct {
 	Code string `json:"code"`
 	// RequestID is the X-Request-ID of the request, for support and logs.
 	RequestID string `json:"request_id"`
+	// Quota names the limit that refused a 429 quota_exceeded request.
+	Quota *QuotaExceeded `json:"quota,omitempty"`
 }
 
 // List is the envelope of every listing: {"data": [...]}.

@@ -30,6 +30,7 @@ type User struct {
 	Role               string    `json:"role"`
 	DefaultWorkspaceID string    `json:"default_workspace_id"`
 	CreatedAt          time.Time `json:"created_at"`
+	Disabled           bool      `json:"disabled"` // a disabled account's tokens and keys are refused
 }
 
 // CreateKeyRequest is the body of POST /api/v1/users/me/api-keys.

@@ -16,10 +16,13 @@ func (s *Server) register(ctx *fasthttp.RequestCtx) error {
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
 	}
+	noteAudit(ctx).set("email", req.Email)
 	g, err := s.deps.Auth.Register(s.opCtx, req.Email, req.Password, req.Name)
 	if err != nil {
 		return err
 	}
+	noteAudit(ctx).actor(g.User.ID)
+	noteAudit(ctx).resource(g.User.ID, g.User.DefaultWorkspaceID)
 	return writeJSON(ctx, fasthttp.StatusCreated, authResponse(g))
 }
 
@@ -31,10 +34,13 @@ func (s *Server) login(ctx *fasthttp.RequestCtx) error {
 	}
 	// The peer address, not X-Forwarded-For: a header would let any client
 	// pick a fresh IP per attempt.
+	noteAudit(ctx).set("email", req.Email)
 	g, err := s.deps.Auth.Login(s.opCtx, req.Email, req.Password, ctx.RemoteIP().String())
 	if err != nil {
 		return err
 	}
+	noteAudit(ctx).actor(g.User.ID)
+	noteAudit(ctx).resource(g.User.ID, "")
 	return writeJSON(ctx, fasthttp.StatusOK, authResponse(g))
 }
 
@@ -66,6 +72,9 @@ func (s *Server) createAPIKey(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	out := apiKeyOf(k.APIKey)
+	noteAudit(ctx).resource(k.ID, "")
+	noteAudit(ctx).set("name", k.Name)
+	noteAudit(ctx).set("prefix", out.Prefix)
 	out.Key = k.Key
 	return writeJSON(ctx, fasthttp.StatusCreated, out)
 }
@@ -129,6 +138,7 @@ func userOf(u persist.User) apitype.User {
 		Role:               u.Role,
 		DefaultWorkspaceID: u.DefaultWorkspaceID,
 		CreatedAt:          u.CreatedAt.UTC(),
+		Disabled:           u.Disabled,
 	}
 }
 

@@ -5,7 +5,11 @@
 // Request path: the fasthttp server reads the request (its body capped per
 // route: HeaderReceived raises the cap only for routes declared with their
 // own, such as uploads) → request ID → metrics → panic recovery → body cap
-// → CORS (Debug only) → router → auth (routes declared bearer) → handler.
+// → CORS (Debug only) → router → auth (routes declared bearer or admin;
+// admin routes also need the server admin role, checked in adapt; an
+// authenticated request then counts against the caller's
+// requests_per_minute quota) → handler → audit (adapt records every
+// request that is not a GET in the hash-chained audit log, see audit.go).
 // A handler is a func(*fasthttp.RequestCtx) error that decodes its input,
 // makes one call and encodes the answer, or returns an error; adapt turns
 // it into a fasthttp.RequestHandler and hands errors to writeError, which

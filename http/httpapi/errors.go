@@ -40,6 +40,7 @@ const (
 	CodeRateLimited          = "rate_limited"           // 429: too many attempts; see Retry-After
 	CodeTooManyTurns         = "too_many_turns"         // 429
 	CodeTooManyStreams       = "too_many_streams"       // 429
+	CodeQuotaExceeded        = "quota_exceeded"         // 429: a quota limit refused the request; see quota and Retry-After
 	CodeInternal             = "internal"               // 500: nothing more is said
 	CodeTurnFailed           = "turn_failed"            // 502: the turn failed after it started; the message says why
 	CodeOverloaded           = "overloaded"             // 503
@@ -88,6 +89,7 @@ var sentinels = []struct {
 	{agent.ErrInvalid, fasthttp.StatusBadRequest, CodeInvalidRequest, ""},
 	{persist.ErrInvalid, fasthttp.StatusBadRequest, CodeInvalidRequest, ""},
 	{agent.ErrForbidden, fasthttp.StatusForbidden, CodeForbidden, ""},
+	{persist.ErrForbidden, fasthttp.StatusForbidden, CodeForbidden, "your role in the workspace does not allow this"},
 	{agent.ErrBusy, fasthttp.StatusConflict, CodeSessionBusy, "the session is already running a turn"},
 	{agent.ErrConflict, fasthttp.StatusConflict, CodeConflict, ""},
 	{persist.ErrConflict, fasthttp.StatusConflict, CodeConflict, "conflict"},
@@ -106,6 +108,10 @@ func classify(err error) (status int, code, msg string, retryAfter int) {
 	var he *Error
 	if errors.As(err, &he) {
 		return he.Status, he.Code, he.Msg, 0
+	}
+	if q := quotaOf(err); q != nil {
+		return fasthttp.StatusTooManyRequests, CodeQuotaExceeded,
+			fmt.Sprintf("quota exceeded: %s of %s %s is %d (used %d)", q.Limit, q.Scope, q.ID, q.Max, q.Used), q.RetryAfterSeconds
 	}
 	var rl *auth.RateLimitError
 	if errors.As(err, &rl) {
@@ -146,7 +152,30 @@ func (s *Server) writeError(ctx *fasthttp.RequestCtx, err error) {
 		// RFC 9110 asks a 401 to name the scheme it expects.
 		ctx.Response.Header.Set(fasthttp.HeaderWWWAuthenticate, `Bearer realm="seshat"`)
 	}
-	writeErrorBody(ctx, status, code, msg, rid)
+	writeErrorBody(ctx, status, code, msg, rid, quotaOf(err))
+}
+
+// quotaOf describes the quota error in err's chain, if any: the runtime's
+// (tokens, turns, requests) or the store's (stored bytes).
+func quotaOf(err error) *apitype.QuotaExceeded {
+	var aq *agent.QuotaError
+	if errors.As(err, &aq) {
+		return &apitype.QuotaExceeded{Scope: aq.Scope, ID: aq.ID, Limit: aq.Limit, Max: aq.Max, Used: aq.Used,
+			RetryAfterSeconds: retrySeconds(aq.RetryAfter)}
+	}
+	var pq *persist.QuotaError
+	if errors.As(err, &pq) {
+		return &apitype.QuotaExceeded{Scope: pq.Scope, ID: pq.ID, Limit: pq.Limit, Max: pq.Max, Used: pq.Used,
+			RetryAfterSeconds: retrySeconds(pq.RetryAfter)}
+	}
+	return nil
+}
+
+func retrySeconds(d time.Duration) int {
+	if d <= 0 {
+		return 0
+	}
+	return max(1, int(math.Ceil(d.Seconds())))
 }
 
 func (s *Server) logError(ctx *fasthttp.RequestCtx, rid string, status int, err error) {
@@ -216,13 +245,14 @@ func anthropicError(status int, msg, rid string) anthropic.ErrorResponse {
 	return e
 }
 
-// writeErrorBody writes the error body of the request's surface.
-func writeErrorBody(ctx *fasthttp.RequestCtx, status int, code, msg, rid string) {
+// writeErrorBody writes the error body of the request's surface; quota,
+// if set, names the limit that refused the request (native surface).
+func writeErrorBody(ctx *fasthttp.RequestCtx, status int, code, msg, rid string, quota *apitype.QuotaExceeded) {
 	var body []byte
 	if surfaceOf(ctx) == anthropicSurface {
 		body, _ = json.Marshal(anthropicError(status, msg, rid))
 	} else {
-		body, _ = json.Marshal(apitype.Error{Error: msg, Code: code, RequestID: rid})
+		body, _ = json.Marshal(apitype.Error{Error: msg, Code: code, RequestID: rid, Quota: quota})
 	}
 	ctx.Response.ResetBody()
 	ctx.SetContentType(contentTypeJSON)
@@ -253,7 +283,7 @@ func (s *Server) serveError(ctx *fasthttp.RequestCtx, err error) {
 	}
 	s.logError(ctx, rid, status, err)
 	s.metrics.observe(ctx.Request.Header.Method(), routeUnmatched, status, 0)
-	writeErrorBody(ctx, status, code, msg, rid)
+	writeErrorBody(ctx, status, code, msg, rid, nil)
 }
 
 // Bounds of drainRefusedBody.

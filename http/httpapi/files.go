@@ -45,7 +45,7 @@ func (s *Server) uploadFile(ctx *fasthttp.RequestCtx) error {
 		return invalid("exactly one form field named file is required")
 	}
 	fh := parts[0]
-	wsID, err := s.workspaceFor(p.UserID, p.DefaultWorkspaceID, formValue(form, "workspace_id"))
+	wsID, err := s.workspaceFor(p.UserID, formValue(form, "workspace_id"), persist.WorkspaceEditor)
 	if err != nil {
 		return err
 	}
@@ -82,6 +82,7 @@ func (s *Server) uploadFile(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
+	noteAudit(ctx).resource(f.ID, f.WorkspaceID)
 	return writeJSON(ctx, fasthttp.StatusCreated, fileOf(f))
 }
 
@@ -91,7 +92,7 @@ func (s *Server) listFiles(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	wsID, err := s.workspaceFor(p.UserID, p.DefaultWorkspaceID, string(ctx.QueryArgs().Peek("workspace_id")))
+	wsID, err := s.workspaceFor(p.UserID, string(ctx.QueryArgs().Peek("workspace_id")), persist.WorkspaceViewer)
 	if err != nil {
 		return err
 	}
@@ -108,7 +109,7 @@ func (s *Server) listFiles(ctx *fasthttp.RequestCtx) error {
 
 // GET /api/v1/files/{id}
 func (s *Server) getFile(ctx *fasthttp.RequestCtx) error {
-	f, err := s.callerFile(ctx)
+	f, err := s.callerFile(ctx, persist.WorkspaceViewer)
 	if err != nil {
 		return err
 	}
@@ -117,7 +118,7 @@ func (s *Server) getFile(ctx *fasthttp.RequestCtx) error {
 
 // GET /api/v1/files/{id}/content
 func (s *Server) fileContent(ctx *fasthttp.RequestCtx) error {
-	f, err := s.callerFile(ctx)
+	f, err := s.callerFile(ctx, persist.WorkspaceViewer)
 	if err != nil {
 		return err
 	}
@@ -145,7 +146,7 @@ func (s *Server) fileContent(ctx *fasthttp.RequestCtx) error {
 
 // DELETE /api/v1/files/{id}
 func (s *Server) deleteFile(ctx *fasthttp.RequestCtx) error {
-	f, err := s.callerFile(ctx)
+	f, err := s.callerFile(ctx, persist.WorkspaceEditor)
 	if err != nil {
 		return err
 	}
@@ -156,10 +157,11 @@ func (s *Server) deleteFile(ctx *fasthttp.RequestCtx) error {
 	return nil
 }
 
-// callerFile loads the file named by the {id} parameter if it lies in a
-// workspace the caller belongs to. Any other file is not found, so that
-// ids do not leak across tenants.
-func (s *Server) callerFile(ctx *fasthttp.RequestCtx) (persist.File, error) {
+// callerFile loads the file named by the {id} parameter if the caller has
+// at least the need role in its workspace. A file of a workspace they
+// have no role in is not found, so that ids do not leak across tenants; a
+// lower role is 403.
+func (s *Server) callerFile(ctx *fasthttp.RequestCtx, need string) (persist.File, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return persist.File{}, err
@@ -173,33 +175,47 @@ func (s *Server) callerFile(ctx *fasthttp.RequestCtx) (persist.File, error) {
 	if err != nil {
 		return persist.File{}, err
 	}
-	ok, err := s.deps.Store.IsMember(p.UserID, f.WorkspaceID)
-	if err != nil {
+	if err := s.workspaceAccess(p.UserID, f.WorkspaceID, need); err != nil {
+		if errors.Is(err, agent.ErrNotFound) {
+			return persist.File{}, notFound
+		}
 		return persist.File{}, err
-	}
-	if !ok {
-		return persist.File{}, notFound
 	}
 	return f, nil
 }
 
+// workspaceAccess checks that userID has at least the need role in
+// workspaceID with persist.AuthorizeWorkspace, the rule every workspace
+// check uses: no role is not found, a lower role is forbidden.
+func (s *Server) workspaceAccess(userID, workspaceID, need string) error {
+	_, err := s.deps.Store.AuthorizeWorkspace(userID, workspaceID, need)
+	switch {
+	case errors.Is(err, persist.ErrNotFound):
+		return fmt.Errorf("workspace %q: %w", workspaceID, agent.ErrNotFound)
+	case errors.Is(err, persist.ErrForbidden):
+		return fmt.Errorf("%w: this needs the %s role in workspace %s", agent.ErrForbidden, need, workspaceID)
+	}
+	return err
+}
+
 // workspaceFor returns the workspace a request names, or the caller's
-// default one if it names none, provided the caller is a member; any other
-// workspace is not found.
-func (s *Server) workspaceFor(userID, defaultID, requested string) (string, error) {
+// default one if it names none, provided the caller has at least the need
+// role in it (see workspaceAccess): a workspace they have no role in is not
+// found, a lower role 403.
+func (s *Server) workspaceFor(userID, requested, need string) (string, error) {
 	if requested == "" {
-		return defaultID, nil
+		def, err := s.deps.Store.DefaultWorkspaceFor(userID)
+		if err != nil {
+			return "", err
+		}
+		requested = def
 	}
 	notFound := fmt.Errorf("workspace %q: %w", requested, agent.ErrNotFound)
 	if !agent.ValidID(agent.PrefixWorkspace, requested) {
 		return "", notFound
 	}
-	ok, err := s.deps.Store.IsMember(userID, requested)
-	if err != nil {
+	if err := s.workspaceAccess(userID, requested, need); err != nil {
 		return "", err
-	}
-	if !ok {
-		return "", notFound
 	}
 	return requested, nil
 }

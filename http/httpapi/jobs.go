@@ -64,6 +64,7 @@ func (s *Server) createJob(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
+	noteAudit(ctx).resource(j.ID, j.WorkspaceID)
 	return writeJSON(ctx, fasthttp.StatusCreated, jobOf(j))
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/seshat-host/seshat/actors/agent"
 	"github.com/seshat-host/seshat/http/auth"
+	"github.com/seshat-host/seshat/persist"
 )
 
 const (
@@ -209,11 +210,43 @@ func localOrigin(origin []byte) bool {
 }
 
 // withAuth requires a verified bearer credential; the Principal is then on
-// the request for the handler.
+// the request for the handler. The request then counts against the
+// caller's requests_per_minute quota.
 func (s *Server) withAuth(next handlerFunc) handlerFunc {
 	return func(ctx *fasthttp.RequestCtx) error {
 		if err := s.deps.Auth.AuthenticateRequest(ctx); err != nil {
 			return err
+		}
+		if err := s.admitRequest(ctx); err != nil {
+			return err
+		}
+		return next(ctx)
+	}
+}
+
+// RequestAdmitter counts a caller's requests against their quota.
+// *host.Host implements it.
+type RequestAdmitter interface {
+	AdmitRequest(userID string) error
+}
+
+// admitRequest counts an authenticated request against the caller's
+// requests_per_minute (a map lookup when they have no such limit).
+func (s *Server) admitRequest(ctx *fasthttp.RequestCtx) error {
+	a, ok := s.deps.Sessions.(RequestAdmitter)
+	if !ok {
+		return nil
+	}
+	p, _ := auth.PrincipalFrom(ctx)
+	return a.AdmitRequest(p.UserID)
+}
+
+// requireAdmin refuses callers who are not server admins: the check of
+// the route table's admin access level.
+func requireAdmin(next handlerFunc) handlerFunc {
+	return func(ctx *fasthttp.RequestCtx) error {
+		if p, ok := auth.PrincipalFrom(ctx); !ok || p.Role != persist.RoleAdmin {
+			return &Error{Status: fasthttp.StatusForbidden, Code: CodeForbidden, Msg: "this endpoint is for server admins"}
 		}
 		return next(ctx)
 	}
@@ -238,6 +271,9 @@ func (s *Server) withAnthropicAuth(next handlerFunc) handlerFunc {
 			return err
 		}
 		auth.SetPrincipal(ctx, p)
+		if err := s.admitRequest(ctx); err != nil {
+			return err
+		}
 		return next(ctx)
 	}
 }

@@ -48,6 +48,8 @@ func (s *Server) query(ctx *fasthttp.RequestCtx) error {
 		}
 		return err
 	}
+	noteAudit(ctx).resource(res.SessionID, "")
+	noteAudit(ctx).set("turn_id", res.TurnID)
 	return writeJSON(ctx, fasthttp.StatusOK, res)
 }
 
@@ -68,6 +70,8 @@ func (s *Server) queryStream(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	ctx.Response.Header.Set("X-Seshat-Session-Id", t.SessionID)
+	noteAudit(ctx).resource(t.SessionID, "")
+	noteAudit(ctx).set("turn_id", t.TurnID)
 	s.serveStream(ctx, t.Events)
 	return nil
 }

@@ -15,6 +15,9 @@ const (
 	// bearer routes need a JWT or an sk- API key; the handler finds the
 	// caller with auth.PrincipalFrom.
 	bearer
+	// admin routes are bearer routes for server admins only: anyone else
+	// gets 403. adapt checks the role; handlers never do.
+	admin
 )
 
 // route is one line of the route table.
@@ -30,6 +33,10 @@ type route struct {
 	// surface is the API family: it picks the error body's shape and, for
 	// bearer routes of the Anthropic surface, also accepts x-api-key.
 	surface surface
+	// noAudit exempts a POST that changes nothing (a token count, a
+	// connection test) from the audit log, which records every other
+	// request that is not a GET.
+	noAudit bool
 	handle  handlerFunc
 }
 
@@ -51,6 +58,54 @@ func (s *Server) routes() []route {
 		{method: post, path: "/api/v1/users/me/api-keys", access: bearer, handle: s.createAPIKey},
 		{method: get, path: "/api/v1/users/me/api-keys", access: bearer, handle: s.listAPIKeys},
 		{method: del, path: "/api/v1/users/me/api-keys/{id}", access: bearer, handle: s.revokeAPIKey},
+		{method: get, path: "/api/v1/users/me/preferences", access: bearer, needsSessions: true, handle: s.getPreferences},
+		{method: patch, path: "/api/v1/users/me/preferences", access: bearer, needsSessions: true, handle: s.updatePreferences},
+
+		// Users (server admins).
+		{method: get, path: "/api/v1/users", access: admin, needsSessions: true, handle: s.listUsers},
+		{method: get, path: "/api/v1/users/{id}", access: admin, needsSessions: true, handle: s.getUser},
+		{method: patch, path: "/api/v1/users/{id}", access: admin, needsSessions: true, handle: s.updateUser},
+
+		// Organizations.
+		{method: post, path: "/api/v1/organizations", access: bearer, needsSessions: true, handle: s.createOrganization},
+		{method: get, path: "/api/v1/organizations", access: bearer, needsSessions: true, handle: s.listOrganizations},
+		{method: get, path: "/api/v1/organizations/{id}", access: bearer, needsSessions: true, handle: s.getOrganization},
+		{method: patch, path: "/api/v1/organizations/{id}", access: bearer, needsSessions: true, handle: s.updateOrganization},
+		{method: del, path: "/api/v1/organizations/{id}", access: bearer, needsSessions: true, handle: s.deleteOrganization},
+		{method: get, path: "/api/v1/organizations/{id}/members", access: bearer, needsSessions: true, handle: s.listOrgMembers},
+		{method: post, path: "/api/v1/organizations/{id}/members", access: bearer, needsSessions: true, handle: s.addOrgMember},
+		{method: patch, path: "/api/v1/organizations/{id}/members/{user_id}", access: bearer, needsSessions: true, handle: s.updateOrgMember},
+		{method: del, path: "/api/v1/organizations/{id}/members/{user_id}", access: bearer, needsSessions: true, handle: s.removeOrgMember},
+
+		// Groups.
+		{method: post, path: "/api/v1/groups", access: bearer, needsSessions: true, handle: s.createGroup},
+		{method: get, path: "/api/v1/groups", access: bearer, needsSessions: true, handle: s.listGroups},
+		{method: get, path: "/api/v1/groups/{id}", access: bearer, needsSessions: true, handle: s.getGroup},
+		{method: patch, path: "/api/v1/groups/{id}", access: bearer, needsSessions: true, handle: s.updateGroup},
+		{method: del, path: "/api/v1/groups/{id}", access: bearer, needsSessions: true, handle: s.deleteGroup},
+		{method: get, path: "/api/v1/groups/{id}/members", access: bearer, needsSessions: true, handle: s.listGroupMembers},
+		{method: post, path: "/api/v1/groups/{id}/members", access: bearer, needsSessions: true, handle: s.addGroupMember},
+		{method: del, path: "/api/v1/groups/{id}/members/{user_id}", access: bearer, needsSessions: true, handle: s.removeGroupMember},
+
+		// Workspaces.
+		{method: post, path: "/api/v1/workspaces", access: bearer, needsSessions: true, handle: s.createWorkspace},
+		{method: get, path: "/api/v1/workspaces", access: bearer, needsSessions: true, handle: s.listWorkspaces},
+		{method: get, path: "/api/v1/workspaces/{id}", access: bearer, needsSessions: true, handle: s.getWorkspace},
+		{method: patch, path: "/api/v1/workspaces/{id}", access: bearer, needsSessions: true, handle: s.updateWorkspace},
+		{method: del, path: "/api/v1/workspaces/{id}", access: bearer, needsSessions: true, handle: s.deleteWorkspace},
+		{method: get, path: "/api/v1/workspaces/{id}/members", access: bearer, needsSessions: true, handle: s.listWorkspaceMembers},
+		{method: post, path: "/api/v1/workspaces/{id}/members", access: bearer, needsSessions: true, handle: s.addWorkspaceMember},
+		{method: patch, path: "/api/v1/workspaces/{id}/members/{member_id}", access: bearer, needsSessions: true, handle: s.updateWorkspaceMember},
+		{method: del, path: "/api/v1/workspaces/{id}/members/{member_id}", access: bearer, needsSessions: true, handle: s.removeWorkspaceMember},
+
+		// Audit log.
+		{method: get, path: "/api/v1/audit/logs", access: bearer, needsSessions: true, handle: s.listAudit},
+		{method: get, path: "/api/v1/audit/verify", access: admin, needsSessions: true, handle: s.verifyAudit},
+
+		// Quotas.
+		{method: get, path: "/api/v1/quotas", access: bearer, needsSessions: true, handle: s.myQuotas},
+		{method: get, path: "/api/v1/quotas/{scope}/{id}", access: admin, needsSessions: true, handle: s.getQuota},
+		{method: fasthttp.MethodPut, path: "/api/v1/quotas/{scope}/{id}", access: admin, needsSessions: true, handle: s.setQuota},
 
 		// Sessions.
 		{method: post, path: "/api/v1/sessions", access: bearer, needsSessions: true, handle: s.createSession},
@@ -97,39 +152,46 @@ func (s *Server) routes() []route {
 		{method: patch, path: "/api/v1/settings/providers/{id}", access: bearer, needsSessions: true, handle: s.updateProviderSetting},
 		{method: del, path: "/api/v1/settings/providers/{id}", access: bearer, needsSessions: true, handle: s.deleteProviderSetting},
 		{method: get, path: "/api/v1/settings/providers/{id}/models", access: bearer, needsSessions: true, handle: s.providerSettingModels},
-		{method: post, path: "/api/v1/settings/providers/{id}/test", access: bearer, needsSessions: true, handle: s.testProviderSetting},
+		{method: post, path: "/api/v1/settings/providers/{id}/test", access: bearer, needsSessions: true, noAudit: true, handle: s.testProviderSetting},
 		{method: post, path: "/api/v1/settings/providers/{id}/oauth/start", access: bearer, needsSessions: true, handle: s.startProviderOAuth},
 
 		// Anthropic-compatible Messages API.
 		{method: post, path: "/v1/messages", access: bearer, surface: anthropicSurface, needsSessions: true, handle: s.messages},
-		{method: post, path: "/v1/messages/count_tokens", access: bearer, surface: anthropicSurface, handle: s.countTokens},
+		{method: post, path: "/v1/messages/count_tokens", access: bearer, surface: anthropicSurface, noAudit: true, handle: s.countTokens},
 		{method: get, path: "/v1/models", access: bearer, surface: anthropicSurface, needsSessions: true, handle: s.listModels},
 		{method: get, path: "/v1/models/{model_id}", access: bearer, surface: anthropicSurface, needsSessions: true, handle: s.getModel},
 	}
 }
 
 // adapt turns a route into the router's handler: it records the route
-// pattern for metrics and logs, applies the route's access rule, runs the
-// handler and sends its error, if any, to writeError. It is the only place
-// a handlerFunc is adapted.
+// pattern for metrics and logs, applies the route's access rule (the only
+// place a role is checked for a whole route), runs the handler, sends its
+// error, if any, to writeError, and records every request that is not a
+// GET in the audit log. It is the only place a handlerFunc is adapted.
 func (s *Server) adapt(rt route) fasthttp.RequestHandler {
 	h := rt.handle
 	if rt.needsSessions && s.deps.Sessions == nil {
 		h = func(*fasthttp.RequestCtx) error { return errNoSessions }
 	}
 	switch {
+	case rt.access == admin:
+		h = s.withAuth(requireAdmin(h))
 	case rt.access == bearer && rt.surface == anthropicSurface:
 		h = s.withAnthropicAuth(h)
 	case rt.access == bearer:
 		h = s.withAuth(h)
 	}
 	pattern, surf := rt.path, rt.surface
+	audit := s.auditorFor(rt)
 	return func(ctx *fasthttp.RequestCtx) {
 		ctx.SetUserValue(routeKey{}, pattern)
 		ctx.SetUserValue(surfaceKey{}, surf)
-		if err := h(ctx); err != nil {
+		note := audit.begin(ctx)
+		err := h(ctx)
+		if err != nil {
 			s.writeError(ctx, err)
 		}
+		audit.end(ctx, note, err)
 	}
 }
 

@@ -45,6 +45,7 @@ func (s *Server) createSession(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
+	noteAudit(ctx).resource(rec.ID, rec.WorkspaceID)
 	return writeJSON(ctx, fasthttp.StatusCreated, sessionOf(rec))
 }
 
@@ -143,6 +144,8 @@ func (s *Server) decidePermission(ctx *fasthttp.RequestCtx) error {
 		return invalid(`decision must be "allow" or "deny"`)
 	}
 	rid := pathParam(ctx, "request_id")
+	noteAudit(ctx).set("decision", req.Decision)
+	noteAudit(ctx).set("remember", strconv.FormatBool(req.Remember))
 	if err := s.deps.Sessions.DecidePermission(s.opCtx, p.UserID, pathParam(ctx, "id"), rid,
 		req.Decision == agent.DecisionAllow, req.Remember, req.Reason); err != nil {
 		return err

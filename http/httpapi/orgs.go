@@ -1,0 +1,196 @@
+package httpapi
+
+import (
+	"context"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/seshat-host/seshat/actors/host"
+	"github.com/seshat-host/seshat/http/apitype"
+	"github.com/seshat-host/seshat/http/auth"
+	"github.com/seshat-host/seshat/persist"
+)
+
+// Organizations is what the organization handlers need of the runtime.
+// *host.Host implements it.
+type Organizations interface {
+	CreateOrganization(ctx context.Context, userID, name string) (host.OrgView, error)
+	ListOrganizations(ctx context.Context, userID string) ([]host.OrgView, error)
+	GetOrganization(ctx context.Context, userID, id string) (host.OrgView, error)
+	UpdateOrganization(ctx context.Context, userID, id string, name *string) (host.OrgView, error)
+	DeleteOrganization(ctx context.Context, userID, id string) error
+	ListOrgMembers(ctx context.Context, userID, id string) ([]host.OrgMemberView, error)
+	AddOrgMember(ctx context.Context, userID, orgID string, ref host.UserRef, role string) (host.OrgMemberView, error)
+	UpdateOrgMember(ctx context.Context, userID, orgID, memberID, role string) (host.OrgMemberView, error)
+	RemoveOrgMember(ctx context.Context, userID, orgID, memberID string) error
+}
+
+// orgCall returns the caller and the organizations backend: the session
+// runtime, which serves them too (as *host.Host does).
+func (s *Server) orgCall(ctx *fasthttp.RequestCtx) (auth.Principal, Organizations, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return p, nil, err
+	}
+	if o, ok := s.deps.Sessions.(Organizations); ok {
+		return p, o, nil
+	}
+	return p, nil, errNoSessions
+}
+
+// POST /api/v1/organizations → 201 organization.
+func (s *Server) createOrganization(ctx *fasthttp.RequestCtx) error {
+	p, o, err := s.orgCall(ctx)
+	if err != nil {
+		return err
+	}
+	var req apitype.CreateOrganizationRequest
+	if err := decodeJSON(ctx, &req); err != nil {
+		return err
+	}
+	v, err := o.CreateOrganization(s.opCtx, p.UserID, req.Name)
+	if err != nil {
+		return err
+	}
+	noteAudit(ctx).resource(v.Org.ID, "")
+	noteAudit(ctx).org(v.Org.ID)
+	return writeJSON(ctx, fasthttp.StatusCreated, orgOf(v))
+}
+
+// GET /api/v1/organizations → the caller's organizations.
+func (s *Server) listOrganizations(ctx *fasthttp.RequestCtx) error {
+	p, o, err := s.orgCall(ctx)
+	if err != nil {
+		return err
+	}
+	list, err := o.ListOrganizations(s.opCtx, p.UserID)
+	if err != nil {
+		return err
+	}
+	out := make([]apitype.Organization, len(list))
+	for i, v := range list {
+		out[i] = orgOf(v)
+	}
+	return writeJSON(ctx, fasthttp.StatusOK, apitype.NewList(out))
+}
+
+// GET /api/v1/organizations/{id}
+func (s *Server) getOrganization(ctx *fasthttp.RequestCtx) error {
+	p, o, err := s.orgCall(ctx)
+	if err != nil {
+		return err
+	}
+	v, err := o.GetOrganization(s.opCtx, p.UserID, pathParam(ctx, "id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(ctx, fasthttp.StatusOK, orgOf(v))
+}
+
+// PATCH /api/v1/organizations/{id} {name?}
+func (s *Server) updateOrganization(ctx *fasthttp.RequestCtx) error {
+	p, o, err := s.orgCall(ctx)
+	if err != nil {
+		return err
+	}
+	var req apitype.UpdateOrganizationRequest
+	if err := decodeJSON(ctx, &req); err != nil {
+		return err
+	}
+	v, err := o.UpdateOrganization(s.opCtx, p.UserID, pathParam(ctx, "id"), req.Name)
+	if err != nil {
+		return err
+	}
+	return writeJSON(ctx, fasthttp.StatusOK, orgOf(v))
+}
+
+// DELETE /api/v1/organizations/{id} → 204.
+func (s *Server) deleteOrganization(ctx *fasthttp.RequestCtx) error {
+	p, o, err := s.orgCall(ctx)
+	if err != nil {
+		return err
+	}
+	if err := o.DeleteOrganization(s.opCtx, p.UserID, pathParam(ctx, "id")); err != nil {
+		return err
+	}
+	ctx.SetStatusCode(fasthttp.StatusNoContent)
+	return nil
+}
+
+// GET /api/v1/organizations/{id}/members
+func (s *Server) listOrgMembers(ctx *fasthttp.RequestCtx) error {
+	p, o, err := s.orgCall(ctx)
+	if err != nil {
+		return err
+	}
+	list, err := o.ListOrgMembers(s.opCtx, p.UserID, pathParam(ctx, "id"))
+	if err != nil {
+		return err
+	}
+	out := make([]apitype.Member, len(list))
+	for i, m := range list {
+		out[i] = userMember(m.User, m.Role)
+	}
+	return writeJSON(ctx, fasthttp.StatusOK, apitype.NewList(out))
+}
+
+// POST /api/v1/organizations/{id}/members {user_id | email, role?} → 201.
+func (s *Server) addOrgMember(ctx *fasthttp.RequestCtx) error {
+	p, o, err := s.orgCall(ctx)
+	if err != nil {
+		return err
+	}
+	var req apitype.AddMemberRequest
+	if err := decodeJSON(ctx, &req); err != nil {
+		return err
+	}
+	m, err := o.AddOrgMember(s.opCtx, p.UserID, pathParam(ctx, "id"), host.UserRef{ID: req.UserID, Email: req.Email}, req.Role)
+	if err != nil {
+		return err
+	}
+	noteAudit(ctx).set("member_id", m.User.ID)
+	noteAudit(ctx).set("role", m.Role)
+	return writeJSON(ctx, fasthttp.StatusCreated, userMember(m.User, m.Role))
+}
+
+// PATCH /api/v1/organizations/{id}/members/{user_id} {role}
+func (s *Server) updateOrgMember(ctx *fasthttp.RequestCtx) error {
+	p, o, err := s.orgCall(ctx)
+	if err != nil {
+		return err
+	}
+	var req apitype.UpdateMemberRequest
+	if err := decodeJSON(ctx, &req); err != nil {
+		return err
+	}
+	noteAudit(ctx).set("role", req.Role)
+	m, err := o.UpdateOrgMember(s.opCtx, p.UserID, pathParam(ctx, "id"), pathParam(ctx, "user_id"), req.Role)
+	if err != nil {
+		return err
+	}
+	return writeJSON(ctx, fasthttp.StatusOK, userMember(m.User, m.Role))
+}
+
+// DELETE /api/v1/organizations/{id}/members/{user_id} → 204.
+func (s *Server) removeOrgMember(ctx *fasthttp.RequestCtx) error {
+	p, o, err := s.orgCall(ctx)
+	if err != nil {
+		return err
+	}
+	if err := o.RemoveOrgMember(s.opCtx, p.UserID, pathParam(ctx, "id"), pathParam(ctx, "user_id")); err != nil {
+		return err
+	}
+	ctx.SetStatusCode(fasthttp.StatusNoContent)
+	return nil
+}
+
+func orgOf(v host.OrgView) apitype.Organization {
+	return apitype.Organization{
+		ID: v.Org.ID, Name: v.Org.Name, Role: v.Role, CreatedBy: v.Org.CreatedBy,
+		CreatedAt: v.Org.CreatedAt.UTC(), UpdatedAt: v.Org.UpdatedAt.UTC(),
+	}
+}
+
+func userMember(u persist.User, role string) apitype.Member {
+	return apitype.Member{Type: "user", ID: u.ID, Role: role, Email: u.Email, Name: u.Name}
+}

@@ -1,0 +1,211 @@
+package httpapi
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/seshat-host/seshat/actors/host"
+	"github.com/seshat-host/seshat/http/apitype"
+	"github.com/seshat-host/seshat/http/auth"
+	"github.com/seshat-host/seshat/persist"
+)
+
+// Workspaces is what the workspace handlers need of the runtime.
+// *host.Host implements it.
+type Workspaces interface {
+	CreateWorkspace(ctx context.Context, userID, name, orgID string) (host.WorkspaceView, error)
+	ListWorkspaces(ctx context.Context, userID string) ([]host.WorkspaceView, error)
+	GetWorkspace(ctx context.Context, userID, id string) (host.WorkspaceView, error)
+	UpdateWorkspace(ctx context.Context, userID, id string, name *string) (host.WorkspaceView, error)
+	DeleteWorkspace(ctx context.Context, userID, id string) (persist.DeletedWorkspace, error)
+	ListWorkspaceMembers(ctx context.Context, userID, id string) ([]host.WorkspaceMember, error)
+	AddWorkspaceMember(ctx context.Context, userID, id string, ref host.MemberRef, role string) (host.WorkspaceMember, error)
+	UpdateWorkspaceMember(ctx context.Context, userID, id, memberID, role string) (host.WorkspaceMember, error)
+	RemoveWorkspaceMember(ctx context.Context, userID, id, memberID string) error
+}
+
+// workspaceCall returns the caller and the workspaces backend.
+func (s *Server) workspaceCall(ctx *fasthttp.RequestCtx) (auth.Principal, Workspaces, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return p, nil, err
+	}
+	if w, ok := s.deps.Sessions.(Workspaces); ok {
+		return p, w, nil
+	}
+	return p, nil, errNoSessions
+}
+
+// POST /api/v1/workspaces {name, organization_id?} → 201 workspace.
+func (s *Server) createWorkspace(ctx *fasthttp.RequestCtx) error {
+	p, wb, err := s.workspaceCall(ctx)
+	if err != nil {
+		return err
+	}
+	var req apitype.CreateWorkspaceRequest
+	if err := decodeJSON(ctx, &req); err != nil {
+		return err
+	}
+	v, err := wb.CreateWorkspace(s.opCtx, p.UserID, req.Name, req.OrganizationID)
+	if err != nil {
+		return err
+	}
+	noteAudit(ctx).resource(v.Workspace.ID, v.Workspace.ID)
+	return writeJSON(ctx, fasthttp.StatusCreated, workspaceOf(v))
+}
+
+// GET /api/v1/workspaces → the workspaces the caller has a role in.
+func (s *Server) listWorkspaces(ctx *fasthttp.RequestCtx) error {
+	p, wb, err := s.workspaceCall(ctx)
+	if err != nil {
+		return err
+	}
+	list, err := wb.ListWorkspaces(s.opCtx, p.UserID)
+	if err != nil {
+		return err
+	}
+	out := make([]apitype.Workspace, len(list))
+	for i, v := range list {
+		out[i] = workspaceOf(v)
+	}
+	return writeJSON(ctx, fasthttp.StatusOK, apitype.NewList(out))
+}
+
+// GET /api/v1/workspaces/{id}
+func (s *Server) getWorkspace(ctx *fasthttp.RequestCtx) error {
+	p, wb, err := s.workspaceCall(ctx)
+	if err != nil {
+		return err
+	}
+	v, err := wb.GetWorkspace(s.opCtx, p.UserID, pathParam(ctx, "id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(ctx, fasthttp.StatusOK, workspaceOf(v))
+}
+
+// PATCH /api/v1/workspaces/{id} {name?}
+func (s *Server) updateWorkspace(ctx *fasthttp.RequestCtx) error {
+	p, wb, err := s.workspaceCall(ctx)
+	if err != nil {
+		return err
+	}
+	var req apitype.UpdateWorkspaceRequest
+	if err := decodeJSON(ctx, &req); err != nil {
+		return err
+	}
+	v, err := wb.UpdateWorkspace(s.opCtx, p.UserID, pathParam(ctx, "id"), req.Name)
+	if err != nil {
+		return err
+	}
+	return writeJSON(ctx, fasthttp.StatusOK, workspaceOf(v))
+}
+
+// DELETE /api/v1/workspaces/{id} → 200 with what was removed.
+func (s *Server) deleteWorkspace(ctx *fasthttp.RequestCtx) error {
+	p, wb, err := s.workspaceCall(ctx)
+	if err != nil {
+		return err
+	}
+	d, err := wb.DeleteWorkspace(s.opCtx, p.UserID, pathParam(ctx, "id"))
+	if err != nil {
+		return err
+	}
+	out := apitype.DeletedWorkspace{Sessions: d.Sessions, Files: d.Files, Jobs: d.Jobs, ProviderSettings: d.Settings}
+	n := noteAudit(ctx)
+	n.set("sessions", strconv.Itoa(d.Sessions))
+	n.set("files", strconv.Itoa(d.Files))
+	n.set("jobs", strconv.Itoa(d.Jobs))
+	n.set("provider_settings", strconv.Itoa(d.Settings))
+	return writeJSON(ctx, fasthttp.StatusOK, out)
+}
+
+// GET /api/v1/workspaces/{id}/members
+func (s *Server) listWorkspaceMembers(ctx *fasthttp.RequestCtx) error {
+	p, wb, err := s.workspaceCall(ctx)
+	if err != nil {
+		return err
+	}
+	list, err := wb.ListWorkspaceMembers(s.opCtx, p.UserID, pathParam(ctx, "id"))
+	if err != nil {
+		return err
+	}
+	out := make([]apitype.Member, len(list))
+	for i, m := range list {
+		out[i] = workspaceMember(m)
+	}
+	return writeJSON(ctx, fasthttp.StatusOK, apitype.NewList(out))
+}
+
+// POST /api/v1/workspaces/{id}/members {user_id | email | group_id, role} → 201.
+func (s *Server) addWorkspaceMember(ctx *fasthttp.RequestCtx) error {
+	p, wb, err := s.workspaceCall(ctx)
+	if err != nil {
+		return err
+	}
+	var req apitype.AddMemberRequest
+	if err := decodeJSON(ctx, &req); err != nil {
+		return err
+	}
+	ref := host.MemberRef{UserRef: host.UserRef{ID: req.UserID, Email: req.Email}, GroupID: req.GroupID}
+	m, err := wb.AddWorkspaceMember(s.opCtx, p.UserID, pathParam(ctx, "id"), ref, req.Role)
+	if err != nil {
+		return err
+	}
+	out := workspaceMember(m)
+	noteAudit(ctx).set("member_id", out.ID)
+	noteAudit(ctx).set("role", out.Role)
+	return writeJSON(ctx, fasthttp.StatusCreated, out)
+}
+
+// PATCH /api/v1/workspaces/{id}/members/{member_id} {role}
+func (s *Server) updateWorkspaceMember(ctx *fasthttp.RequestCtx) error {
+	p, wb, err := s.workspaceCall(ctx)
+	if err != nil {
+		return err
+	}
+	var req apitype.UpdateMemberRequest
+	if err := decodeJSON(ctx, &req); err != nil {
+		return err
+	}
+	noteAudit(ctx).set("role", req.Role)
+	m, err := wb.UpdateWorkspaceMember(s.opCtx, p.UserID, pathParam(ctx, "id"), pathParam(ctx, "member_id"), req.Role)
+	if err != nil {
+		return err
+	}
+	return writeJSON(ctx, fasthttp.StatusOK, workspaceMember(m))
+}
+
+// DELETE /api/v1/workspaces/{id}/members/{member_id} → 204.
+func (s *Server) removeWorkspaceMember(ctx *fasthttp.RequestCtx) error {
+	p, wb, err := s.workspaceCall(ctx)
+	if err != nil {
+		return err
+	}
+	if err := wb.RemoveWorkspaceMember(s.opCtx, p.UserID, pathParam(ctx, "id"), pathParam(ctx, "member_id")); err != nil {
+		return err
+	}
+	ctx.SetStatusCode(fasthttp.StatusNoContent)
+	return nil
+}
+
+func workspaceOf(v host.WorkspaceView) apitype.Workspace {
+	w := v.Workspace
+	updated := w.UpdatedAt
+	if updated.IsZero() {
+		updated = w.CreatedAt
+	}
+	return apitype.Workspace{
+		ID: w.ID, Name: w.Name, OrganizationID: w.OrganizationID, OwnerID: w.OwnerID, Personal: w.Personal,
+		Role: v.Role, CreatedAt: w.CreatedAt.UTC(), UpdatedAt: updated.UTC(),
+	}
+}
+
+func workspaceMember(m host.WorkspaceMember) apitype.Member {
+	if m.Group != nil {
+		return apitype.Member{Type: "group", ID: m.Group.ID, Role: m.Role, Name: m.Group.Name}
+	}
+	return userMember(*m.User, m.Role)
+}
