@@ -144,6 +144,17 @@ func TestPermissionTimeoutDenies(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, res.ToolResults[0].IsError)
 	require.Contains(t, res.ToolResults[0].Content, "denied")
+
+	// The expiry is in the audit log, as the system's decision.
+	var entries []persist.AuditEntry
+	require.Eventually(t, func() bool {
+		entries, _, err = h.ListAudit(t.Context(), uid, persist.RoleAdmin, persist.AuditQuery{Action: "permission.expired"})
+		return err == nil && len(entries) == 1
+	}, 10*time.Second, 5*time.Millisecond)
+	require.Equal(t, persist.ActorSystem, entries[0].ActorType)
+	require.Equal(t, res.SessionID, entries[0].ResourceID)
+	require.Equal(t, "write_file", entries[0].Details["tool"])
+	require.Equal(t, "deny", entries[0].Details["decision"])
 }
 
 func TestPromptFlow(t *testing.T) {

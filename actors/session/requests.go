@@ -7,6 +7,7 @@ import (
 
 	"github.com/seshat-host/seshat/actors/agent"
 	"github.com/seshat-host/seshat/actors/turn"
+	"github.com/seshat-host/seshat/persist"
 )
 
 // maxDecided bounds the ids remembered as decided, for 409 answers.
@@ -19,10 +20,12 @@ func (a *sessionActor) onPermissionNeeded(m *permissionNeeded) {
 	}
 	if d, ok := a.snap.Remembered[m.req.ToolName]; ok {
 		m.reply <- turn.Decision{Allow: d == agent.DecisionAllow, Reason: "remembered decision"}
+		a.auditDecision("permission.remembered", m.req, d)
 		return
 	}
 	if m.noAsk {
 		m.reply <- turn.Decision{Allow: false, Reason: "no one can approve this tool here"}
+		a.auditDecision("permission.unattended", m.req, agent.DecisionDeny)
 		return
 	}
 	p := agent.Pending{
@@ -155,6 +158,7 @@ func (a *sessionActor) expire(id string) {
 	if w.perm != nil {
 		w.perm <- turn.Decision{Allow: false, Reason: "no decision before the permission timeout"}
 		ev.Type, ev.Decision = agent.RuntimePermissionResolved, agent.DecisionDeny
+		a.auditDecision("permission.expired", turn.PermissionRequest{ToolUseID: w.pending.ToolUseID, ToolName: w.pending.ToolName}, agent.DecisionDeny, id)
 	} else {
 		w.prompt <- promptReply{err: fmt.Errorf("no answer before the prompt timeout")}
 		ev.Type = agent.RuntimePromptResolved
@@ -176,4 +180,29 @@ func (a *sessionActor) releaseWaiters(reason string) {
 		a.close(id)
 	}
 	a.snap.Pending = nil
+}
+
+// auditDecision records a permission decision that no person made (a
+// remembered decision, an unattended turn, an expired request) in the
+// audit log, as the system's. Decisions made through the API are recorded
+// by the HTTP layer with the deciding user. The append shares the store's
+// group commit.
+func (a *sessionActor) auditDecision(action string, req turn.PermissionRequest, decision string, requestID ...string) {
+	e := persist.AuditEntry{
+		ActorType: persist.ActorSystem, Action: action, ResourceType: "session", ResourceID: a.id,
+		WorkspaceID: a.rec.WorkspaceID, Outcome: persist.OutcomeSuccess,
+		Details: map[string]string{"tool": req.ToolName, "tool_use_id": req.ToolUseID, "decision": decision},
+	}
+	if a.turn != nil {
+		e.Details["turn_id"] = a.turn.id
+	}
+	if len(requestID) > 0 {
+		e.Details["request_id"] = requestID[0]
+	}
+	id, log := a.id, a.d.Logger
+	a.d.Store.AppendAudit(e, func(err error) {
+		if err != nil {
+			log.Error("audit a permission decision", "session_id", id, "err", err)
+		}
+	})
 }
