@@ -88,7 +88,7 @@ func (t *Turn) Wait(ctx context.Context) (*agent.QueryResult, error) {
 // closed. Close must be called once the reader is done.
 type Stream struct {
 	Replay []agent.Event
-	C      <-chan agent.Event
+	C      <-chan *agent.Event
 	sub    *session.Subscription
 	free   func()
 	gauge  func()

@@ -26,7 +26,7 @@ func next(t *testing.T, s *Stream, replayed *int) agent.Event {
 	select {
 	case ev, ok := <-s.C:
 		require.True(t, ok, "stream closed early")
-		return ev
+		return *ev
 	case <-time.After(10 * time.Second):
 		t.Fatal("no event within 10s")
 	}
@@ -358,7 +358,7 @@ func TestSlowSubscriberDroppedTurnGoesOn(t *testing.T) {
 	require.Eventually(t, func() bool { return testutilValue(h.metrics.subscribersDropped) == 1 }, 10*time.Second, time.Millisecond)
 	var got []agent.Event
 	for ev := range tr.Events.C {
-		got = append(got, ev)
+		got = append(got, *ev)
 	}
 	tr.Events.Close()
 	require.LessOrEqual(t, len(got), 4)

@@ -59,7 +59,7 @@ func TestQueryEcho(t *testing.T) {
 	var evs []agent.Event
 	evs = append(evs, st.Events.Replay...)
 	for ev := range st.Events.C {
-		evs = append(evs, ev)
+		evs = append(evs, *ev)
 	}
 	st.Events.Close()
 	require.Equal(t, agent.RuntimeSession, evs[0].Runtime.Type)

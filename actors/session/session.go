@@ -426,9 +426,15 @@ func (a *sessionActor) emit(ev agent.Event) {
 			a.d.Observer.FirstEvent(time.Since(a.turn.started))
 		}
 	}
+	if len(a.subs) == 0 {
+		return
+	}
+	// Subscribers share one copy; a channel of pointers keeps each
+	// subscriber's buffer small (8 bytes a slot, not a whole Event).
+	p := &ev
 	for sub := range a.subs {
 		select {
-		case sub.ch <- ev:
+		case sub.ch <- p:
 		default:
 			delete(a.subs, sub)
 			close(sub.ch)
@@ -471,7 +477,7 @@ func (a *sessionActor) attach(n uint64) *Subscription {
 			replay = []agent.Event{resync, done}
 		}
 		sub, _ := newSubscription(a.d.System, a.self, 0, replay, len(replay) > 0)
-		ch := make(chan agent.Event)
+		ch := make(chan *agent.Event)
 		close(ch)
 		sub.C = ch
 		return sub

@@ -18,8 +18,9 @@ type Subscription struct {
 	Replay []agent.Event
 	// Resync is true when events after the cursor were no longer kept.
 	Resync bool
-	// C delivers the following events.
-	C <-chan agent.Event
+	// C delivers the following events. They are shared with the log and
+	// every other subscriber, and must not be modified.
+	C <-chan *agent.Event
 
 	once  sync.Once
 	close func()
@@ -36,11 +37,11 @@ func (s *Subscription) Close() {
 
 // subscriber is the actor's side of a subscription.
 type subscriber struct {
-	ch chan agent.Event
+	ch chan *agent.Event
 }
 
 func newSubscription(sys *actor.ActorSystem, self *actor.PID, buffer int, replay []agent.Event, resync bool) (*Subscription, *subscriber) {
-	sub := &subscriber{ch: make(chan agent.Event, buffer)}
+	sub := &subscriber{ch: make(chan *agent.Event, buffer)}
 	s := &Subscription{Replay: replay, Resync: resync, C: sub.ch}
 	s.close = func() { sys.Root.Send(self, &unsubscribe{sub: sub}) }
 	return s, sub

@@ -255,7 +255,7 @@ drain:
 			if !ok {
 				break drain
 			}
-			note(ev)
+			note(*ev)
 		case <-done:
 			break drain
 		}
@@ -406,7 +406,7 @@ func (s *Server) serveMessageStream(ctx *fasthttp.RequestCtx, st *host.Stream, m
 // session dropped a subscriber that fell behind) or done closes (the
 // server is shutting down), the stream ends with an error event instead,
 // never silently. It returns the write error if the client went away.
-func writeMessageStream(done <-chan struct{}, w *sse.Writer, replay []agent.Event, ch <-chan agent.Event, m *messageStream, ping time.Duration) error {
+func writeMessageStream(done <-chan struct{}, w *sse.Writer, replay []agent.Event, ch <-chan *agent.Event, m *messageStream, ping time.Duration) error {
 	write := func(evs []anthropic.StreamEvent) error {
 		for _, ev := range evs {
 			name, data := anthropic.Encode(ev)
@@ -441,7 +441,7 @@ func writeMessageStream(done <-chan struct{}, w *sse.Writer, replay []agent.Even
 			if !ok {
 				return errors.Join(write(m.conv.Error(fasthttp.StatusInternalServerError, msgMessageStreamDropped)), w.Flush())
 			}
-			if err := handle(ev); err != nil {
+			if err := handle(*ev); err != nil {
 				return err
 			}
 		drain:
@@ -451,7 +451,7 @@ func writeMessageStream(done <-chan struct{}, w *sse.Writer, replay []agent.Even
 					if !ok {
 						break drain
 					}
-					if err := handle(ev); err != nil {
+					if err := handle(*ev); err != nil {
 						return err
 					}
 				default:

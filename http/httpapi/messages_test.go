@@ -116,15 +116,15 @@ func runScript(t *testing.T, sc script) []byte {
 		reply.client[n] = true
 	}
 	m := &messageStream{reply: reply, conv: anthropic.NewStreamConverter(reply.id, reply.model, 12)}
-	ch := make(chan agent.Event, len(sc.events))
+	ch := make(chan *agent.Event, len(sc.events))
 	done := make(chan struct{})
 	var replay []agent.Event
 	if sc.shutdown {
 		replay = sc.events
 		close(done)
 	} else {
-		for _, ev := range sc.events {
-			ch <- ev
+		for i := range sc.events {
+			ch <- &sc.events[i]
 		}
 	}
 	if sc.close {
@@ -171,7 +171,7 @@ func TestMessageStreamPingsWhenSilent(t *testing.T) {
 	pr, pw := io.Pipe()
 	// Buffered, so that sending never waits for a writer blocked on the
 	// pipe.
-	ch := make(chan agent.Event, 1)
+	ch := make(chan *agent.Event, 1)
 	reply := &messageReply{id: "msg_test", model: "m", client: map[string]bool{}}
 	m := &messageStream{reply: reply, conv: anthropic.NewStreamConverter(reply.id, reply.model, 1)}
 	errc := make(chan error, 1)
@@ -190,7 +190,7 @@ func TestMessageStreamPingsWhenSilent(t *testing.T) {
 	require.Equal(t, anthropic.EventPing, next().Name)
 	require.Equal(t, anthropic.EventPing, next().Name)
 	res := agent.QueryResult{StopReason: agent.StopEndTurn}
-	ch <- agent.Event{Kind: agent.KindDone, Result: &res}
+	ch <- &agent.Event{Kind: agent.KindDone, Result: &res}
 	for ev := next(); ev.Name != anthropic.EventMessageStop; ev = next() {
 		require.Contains(t, []string{anthropic.EventPing, anthropic.EventMessageDelta}, ev.Name)
 	}

@@ -57,7 +57,7 @@ func (s *Server) serveStream(ctx *fasthttp.RequestCtx, st *host.Stream) {
 		}()
 		w := sse.NewWriter(bw, setDeadline, cfg)
 		var last agent.EventKind
-		write := func(w *sse.Writer, ev agent.Event) error {
+		write := func(w *sse.Writer, ev *agent.Event) error {
 			last = ev.Kind
 			return w.Event(ev.ID, ev.Kind.SSEName(), ev.Data)
 		}
@@ -66,8 +66,8 @@ func (s *Server) serveStream(ctx *fasthttp.RequestCtx, st *host.Stream) {
 		if err := w.Comment("connected"); err != nil {
 			return
 		}
-		for _, ev := range st.Replay {
-			if err := write(w, ev); err != nil {
+		for i := range st.Replay {
+			if err := write(w, &st.Replay[i]); err != nil {
 				return
 			}
 		}
