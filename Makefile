@@ -21,8 +21,15 @@ lint:
 	if [ -n "$$unformatted" ]; then echo "gofmt -w needed on:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
+# The load bench (docs/perf.md, "Load bench"): builds the server and the
+# bench, spawns the server on CPU 0 and the bench on CPU 1 (taskset), runs
+# the short default suite and writes bench/results/report.{txt,json,svg}.
+# BENCHFLAGS adds flags, e.g. BENCHFLAGS='-scenarios streams -streams 10000'.
+BENCHFLAGS ?=
 bench:
-	@echo "the load bench is not built yet"
+	$(GO) build -o bin/seshat ./cmd/seshat
+	$(GO) build -o bin/seshat-bench ./cmd/seshat-bench
+	bin/seshat-bench -spawn -server bin/seshat -out bench/results $(BENCHFLAGS)
 
 # The crash suite: SIGKILL the server at 50 seeded random moments under
 # load and check every invariant after each restart. SESHAT_CRASH_SEED=N
