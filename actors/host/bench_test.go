@@ -136,3 +136,24 @@ func (h *Host) passivateAll(ctx context.Context) error {
 		}
 	}
 }
+
+// BenchmarkCloseWithLiveSessions reports how long Close takes with 20,000
+// idle session actors in memory.
+func BenchmarkCloseWithLiveSessions(b *testing.B) {
+	const n = 20000
+	for range b.N {
+		b.StopTimer()
+		su := newStoreUser(b)
+		h, err := New(Config{Store: su.s, Providers: mockRegistry(), Session: session.Config{Idle: time.Hour}})
+		require.NoError(b, err)
+		ids := createSessions(b, h, su.uid, n, false)
+		for _, id := range ids {
+			_, err := h.GetSession(context.Background(), su.uid, id)
+			require.NoError(b, err)
+		}
+		b.StartTimer()
+		t0 := time.Now()
+		require.NoError(b, h.Close(context.Background()))
+		b.ReportMetric(float64(time.Since(t0).Milliseconds()), "close-ms")
+	}
+}

@@ -131,7 +131,7 @@ func (a *sessionActor) Receive(ctx actor.Context) {
 	case *Delete:
 		ctx.Respond(Reply{Err: a.delete(ctx)})
 	case *Passivate:
-		ctx.Respond(Reply{Err: a.passivate(ctx, m.Reason)})
+		a.passivate(ctx, m.Reason)
 	case *turnEvent:
 		if a.current(m.turnID) {
 			a.onRunnerEvent(m.ev)
@@ -662,10 +662,14 @@ func (a *sessionActor) delete(ctx actor.Context) error {
 	return nil
 }
 
-// passivate interrupts what runs, saves synchronously and stops. It is used
-// at shutdown, where a bounded wait in the mailbox is acceptable.
-func (a *sessionActor) passivate(ctx actor.Context, reason string) error {
-	if a.turn != nil && !a.turn.finishing {
+// passivate stops the actor for the host (at shutdown). Every change is
+// queued to the store as it happens, so an actor without a running turn
+// has nothing left to write and answers at once. A running turn is cut:
+// recorded as interrupted and saved, and the answer goes to the requester
+// from the commit callback, so the mailbox never waits on the disk.
+func (a *sessionActor) passivate(ctx actor.Context, reason string) {
+	cut := a.turn != nil && !a.turn.finishing
+	if cut {
 		t := a.turn
 		t.cancel()
 		a.closeDanglingToolUses("not run: the server shut down during the turn")
@@ -677,17 +681,18 @@ func (a *sessionActor) passivate(ctx actor.Context, reason string) error {
 		a.rec.Status = agent.StatusIdle
 	}
 	a.abandon(reason)
-	errc := make(chan error, 1)
-	a.save(func(err error) { errc <- err })
-	var err error
-	select {
-	case err = <-errc:
-	case <-time.After(10 * time.Second):
-		err = errors.New("snapshot timed out")
-	}
 	a.gone = agent.ErrClosed
 	ctx.Poison(ctx.Self())
-	return err
+	if !cut {
+		ctx.Respond(Reply{})
+		return
+	}
+	sender, sys := ctx.Sender(), a.d.System
+	a.save(func(err error) {
+		if sender != nil {
+			sys.Root.Send(sender, Reply{Err: err})
+		}
+	})
 }
 
 // save writes the record and snapshot through the group-commit writer.
