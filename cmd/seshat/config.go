@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -51,6 +52,9 @@ type Config struct {
 	// SSEKeepalive is the idle interval between `: keepalive` comments:
 	// SESHAT_SSE_KEEPALIVE. Default 15s.
 	SSEKeepalive time.Duration
+	// DebugAddr, if set, serves Go's pprof profiles on this loopback
+	// address: SESHAT_DEBUG_ADDR (for example 127.0.0.1:6060).
+	DebugAddr string
 	// MaxStreams caps open streams over all users: SESHAT_MAX_STREAMS.
 	MaxStreams int
 	// MaxSubscribers caps the streams following one session:
@@ -145,6 +149,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 	env.duration("SESHAT_SSE_KEEPALIVE", &cfg.SSEKeepalive)
 	env.duration("SESHAT_SSE_WRITE_TIMEOUT", &cfg.SSEWriteTimeout)
 	env.duration("SESHAT_READ_TIMEOUT", &cfg.ReadTimeout)
+	env.str("SESHAT_DEBUG_ADDR", &cfg.DebugAddr)
 	env.integer("SESHAT_MAX_TURNS_PER_USER", &cfg.MaxTurnsPerUser)
 	env.integer("SESHAT_MAX_STREAMS_PER_USER", &cfg.MaxStreamsPerUser)
 	env.integer("SESHAT_JOB_RUN_HISTORY", &cfg.JobRunHistory)
@@ -205,6 +210,9 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 	}
 	if cfg.MaxStreams <= 0 || cfg.MaxSubscribers <= 0 || cfg.MaxTurnEvents <= 0 {
 		bad = append(bad, errors.New("SESHAT_MAX_STREAMS, SESHAT_MAX_SUBSCRIBERS_PER_SESSION and SESHAT_MAX_TURN_EVENTS must be positive"))
+	}
+	if cfg.DebugAddr != "" && !loopbackAddr(cfg.DebugAddr) {
+		bad = append(bad, fmt.Errorf("SESHAT_DEBUG_ADDR %q must be a loopback address such as 127.0.0.1:6060", cfg.DebugAddr))
 	}
 	if cfg.JobRunHistory <= 0 {
 		bad = append(bad, errors.New("SESHAT_JOB_RUN_HISTORY must be positive"))
@@ -318,4 +326,17 @@ func (e *envReader) duration(name string, dst *time.Duration) {
 		}
 		*dst = d
 	}
+}
+
+// loopbackAddr reports whether addr is host:port with a loopback host.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -115,6 +115,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return errors.Join(fmt.Errorf("listen: %w", err), hst.Close(context.Background()), store.Close())
 	}
+	if cfg.DebugAddr != "" {
+		stopDebug, err := serveDebug(context.Background(), cfg.DebugAddr, log)
+		if err != nil {
+			return errors.Join(fmt.Errorf("debug listener: %w", err), ln.Close(), hst.Close(context.Background()), store.Close())
+		}
+		defer stopDebug()
+	}
 	addr := ln.Addr().String()
 	log.Info("listening on "+addr, "addr", addr, "data_dir", cfg.DataDir, "debug", cfg.Debug)
 

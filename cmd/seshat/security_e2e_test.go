@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -171,4 +172,19 @@ func TestSecretsNeverLeak(t *testing.T) {
 	for _, name := range []string{"password", "api key", "api key secret part"} {
 		require.False(t, bytes.Contains(db, []byte(secrets[name])), "the %s is in the store in the clear", name)
 	}
+}
+
+func TestDebugListenerIsLoopbackOnly(t *testing.T) {
+	_, err := tryStartServer(t, "", map[string]string{"SESHAT_DEBUG_ADDR": "0.0.0.0:0"})
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "loopback")
+
+	s := startServer(t, "", map[string]string{"SESHAT_DEBUG_ADDR": "127.0.0.1:0"})
+	m := regexp.MustCompile(`pprof profiles on (http://[^\s"]+)`).FindStringSubmatch(s.Log.String())
+	require.NotNil(t, m, "log: %s", s.Log.String())
+	resp, err := s.Client.Get(m[1] + "goroutine?debug=1")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, 404, s.get(t, "/debug/pprof/", "").Status, "the API server never serves profiles")
 }
