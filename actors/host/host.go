@@ -200,6 +200,11 @@ func (h *Host) Close(ctx context.Context) error {
 		return fmt.Errorf("host: turn runners still running: %w", ctx.Err())
 	}
 	h.sys.Shutdown()
+	// The store's writer commits in order, so once this empty write is
+	// durable every save the sessions queued before stopping is too.
+	if err := h.cfg.Store.Update(ctx, func(*persist.Tx) error { return nil }); err != nil {
+		return fmt.Errorf("host: flush session writes: %w", err)
+	}
 	if n := failed.Load(); n > 0 {
 		return fmt.Errorf("host: %d sessions failed to passivate", n)
 	}

@@ -168,6 +168,7 @@ type (
 		sub *subscriber
 	}
 	idleCheck struct{}
+	saveTick  struct{}
 )
 
 // now is the clock; a variable only so the code reads as one place.

@@ -64,8 +64,11 @@ type sessionActor struct {
 	decOrder []string
 
 	indexedUpTo int
-	lastActive  time.Time
-	idleTimer   *time.Timer
+	// saveDue is set while a coalesced save is scheduled (saveSoon); any
+	// save clears it, so the scheduled one then has nothing to do.
+	saveDue    bool
+	lastActive time.Time
+	idleTimer  *time.Timer
 }
 
 // Receive is the actor's single entry point.
@@ -139,6 +142,10 @@ func (a *sessionActor) Receive(ctx actor.Context) {
 	case *turnCommit:
 		if a.current(m.turnID) {
 			a.commit(m.msg)
+			a.saveSoon()
+		}
+	case *saveTick:
+		if a.saveDue {
 			a.save(nil)
 		}
 	case *permissionNeeded:
@@ -698,6 +705,7 @@ func (a *sessionActor) passivate(ctx actor.Context, reason string) {
 // save writes the record and snapshot through the group-commit writer.
 // done, if not nil, runs on the writer goroutine once durable.
 func (a *sessionActor) save(done func(error)) {
+	a.saveDue = false
 	snap, err := a.snap.encode()
 	if err != nil {
 		a.d.Logger.Error("encode session snapshot", "session_id", a.id, "err", err)
@@ -744,4 +752,20 @@ func (a *sessionActor) closeDanglingToolUses(reason string) {
 	if len(results) > 0 {
 		a.commit(agent.Message{Role: agent.RoleUser, Content: results})
 	}
+}
+
+// commitSaveDelay is how long messages a turn commits may wait to be
+// saved together. The turn's end saves at once, so a short turn writes its
+// snapshot twice (start and end), not once per message as well; a long
+// turn's messages are durable within this delay plus one commit.
+const commitSaveDelay = 5 * time.Millisecond
+
+// saveSoon schedules a save after commitSaveDelay unless one is due.
+func (a *sessionActor) saveSoon() {
+	if a.saveDue {
+		return
+	}
+	a.saveDue = true
+	sys, self := a.d.System, a.self
+	time.AfterFunc(commitSaveDelay, func() { sys.Root.Send(self, &saveTick{}) })
 }
