@@ -103,3 +103,19 @@ func TestTouchAPIKeyFlushedPeriodically(t *testing.T) {
 	require.Eventually(t, func() bool { return s.Stats().Writes > before }, 10*time.Second, time.Millisecond)
 	require.NoError(t, s.Check())
 }
+
+func TestAuthGenerationChangesWithUsersAndKeys(t *testing.T) {
+	s := persisttest.Open(t)
+	ctx := t.Context()
+	u, err := s.CreateUser(ctx, persist.User{ID: "usr_gen", Email: "gen@example.com"}, persist.Workspace{ID: "ws_gen", Name: "p"})
+	require.NoError(t, err)
+	g0 := s.AuthGeneration()
+	require.NoError(t, s.CreateAPIKey(ctx, persist.APIKey{ID: "key_gen", UserID: u.ID, Name: "k", Prefix: "genprefix0001", Hash: []byte{1}}))
+	g1 := s.AuthGeneration()
+	require.NotEqual(t, g0, g1, "a key write changes the generation")
+	// A write that touches neither users nor keys leaves it.
+	require.NoError(t, s.Update(ctx, func(*persist.Tx) error { return nil }))
+	require.Equal(t, g1, s.AuthGeneration())
+	require.NoError(t, s.DeleteAPIKey(ctx, u.ID, "key_gen"))
+	require.NotEqual(t, g1, s.AuthGeneration(), "a revocation changes the generation")
+}

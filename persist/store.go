@@ -106,6 +106,9 @@ type Store struct {
 	wake chan struct{}
 
 	commits atomic.Uint64
+	// authGen counts commits that changed users or API keys; see
+	// AuthGeneration.
+	authGen atomic.Uint64
 	writes  atomic.Uint64
 
 	// touchMu guards touches and flushing: last-use times not yet
@@ -413,8 +416,10 @@ func (s *Store) commit(batch []*request) {
 func (s *Store) runBatch(batch []*request) (int, error) {
 	failed := -1
 	var remove []string
+	authDirty := false
 	err := s.db.Update(func(btx *bolt.Tx) error {
 		tx := &Tx{tx: btx, s: s, writer: true}
+		defer func() { authDirty = tx.authDirty }()
 		for i, r := range batch {
 			if err := tx.call(r.fn); err != nil {
 				failed = i
@@ -430,6 +435,11 @@ func (s *Store) runBatch(batch []*request) (int, error) {
 	}
 	s.commits.Add(1)
 	s.writes.Add(uint64(len(batch)))
+	if authDirty {
+		// After the commit, never before: a reader that sees the new
+		// generation must also see the new records.
+		s.authGen.Add(1)
+	}
 	s.removeBlobs(remove)
 	return -1, nil
 }
@@ -489,3 +499,9 @@ func mapClosed(err error) error {
 	}
 	return err
 }
+
+// AuthGeneration returns a number that changes after every commit that
+// wrote users or API keys (a revocation, a disabled user, a role change).
+// A credential cache keeps the generation it read its entries under and
+// drops them once it differs, so that such changes apply at once.
+func (s *Store) AuthGeneration() uint64 { return s.authGen.Load() }

@@ -21,6 +21,10 @@ type Tx struct {
 	// blobs are blobs whose reference count this transaction lowered;
 	// those left unreferenced are removed after the commit.
 	blobs []string
+	// authDirty is set once a writable transaction opened a bucket that
+	// authentication reads (users, API keys); the writer then bumps the
+	// store's auth generation after the commit.
+	authDirty bool
 }
 
 // Bucket names. doc.go describes each bucket's keys and values.
@@ -56,6 +60,9 @@ const appendFillPercent = 0.9
 
 // bucket returns a top-level bucket; migrations create them all.
 func (tx *Tx) bucket(name []byte) *bolt.Bucket {
+	if tx.writer && !tx.authDirty && authBucket(name) {
+		tx.authDirty = true
+	}
 	b := tx.tx.Bucket(name)
 	if b == nil {
 		// Only a file that skipped migrations can get here.
@@ -158,4 +165,10 @@ func (tx *Tx) counterAdd(name []byte, delta int64) error {
 
 func (tx *Tx) counter(name []byte) int {
 	return int(readU64(tx.bucket(bucketMeta).Get(name)))
+}
+
+// authBucket reports whether authentication reads bucket name, so that a
+// write to it must invalidate cached credentials.
+func authBucket(name []byte) bool {
+	return bytes.Equal(name, bucketUsers) || bytes.Equal(name, bucketKeys) || bytes.Equal(name, bucketKeysByPrefix)
 }

@@ -49,6 +49,10 @@ type Config struct {
 	MaxTrackedLogins int
 	// Now returns the current time. If nil, time.Now.
 	Now func() time.Time
+	// CachedCredentials bounds how many verified credentials are kept so
+	// that a repeated one costs no token parse and no store read. If
+	// zero, 10000; negative turns the cache off.
+	CachedCredentials int
 }
 
 // Service verifies credentials and runs account operations.
@@ -59,6 +63,7 @@ type Service struct {
 	dummyHash []byte // compared against on unknown emails, so they cost a bcrypt
 	byEmail   *failureLimiter
 	byIP      *failureLimiter
+	cache     *credentialCache
 }
 
 // New validates cfg, fills in its defaults and returns a Service.
@@ -106,6 +111,9 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.CachedCredentials == 0 {
+		cfg.CachedCredentials = 10000
+	}
 	// The dummy hash has the configured cost so that a login for an unknown
 	// email takes as long as one for a known email.
 	dummy, err := bcrypt.GenerateFromPassword([]byte("seshat-dummy-password"), cfg.BcryptCost)
@@ -118,6 +126,7 @@ func New(cfg Config) (*Service, error) {
 		dummyHash: dummy,
 		byEmail:   newFailureLimiter(cfg.LoginFailuresPerEmail, cfg.LoginWindow, cfg.MaxTrackedLogins),
 		byIP:      newFailureLimiter(cfg.LoginFailuresPerIP, cfg.LoginWindow, cfg.MaxTrackedLogins),
+		cache:     newCredentialCache(cfg.CachedCredentials),
 	}
 	s.parser = jwt.NewParser(
 		// Pinning the method is what stops algorithm substitution (none,

@@ -37,18 +37,19 @@ func (s *Service) issueToken(userID string) (string, time.Time, error) {
 }
 
 // verifyToken checks a JWT and returns its subject.
-func (s *Service) verifyToken(raw string) (string, error) {
+func (s *Service) verifyToken(raw string) (string, time.Time, error) {
 	var claims jwt.RegisteredClaims
 	_, err := s.parser.ParseWithClaims(raw, &claims, func(*jwt.Token) (any, error) {
 		return s.cfg.Secret, nil
 	})
 	if err != nil {
-		return "", unauthenticated(err)
+		return "", time.Time{}, unauthenticated(err)
 	}
 	if claims.Subject == "" {
-		return "", unauthenticated(errors.New("token has no subject"))
+		return "", time.Time{}, unauthenticated(errors.New("token has no subject"))
 	}
-	return claims.Subject, nil
+	// The parser requires exp, so ExpiresAt is set.
+	return claims.Subject, claims.ExpiresAt.Time, nil
 }
 
 // BearerToken returns the credential of an Authorization header value of
@@ -69,19 +70,42 @@ func BearerToken(header []byte) (string, bool) {
 // Authenticate verifies a credential (a JWT or an `sk-` API key, without
 // the "Bearer " scheme) and returns the Principal it stands for. Every
 // failure wraps ErrUnauthenticated.
+//
+// A credential verified recently is answered from a cache: its entry holds
+// the store's auth generation read before the lookup, and any commit to
+// users or keys (a revocation, a disabled user, a role change) changes the
+// generation, so such changes still apply to the very next request. Token
+// entries end at the token's expiry.
 func (s *Service) Authenticate(credential string) (Principal, error) {
+	gen := s.store.AuthGeneration()
+	now := s.cfg.Now()
+	if p, ok := s.cache.get(credential, gen, now); ok {
+		if p.KeyID != "" {
+			s.store.TouchAPIKey(p.KeyID, now)
+		}
+		return p, nil
+	}
+	var (
+		p       Principal
+		expires time.Time
+		err     error
+	)
 	if strings.HasPrefix(credential, KeyPrefix) {
-		return s.authenticateKey(credential)
+		p, err = s.authenticateKey(credential)
+	} else {
+		var userID string
+		if userID, expires, err = s.verifyToken(credential); err == nil {
+			var u persist.User
+			if u, err = s.activeUser(userID); err == nil {
+				p = principalOf(u, "")
+			}
+		}
 	}
-	userID, err := s.verifyToken(credential)
 	if err != nil {
 		return Principal{}, err
 	}
-	u, err := s.activeUser(userID)
-	if err != nil {
-		return Principal{}, err
-	}
-	return principalOf(u, ""), nil
+	s.cache.put(credential, p, gen, expires)
+	return p, nil
 }
 
 // AuthenticateRequest verifies the request's bearer credential and stores
