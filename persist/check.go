@@ -170,6 +170,12 @@ func (tx *Tx) checkSessions(p *problems) {
 			p.add("snapshot of missing session %s", k)
 		}
 	})
+	each(tx.bucket(bucketMessages), func(k, v []byte) {
+		id, _, ok := bytes.Cut(k, []byte{0})
+		if !ok || sessions.Get(id) == nil {
+			p.add("message %q of missing session", k)
+		}
+	})
 }
 
 // postingMatches reports whether k is the list key of an existing session.

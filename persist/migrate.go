@@ -17,6 +17,7 @@ var migrations = []func(*bolt.Tx) error{
 	migrateJobBuckets,
 	migrateProviderSettingBuckets,
 	migrateTenancyBuckets,
+	migrateMessageBucket,
 }
 
 // currentSchema is the version a file has once Open returns.
@@ -144,4 +145,13 @@ func migrateTenancyBuckets(tx *bolt.Tx) error {
 		}
 	}
 	return nil
+}
+
+// migrateMessageBucket adds the bucket of session messages, which are
+// stored one record each instead of inside every snapshot. Snapshots
+// written before still hold their messages; the session moves them out on
+// its next save.
+func migrateMessageBucket(tx *bolt.Tx) error {
+	_, err := tx.CreateBucketIfNotExists(bucketMessages)
+	return err
 }

@@ -95,6 +95,12 @@ type SessionSave struct {
 	Session   Session
 	Snapshot  Snapshot
 	IndexText string
+	// Messages are encoded messages to store at indexes MessagesFrom,
+	// MessagesFrom+1, …: the ones added since the last save known to be
+	// durable. Writing one again is harmless, so a save may repeat messages
+	// an earlier save in flight also carries.
+	Messages     [][]byte
+	MessagesFrom int
 }
 
 // SessionQuery selects sessions for a listing.

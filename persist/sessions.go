@@ -1,6 +1,7 @@
 package persist
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -147,7 +148,54 @@ func (tx *Tx) SaveSession(save SessionSave) error {
 			return err
 		}
 	}
+	if len(save.Messages) > 0 {
+		msgs := tx.bucket(bucketMessages)
+		msgs.FillPercent = 0.9 // appended in key order
+		for i, m := range save.Messages {
+			if err := msgs.Put(messageKey(rec.ID, save.MessagesFrom+i), m); err != nil {
+				return err
+			}
+		}
+	}
 	return tx.index(rec, rec.Title, save.IndexText)
+}
+
+// messageKey is the key of a session's message at index i.
+func messageKey(sessionID string, i int) []byte {
+	k := make([]byte, 0, len(sessionID)+9)
+	k = append(k, sessionID...)
+	k = append(k, 0)
+	return binary.BigEndian.AppendUint64(k, uint64(i))
+}
+
+// LoadMessages returns a session's stored messages in order (none for a
+// session whose messages still live in its snapshot).
+func (s *Store) LoadMessages(id string) ([][]byte, error) {
+	var out [][]byte
+	err := s.View(func(tx *Tx) error {
+		prefix := append([]byte(id), 0)
+		c := tx.bucket(bucketMessages).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			if want := messageKey(id, len(out)); !bytes.Equal(k, want) {
+				return fmt.Errorf("persist: session %s: message %d is missing", id, len(out))
+			}
+			out = append(out, bytes.Clone(v))
+		}
+		return nil
+	})
+	return out, err
+}
+
+// deleteMessages removes every message of a session.
+func (tx *Tx) deleteMessages(id string) error {
+	prefix := append([]byte(id), 0)
+	c := tx.bucket(bucketMessages).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Seek(prefix) {
+		if err := c.Delete(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // DeleteSession removes the session's record, snapshot and index entries.
@@ -166,6 +214,9 @@ func (tx *Tx) DeleteSession(id string) error {
 		return err
 	}
 	if err := tx.bucket(bucketSnapshots).Delete([]byte(id)); err != nil {
+		return err
+	}
+	if err := tx.deleteMessages(id); err != nil {
 		return err
 	}
 	if err := tx.bucket(bucketIdxTime).Delete(listKey(sess.WorkspaceID, sess.CreatedAt, sess.ID)); err != nil {

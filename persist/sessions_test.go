@@ -141,3 +141,39 @@ func TestSessionsInTx(t *testing.T) {
 	_, err = s.Session("sess_b")
 	require.ErrorIs(t, err, persist.ErrNotFound)
 }
+
+func TestSessionMessages(t *testing.T) {
+	s := persisttest.Open(t)
+	ctx := t.Context()
+	u := newUser(t, s)
+	ws := u.DefaultWorkspaceID
+	created := time.Now().UTC()
+	sess := persist.Session{ID: "sess_m", WorkspaceID: ws, UserID: u.ID, Title: "t", CreatedAt: created, UpdatedAt: created}
+	require.NoError(t, s.CreateSession(ctx, sess))
+	got, err := s.LoadMessages("sess_m")
+	require.NoError(t, err)
+	require.Empty(t, got)
+
+	require.NoError(t, save(t, s, persist.SessionSave{Session: sess, Messages: [][]byte{[]byte(`"a"`), []byte(`"b"`)}}))
+	// A save in flight may repeat a message; the write is idempotent.
+	require.NoError(t, save(t, s, persist.SessionSave{Session: sess, Messages: [][]byte{[]byte(`"b"`), []byte(`"c"`)}, MessagesFrom: 1}))
+	got, err = s.LoadMessages("sess_m")
+	require.NoError(t, err)
+	require.Equal(t, [][]byte{[]byte(`"a"`), []byte(`"b"`), []byte(`"c"`)}, got)
+
+	// Another session's messages stay apart, even with a prefix-sharing id.
+	other := persist.Session{ID: "sess_m2", WorkspaceID: ws, UserID: u.ID, CreatedAt: created, UpdatedAt: created}
+	require.NoError(t, s.CreateSession(ctx, other))
+	require.NoError(t, save(t, s, persist.SessionSave{Session: other, Messages: [][]byte{[]byte(`"x"`)}}))
+	got, err = s.LoadMessages("sess_m")
+	require.NoError(t, err)
+	require.Len(t, got, 3)
+
+	require.NoError(t, s.DeleteSession(ctx, "sess_m"))
+	got, err = s.LoadMessages("sess_m")
+	require.NoError(t, err)
+	require.Empty(t, got, "deleting a session deletes its messages")
+	got, err = s.LoadMessages("sess_m2")
+	require.NoError(t, err)
+	require.Equal(t, [][]byte{[]byte(`"x"`)}, got)
+}

@@ -42,9 +42,12 @@ var (
 	bucketBlobRefs     = []byte("blob_refs")
 	bucketSessions     = []byte("sessions")
 	bucketSnapshots    = []byte("snapshots")
-	bucketIdxTime      = []byte("idx_sessions_by_time")
-	bucketIdxTerms     = []byte("idx_terms")
-	bucketIdxDocs      = []byte("idx_docs")
+	// bucketMessages holds a session's messages, one record each:
+	// sessionID|NUL|u64 BE index -> the message, opaque to the store.
+	bucketMessages = []byte("session_messages")
+	bucketIdxTime  = []byte("idx_sessions_by_time")
+	bucketIdxTerms = []byte("idx_terms")
+	bucketIdxDocs  = []byte("idx_docs")
 )
 
 // Keys in the meta bucket.

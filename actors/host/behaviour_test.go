@@ -449,3 +449,34 @@ func TestStreamCaps(t *testing.T) {
 		require.NoError(t, err)
 	}
 }
+
+func TestVersion1SnapshotMovesMessagesToRecords(t *testing.T) {
+	leakCheck(t)
+	h, store, uid := newHost(t, session.Config{})
+	rec, err := h.CreateSession(t.Context(), uid, SessionOptions{})
+	require.NoError(t, err)
+	old := []agent.Message{
+		{Role: agent.RoleUser, Content: []agent.Block{agent.TextBlock("from before")}, CreatedAt: time.Now()},
+		{Role: agent.RoleAssistant, Content: []agent.Block{agent.TextBlock("echo: from before")}, CreatedAt: time.Now()},
+	}
+	snap, _ := json.Marshal(map[string]any{"messages": old})
+	done := make(chan error, 1)
+	store.SaveSession(persist.SessionSave{Session: rec, Snapshot: persist.Snapshot{Version: 1, Data: snap}}, func(err error) { done <- err })
+	require.NoError(t, <-done)
+
+	res, err := h.Query(t.Context(), uid, TurnRequest{SessionID: rec.ID, Prompt: "and now"})
+	require.NoError(t, err)
+	require.Equal(t, "echo: and now", res.Content)
+	raw, err := store.LoadMessages(rec.ID)
+	require.NoError(t, err)
+	require.Len(t, raw, 4, "the old messages and the new turn's are records now")
+	s, err := store.LoadSnapshot(rec.ID)
+	require.NoError(t, err)
+	require.Equal(t, uint16(2), s.Version)
+	require.NotContains(t, string(s.Data), "from before", "the snapshot no longer holds messages")
+
+	v, err := h.GetSession(t.Context(), uid, rec.ID)
+	require.NoError(t, err)
+	require.Len(t, v.Messages, 4)
+	require.Equal(t, "from before", v.Messages[0].Text())
+}

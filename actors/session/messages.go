@@ -169,6 +169,10 @@ type (
 	}
 	idleCheck struct{}
 	saveTick  struct{}
+	// messagesSaved acknowledges that the messages before upTo are durable.
+	messagesSaved struct {
+		upTo int
+	}
 )
 
 // now is the clock; a variable only so the code reads as one place.

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -64,6 +65,9 @@ type sessionActor struct {
 	decOrder []string
 
 	indexedUpTo int
+	// persisted is how many messages are durable as records; a save
+	// carries the ones after it until a commit acknowledges them.
+	persisted int
 	// saveDue is set while a coalesced save is scheduled (saveSoon); any
 	// save clears it, so the scheduled one then has nothing to do.
 	saveDue    bool
@@ -148,6 +152,8 @@ func (a *sessionActor) Receive(ctx actor.Context) {
 		if a.saveDue {
 			a.save(nil)
 		}
+	case *messagesSaved:
+		a.persisted = max(a.persisted, m.upTo)
 	case *permissionNeeded:
 		a.onPermissionNeeded(m)
 	case *promptNeeded:
@@ -202,18 +208,29 @@ func (a *sessionActor) start(ctx actor.Context) {
 	}
 	a.rec = rec
 	s, err := a.d.Store.LoadSnapshot(a.id)
+	inline := false
 	switch {
 	case err == nil:
-		snap, err := decodeSnapshot(s)
+		snap, v1, err := decodeSnapshot(s)
 		if err != nil {
 			a.d.Logger.Error("session snapshot unreadable; starting from its record", "session_id", a.id, "err", err)
 		} else {
-			a.snap = snap
+			a.snap, inline = snap, v1
 		}
 	case errors.Is(err, persist.ErrNotFound):
 	default:
 		a.d.Logger.Error("load session snapshot", "session_id", a.id, "err", err)
 	}
+	if !inline {
+		msgs, err := loadMessages(a.d.Store, a.id)
+		if err != nil {
+			a.d.Logger.Error("load session messages", "session_id", a.id, "err", err)
+		}
+		a.snap.Messages = msgs
+		a.persisted = len(msgs)
+	}
+	// A version-1 snapshot's messages (inline) are written out as records
+	// by the next save, since none of them is persisted yet.
 	a.indexedUpTo = len(a.snap.Messages)
 	a.loaded = true
 	if a.d.Observer != nil {
@@ -714,6 +731,19 @@ func (a *sessionActor) save(done func(error)) {
 		}
 		return
 	}
+	from := a.persisted
+	msgs := make([][]byte, 0, len(a.snap.Messages)-from)
+	for _, m := range a.snap.Messages[from:] {
+		b, err := json.Marshal(m)
+		if err != nil {
+			a.d.Logger.Error("encode session message", "session_id", a.id, "err", err)
+			if done != nil {
+				done(err)
+			}
+			return
+		}
+		msgs = append(msgs, b)
+	}
 	var idx strings.Builder
 	idx.WriteString(a.rec.Title)
 	for _, m := range a.snap.Messages[a.indexedUpTo:] {
@@ -731,7 +761,18 @@ func (a *sessionActor) save(done func(error)) {
 			}
 		}
 	}
-	a.d.Store.SaveSession(persist.SessionSave{Session: a.rec, Snapshot: snap, IndexText: idx.String()}, done)
+	upTo, sys, self, next := len(a.snap.Messages), a.d.System, a.self, done
+	if len(msgs) > 0 {
+		done = func(err error) {
+			if err == nil {
+				sys.Root.Send(self, &messagesSaved{upTo: upTo})
+			}
+			next(err)
+		}
+	}
+	a.d.Store.SaveSession(persist.SessionSave{
+		Session: a.rec, Snapshot: snap, IndexText: idx.String(), Messages: msgs, MessagesFrom: from,
+	}, done)
 }
 
 // closeDanglingToolUses answers, with an error result, the tool calls of
