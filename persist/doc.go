@@ -28,6 +28,7 @@
 //	blob_refs             sha256 -> u64 BE count of files using the blob
 //	sessions              sessionID -> Session
 //	snapshots             sessionID -> 2-byte BE version + snapshot data
+//	session_messages      sessionID|u64 BE index -> one message (opaque)
 //	idx_sessions_by_time  workspaceID|position -> ""
 //	idx_terms/<wsID>/<term>/  position -> ""  (a bucket per workspace, one per term in it)
 //	idx_docs              sessionID -> the session's indexed terms, sorted, NUL-joined
