@@ -215,7 +215,7 @@ func newServer(cfg Config, store *persist.Store, log *slog.Logger) (*httpapi.Ser
 		Logger:         log,
 		Registerer:     reg,
 		Gatherer:       reg,
-	}, httpapi.Deps{Store: store, Auth: authSvc, Sessions: hst})
+	}, httpapi.Deps{Store: store, Auth: authSvc, Runtime: hst})
 	if err != nil {
 		return nil, nil, errors.Join(err, hst.Close(context.Background()))
 	}
@@ -251,16 +251,5 @@ func oauthRedirectURL(cfg Config) string {
 	return strings.TrimRight(cfg.PublicURL, "/") + "/api/v1/settings/providers/oauth/callback"
 }
 
-// Compile-time checks that the host serves httpapi's session, provider
-// settings, tenancy, audit and quota routes.
-var (
-	_ httpapi.Sessions         = (*host.Host)(nil)
-	_ httpapi.ProviderSettings = (*host.Host)(nil)
-	_ httpapi.Organizations    = (*host.Host)(nil)
-	_ httpapi.Groups           = (*host.Host)(nil)
-	_ httpapi.Workspaces       = (*host.Host)(nil)
-	_ httpapi.Users            = (*host.Host)(nil)
-	_ httpapi.Audit            = (*host.Host)(nil)
-	_ httpapi.Quotas           = (*host.Host)(nil)
-	_ httpapi.RequestAdmitter  = (*host.Host)(nil)
-)
+// Compile-time check that the host is the runtime httpapi's handlers need.
+var _ httpapi.Runtime = (*host.Host)(nil)

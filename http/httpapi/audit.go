@@ -21,21 +21,10 @@ type Audit interface {
 	VerifyAudit(ctx context.Context) (persist.AuditVerification, error)
 }
 
-func (s *Server) auditLog() (Audit, error) {
-	if a, ok := s.deps.Sessions.(Audit); ok {
-		return a, nil
-	}
-	return nil, errNoSessions
-}
-
 // GET /api/v1/audit/logs?actor_id=&action=&resource_type=&resource_id=
 // &workspace_id=&organization_id=&outcome=&from=&to=&limit=&cursor=
 func (s *Server) listAudit(ctx *fasthttp.RequestCtx) error {
 	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
-	al, err := s.auditLog()
 	if err != nil {
 		return err
 	}
@@ -61,7 +50,7 @@ func (s *Server) listAudit(ctx *fasthttp.RequestCtx) error {
 			return invalid("limit must be a number from 1 to 500")
 		}
 	}
-	entries, next, err := al.ListAudit(s.opCtx, p.UserID, p.Role, q)
+	entries, next, err := s.deps.Runtime.ListAudit(s.opCtx, p.UserID, p.Role, q)
 	if err != nil {
 		return err
 	}
@@ -74,11 +63,7 @@ func (s *Server) listAudit(ctx *fasthttp.RequestCtx) error {
 
 // GET /api/v1/audit/verify (server admins)
 func (s *Server) verifyAudit(ctx *fasthttp.RequestCtx) error {
-	al, err := s.auditLog()
-	if err != nil {
-		return err
-	}
-	v, err := al.VerifyAudit(s.opCtx)
+	v, err := s.deps.Runtime.VerifyAudit(s.opCtx)
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/seshat-host/seshat/actors/host"
 	"github.com/seshat-host/seshat/http/apitype"
-	"github.com/seshat-host/seshat/http/auth"
 	"github.com/seshat-host/seshat/persist"
 )
 
@@ -24,21 +23,9 @@ type Groups interface {
 	RemoveGroupMember(ctx context.Context, userID, id, memberID string) error
 }
 
-// groupCall returns the caller and the groups backend.
-func (s *Server) groupCall(ctx *fasthttp.RequestCtx) (auth.Principal, Groups, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return p, nil, err
-	}
-	if g, ok := s.deps.Sessions.(Groups); ok {
-		return p, g, nil
-	}
-	return p, nil, errNoSessions
-}
-
 // POST /api/v1/groups {organization_id, name, description?} → 201 group.
 func (s *Server) createGroup(ctx *fasthttp.RequestCtx) error {
-	p, gb, err := s.groupCall(ctx)
+	p, err := principal(ctx)
 	if err != nil {
 		return err
 	}
@@ -46,7 +33,7 @@ func (s *Server) createGroup(ctx *fasthttp.RequestCtx) error {
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
 	}
-	g, err := gb.CreateGroup(s.opCtx, p.UserID, req.OrganizationID, host.GroupInput{Name: &req.Name, Description: req.Description})
+	g, err := s.deps.Runtime.CreateGroup(s.opCtx, p.UserID, req.OrganizationID, host.GroupInput{Name: &req.Name, Description: req.Description})
 	if err != nil {
 		return err
 	}
@@ -57,11 +44,11 @@ func (s *Server) createGroup(ctx *fasthttp.RequestCtx) error {
 
 // GET /api/v1/groups?organization_id=
 func (s *Server) listGroups(ctx *fasthttp.RequestCtx) error {
-	p, gb, err := s.groupCall(ctx)
+	p, err := principal(ctx)
 	if err != nil {
 		return err
 	}
-	list, err := gb.ListGroups(s.opCtx, p.UserID, string(ctx.QueryArgs().Peek("organization_id")))
+	list, err := s.deps.Runtime.ListGroups(s.opCtx, p.UserID, string(ctx.QueryArgs().Peek("organization_id")))
 	if err != nil {
 		return err
 	}
@@ -74,11 +61,11 @@ func (s *Server) listGroups(ctx *fasthttp.RequestCtx) error {
 
 // GET /api/v1/groups/{id}
 func (s *Server) getGroup(ctx *fasthttp.RequestCtx) error {
-	p, gb, err := s.groupCall(ctx)
+	p, err := principal(ctx)
 	if err != nil {
 		return err
 	}
-	g, err := gb.GetGroup(s.opCtx, p.UserID, pathParam(ctx, "id"))
+	g, err := s.deps.Runtime.GetGroup(s.opCtx, p.UserID, pathParam(ctx, "id"))
 	if err != nil {
 		return err
 	}
@@ -87,7 +74,7 @@ func (s *Server) getGroup(ctx *fasthttp.RequestCtx) error {
 
 // PATCH /api/v1/groups/{id} {name?, description?}
 func (s *Server) updateGroup(ctx *fasthttp.RequestCtx) error {
-	p, gb, err := s.groupCall(ctx)
+	p, err := principal(ctx)
 	if err != nil {
 		return err
 	}
@@ -95,7 +82,7 @@ func (s *Server) updateGroup(ctx *fasthttp.RequestCtx) error {
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
 	}
-	g, err := gb.UpdateGroup(s.opCtx, p.UserID, pathParam(ctx, "id"), host.GroupInput{Name: req.Name, Description: req.Description})
+	g, err := s.deps.Runtime.UpdateGroup(s.opCtx, p.UserID, pathParam(ctx, "id"), host.GroupInput{Name: req.Name, Description: req.Description})
 	if err != nil {
 		return err
 	}
@@ -104,11 +91,11 @@ func (s *Server) updateGroup(ctx *fasthttp.RequestCtx) error {
 
 // DELETE /api/v1/groups/{id} → 204.
 func (s *Server) deleteGroup(ctx *fasthttp.RequestCtx) error {
-	p, gb, err := s.groupCall(ctx)
+	p, err := principal(ctx)
 	if err != nil {
 		return err
 	}
-	if err := gb.DeleteGroup(s.opCtx, p.UserID, pathParam(ctx, "id")); err != nil {
+	if err := s.deps.Runtime.DeleteGroup(s.opCtx, p.UserID, pathParam(ctx, "id")); err != nil {
 		return err
 	}
 	ctx.SetStatusCode(fasthttp.StatusNoContent)
@@ -117,11 +104,11 @@ func (s *Server) deleteGroup(ctx *fasthttp.RequestCtx) error {
 
 // GET /api/v1/groups/{id}/members
 func (s *Server) listGroupMembers(ctx *fasthttp.RequestCtx) error {
-	p, gb, err := s.groupCall(ctx)
+	p, err := principal(ctx)
 	if err != nil {
 		return err
 	}
-	users, err := gb.ListGroupMembers(s.opCtx, p.UserID, pathParam(ctx, "id"))
+	users, err := s.deps.Runtime.ListGroupMembers(s.opCtx, p.UserID, pathParam(ctx, "id"))
 	if err != nil {
 		return err
 	}
@@ -134,7 +121,7 @@ func (s *Server) listGroupMembers(ctx *fasthttp.RequestCtx) error {
 
 // POST /api/v1/groups/{id}/members {user_id | email} → 201.
 func (s *Server) addGroupMember(ctx *fasthttp.RequestCtx) error {
-	p, gb, err := s.groupCall(ctx)
+	p, err := principal(ctx)
 	if err != nil {
 		return err
 	}
@@ -142,7 +129,7 @@ func (s *Server) addGroupMember(ctx *fasthttp.RequestCtx) error {
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
 	}
-	u, err := gb.AddGroupMember(s.opCtx, p.UserID, pathParam(ctx, "id"), host.UserRef{ID: req.UserID, Email: req.Email})
+	u, err := s.deps.Runtime.AddGroupMember(s.opCtx, p.UserID, pathParam(ctx, "id"), host.UserRef{ID: req.UserID, Email: req.Email})
 	if err != nil {
 		return err
 	}
@@ -152,11 +139,11 @@ func (s *Server) addGroupMember(ctx *fasthttp.RequestCtx) error {
 
 // DELETE /api/v1/groups/{id}/members/{user_id} → 204.
 func (s *Server) removeGroupMember(ctx *fasthttp.RequestCtx) error {
-	p, gb, err := s.groupCall(ctx)
+	p, err := principal(ctx)
 	if err != nil {
 		return err
 	}
-	if err := gb.RemoveGroupMember(s.opCtx, p.UserID, pathParam(ctx, "id"), pathParam(ctx, "user_id")); err != nil {
+	if err := s.deps.Runtime.RemoveGroupMember(s.opCtx, p.UserID, pathParam(ctx, "id"), pathParam(ctx, "user_id")); err != nil {
 		return err
 	}
 	ctx.SetStatusCode(fasthttp.StatusNoContent)

@@ -2,13 +2,11 @@ package httpapi
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/seshat-host/seshat/actors/agent"
 	"github.com/seshat-host/seshat/actors/host"
 	"github.com/seshat-host/seshat/http/apitype"
 	"github.com/seshat-host/seshat/persist"
@@ -26,21 +24,8 @@ type Jobs interface {
 	ListRuns(ctx context.Context, userID, id string, limit int) ([]persist.JobRun, error)
 }
 
-// errNoJobs is returned by scheduler routes on a server whose runtime
-// does not run jobs.
-var errNoJobs = fmt.Errorf("%w: the scheduler is not configured", agent.ErrOverloaded)
-
 // maxRunsLimit caps ?limit= of a run listing.
 const maxRunsLimit = 1000
-
-// jobs returns the scheduler backend: the session runtime, which serves
-// jobs too (as *host.Host does).
-func (s *Server) jobs() (Jobs, error) {
-	if j, ok := s.deps.Sessions.(Jobs); ok {
-		return j, nil
-	}
-	return nil, errNoJobs
-}
 
 // POST /api/v1/scheduler/jobs → 201 job.
 func (s *Server) createJob(ctx *fasthttp.RequestCtx) error {
@@ -48,15 +33,11 @@ func (s *Server) createJob(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	jb, err := s.jobs()
-	if err != nil {
-		return err
-	}
 	var req apitype.CreateJobRequest
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
 	}
-	j, err := jb.CreateJob(s.opCtx, p.UserID, host.JobSpec{
+	j, err := s.deps.Runtime.CreateJob(s.opCtx, p.UserID, host.JobSpec{
 		Name: req.Name, Schedule: req.Schedule, Timezone: req.Timezone, Prompt: req.Prompt,
 		WorkspaceID: req.WorkspaceID, SessionID: req.SessionID, Model: req.Model,
 		PermissionMode: req.PermissionMode, Enabled: req.Enabled,
@@ -74,11 +55,7 @@ func (s *Server) listJobs(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	jb, err := s.jobs()
-	if err != nil {
-		return err
-	}
-	list, err := jb.ListJobs(s.opCtx, p.UserID, string(ctx.QueryArgs().Peek("workspace_id")))
+	list, err := s.deps.Runtime.ListJobs(s.opCtx, p.UserID, string(ctx.QueryArgs().Peek("workspace_id")))
 	if err != nil {
 		return err
 	}
@@ -95,11 +72,7 @@ func (s *Server) getJob(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	jb, err := s.jobs()
-	if err != nil {
-		return err
-	}
-	j, err := jb.GetJob(s.opCtx, p.UserID, pathParam(ctx, "id"))
+	j, err := s.deps.Runtime.GetJob(s.opCtx, p.UserID, pathParam(ctx, "id"))
 	if err != nil {
 		return err
 	}
@@ -112,15 +85,11 @@ func (s *Server) updateJob(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	jb, err := s.jobs()
-	if err != nil {
-		return err
-	}
 	var req apitype.UpdateJobRequest
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
 	}
-	j, err := jb.UpdateJob(s.opCtx, p.UserID, pathParam(ctx, "id"), host.JobUpdate{
+	j, err := s.deps.Runtime.UpdateJob(s.opCtx, p.UserID, pathParam(ctx, "id"), host.JobUpdate{
 		Name: req.Name, Schedule: req.Schedule, Timezone: req.Timezone, Prompt: req.Prompt,
 		WorkspaceID: req.WorkspaceID, SessionID: req.SessionID, Model: req.Model,
 		PermissionMode: req.PermissionMode, Enabled: req.Enabled,
@@ -137,11 +106,7 @@ func (s *Server) deleteJob(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	jb, err := s.jobs()
-	if err != nil {
-		return err
-	}
-	if err := jb.DeleteJob(s.opCtx, p.UserID, pathParam(ctx, "id")); err != nil {
+	if err := s.deps.Runtime.DeleteJob(s.opCtx, p.UserID, pathParam(ctx, "id")); err != nil {
 		return err
 	}
 	ctx.SetStatusCode(fasthttp.StatusNoContent)
@@ -155,11 +120,7 @@ func (s *Server) runJobNow(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	jb, err := s.jobs()
-	if err != nil {
-		return err
-	}
-	runID, err := jb.RunJobNow(s.opCtx, p.UserID, pathParam(ctx, "id"))
+	runID, err := s.deps.Runtime.RunJobNow(s.opCtx, p.UserID, pathParam(ctx, "id"))
 	if err != nil {
 		return err
 	}
@@ -172,10 +133,6 @@ func (s *Server) listJobRuns(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	jb, err := s.jobs()
-	if err != nil {
-		return err
-	}
 	limit := 0
 	if l := ctx.QueryArgs().Peek("limit"); len(l) > 0 {
 		n, err := strconv.Atoi(string(l))
@@ -184,7 +141,7 @@ func (s *Server) listJobRuns(ctx *fasthttp.RequestCtx) error {
 		}
 		limit = n
 	}
-	runs, err := jb.ListRuns(s.opCtx, p.UserID, pathParam(ctx, "id"), limit)
+	runs, err := s.deps.Runtime.ListRuns(s.opCtx, p.UserID, pathParam(ctx, "id"), limit)
 	if err != nil {
 		return err
 	}

@@ -60,15 +60,6 @@ type modelCatalog interface {
 	ResolveModel(ctx context.Context, userID, settingID, name string) (string, error)
 }
 
-// catalog returns the Sessions backend's model catalog.
-func (s *Server) catalog() (modelCatalog, error) {
-	c, ok := s.deps.Sessions.(modelCatalog)
-	if !ok {
-		return nil, fmt.Errorf("%w: the model catalog is not configured", agent.ErrOverloaded)
-	}
-	return c, nil
-}
-
 // apiVersion returns the request's anthropic-version: apiVersionDefault
 // when absent, and a 400 for a value the API does not know (a proxy that
 // appends instead of setting the header sends "2023-06-01, 2023-06-01",
@@ -101,7 +92,7 @@ func (s *Server) messages(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	t, err := s.deps.Sessions.StartTurn(s.opCtx, p.UserID, tr)
+	t, err := s.deps.Runtime.StartTurn(s.opCtx, p.UserID, tr)
 	if err != nil {
 		return err
 	}
@@ -186,11 +177,7 @@ func (s *Server) messageTurn(ctx *fasthttp.RequestCtx, userID string, req anthro
 	if err != nil {
 		return host.TurnRequest{}, nil, err
 	}
-	cat, err := s.catalog()
-	if err != nil {
-		return host.TurnRequest{}, nil, err
-	}
-	model, err := cat.ResolveModel(s.opCtx, userID, settingID, req.Model)
+	model, err := s.deps.Runtime.ResolveModel(s.opCtx, userID, settingID, req.Model)
 	if errors.Is(err, agent.ErrNotFound) {
 		msg := fmt.Sprintf("model: %s not found", req.Model)
 		if settingID != "" {
@@ -590,11 +577,7 @@ func (s *Server) callerModels(ctx *fasthttp.RequestCtx) ([]anthropic.Model, erro
 	if err != nil {
 		return nil, err
 	}
-	cat, err := s.catalog()
-	if err != nil {
-		return nil, err
-	}
-	ms, err := cat.ListModels(s.opCtx, p.UserID)
+	ms, err := s.deps.Runtime.ListModels(s.opCtx, p.UserID)
 	if err != nil {
 		return nil, err
 	}

@@ -110,7 +110,7 @@ func newStack(tb testing.TB, up *upstream, extra map[string]provider.Provider) *
 	require.NoError(tb, err)
 	authSvc, err := auth.New(auth.Config{Secret: bytes.Repeat([]byte("k"), 32), Store: store, BcryptCost: bcrypt.MinCost})
 	require.NoError(tb, err)
-	srv, err := httpapi.New(httpapi.Config{}, httpapi.Deps{Store: store, Auth: authSvc, Sessions: h})
+	srv, err := httpapi.New(httpapi.Config{}, httpapi.Deps{Store: store, Auth: authSvc, Runtime: h})
 	require.NoError(tb, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(tb, err)

@@ -233,12 +233,11 @@ type RequestAdmitter interface {
 // admitRequest counts an authenticated request against the caller's
 // requests_per_minute (a map lookup when they have no such limit).
 func (s *Server) admitRequest(ctx *fasthttp.RequestCtx) error {
-	a, ok := s.deps.Sessions.(RequestAdmitter)
-	if !ok {
+	if s.deps.Runtime == nil {
 		return nil
 	}
 	p, _ := auth.PrincipalFrom(ctx)
-	return a.AdmitRequest(p.UserID)
+	return s.deps.Runtime.AdmitRequest(p.UserID)
 }
 
 // requireAdmin refuses callers who are not server admins: the check of

@@ -7,7 +7,6 @@ import (
 
 	"github.com/seshat-host/seshat/actors/host"
 	"github.com/seshat-host/seshat/http/apitype"
-	"github.com/seshat-host/seshat/http/auth"
 	"github.com/seshat-host/seshat/persist"
 )
 
@@ -25,22 +24,9 @@ type Organizations interface {
 	RemoveOrgMember(ctx context.Context, userID, orgID, memberID string) error
 }
 
-// orgCall returns the caller and the organizations backend: the session
-// runtime, which serves them too (as *host.Host does).
-func (s *Server) orgCall(ctx *fasthttp.RequestCtx) (auth.Principal, Organizations, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return p, nil, err
-	}
-	if o, ok := s.deps.Sessions.(Organizations); ok {
-		return p, o, nil
-	}
-	return p, nil, errNoSessions
-}
-
 // POST /api/v1/organizations → 201 organization.
 func (s *Server) createOrganization(ctx *fasthttp.RequestCtx) error {
-	p, o, err := s.orgCall(ctx)
+	p, err := principal(ctx)
 	if err != nil {
 		return err
 	}
@@ -48,7 +34,7 @@ func (s *Server) createOrganization(ctx *fasthttp.RequestCtx) error {
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
 	}
-	v, err := o.CreateOrganization(s.opCtx, p.UserID, req.Name)
+	v, err := s.deps.Runtime.CreateOrganization(s.opCtx, p.UserID, req.Name)
 	if err != nil {
 		return err
 	}
@@ -59,11 +45,11 @@ func (s *Server) createOrganization(ctx *fasthttp.RequestCtx) error {
 
 // GET /api/v1/organizations → the caller's organizations.
 func (s *Server) listOrganizations(ctx *fasthttp.RequestCtx) error {
-	p, o, err := s.orgCall(ctx)
+	p, err := principal(ctx)
 	if err != nil {
 		return err
 	}
-	list, err := o.ListOrganizations(s.opCtx, p.UserID)
+	list, err := s.deps.Runtime.ListOrganizations(s.opCtx, p.UserID)
 	if err != nil {
 		return err
 	}
@@ -76,11 +62,11 @@ func (s *Server) listOrganizations(ctx *fasthttp.RequestCtx) error {
 
 // GET /api/v1/organizations/{id}
 func (s *Server) getOrganization(ctx *fasthttp.RequestCtx) error {
-	p, o, err := s.orgCall(ctx)
+	p, err := principal(ctx)
 	if err != nil {
 		return err
 	}
-	v, err := o.GetOrganization(s.opCtx, p.UserID, pathParam(ctx, "id"))
+	v, err := s.deps.Runtime.GetOrganization(s.opCtx, p.UserID, pathParam(ctx, "id"))
 	if err != nil {
 		return err
 	}
@@ -89,7 +75,7 @@ func (s *Server) getOrganization(ctx *fasthttp.RequestCtx) error {
 
 // PATCH /api/v1/organizations/{id} {name?}
 func (s *Server) updateOrganization(ctx *fasthttp.RequestCtx) error {
-	p, o, err := s.orgCall(ctx)
+	p, err := principal(ctx)
 	if err != nil {
 		return err
 	}
@@ -97,7 +83,7 @@ func (s *Server) updateOrganization(ctx *fasthttp.RequestCtx) error {
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
 	}
-	v, err := o.UpdateOrganization(s.opCtx, p.UserID, pathParam(ctx, "id"), req.Name)
+	v, err := s.deps.Runtime.UpdateOrganization(s.opCtx, p.UserID, pathParam(ctx, "id"), req.Name)
 	if err != nil {
 		return err
 	}
@@ -106,11 +92,11 @@ func (s *Server) updateOrganization(ctx *fasthttp.RequestCtx) error {
 
 // DELETE /api/v1/organizations/{id} → 204.
 func (s *Server) deleteOrganization(ctx *fasthttp.RequestCtx) error {
-	p, o, err := s.orgCall(ctx)
+	p, err := principal(ctx)
 	if err != nil {
 		return err
 	}
-	if err := o.DeleteOrganization(s.opCtx, p.UserID, pathParam(ctx, "id")); err != nil {
+	if err := s.deps.Runtime.DeleteOrganization(s.opCtx, p.UserID, pathParam(ctx, "id")); err != nil {
 		return err
 	}
 	ctx.SetStatusCode(fasthttp.StatusNoContent)
@@ -119,11 +105,11 @@ func (s *Server) deleteOrganization(ctx *fasthttp.RequestCtx) error {
 
 // GET /api/v1/organizations/{id}/members
 func (s *Server) listOrgMembers(ctx *fasthttp.RequestCtx) error {
-	p, o, err := s.orgCall(ctx)
+	p, err := principal(ctx)
 	if err != nil {
 		return err
 	}
-	list, err := o.ListOrgMembers(s.opCtx, p.UserID, pathParam(ctx, "id"))
+	list, err := s.deps.Runtime.ListOrgMembers(s.opCtx, p.UserID, pathParam(ctx, "id"))
 	if err != nil {
 		return err
 	}
@@ -136,7 +122,7 @@ func (s *Server) listOrgMembers(ctx *fasthttp.RequestCtx) error {
 
 // POST /api/v1/organizations/{id}/members {user_id | email, role?} → 201.
 func (s *Server) addOrgMember(ctx *fasthttp.RequestCtx) error {
-	p, o, err := s.orgCall(ctx)
+	p, err := principal(ctx)
 	if err != nil {
 		return err
 	}
@@ -144,7 +130,7 @@ func (s *Server) addOrgMember(ctx *fasthttp.RequestCtx) error {
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
 	}
-	m, err := o.AddOrgMember(s.opCtx, p.UserID, pathParam(ctx, "id"), host.UserRef{ID: req.UserID, Email: req.Email}, req.Role)
+	m, err := s.deps.Runtime.AddOrgMember(s.opCtx, p.UserID, pathParam(ctx, "id"), host.UserRef{ID: req.UserID, Email: req.Email}, req.Role)
 	if err != nil {
 		return err
 	}
@@ -155,7 +141,7 @@ func (s *Server) addOrgMember(ctx *fasthttp.RequestCtx) error {
 
 // PATCH /api/v1/organizations/{id}/members/{user_id} {role}
 func (s *Server) updateOrgMember(ctx *fasthttp.RequestCtx) error {
-	p, o, err := s.orgCall(ctx)
+	p, err := principal(ctx)
 	if err != nil {
 		return err
 	}
@@ -164,7 +150,7 @@ func (s *Server) updateOrgMember(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	noteAudit(ctx).set("role", req.Role)
-	m, err := o.UpdateOrgMember(s.opCtx, p.UserID, pathParam(ctx, "id"), pathParam(ctx, "user_id"), req.Role)
+	m, err := s.deps.Runtime.UpdateOrgMember(s.opCtx, p.UserID, pathParam(ctx, "id"), pathParam(ctx, "user_id"), req.Role)
 	if err != nil {
 		return err
 	}
@@ -173,11 +159,11 @@ func (s *Server) updateOrgMember(ctx *fasthttp.RequestCtx) error {
 
 // DELETE /api/v1/organizations/{id}/members/{user_id} → 204.
 func (s *Server) removeOrgMember(ctx *fasthttp.RequestCtx) error {
-	p, o, err := s.orgCall(ctx)
+	p, err := principal(ctx)
 	if err != nil {
 		return err
 	}
-	if err := o.RemoveOrgMember(s.opCtx, p.UserID, pathParam(ctx, "id"), pathParam(ctx, "user_id")); err != nil {
+	if err := s.deps.Runtime.RemoveOrgMember(s.opCtx, p.UserID, pathParam(ctx, "id"), pathParam(ctx, "user_id")); err != nil {
 		return err
 	}
 	ctx.SetStatusCode(fasthttp.StatusNoContent)

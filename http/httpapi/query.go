@@ -41,7 +41,7 @@ func (s *Server) query(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.deps.Sessions.Query(s.baseCtx, p.UserID, req)
+	res, err := s.deps.Runtime.Query(s.baseCtx, p.UserID, req)
 	if err != nil {
 		if errors.Is(err, s.baseCtx.Err()) && s.baseCtx.Err() != nil {
 			return agent.ErrClosed
@@ -65,7 +65,7 @@ func (s *Server) queryStream(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	req.Stream = true
-	t, err := s.deps.Sessions.StartTurn(s.opCtx, p.UserID, req)
+	t, err := s.deps.Runtime.StartTurn(s.opCtx, p.UserID, req)
 	if err != nil {
 		return err
 	}
@@ -87,7 +87,7 @@ func (s *Server) attachStream(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	st, err := s.deps.Sessions.Attach(s.opCtx, p.UserID, pathParam(ctx, "id"), after)
+	st, err := s.deps.Runtime.Attach(s.opCtx, p.UserID, pathParam(ctx, "id"), after)
 	if err != nil {
 		return err
 	}

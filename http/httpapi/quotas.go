@@ -20,13 +20,6 @@ type Quotas interface {
 	SetQuota(ctx context.Context, actorID, scope, id string, l persist.QuotaLimits) (host.QuotaView, error)
 }
 
-func (s *Server) quotas() (Quotas, error) {
-	if q, ok := s.deps.Sessions.(Quotas); ok {
-		return q, nil
-	}
-	return nil, errNoSessions
-}
-
 // GET /api/v1/quotas?workspace_id= → the caller's quotas (and the
 // workspace's and its organization's).
 func (s *Server) myQuotas(ctx *fasthttp.RequestCtx) error {
@@ -34,11 +27,7 @@ func (s *Server) myQuotas(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	qb, err := s.quotas()
-	if err != nil {
-		return err
-	}
-	list, err := qb.Quotas(s.opCtx, p.UserID, string(ctx.QueryArgs().Peek("workspace_id")))
+	list, err := s.deps.Runtime.Quotas(s.opCtx, p.UserID, string(ctx.QueryArgs().Peek("workspace_id")))
 	if err != nil {
 		return err
 	}
@@ -51,11 +40,7 @@ func (s *Server) myQuotas(ctx *fasthttp.RequestCtx) error {
 
 // GET /api/v1/quotas/{scope}/{id} (server admins)
 func (s *Server) getQuota(ctx *fasthttp.RequestCtx) error {
-	qb, err := s.quotas()
-	if err != nil {
-		return err
-	}
-	v, err := qb.GetQuota(s.opCtx, pathParam(ctx, "scope"), pathParam(ctx, "id"))
+	v, err := s.deps.Runtime.GetQuota(s.opCtx, pathParam(ctx, "scope"), pathParam(ctx, "id"))
 	if err != nil {
 		return err
 	}
@@ -69,15 +54,11 @@ func (s *Server) setQuota(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	qb, err := s.quotas()
-	if err != nil {
-		return err
-	}
 	var req apitype.QuotaLimits
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
 	}
-	v, err := qb.SetQuota(s.opCtx, p.UserID, pathParam(ctx, "scope"), pathParam(ctx, "id"), persist.QuotaLimits{
+	v, err := s.deps.Runtime.SetQuota(s.opCtx, p.UserID, pathParam(ctx, "scope"), pathParam(ctx, "id"), persist.QuotaLimits{
 		RequestsPerMinute: req.RequestsPerMinute, TokensPerDay: req.TokensPerDay, TokensPerMonth: req.TokensPerMonth,
 		ConcurrentTurns: req.ConcurrentTurns, StoredBytes: req.StoredBytes,
 	})

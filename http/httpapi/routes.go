@@ -28,8 +28,8 @@ type route struct {
 	// maxBody, if non-zero, replaces Config.MaxBodyBytes as the route's
 	// body cap. Only static paths may set it (see headerReceived).
 	maxBody int
-	// needsSessions marks routes served by the session runtime.
-	needsSessions bool
+	// needsRuntime marks routes served by the session runtime.
+	needsRuntime bool
 	// surface is the API family: it picks the error body's shape and, for
 	// bearer routes of the Anthropic surface, also accepts x-api-key.
 	surface surface
@@ -58,78 +58,78 @@ func (s *Server) routes() []route {
 		{method: post, path: "/api/v1/users/me/api-keys", access: bearer, handle: s.createAPIKey},
 		{method: get, path: "/api/v1/users/me/api-keys", access: bearer, handle: s.listAPIKeys},
 		{method: del, path: "/api/v1/users/me/api-keys/{id}", access: bearer, handle: s.revokeAPIKey},
-		{method: get, path: "/api/v1/users/me/preferences", access: bearer, needsSessions: true, handle: s.getPreferences},
-		{method: patch, path: "/api/v1/users/me/preferences", access: bearer, needsSessions: true, handle: s.updatePreferences},
+		{method: get, path: "/api/v1/users/me/preferences", access: bearer, needsRuntime: true, handle: s.getPreferences},
+		{method: patch, path: "/api/v1/users/me/preferences", access: bearer, needsRuntime: true, handle: s.updatePreferences},
 
 		// Users (server admins).
-		{method: get, path: "/api/v1/users", access: admin, needsSessions: true, handle: s.listUsers},
-		{method: get, path: "/api/v1/users/{id}", access: admin, needsSessions: true, handle: s.getUser},
-		{method: patch, path: "/api/v1/users/{id}", access: admin, needsSessions: true, handle: s.updateUser},
+		{method: get, path: "/api/v1/users", access: admin, needsRuntime: true, handle: s.listUsers},
+		{method: get, path: "/api/v1/users/{id}", access: admin, needsRuntime: true, handle: s.getUser},
+		{method: patch, path: "/api/v1/users/{id}", access: admin, needsRuntime: true, handle: s.updateUser},
 
 		// Organizations.
-		{method: post, path: "/api/v1/organizations", access: bearer, needsSessions: true, handle: s.createOrganization},
-		{method: get, path: "/api/v1/organizations", access: bearer, needsSessions: true, handle: s.listOrganizations},
-		{method: get, path: "/api/v1/organizations/{id}", access: bearer, needsSessions: true, handle: s.getOrganization},
-		{method: patch, path: "/api/v1/organizations/{id}", access: bearer, needsSessions: true, handle: s.updateOrganization},
-		{method: del, path: "/api/v1/organizations/{id}", access: bearer, needsSessions: true, handle: s.deleteOrganization},
-		{method: get, path: "/api/v1/organizations/{id}/members", access: bearer, needsSessions: true, handle: s.listOrgMembers},
-		{method: post, path: "/api/v1/organizations/{id}/members", access: bearer, needsSessions: true, handle: s.addOrgMember},
-		{method: patch, path: "/api/v1/organizations/{id}/members/{user_id}", access: bearer, needsSessions: true, handle: s.updateOrgMember},
-		{method: del, path: "/api/v1/organizations/{id}/members/{user_id}", access: bearer, needsSessions: true, handle: s.removeOrgMember},
+		{method: post, path: "/api/v1/organizations", access: bearer, needsRuntime: true, handle: s.createOrganization},
+		{method: get, path: "/api/v1/organizations", access: bearer, needsRuntime: true, handle: s.listOrganizations},
+		{method: get, path: "/api/v1/organizations/{id}", access: bearer, needsRuntime: true, handle: s.getOrganization},
+		{method: patch, path: "/api/v1/organizations/{id}", access: bearer, needsRuntime: true, handle: s.updateOrganization},
+		{method: del, path: "/api/v1/organizations/{id}", access: bearer, needsRuntime: true, handle: s.deleteOrganization},
+		{method: get, path: "/api/v1/organizations/{id}/members", access: bearer, needsRuntime: true, handle: s.listOrgMembers},
+		{method: post, path: "/api/v1/organizations/{id}/members", access: bearer, needsRuntime: true, handle: s.addOrgMember},
+		{method: patch, path: "/api/v1/organizations/{id}/members/{user_id}", access: bearer, needsRuntime: true, handle: s.updateOrgMember},
+		{method: del, path: "/api/v1/organizations/{id}/members/{user_id}", access: bearer, needsRuntime: true, handle: s.removeOrgMember},
 
 		// Groups.
-		{method: post, path: "/api/v1/groups", access: bearer, needsSessions: true, handle: s.createGroup},
-		{method: get, path: "/api/v1/groups", access: bearer, needsSessions: true, handle: s.listGroups},
-		{method: get, path: "/api/v1/groups/{id}", access: bearer, needsSessions: true, handle: s.getGroup},
-		{method: patch, path: "/api/v1/groups/{id}", access: bearer, needsSessions: true, handle: s.updateGroup},
-		{method: del, path: "/api/v1/groups/{id}", access: bearer, needsSessions: true, handle: s.deleteGroup},
-		{method: get, path: "/api/v1/groups/{id}/members", access: bearer, needsSessions: true, handle: s.listGroupMembers},
-		{method: post, path: "/api/v1/groups/{id}/members", access: bearer, needsSessions: true, handle: s.addGroupMember},
-		{method: del, path: "/api/v1/groups/{id}/members/{user_id}", access: bearer, needsSessions: true, handle: s.removeGroupMember},
+		{method: post, path: "/api/v1/groups", access: bearer, needsRuntime: true, handle: s.createGroup},
+		{method: get, path: "/api/v1/groups", access: bearer, needsRuntime: true, handle: s.listGroups},
+		{method: get, path: "/api/v1/groups/{id}", access: bearer, needsRuntime: true, handle: s.getGroup},
+		{method: patch, path: "/api/v1/groups/{id}", access: bearer, needsRuntime: true, handle: s.updateGroup},
+		{method: del, path: "/api/v1/groups/{id}", access: bearer, needsRuntime: true, handle: s.deleteGroup},
+		{method: get, path: "/api/v1/groups/{id}/members", access: bearer, needsRuntime: true, handle: s.listGroupMembers},
+		{method: post, path: "/api/v1/groups/{id}/members", access: bearer, needsRuntime: true, handle: s.addGroupMember},
+		{method: del, path: "/api/v1/groups/{id}/members/{user_id}", access: bearer, needsRuntime: true, handle: s.removeGroupMember},
 
 		// Workspaces.
-		{method: post, path: "/api/v1/workspaces", access: bearer, needsSessions: true, handle: s.createWorkspace},
-		{method: get, path: "/api/v1/workspaces", access: bearer, needsSessions: true, handle: s.listWorkspaces},
-		{method: get, path: "/api/v1/workspaces/{id}", access: bearer, needsSessions: true, handle: s.getWorkspace},
-		{method: patch, path: "/api/v1/workspaces/{id}", access: bearer, needsSessions: true, handle: s.updateWorkspace},
-		{method: del, path: "/api/v1/workspaces/{id}", access: bearer, needsSessions: true, handle: s.deleteWorkspace},
-		{method: get, path: "/api/v1/workspaces/{id}/members", access: bearer, needsSessions: true, handle: s.listWorkspaceMembers},
-		{method: post, path: "/api/v1/workspaces/{id}/members", access: bearer, needsSessions: true, handle: s.addWorkspaceMember},
-		{method: patch, path: "/api/v1/workspaces/{id}/members/{member_id}", access: bearer, needsSessions: true, handle: s.updateWorkspaceMember},
-		{method: del, path: "/api/v1/workspaces/{id}/members/{member_id}", access: bearer, needsSessions: true, handle: s.removeWorkspaceMember},
+		{method: post, path: "/api/v1/workspaces", access: bearer, needsRuntime: true, handle: s.createWorkspace},
+		{method: get, path: "/api/v1/workspaces", access: bearer, needsRuntime: true, handle: s.listWorkspaces},
+		{method: get, path: "/api/v1/workspaces/{id}", access: bearer, needsRuntime: true, handle: s.getWorkspace},
+		{method: patch, path: "/api/v1/workspaces/{id}", access: bearer, needsRuntime: true, handle: s.updateWorkspace},
+		{method: del, path: "/api/v1/workspaces/{id}", access: bearer, needsRuntime: true, handle: s.deleteWorkspace},
+		{method: get, path: "/api/v1/workspaces/{id}/members", access: bearer, needsRuntime: true, handle: s.listWorkspaceMembers},
+		{method: post, path: "/api/v1/workspaces/{id}/members", access: bearer, needsRuntime: true, handle: s.addWorkspaceMember},
+		{method: patch, path: "/api/v1/workspaces/{id}/members/{member_id}", access: bearer, needsRuntime: true, handle: s.updateWorkspaceMember},
+		{method: del, path: "/api/v1/workspaces/{id}/members/{member_id}", access: bearer, needsRuntime: true, handle: s.removeWorkspaceMember},
 
 		// Audit log.
-		{method: get, path: "/api/v1/audit/logs", access: bearer, needsSessions: true, handle: s.listAudit},
-		{method: get, path: "/api/v1/audit/verify", access: admin, needsSessions: true, handle: s.verifyAudit},
+		{method: get, path: "/api/v1/audit/logs", access: bearer, needsRuntime: true, handle: s.listAudit},
+		{method: get, path: "/api/v1/audit/verify", access: admin, needsRuntime: true, handle: s.verifyAudit},
 
 		// Quotas.
-		{method: get, path: "/api/v1/quotas", access: bearer, needsSessions: true, handle: s.myQuotas},
-		{method: get, path: "/api/v1/quotas/{scope}/{id}", access: admin, needsSessions: true, handle: s.getQuota},
-		{method: fasthttp.MethodPut, path: "/api/v1/quotas/{scope}/{id}", access: admin, needsSessions: true, handle: s.setQuota},
+		{method: get, path: "/api/v1/quotas", access: bearer, needsRuntime: true, handle: s.myQuotas},
+		{method: get, path: "/api/v1/quotas/{scope}/{id}", access: admin, needsRuntime: true, handle: s.getQuota},
+		{method: fasthttp.MethodPut, path: "/api/v1/quotas/{scope}/{id}", access: admin, needsRuntime: true, handle: s.setQuota},
 
 		// Sessions.
-		{method: post, path: "/api/v1/sessions", access: bearer, needsSessions: true, handle: s.createSession},
-		{method: get, path: "/api/v1/sessions", access: bearer, needsSessions: true, handle: s.listSessions},
-		{method: get, path: "/api/v1/sessions/{id}", access: bearer, needsSessions: true, handle: s.getSession},
-		{method: patch, path: "/api/v1/sessions/{id}", access: bearer, needsSessions: true, handle: s.updateSession},
-		{method: del, path: "/api/v1/sessions/{id}", access: bearer, needsSessions: true, handle: s.deleteSession},
-		{method: post, path: "/api/v1/sessions/{id}/interrupt", access: bearer, needsSessions: true, handle: s.interruptSession},
-		{method: post, path: "/api/v1/sessions/{id}/permissions/{request_id}", access: bearer, needsSessions: true, handle: s.decidePermission},
-		{method: post, path: "/api/v1/sessions/{id}/prompts/{request_id}", access: bearer, needsSessions: true, handle: s.answerPrompt},
-		{method: get, path: "/api/v1/sessions/{id}/stream", access: bearer, needsSessions: true, handle: s.attachStream},
+		{method: post, path: "/api/v1/sessions", access: bearer, needsRuntime: true, handle: s.createSession},
+		{method: get, path: "/api/v1/sessions", access: bearer, needsRuntime: true, handle: s.listSessions},
+		{method: get, path: "/api/v1/sessions/{id}", access: bearer, needsRuntime: true, handle: s.getSession},
+		{method: patch, path: "/api/v1/sessions/{id}", access: bearer, needsRuntime: true, handle: s.updateSession},
+		{method: del, path: "/api/v1/sessions/{id}", access: bearer, needsRuntime: true, handle: s.deleteSession},
+		{method: post, path: "/api/v1/sessions/{id}/interrupt", access: bearer, needsRuntime: true, handle: s.interruptSession},
+		{method: post, path: "/api/v1/sessions/{id}/permissions/{request_id}", access: bearer, needsRuntime: true, handle: s.decidePermission},
+		{method: post, path: "/api/v1/sessions/{id}/prompts/{request_id}", access: bearer, needsRuntime: true, handle: s.answerPrompt},
+		{method: get, path: "/api/v1/sessions/{id}/stream", access: bearer, needsRuntime: true, handle: s.attachStream},
 
 		// Query.
-		{method: post, path: "/api/v1/query", access: bearer, needsSessions: true, handle: s.query},
-		{method: post, path: "/api/v1/query/stream", access: bearer, needsSessions: true, handle: s.queryStream},
+		{method: post, path: "/api/v1/query", access: bearer, needsRuntime: true, handle: s.query},
+		{method: post, path: "/api/v1/query/stream", access: bearer, needsRuntime: true, handle: s.queryStream},
 
 		// Scheduler jobs.
-		{method: post, path: "/api/v1/scheduler/jobs", access: bearer, needsSessions: true, handle: s.createJob},
-		{method: get, path: "/api/v1/scheduler/jobs", access: bearer, needsSessions: true, handle: s.listJobs},
-		{method: get, path: "/api/v1/scheduler/jobs/{id}", access: bearer, needsSessions: true, handle: s.getJob},
-		{method: patch, path: "/api/v1/scheduler/jobs/{id}", access: bearer, needsSessions: true, handle: s.updateJob},
-		{method: del, path: "/api/v1/scheduler/jobs/{id}", access: bearer, needsSessions: true, handle: s.deleteJob},
-		{method: post, path: "/api/v1/scheduler/jobs/{id}/run", access: bearer, needsSessions: true, handle: s.runJobNow},
-		{method: get, path: "/api/v1/scheduler/jobs/{id}/runs", access: bearer, needsSessions: true, handle: s.listJobRuns},
+		{method: post, path: "/api/v1/scheduler/jobs", access: bearer, needsRuntime: true, handle: s.createJob},
+		{method: get, path: "/api/v1/scheduler/jobs", access: bearer, needsRuntime: true, handle: s.listJobs},
+		{method: get, path: "/api/v1/scheduler/jobs/{id}", access: bearer, needsRuntime: true, handle: s.getJob},
+		{method: patch, path: "/api/v1/scheduler/jobs/{id}", access: bearer, needsRuntime: true, handle: s.updateJob},
+		{method: del, path: "/api/v1/scheduler/jobs/{id}", access: bearer, needsRuntime: true, handle: s.deleteJob},
+		{method: post, path: "/api/v1/scheduler/jobs/{id}/run", access: bearer, needsRuntime: true, handle: s.runJobNow},
+		{method: get, path: "/api/v1/scheduler/jobs/{id}/runs", access: bearer, needsRuntime: true, handle: s.listJobRuns},
 
 		// Health & metrics.
 		{method: get, path: "/health", access: public, handle: s.health},
@@ -144,22 +144,22 @@ func (s *Server) routes() []route {
 		{method: del, path: "/api/v1/files/{id}", access: bearer, handle: s.deleteFile},
 
 		// Provider settings.
-		{method: post, path: "/api/v1/settings/providers", access: bearer, needsSessions: true, handle: s.createProviderSetting},
-		{method: get, path: "/api/v1/settings/providers", access: bearer, needsSessions: true, handle: s.listProviderSettings},
-		{method: fasthttp.MethodPut, path: "/api/v1/settings/providers/default", access: bearer, needsSessions: true, handle: s.setDefaultProviderSetting},
-		{method: get, path: "/api/v1/settings/providers/oauth/callback", access: public, needsSessions: true, handle: s.providerOAuthCallback},
-		{method: get, path: "/api/v1/settings/providers/{id}", access: bearer, needsSessions: true, handle: s.getProviderSetting},
-		{method: patch, path: "/api/v1/settings/providers/{id}", access: bearer, needsSessions: true, handle: s.updateProviderSetting},
-		{method: del, path: "/api/v1/settings/providers/{id}", access: bearer, needsSessions: true, handle: s.deleteProviderSetting},
-		{method: get, path: "/api/v1/settings/providers/{id}/models", access: bearer, needsSessions: true, handle: s.providerSettingModels},
-		{method: post, path: "/api/v1/settings/providers/{id}/test", access: bearer, needsSessions: true, noAudit: true, handle: s.testProviderSetting},
-		{method: post, path: "/api/v1/settings/providers/{id}/oauth/start", access: bearer, needsSessions: true, handle: s.startProviderOAuth},
+		{method: post, path: "/api/v1/settings/providers", access: bearer, needsRuntime: true, handle: s.createProviderSetting},
+		{method: get, path: "/api/v1/settings/providers", access: bearer, needsRuntime: true, handle: s.listProviderSettings},
+		{method: fasthttp.MethodPut, path: "/api/v1/settings/providers/default", access: bearer, needsRuntime: true, handle: s.setDefaultProviderSetting},
+		{method: get, path: "/api/v1/settings/providers/oauth/callback", access: public, needsRuntime: true, handle: s.providerOAuthCallback},
+		{method: get, path: "/api/v1/settings/providers/{id}", access: bearer, needsRuntime: true, handle: s.getProviderSetting},
+		{method: patch, path: "/api/v1/settings/providers/{id}", access: bearer, needsRuntime: true, handle: s.updateProviderSetting},
+		{method: del, path: "/api/v1/settings/providers/{id}", access: bearer, needsRuntime: true, handle: s.deleteProviderSetting},
+		{method: get, path: "/api/v1/settings/providers/{id}/models", access: bearer, needsRuntime: true, handle: s.providerSettingModels},
+		{method: post, path: "/api/v1/settings/providers/{id}/test", access: bearer, needsRuntime: true, noAudit: true, handle: s.testProviderSetting},
+		{method: post, path: "/api/v1/settings/providers/{id}/oauth/start", access: bearer, needsRuntime: true, handle: s.startProviderOAuth},
 
 		// Anthropic-compatible Messages API.
-		{method: post, path: "/v1/messages", access: bearer, surface: anthropicSurface, needsSessions: true, handle: s.messages},
+		{method: post, path: "/v1/messages", access: bearer, surface: anthropicSurface, needsRuntime: true, handle: s.messages},
 		{method: post, path: "/v1/messages/count_tokens", access: bearer, surface: anthropicSurface, noAudit: true, handle: s.countTokens},
-		{method: get, path: "/v1/models", access: bearer, surface: anthropicSurface, needsSessions: true, handle: s.listModels},
-		{method: get, path: "/v1/models/{model_id}", access: bearer, surface: anthropicSurface, needsSessions: true, handle: s.getModel},
+		{method: get, path: "/v1/models", access: bearer, surface: anthropicSurface, needsRuntime: true, handle: s.listModels},
+		{method: get, path: "/v1/models/{model_id}", access: bearer, surface: anthropicSurface, needsRuntime: true, handle: s.getModel},
 	}
 }
 
@@ -170,8 +170,8 @@ func (s *Server) routes() []route {
 // GET in the audit log. It is the only place a handlerFunc is adapted.
 func (s *Server) adapt(rt route) fasthttp.RequestHandler {
 	h := rt.handle
-	if rt.needsSessions && s.deps.Sessions == nil {
-		h = func(*fasthttp.RequestCtx) error { return errNoSessions }
+	if rt.needsRuntime && s.deps.Runtime == nil {
+		h = func(*fasthttp.RequestCtx) error { return errNoRuntime }
 	}
 	switch {
 	case rt.access == admin:

@@ -68,9 +68,26 @@ type Deps struct {
 	Store *persist.Store
 	// Auth verifies credentials and runs account operations. Required.
 	Auth *auth.Service
-	// Sessions is the session runtime behind the session, query and
-	// stream routes. If nil, those routes answer 503.
-	Sessions Sessions
+	// Runtime is the agent runtime behind every route but auth, files,
+	// health and metrics. If nil, those routes answer 503.
+	Runtime Runtime
+}
+
+// Runtime is everything the handlers need of the agent runtime, as one
+// narrow interface per API family. *host.Host implements it; a
+// cluster-backed host could too.
+type Runtime interface {
+	Sessions
+	Jobs
+	ProviderSettings
+	Organizations
+	Groups
+	Workspaces
+	Users
+	Audit
+	Quotas
+	RequestAdmitter
+	modelCatalog
 }
 
 // Server is the HTTP API server.

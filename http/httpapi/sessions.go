@@ -38,7 +38,7 @@ func (s *Server) createSession(ctx *fasthttp.RequestCtx) error {
 	if err := decodeJSONOrEmpty(ctx, &req); err != nil {
 		return err
 	}
-	rec, err := s.deps.Sessions.CreateSession(s.opCtx, p.UserID, host.SessionOptions{
+	rec, err := s.deps.Runtime.CreateSession(s.opCtx, p.UserID, host.SessionOptions{
 		WorkspaceID: req.WorkspaceID, Title: req.Title, Model: req.Model,
 		SystemPrompt: req.SystemPrompt, PermissionMode: req.PermissionMode,
 	})
@@ -66,7 +66,7 @@ func (s *Server) listSessions(ctx *fasthttp.RequestCtx) error {
 		}
 		q.Limit = n
 	}
-	items, next, err := s.deps.Sessions.ListSessions(s.opCtx, p.UserID, q)
+	items, next, err := s.deps.Runtime.ListSessions(s.opCtx, p.UserID, q)
 	if err != nil {
 		return err
 	}
@@ -82,7 +82,7 @@ func (s *Server) getSession(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	v, err := s.deps.Sessions.GetSession(s.opCtx, p.UserID, pathParam(ctx, "id"))
+	v, err := s.deps.Runtime.GetSession(s.opCtx, p.UserID, pathParam(ctx, "id"))
 	if err != nil {
 		return err
 	}
@@ -98,7 +98,7 @@ func (s *Server) updateSession(ctx *fasthttp.RequestCtx) error {
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
 	}
-	v, err := s.deps.Sessions.UpdateSession(s.opCtx, p.UserID, pathParam(ctx, "id"), host.SessionUpdate{
+	v, err := s.deps.Runtime.UpdateSession(s.opCtx, p.UserID, pathParam(ctx, "id"), host.SessionUpdate{
 		Title: req.Title, Model: req.Model, SystemPrompt: req.SystemPrompt, PermissionMode: req.PermissionMode,
 	})
 	if err != nil {
@@ -112,7 +112,7 @@ func (s *Server) deleteSession(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.deps.Sessions.DeleteSession(s.opCtx, p.UserID, pathParam(ctx, "id")); err != nil {
+	if err := s.deps.Runtime.DeleteSession(s.opCtx, p.UserID, pathParam(ctx, "id")); err != nil {
 		return err
 	}
 	ctx.SetStatusCode(fasthttp.StatusNoContent)
@@ -124,7 +124,7 @@ func (s *Server) interruptSession(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	ok, err := s.deps.Sessions.Interrupt(s.opCtx, p.UserID, pathParam(ctx, "id"))
+	ok, err := s.deps.Runtime.Interrupt(s.opCtx, p.UserID, pathParam(ctx, "id"))
 	if err != nil {
 		return err
 	}
@@ -146,7 +146,7 @@ func (s *Server) decidePermission(ctx *fasthttp.RequestCtx) error {
 	rid := pathParam(ctx, "request_id")
 	noteAudit(ctx).set("decision", req.Decision)
 	noteAudit(ctx).set("remember", strconv.FormatBool(req.Remember))
-	if err := s.deps.Sessions.DecidePermission(s.opCtx, p.UserID, pathParam(ctx, "id"), rid,
+	if err := s.deps.Runtime.DecidePermission(s.opCtx, p.UserID, pathParam(ctx, "id"), rid,
 		req.Decision == agent.DecisionAllow, req.Remember, req.Reason); err != nil {
 		return err
 	}
@@ -163,7 +163,7 @@ func (s *Server) answerPrompt(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	rid := pathParam(ctx, "request_id")
-	if err := s.deps.Sessions.AnswerPrompt(s.opCtx, p.UserID, pathParam(ctx, "id"), rid, req.Answer); err != nil {
+	if err := s.deps.Runtime.AnswerPrompt(s.opCtx, p.UserID, pathParam(ctx, "id"), rid, req.Answer); err != nil {
 		return err
 	}
 	return writeJSON(ctx, fasthttp.StatusOK, apitype.PromptAnswered{RequestID: rid, Answered: true})
@@ -227,9 +227,9 @@ func messageOf(m agent.Message) apitype.Message {
 	return out
 }
 
-// Compile-time check that the host is a Sessions backend.
-var _ Sessions = (*host.Host)(nil)
+// Compile-time check that the host is the runtime the handlers need.
+var _ Runtime = (*host.Host)(nil)
 
-// errNoSessions is returned by session routes on a server built without a
+// errNoRuntime is returned by session routes on a server built without a
 // runtime.
-var errNoSessions = fmt.Errorf("%w: the session runtime is not configured", agent.ErrOverloaded)
+var errNoRuntime = fmt.Errorf("%w: the session runtime is not configured", agent.ErrOverloaded)

@@ -2,12 +2,10 @@ package httpapi
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/seshat-host/seshat/actors/agent"
 	"github.com/seshat-host/seshat/actors/host"
 	"github.com/seshat-host/seshat/http/apitype"
 	"github.com/seshat-host/seshat/persist"
@@ -32,26 +30,9 @@ type ProviderSettings interface {
 // user's browser back to.
 const oauthCallbackPath = "/api/v1/settings/providers/oauth/callback"
 
-// errNoSettings is returned by the settings routes on a server whose
-// runtime keeps no provider settings.
-var errNoSettings = fmt.Errorf("%w: provider settings are not configured", agent.ErrOverloaded)
-
-// settings returns the provider settings backend: the session runtime,
-// which serves them too (as *host.Host does).
-func (s *Server) settings() (ProviderSettings, error) {
-	if ps, ok := s.deps.Sessions.(ProviderSettings); ok {
-		return ps, nil
-	}
-	return nil, errNoSettings
-}
-
 // POST /api/v1/settings/providers → 201 setting.
 func (s *Server) createProviderSetting(ctx *fasthttp.RequestCtx) error {
 	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
-	ps, err := s.settings()
 	if err != nil {
 		return err
 	}
@@ -59,7 +40,7 @@ func (s *Server) createProviderSetting(ctx *fasthttp.RequestCtx) error {
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
 	}
-	v, err := ps.CreateProviderSetting(s.opCtx, p.UserID, host.ProviderSettingInput{
+	v, err := s.deps.Runtime.CreateProviderSetting(s.opCtx, p.UserID, host.ProviderSettingInput{
 		Name: req.Name, Provider: req.Provider, BaseURL: req.BaseURL, APIKey: req.APIKey,
 		DefaultModel: req.DefaultModel, Models: catalogOf(req.Models), Scope: req.Scope,
 		WorkspaceID: req.WorkspaceID, OAuth: oauthInputOf(req.OAuth),
@@ -76,11 +57,7 @@ func (s *Server) listProviderSettings(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	ps, err := s.settings()
-	if err != nil {
-		return err
-	}
-	list, err := ps.ListProviderSettings(s.opCtx, p.UserID)
+	list, err := s.deps.Runtime.ListProviderSettings(s.opCtx, p.UserID)
 	if err != nil {
 		return err
 	}
@@ -97,11 +74,7 @@ func (s *Server) getProviderSetting(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	ps, err := s.settings()
-	if err != nil {
-		return err
-	}
-	v, err := ps.GetProviderSetting(s.opCtx, p.UserID, pathParam(ctx, "id"))
+	v, err := s.deps.Runtime.GetProviderSetting(s.opCtx, p.UserID, pathParam(ctx, "id"))
 	if err != nil {
 		return err
 	}
@@ -111,10 +84,6 @@ func (s *Server) getProviderSetting(ctx *fasthttp.RequestCtx) error {
 // PATCH /api/v1/settings/providers/{id} → 200 setting.
 func (s *Server) updateProviderSetting(ctx *fasthttp.RequestCtx) error {
 	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
-	ps, err := s.settings()
 	if err != nil {
 		return err
 	}
@@ -130,7 +99,7 @@ func (s *Server) updateProviderSetting(ctx *fasthttp.RequestCtx) error {
 		models := catalogOf(*req.Models)
 		u.Models = &models
 	}
-	v, err := ps.UpdateProviderSetting(s.opCtx, p.UserID, pathParam(ctx, "id"), u)
+	v, err := s.deps.Runtime.UpdateProviderSetting(s.opCtx, p.UserID, pathParam(ctx, "id"), u)
 	if err != nil {
 		return err
 	}
@@ -143,11 +112,7 @@ func (s *Server) deleteProviderSetting(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	ps, err := s.settings()
-	if err != nil {
-		return err
-	}
-	if err := ps.DeleteProviderSetting(s.opCtx, p.UserID, pathParam(ctx, "id")); err != nil {
+	if err := s.deps.Runtime.DeleteProviderSetting(s.opCtx, p.UserID, pathParam(ctx, "id")); err != nil {
 		return err
 	}
 	ctx.SetStatusCode(fasthttp.StatusNoContent)
@@ -161,15 +126,11 @@ func (s *Server) setDefaultProviderSetting(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	ps, err := s.settings()
-	if err != nil {
-		return err
-	}
 	var req apitype.DefaultProviderSettingRequest
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
 	}
-	if err := ps.SetDefaultProviderSetting(s.opCtx, p.UserID, req.ProviderSettingID); err != nil {
+	if err := s.deps.Runtime.SetDefaultProviderSetting(s.opCtx, p.UserID, req.ProviderSettingID); err != nil {
 		return err
 	}
 	return writeJSON(ctx, fasthttp.StatusOK, apitype.DefaultProviderSetting{DefaultProviderSettingID: req.ProviderSettingID})
@@ -181,11 +142,7 @@ func (s *Server) providerSettingModels(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	ps, err := s.settings()
-	if err != nil {
-		return err
-	}
-	list, err := ps.ProviderSettingModels(s.opCtx, p.UserID, pathParam(ctx, "id"))
+	list, err := s.deps.Runtime.ProviderSettingModels(s.opCtx, p.UserID, pathParam(ctx, "id"))
 	if err != nil {
 		return err
 	}
@@ -203,15 +160,11 @@ func (s *Server) testProviderSetting(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	ps, err := s.settings()
-	if err != nil {
-		return err
-	}
 	var req apitype.TestProviderSettingRequest
 	if err := decodeJSONOrEmpty(ctx, &req); err != nil {
 		return err
 	}
-	res, err := ps.TestProviderSetting(s.opCtx, p.UserID, pathParam(ctx, "id"), req.Model)
+	res, err := s.deps.Runtime.TestProviderSetting(s.opCtx, p.UserID, pathParam(ctx, "id"), req.Model)
 	if err != nil {
 		return err
 	}
@@ -227,11 +180,7 @@ func (s *Server) startProviderOAuth(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	ps, err := s.settings()
-	if err != nil {
-		return err
-	}
-	start, err := ps.StartProviderOAuth(s.opCtx, p.UserID, pathParam(ctx, "id"), callbackURL(ctx))
+	start, err := s.deps.Runtime.StartProviderOAuth(s.opCtx, p.UserID, pathParam(ctx, "id"), callbackURL(ctx))
 	if err != nil {
 		return err
 	}
@@ -241,12 +190,8 @@ func (s *Server) startProviderOAuth(ctx *fasthttp.RequestCtx) error {
 // GET /api/v1/settings/providers/oauth/callback?code=&state= (public: the
 // state is the credential) → 200 setting.
 func (s *Server) providerOAuthCallback(ctx *fasthttp.RequestCtx) error {
-	ps, err := s.settings()
-	if err != nil {
-		return err
-	}
 	args := ctx.QueryArgs()
-	v, err := ps.FinishProviderOAuth(s.opCtx, string(args.Peek("state")), string(args.Peek("code")), string(args.Peek("error")))
+	v, err := s.deps.Runtime.FinishProviderOAuth(s.opCtx, string(args.Peek("state")), string(args.Peek("code")), string(args.Peek("error")))
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/seshat-host/seshat/actors/host"
 	"github.com/seshat-host/seshat/http/apitype"
-	"github.com/seshat-host/seshat/http/auth"
 	"github.com/seshat-host/seshat/persist"
 )
 
@@ -24,31 +23,16 @@ type Users interface {
 	UpdatePreferences(ctx context.Context, userID string, patch map[string]json.RawMessage) (map[string]json.RawMessage, error)
 }
 
-// userCall returns the caller and the users backend.
-func (s *Server) userCall(ctx *fasthttp.RequestCtx) (auth.Principal, Users, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return p, nil, err
-	}
-	if u, ok := s.deps.Sessions.(Users); ok {
-		return p, u, nil
-	}
-	return p, nil, errNoSessions
-}
-
 // GET /api/v1/users?cursor=&limit= (server admins)
 func (s *Server) listUsers(ctx *fasthttp.RequestCtx) error {
-	_, ub, err := s.userCall(ctx)
-	if err != nil {
-		return err
-	}
 	limit := 0
 	if l := ctx.QueryArgs().Peek("limit"); len(l) > 0 {
+		var err error
 		if limit, err = strconv.Atoi(string(l)); err != nil || limit < 1 || limit > 500 {
 			return invalid("limit must be a number from 1 to 500")
 		}
 	}
-	users, next, err := ub.ListUsers(s.opCtx, string(ctx.QueryArgs().Peek("cursor")), limit)
+	users, next, err := s.deps.Runtime.ListUsers(s.opCtx, string(ctx.QueryArgs().Peek("cursor")), limit)
 	if err != nil {
 		return err
 	}
@@ -61,11 +45,7 @@ func (s *Server) listUsers(ctx *fasthttp.RequestCtx) error {
 
 // GET /api/v1/users/{id} (server admins)
 func (s *Server) getUser(ctx *fasthttp.RequestCtx) error {
-	_, ub, err := s.userCall(ctx)
-	if err != nil {
-		return err
-	}
-	u, err := ub.GetUser(s.opCtx, pathParam(ctx, "id"))
+	u, err := s.deps.Runtime.GetUser(s.opCtx, pathParam(ctx, "id"))
 	if err != nil {
 		return err
 	}
@@ -74,15 +54,11 @@ func (s *Server) getUser(ctx *fasthttp.RequestCtx) error {
 
 // PATCH /api/v1/users/{id} {name?, role?, disabled?} (server admins)
 func (s *Server) updateUser(ctx *fasthttp.RequestCtx) error {
-	_, ub, err := s.userCall(ctx)
-	if err != nil {
-		return err
-	}
 	var req apitype.UpdateUserRequest
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
 	}
-	before, after, err := ub.UpdateUser(s.opCtx, pathParam(ctx, "id"), host.UserUpdate{Name: req.Name, Role: req.Role, Disabled: req.Disabled})
+	before, after, err := s.deps.Runtime.UpdateUser(s.opCtx, pathParam(ctx, "id"), host.UserUpdate{Name: req.Name, Role: req.Role, Disabled: req.Disabled})
 	if err != nil {
 		return err
 	}
@@ -99,11 +75,11 @@ func (s *Server) updateUser(ctx *fasthttp.RequestCtx) error {
 
 // GET /api/v1/users/me/preferences
 func (s *Server) getPreferences(ctx *fasthttp.RequestCtx) error {
-	p, ub, err := s.userCall(ctx)
+	p, err := principal(ctx)
 	if err != nil {
 		return err
 	}
-	prefs, err := ub.Preferences(s.opCtx, p.UserID)
+	prefs, err := s.deps.Runtime.Preferences(s.opCtx, p.UserID)
 	if err != nil {
 		return err
 	}
@@ -112,7 +88,7 @@ func (s *Server) getPreferences(ctx *fasthttp.RequestCtx) error {
 
 // PATCH /api/v1/users/me/preferences {key: value | null, …}
 func (s *Server) updatePreferences(ctx *fasthttp.RequestCtx) error {
-	p, ub, err := s.userCall(ctx)
+	p, err := principal(ctx)
 	if err != nil {
 		return err
 	}
@@ -123,7 +99,7 @@ func (s *Server) updatePreferences(ctx *fasthttp.RequestCtx) error {
 	if patch == nil {
 		return invalid("the body must be a JSON object")
 	}
-	prefs, err := ub.UpdatePreferences(s.opCtx, p.UserID, patch)
+	prefs, err := s.deps.Runtime.UpdatePreferences(s.opCtx, p.UserID, patch)
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/seshat-host/seshat/actors/host"
 	"github.com/seshat-host/seshat/http/apitype"
-	"github.com/seshat-host/seshat/http/auth"
 	"github.com/seshat-host/seshat/persist"
 )
 
@@ -26,21 +25,9 @@ type Workspaces interface {
 	RemoveWorkspaceMember(ctx context.Context, userID, id, memberID string) error
 }
 
-// workspaceCall returns the caller and the workspaces backend.
-func (s *Server) workspaceCall(ctx *fasthttp.RequestCtx) (auth.Principal, Workspaces, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return p, nil, err
-	}
-	if w, ok := s.deps.Sessions.(Workspaces); ok {
-		return p, w, nil
-	}
-	return p, nil, errNoSessions
-}
-
 // POST /api/v1/workspaces {name, organization_id?} → 201 workspace.
 func (s *Server) createWorkspace(ctx *fasthttp.RequestCtx) error {
-	p, wb, err := s.workspaceCall(ctx)
+	p, err := principal(ctx)
 	if err != nil {
 		return err
 	}
@@ -48,7 +35,7 @@ func (s *Server) createWorkspace(ctx *fasthttp.RequestCtx) error {
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
 	}
-	v, err := wb.CreateWorkspace(s.opCtx, p.UserID, req.Name, req.OrganizationID)
+	v, err := s.deps.Runtime.CreateWorkspace(s.opCtx, p.UserID, req.Name, req.OrganizationID)
 	if err != nil {
 		return err
 	}
@@ -58,11 +45,11 @@ func (s *Server) createWorkspace(ctx *fasthttp.RequestCtx) error {
 
 // GET /api/v1/workspaces → the workspaces the caller has a role in.
 func (s *Server) listWorkspaces(ctx *fasthttp.RequestCtx) error {
-	p, wb, err := s.workspaceCall(ctx)
+	p, err := principal(ctx)
 	if err != nil {
 		return err
 	}
-	list, err := wb.ListWorkspaces(s.opCtx, p.UserID)
+	list, err := s.deps.Runtime.ListWorkspaces(s.opCtx, p.UserID)
 	if err != nil {
 		return err
 	}
@@ -75,11 +62,11 @@ func (s *Server) listWorkspaces(ctx *fasthttp.RequestCtx) error {
 
 // GET /api/v1/workspaces/{id}
 func (s *Server) getWorkspace(ctx *fasthttp.RequestCtx) error {
-	p, wb, err := s.workspaceCall(ctx)
+	p, err := principal(ctx)
 	if err != nil {
 		return err
 	}
-	v, err := wb.GetWorkspace(s.opCtx, p.UserID, pathParam(ctx, "id"))
+	v, err := s.deps.Runtime.GetWorkspace(s.opCtx, p.UserID, pathParam(ctx, "id"))
 	if err != nil {
 		return err
 	}
@@ -88,7 +75,7 @@ func (s *Server) getWorkspace(ctx *fasthttp.RequestCtx) error {
 
 // PATCH /api/v1/workspaces/{id} {name?}
 func (s *Server) updateWorkspace(ctx *fasthttp.RequestCtx) error {
-	p, wb, err := s.workspaceCall(ctx)
+	p, err := principal(ctx)
 	if err != nil {
 		return err
 	}
@@ -96,7 +83,7 @@ func (s *Server) updateWorkspace(ctx *fasthttp.RequestCtx) error {
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
 	}
-	v, err := wb.UpdateWorkspace(s.opCtx, p.UserID, pathParam(ctx, "id"), req.Name)
+	v, err := s.deps.Runtime.UpdateWorkspace(s.opCtx, p.UserID, pathParam(ctx, "id"), req.Name)
 	if err != nil {
 		return err
 	}
@@ -105,11 +92,11 @@ func (s *Server) updateWorkspace(ctx *fasthttp.RequestCtx) error {
 
 // DELETE /api/v1/workspaces/{id} → 200 with what was removed.
 func (s *Server) deleteWorkspace(ctx *fasthttp.RequestCtx) error {
-	p, wb, err := s.workspaceCall(ctx)
+	p, err := principal(ctx)
 	if err != nil {
 		return err
 	}
-	d, err := wb.DeleteWorkspace(s.opCtx, p.UserID, pathParam(ctx, "id"))
+	d, err := s.deps.Runtime.DeleteWorkspace(s.opCtx, p.UserID, pathParam(ctx, "id"))
 	if err != nil {
 		return err
 	}
@@ -124,11 +111,11 @@ func (s *Server) deleteWorkspace(ctx *fasthttp.RequestCtx) error {
 
 // GET /api/v1/workspaces/{id}/members
 func (s *Server) listWorkspaceMembers(ctx *fasthttp.RequestCtx) error {
-	p, wb, err := s.workspaceCall(ctx)
+	p, err := principal(ctx)
 	if err != nil {
 		return err
 	}
-	list, err := wb.ListWorkspaceMembers(s.opCtx, p.UserID, pathParam(ctx, "id"))
+	list, err := s.deps.Runtime.ListWorkspaceMembers(s.opCtx, p.UserID, pathParam(ctx, "id"))
 	if err != nil {
 		return err
 	}
@@ -141,7 +128,7 @@ func (s *Server) listWorkspaceMembers(ctx *fasthttp.RequestCtx) error {
 
 // POST /api/v1/workspaces/{id}/members {user_id | email | group_id, role} → 201.
 func (s *Server) addWorkspaceMember(ctx *fasthttp.RequestCtx) error {
-	p, wb, err := s.workspaceCall(ctx)
+	p, err := principal(ctx)
 	if err != nil {
 		return err
 	}
@@ -150,7 +137,7 @@ func (s *Server) addWorkspaceMember(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	ref := host.MemberRef{UserRef: host.UserRef{ID: req.UserID, Email: req.Email}, GroupID: req.GroupID}
-	m, err := wb.AddWorkspaceMember(s.opCtx, p.UserID, pathParam(ctx, "id"), ref, req.Role)
+	m, err := s.deps.Runtime.AddWorkspaceMember(s.opCtx, p.UserID, pathParam(ctx, "id"), ref, req.Role)
 	if err != nil {
 		return err
 	}
@@ -162,7 +149,7 @@ func (s *Server) addWorkspaceMember(ctx *fasthttp.RequestCtx) error {
 
 // PATCH /api/v1/workspaces/{id}/members/{member_id} {role}
 func (s *Server) updateWorkspaceMember(ctx *fasthttp.RequestCtx) error {
-	p, wb, err := s.workspaceCall(ctx)
+	p, err := principal(ctx)
 	if err != nil {
 		return err
 	}
@@ -171,7 +158,7 @@ func (s *Server) updateWorkspaceMember(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	noteAudit(ctx).set("role", req.Role)
-	m, err := wb.UpdateWorkspaceMember(s.opCtx, p.UserID, pathParam(ctx, "id"), pathParam(ctx, "member_id"), req.Role)
+	m, err := s.deps.Runtime.UpdateWorkspaceMember(s.opCtx, p.UserID, pathParam(ctx, "id"), pathParam(ctx, "member_id"), req.Role)
 	if err != nil {
 		return err
 	}
@@ -180,11 +167,11 @@ func (s *Server) updateWorkspaceMember(ctx *fasthttp.RequestCtx) error {
 
 // DELETE /api/v1/workspaces/{id}/members/{member_id} → 204.
 func (s *Server) removeWorkspaceMember(ctx *fasthttp.RequestCtx) error {
-	p, wb, err := s.workspaceCall(ctx)
+	p, err := principal(ctx)
 	if err != nil {
 		return err
 	}
-	if err := wb.RemoveWorkspaceMember(s.opCtx, p.UserID, pathParam(ctx, "id"), pathParam(ctx, "member_id")); err != nil {
+	if err := s.deps.Runtime.RemoveWorkspaceMember(s.opCtx, p.UserID, pathParam(ctx, "id"), pathParam(ctx, "member_id")); err != nil {
 		return err
 	}
 	ctx.SetStatusCode(fasthttp.StatusNoContent)
