@@ -53,8 +53,7 @@ const messageCoalesce = 64
 
 // modelCatalog is what the Anthropic-compatible routes need of the runtime
 // besides Sessions: the caller's models and the routing of a requested
-// model name. The Sessions backend serves it when it implements it, as
-// *host.Host does.
+// model name. It is part of Runtime.
 type modelCatalog interface {
 	ListModels(ctx context.Context, userID string) ([]host.ModelInfo, error)
 	ResolveModel(ctx context.Context, userID, settingID, name string) (string, error)
