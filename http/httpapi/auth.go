@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"errors"
-
 	"github.com/valyala/fasthttp"
 
 	"github.com/seshat-host/seshat/http/apitype"
@@ -46,10 +44,7 @@ func (s *Server) login(ctx *fasthttp.RequestCtx) error {
 
 // GET /api/v1/users/me
 func (s *Server) me(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	u, err := s.deps.Store.UserByID(p.UserID)
 	if err != nil {
 		return err
@@ -59,10 +54,7 @@ func (s *Server) me(ctx *fasthttp.RequestCtx) error {
 
 // POST /api/v1/users/me/api-keys
 func (s *Server) createAPIKey(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	var req apitype.CreateKeyRequest
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
@@ -81,10 +73,7 @@ func (s *Server) createAPIKey(ctx *fasthttp.RequestCtx) error {
 
 // GET /api/v1/users/me/api-keys
 func (s *Server) listAPIKeys(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	keys, err := s.deps.Auth.ListAPIKeys(p.UserID)
 	if err != nil {
 		return err
@@ -98,10 +87,7 @@ func (s *Server) listAPIKeys(ctx *fasthttp.RequestCtx) error {
 
 // DELETE /api/v1/users/me/api-keys/{id}
 func (s *Server) revokeAPIKey(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	if err := s.deps.Auth.RevokeAPIKey(s.opCtx, p.UserID, pathParam(ctx, "id")); err != nil {
 		return err
 	}
@@ -109,14 +95,16 @@ func (s *Server) revokeAPIKey(ctx *fasthttp.RequestCtx) error {
 	return nil
 }
 
-// principal returns the caller of a bearer route.
-func principal(ctx *fasthttp.RequestCtx) (auth.Principal, error) {
+// principal returns the caller of a bearer route. A route that needs a
+// caller but is declared public is a route-table mistake, not a request
+// error: it panics, and the recovery middleware answers 500 and logs the
+// stack.
+func principal(ctx *fasthttp.RequestCtx) auth.Principal {
 	p, ok := auth.PrincipalFrom(ctx)
 	if !ok {
-		// Only reachable if a route that needs a caller is declared public.
-		return auth.Principal{}, errors.New("route has no principal: is it declared bearer?")
+		panic("route has no principal: is it declared bearer?")
 	}
-	return p, nil
+	return p
 }
 
 // pathParam returns a path parameter. The router copies it, so it stays

@@ -27,10 +27,7 @@ const sniffLen = 512
 // body (large files into temporary files), so the part is streamed from
 // there into the store.
 func (s *Server) uploadFile(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	form, err := ctx.MultipartForm()
 	switch {
 	case errors.Is(err, fasthttp.ErrNoMultipartForm):
@@ -88,10 +85,7 @@ func (s *Server) uploadFile(ctx *fasthttp.RequestCtx) error {
 
 // GET /api/v1/files?workspace_id=
 func (s *Server) listFiles(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	wsID, err := s.workspaceFor(p.UserID, string(ctx.QueryArgs().Peek("workspace_id")), persist.WorkspaceViewer)
 	if err != nil {
 		return err
@@ -162,10 +156,7 @@ func (s *Server) deleteFile(ctx *fasthttp.RequestCtx) error {
 // have no role in is not found, so that ids do not leak across tenants; a
 // lower role is 403.
 func (s *Server) callerFile(ctx *fasthttp.RequestCtx, need string) (persist.File, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return persist.File{}, err
-	}
+	p := principal(ctx)
 	id := pathParam(ctx, "id")
 	notFound := fmt.Errorf("file %q: %w", id, agent.ErrNotFound)
 	if !agent.ValidID(agent.PrefixFile, id) {

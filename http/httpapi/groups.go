@@ -25,10 +25,7 @@ type Groups interface {
 
 // POST /api/v1/groups {organization_id, name, description?} → 201 group.
 func (s *Server) createGroup(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	var req apitype.CreateGroupRequest
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
@@ -44,10 +41,7 @@ func (s *Server) createGroup(ctx *fasthttp.RequestCtx) error {
 
 // GET /api/v1/groups?organization_id=
 func (s *Server) listGroups(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	list, err := s.deps.Runtime.ListGroups(s.opCtx, p.UserID, string(ctx.QueryArgs().Peek("organization_id")))
 	if err != nil {
 		return err
@@ -61,10 +55,7 @@ func (s *Server) listGroups(ctx *fasthttp.RequestCtx) error {
 
 // GET /api/v1/groups/{id}
 func (s *Server) getGroup(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	g, err := s.deps.Runtime.GetGroup(s.opCtx, p.UserID, pathParam(ctx, "id"))
 	if err != nil {
 		return err
@@ -74,10 +65,7 @@ func (s *Server) getGroup(ctx *fasthttp.RequestCtx) error {
 
 // PATCH /api/v1/groups/{id} {name?, description?}
 func (s *Server) updateGroup(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	var req apitype.UpdateGroupRequest
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
@@ -91,10 +79,7 @@ func (s *Server) updateGroup(ctx *fasthttp.RequestCtx) error {
 
 // DELETE /api/v1/groups/{id} → 204.
 func (s *Server) deleteGroup(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	if err := s.deps.Runtime.DeleteGroup(s.opCtx, p.UserID, pathParam(ctx, "id")); err != nil {
 		return err
 	}
@@ -104,10 +89,7 @@ func (s *Server) deleteGroup(ctx *fasthttp.RequestCtx) error {
 
 // GET /api/v1/groups/{id}/members
 func (s *Server) listGroupMembers(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	users, err := s.deps.Runtime.ListGroupMembers(s.opCtx, p.UserID, pathParam(ctx, "id"))
 	if err != nil {
 		return err
@@ -121,10 +103,7 @@ func (s *Server) listGroupMembers(ctx *fasthttp.RequestCtx) error {
 
 // POST /api/v1/groups/{id}/members {user_id | email} → 201.
 func (s *Server) addGroupMember(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	var req apitype.AddMemberRequest
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
@@ -139,10 +118,7 @@ func (s *Server) addGroupMember(ctx *fasthttp.RequestCtx) error {
 
 // DELETE /api/v1/groups/{id}/members/{user_id} → 204.
 func (s *Server) removeGroupMember(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	if err := s.deps.Runtime.RemoveGroupMember(s.opCtx, p.UserID, pathParam(ctx, "id"), pathParam(ctx, "user_id")); err != nil {
 		return err
 	}

@@ -29,10 +29,7 @@ const maxRunsLimit = 1000
 
 // POST /api/v1/scheduler/jobs → 201 job.
 func (s *Server) createJob(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	var req apitype.CreateJobRequest
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
@@ -51,10 +48,7 @@ func (s *Server) createJob(ctx *fasthttp.RequestCtx) error {
 
 // GET /api/v1/scheduler/jobs?workspace_id= → 200 {data: [job]}, newest first.
 func (s *Server) listJobs(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	list, err := s.deps.Runtime.ListJobs(s.opCtx, p.UserID, string(ctx.QueryArgs().Peek("workspace_id")))
 	if err != nil {
 		return err
@@ -68,10 +62,7 @@ func (s *Server) listJobs(ctx *fasthttp.RequestCtx) error {
 
 // GET /api/v1/scheduler/jobs/{id} → 200 job.
 func (s *Server) getJob(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	j, err := s.deps.Runtime.GetJob(s.opCtx, p.UserID, pathParam(ctx, "id"))
 	if err != nil {
 		return err
@@ -81,10 +72,7 @@ func (s *Server) getJob(ctx *fasthttp.RequestCtx) error {
 
 // PATCH /api/v1/scheduler/jobs/{id} → 200 job; the job re-arms at once.
 func (s *Server) updateJob(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	var req apitype.UpdateJobRequest
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
@@ -102,10 +90,7 @@ func (s *Server) updateJob(ctx *fasthttp.RequestCtx) error {
 
 // DELETE /api/v1/scheduler/jobs/{id} → 204; a running run is interrupted.
 func (s *Server) deleteJob(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	if err := s.deps.Runtime.DeleteJob(s.opCtx, p.UserID, pathParam(ctx, "id")); err != nil {
 		return err
 	}
@@ -116,10 +101,7 @@ func (s *Server) deleteJob(ctx *fasthttp.RequestCtx) error {
 // POST /api/v1/scheduler/jobs/{id}/run → 202 {run_id}; 409 while a run is
 // in progress. The body, if any, is ignored.
 func (s *Server) runJobNow(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	runID, err := s.deps.Runtime.RunJobNow(s.opCtx, p.UserID, pathParam(ctx, "id"))
 	if err != nil {
 		return err
@@ -129,10 +111,7 @@ func (s *Server) runJobNow(ctx *fasthttp.RequestCtx) error {
 
 // GET /api/v1/scheduler/jobs/{id}/runs?limit= → 200 {data: [run]}, newest first.
 func (s *Server) listJobRuns(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	limit := 0
 	if l := ctx.QueryArgs().Peek("limit"); len(l) > 0 {
 		n, err := strconv.Atoi(string(l))

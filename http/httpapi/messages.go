@@ -79,10 +79,7 @@ func apiVersion(ctx *fasthttp.RequestCtx) (string, error) {
 // The turn starts (or is refused with a real status) before anything is
 // streamed.
 func (s *Server) messages(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	req, err := decodeMessagesRequest(ctx)
 	if err != nil {
 		return err
@@ -572,10 +569,7 @@ func (s *Server) callerModels(ctx *fasthttp.RequestCtx) ([]anthropic.Model, erro
 	if _, err := apiVersion(ctx); err != nil {
 		return nil, err
 	}
-	p, err := principal(ctx)
-	if err != nil {
-		return nil, err
-	}
+	p := principal(ctx)
 	ms, err := s.deps.Runtime.ListModels(s.opCtx, p.UserID)
 	if err != nil {
 		return nil, err

@@ -26,10 +26,7 @@ type Organizations interface {
 
 // POST /api/v1/organizations → 201 organization.
 func (s *Server) createOrganization(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	var req apitype.CreateOrganizationRequest
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
@@ -45,10 +42,7 @@ func (s *Server) createOrganization(ctx *fasthttp.RequestCtx) error {
 
 // GET /api/v1/organizations → the caller's organizations.
 func (s *Server) listOrganizations(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	list, err := s.deps.Runtime.ListOrganizations(s.opCtx, p.UserID)
 	if err != nil {
 		return err
@@ -62,10 +56,7 @@ func (s *Server) listOrganizations(ctx *fasthttp.RequestCtx) error {
 
 // GET /api/v1/organizations/{id}
 func (s *Server) getOrganization(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	v, err := s.deps.Runtime.GetOrganization(s.opCtx, p.UserID, pathParam(ctx, "id"))
 	if err != nil {
 		return err
@@ -75,10 +66,7 @@ func (s *Server) getOrganization(ctx *fasthttp.RequestCtx) error {
 
 // PATCH /api/v1/organizations/{id} {name?}
 func (s *Server) updateOrganization(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	var req apitype.UpdateOrganizationRequest
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
@@ -92,10 +80,7 @@ func (s *Server) updateOrganization(ctx *fasthttp.RequestCtx) error {
 
 // DELETE /api/v1/organizations/{id} → 204.
 func (s *Server) deleteOrganization(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	if err := s.deps.Runtime.DeleteOrganization(s.opCtx, p.UserID, pathParam(ctx, "id")); err != nil {
 		return err
 	}
@@ -105,10 +90,7 @@ func (s *Server) deleteOrganization(ctx *fasthttp.RequestCtx) error {
 
 // GET /api/v1/organizations/{id}/members
 func (s *Server) listOrgMembers(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	list, err := s.deps.Runtime.ListOrgMembers(s.opCtx, p.UserID, pathParam(ctx, "id"))
 	if err != nil {
 		return err
@@ -122,10 +104,7 @@ func (s *Server) listOrgMembers(ctx *fasthttp.RequestCtx) error {
 
 // POST /api/v1/organizations/{id}/members {user_id | email, role?} → 201.
 func (s *Server) addOrgMember(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	var req apitype.AddMemberRequest
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
@@ -141,10 +120,7 @@ func (s *Server) addOrgMember(ctx *fasthttp.RequestCtx) error {
 
 // PATCH /api/v1/organizations/{id}/members/{user_id} {role}
 func (s *Server) updateOrgMember(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	var req apitype.UpdateMemberRequest
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
@@ -159,10 +135,7 @@ func (s *Server) updateOrgMember(ctx *fasthttp.RequestCtx) error {
 
 // DELETE /api/v1/organizations/{id}/members/{user_id} → 204.
 func (s *Server) removeOrgMember(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	if err := s.deps.Runtime.RemoveOrgMember(s.opCtx, p.UserID, pathParam(ctx, "id"), pathParam(ctx, "user_id")); err != nil {
 		return err
 	}

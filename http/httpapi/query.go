@@ -33,10 +33,7 @@ func turnRequest(ctx *fasthttp.RequestCtx) (host.TurnRequest, error) {
 // context: at shutdown the client gets 503 and the turn is recorded as
 // interrupted by the host.
 func (s *Server) query(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	req, err := turnRequest(ctx)
 	if err != nil {
 		return err
@@ -56,10 +53,7 @@ func (s *Server) query(ctx *fasthttp.RequestCtx) error {
 // queryStream starts a turn and streams it. A rejection is a real status
 // code; the stream starts only once the session accepted the turn.
 func (s *Server) queryStream(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	req, err := turnRequest(ctx)
 	if err != nil {
 		return err
@@ -79,10 +73,7 @@ func (s *Server) queryStream(ctx *fasthttp.RequestCtx) error {
 // attachStream re-attaches to a session's current or last turn after the
 // Last-Event-ID header (or the `after` query parameter).
 func (s *Server) attachStream(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	after, err := parseCursor(ctx)
 	if err != nil {
 		return err

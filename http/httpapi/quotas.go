@@ -23,10 +23,7 @@ type Quotas interface {
 // GET /api/v1/quotas?workspace_id= → the caller's quotas (and the
 // workspace's and its organization's).
 func (s *Server) myQuotas(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	list, err := s.deps.Runtime.Quotas(s.opCtx, p.UserID, string(ctx.QueryArgs().Peek("workspace_id")))
 	if err != nil {
 		return err
@@ -50,10 +47,7 @@ func (s *Server) getQuota(ctx *fasthttp.RequestCtx) error {
 // PUT /api/v1/quotas/{scope}/{id} {requests_per_minute, tokens_per_day,
 // tokens_per_month, concurrent_turns, stored_bytes} (server admins)
 func (s *Server) setQuota(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	var req apitype.QuotaLimits
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err

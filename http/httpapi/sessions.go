@@ -30,10 +30,7 @@ type Sessions interface {
 }
 
 func (s *Server) createSession(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	var req apitype.CreateSessionRequest
 	if err := decodeJSONOrEmpty(ctx, &req); err != nil {
 		return err
@@ -50,10 +47,7 @@ func (s *Server) createSession(ctx *fasthttp.RequestCtx) error {
 }
 
 func (s *Server) listSessions(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	args := ctx.QueryArgs()
 	q := persist.SessionQuery{Q: string(args.Peek("q")), Cursor: string(args.Peek("cursor"))}
 	if ws := string(args.Peek("workspace_id")); ws != "" {
@@ -78,10 +72,7 @@ func (s *Server) listSessions(ctx *fasthttp.RequestCtx) error {
 }
 
 func (s *Server) getSession(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	v, err := s.deps.Runtime.GetSession(s.opCtx, p.UserID, pathParam(ctx, "id"))
 	if err != nil {
 		return err
@@ -90,10 +81,7 @@ func (s *Server) getSession(ctx *fasthttp.RequestCtx) error {
 }
 
 func (s *Server) updateSession(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	var req apitype.UpdateSessionRequest
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
@@ -108,10 +96,7 @@ func (s *Server) updateSession(ctx *fasthttp.RequestCtx) error {
 }
 
 func (s *Server) deleteSession(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	if err := s.deps.Runtime.DeleteSession(s.opCtx, p.UserID, pathParam(ctx, "id")); err != nil {
 		return err
 	}
@@ -120,10 +105,7 @@ func (s *Server) deleteSession(ctx *fasthttp.RequestCtx) error {
 }
 
 func (s *Server) interruptSession(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	ok, err := s.deps.Runtime.Interrupt(s.opCtx, p.UserID, pathParam(ctx, "id"))
 	if err != nil {
 		return err
@@ -132,10 +114,7 @@ func (s *Server) interruptSession(ctx *fasthttp.RequestCtx) error {
 }
 
 func (s *Server) decidePermission(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	var req apitype.PermissionDecision
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
@@ -154,10 +133,7 @@ func (s *Server) decidePermission(ctx *fasthttp.RequestCtx) error {
 }
 
 func (s *Server) answerPrompt(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	var req apitype.PromptAnswer
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err

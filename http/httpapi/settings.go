@@ -32,10 +32,7 @@ const oauthCallbackPath = "/api/v1/settings/providers/oauth/callback"
 
 // POST /api/v1/settings/providers → 201 setting.
 func (s *Server) createProviderSetting(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	var req apitype.CreateProviderSettingRequest
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
@@ -53,10 +50,7 @@ func (s *Server) createProviderSetting(ctx *fasthttp.RequestCtx) error {
 
 // GET /api/v1/settings/providers → 200 {data, default_provider_setting_id}.
 func (s *Server) listProviderSettings(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	list, err := s.deps.Runtime.ListProviderSettings(s.opCtx, p.UserID)
 	if err != nil {
 		return err
@@ -70,10 +64,7 @@ func (s *Server) listProviderSettings(ctx *fasthttp.RequestCtx) error {
 
 // GET /api/v1/settings/providers/{id} → 200 setting.
 func (s *Server) getProviderSetting(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	v, err := s.deps.Runtime.GetProviderSetting(s.opCtx, p.UserID, pathParam(ctx, "id"))
 	if err != nil {
 		return err
@@ -83,10 +74,7 @@ func (s *Server) getProviderSetting(ctx *fasthttp.RequestCtx) error {
 
 // PATCH /api/v1/settings/providers/{id} → 200 setting.
 func (s *Server) updateProviderSetting(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	var req apitype.UpdateProviderSettingRequest
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
@@ -108,10 +96,7 @@ func (s *Server) updateProviderSetting(ctx *fasthttp.RequestCtx) error {
 
 // DELETE /api/v1/settings/providers/{id} → 204.
 func (s *Server) deleteProviderSetting(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	if err := s.deps.Runtime.DeleteProviderSetting(s.opCtx, p.UserID, pathParam(ctx, "id")); err != nil {
 		return err
 	}
@@ -122,10 +107,7 @@ func (s *Server) deleteProviderSetting(ctx *fasthttp.RequestCtx) error {
 // PUT /api/v1/settings/providers/default {provider_setting_id} → 200
 // {default_provider_setting_id}.
 func (s *Server) setDefaultProviderSetting(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	var req apitype.DefaultProviderSettingRequest
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
@@ -138,10 +120,7 @@ func (s *Server) setDefaultProviderSetting(ctx *fasthttp.RequestCtx) error {
 
 // GET /api/v1/settings/providers/{id}/models → 200 {data, upstream_error?}.
 func (s *Server) providerSettingModels(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	list, err := s.deps.Runtime.ProviderSettingModels(s.opCtx, p.UserID, pathParam(ctx, "id"))
 	if err != nil {
 		return err
@@ -156,10 +135,7 @@ func (s *Server) providerSettingModels(ctx *fasthttp.RequestCtx) error {
 // POST /api/v1/settings/providers/{id}/test {model?} → 200 {ok,
 // latency_ms, model, error?}.
 func (s *Server) testProviderSetting(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	var req apitype.TestProviderSettingRequest
 	if err := decodeJSONOrEmpty(ctx, &req); err != nil {
 		return err
@@ -176,10 +152,7 @@ func (s *Server) testProviderSetting(ctx *fasthttp.RequestCtx) error {
 // POST /api/v1/settings/providers/{id}/oauth/start → 200 {authorize_url,
 // state}.
 func (s *Server) startProviderOAuth(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	start, err := s.deps.Runtime.StartProviderOAuth(s.opCtx, p.UserID, pathParam(ctx, "id"), callbackURL(ctx))
 	if err != nil {
 		return err

@@ -75,10 +75,7 @@ func (s *Server) updateUser(ctx *fasthttp.RequestCtx) error {
 
 // GET /api/v1/users/me/preferences
 func (s *Server) getPreferences(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	prefs, err := s.deps.Runtime.Preferences(s.opCtx, p.UserID)
 	if err != nil {
 		return err
@@ -88,10 +85,7 @@ func (s *Server) getPreferences(ctx *fasthttp.RequestCtx) error {
 
 // PATCH /api/v1/users/me/preferences {key: value | null, …}
 func (s *Server) updatePreferences(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	var patch map[string]json.RawMessage
 	if err := decodeJSON(ctx, &patch); err != nil {
 		return err

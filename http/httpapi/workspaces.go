@@ -27,10 +27,7 @@ type Workspaces interface {
 
 // POST /api/v1/workspaces {name, organization_id?} → 201 workspace.
 func (s *Server) createWorkspace(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	var req apitype.CreateWorkspaceRequest
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
@@ -45,10 +42,7 @@ func (s *Server) createWorkspace(ctx *fasthttp.RequestCtx) error {
 
 // GET /api/v1/workspaces → the workspaces the caller has a role in.
 func (s *Server) listWorkspaces(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	list, err := s.deps.Runtime.ListWorkspaces(s.opCtx, p.UserID)
 	if err != nil {
 		return err
@@ -62,10 +56,7 @@ func (s *Server) listWorkspaces(ctx *fasthttp.RequestCtx) error {
 
 // GET /api/v1/workspaces/{id}
 func (s *Server) getWorkspace(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	v, err := s.deps.Runtime.GetWorkspace(s.opCtx, p.UserID, pathParam(ctx, "id"))
 	if err != nil {
 		return err
@@ -75,10 +66,7 @@ func (s *Server) getWorkspace(ctx *fasthttp.RequestCtx) error {
 
 // PATCH /api/v1/workspaces/{id} {name?}
 func (s *Server) updateWorkspace(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	var req apitype.UpdateWorkspaceRequest
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
@@ -92,10 +80,7 @@ func (s *Server) updateWorkspace(ctx *fasthttp.RequestCtx) error {
 
 // DELETE /api/v1/workspaces/{id} → 200 with what was removed.
 func (s *Server) deleteWorkspace(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	d, err := s.deps.Runtime.DeleteWorkspace(s.opCtx, p.UserID, pathParam(ctx, "id"))
 	if err != nil {
 		return err
@@ -111,10 +96,7 @@ func (s *Server) deleteWorkspace(ctx *fasthttp.RequestCtx) error {
 
 // GET /api/v1/workspaces/{id}/members
 func (s *Server) listWorkspaceMembers(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	list, err := s.deps.Runtime.ListWorkspaceMembers(s.opCtx, p.UserID, pathParam(ctx, "id"))
 	if err != nil {
 		return err
@@ -128,10 +110,7 @@ func (s *Server) listWorkspaceMembers(ctx *fasthttp.RequestCtx) error {
 
 // POST /api/v1/workspaces/{id}/members {user_id | email | group_id, role} → 201.
 func (s *Server) addWorkspaceMember(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	var req apitype.AddMemberRequest
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
@@ -149,10 +128,7 @@ func (s *Server) addWorkspaceMember(ctx *fasthttp.RequestCtx) error {
 
 // PATCH /api/v1/workspaces/{id}/members/{member_id} {role}
 func (s *Server) updateWorkspaceMember(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	var req apitype.UpdateMemberRequest
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
@@ -167,10 +143,7 @@ func (s *Server) updateWorkspaceMember(ctx *fasthttp.RequestCtx) error {
 
 // DELETE /api/v1/workspaces/{id}/members/{member_id} → 204.
 func (s *Server) removeWorkspaceMember(ctx *fasthttp.RequestCtx) error {
-	p, err := principal(ctx)
-	if err != nil {
-		return err
-	}
+	p := principal(ctx)
 	if err := s.deps.Runtime.RemoveWorkspaceMember(s.opCtx, p.UserID, pathParam(ctx, "id"), pathParam(ctx, "member_id")); err != nil {
 		return err
 	}
