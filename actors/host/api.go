@@ -1,6 +1,7 @@
 package host
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -256,30 +257,15 @@ func (h *Host) StartTurn(ctx context.Context, userID string, req TurnRequest) (*
 	if req.PermissionMode != "" && !agent.ValidMode(req.PermissionMode) {
 		return nil, fmt.Errorf("%w: permission_mode must be one of default, accept_all, deny_all, plan", agent.ErrInvalid)
 	}
-	if req.Model != "" || req.ProviderSettingID != "" {
-		model := req.Model
-		if model == "" && req.SessionID != "" {
-			rec, err := h.authorize(userID, req.SessionID, persist.WorkspaceEditor)
-			if err != nil {
-				return nil, err
-			}
-			model = rec.Model
-		}
-		if model == "" {
-			model = h.cfg.Session.DefaultModel
-		}
-		if err := h.CheckModel(ctx, userID, req.ProviderSettingID, model); err != nil {
-			return nil, err
-		}
-	}
 	id := req.SessionID
 	wsID := req.WorkspaceID
+	sessionModel := ""
 	if id != "" {
 		rec, err := h.authorize(userID, id, persist.WorkspaceEditor)
 		if err != nil {
 			return nil, err
 		}
-		wsID = rec.WorkspaceID
+		wsID, sessionModel = rec.WorkspaceID, rec.Model
 	} else {
 		if wsID == "" {
 			def, err := h.cfg.Store.DefaultWorkspaceFor(userID)
@@ -289,6 +275,12 @@ func (h *Host) StartTurn(ctx context.Context, userID string, req TurnRequest) (*
 			wsID = def
 		}
 		if err := h.member(userID, wsID, persist.WorkspaceEditor); err != nil {
+			return nil, err
+		}
+	}
+	if req.Model != "" || req.ProviderSettingID != "" {
+		model := cmp.Or(req.Model, sessionModel, h.cfg.Session.DefaultModel)
+		if err := h.CheckModel(ctx, userID, req.ProviderSettingID, model); err != nil {
 			return nil, err
 		}
 	}
