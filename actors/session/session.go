@@ -643,16 +643,16 @@ func (a *sessionActor) resultFrom(turnID string, from int, stop agent.StopReason
 	return res
 }
 
+// view shares the history and the open requests with the caller: messages
+// are only ever appended and pending requests replaced, never changed in
+// place, and the slices are capped so that a later append cannot write
+// into what the caller holds.
 func (a *sessionActor) view() View {
-	pending := make([]agent.Pending, 0, len(a.waiters))
-	for _, p := range a.snap.Pending {
-		pending = append(pending, p)
-	}
-	msgs := append([]agent.Message(nil), a.snap.Messages...)
+	msgs, pending := a.snap.Messages, a.snap.Pending
 	if msgs == nil {
 		msgs = []agent.Message{}
 	}
-	return View{Session: a.rec, Messages: msgs, Pending: pending}
+	return View{Session: a.rec, Messages: msgs[:len(msgs):len(msgs)], Pending: pending[:len(pending):len(pending)]}
 }
 
 func (a *sessionActor) update(m *Update) (View, error) {
