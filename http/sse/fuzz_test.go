@@ -1,6 +1,7 @@
 package sse
 
 import (
+	"errors"
 	"strconv"
 	"testing"
 )
@@ -14,23 +15,22 @@ func FuzzParseCursor(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, header, query string) {
 		n, err := ParseCursor(header, query)
-		if err != nil {
-			return
-		}
 		v := header
 		if v == "" {
 			v = query
 		}
-		if v == "" {
-			if n != 0 {
-				t.Fatalf("empty cursor gave %d", n)
+		want, perr := strconv.ParseUint(v, 10, 64)
+		switch {
+		case v == "":
+			if err != nil || n != 0 {
+				t.Fatalf("no cursor gave %d, %v", n, err)
 			}
-			return
-		}
-		if strconv.FormatUint(n, 10) != v && "+"+strconv.FormatUint(n, 10) != v {
-			if m, err := strconv.ParseUint(v, 10, 64); err != nil || m != n {
-				t.Fatalf("ParseCursor(%q) = %d", v, n)
+		case perr != nil:
+			if !errors.Is(err, ErrBadCursor) {
+				t.Fatalf("ParseCursor(%q) = %d, %v; want ErrBadCursor", v, n, err)
 			}
+		case err != nil || n != want:
+			t.Fatalf("ParseCursor(%q) = %d, %v; want %d", v, n, err, want)
 		}
 	})
 }
