@@ -246,14 +246,28 @@ func (a *sessionActor) start(ctx actor.Context) {
 
 // recordCutTurn closes a turn that was running when the process stopped.
 func (a *sessionActor) recordCutTurn() {
-	id := a.snap.RunningTurn
 	a.closeDanglingToolUses("not run: the server stopped during the turn")
-	res := a.resultFrom(id, a.snap.RunningFrom, agent.StopInterrupted, agent.Usage{})
-	a.snap.LastTurn = &lastTurn{TurnID: id, Result: res, LastEventID: 0}
+	a.recordResult(a.snap.RunningTurn, a.snap.RunningFrom, agent.StopInterrupted, agent.Usage{}, 0)
+	a.closeTurn(agent.Usage{})
+	a.save(nil)
+}
+
+// closeTurn records in the durable state that no turn runs any more: its
+// usage is added, the running marker and open requests are cleared.
+func (a *sessionActor) closeTurn(usage agent.Usage) {
+	a.snap.Usage = a.snap.Usage.Add(usage)
+	a.rec.InputTokens, a.rec.OutputTokens = a.snap.Usage.InputTokens, a.snap.Usage.OutputTokens
 	a.snap.RunningTurn = ""
 	a.snap.Pending = nil
 	a.rec.Status = agent.StatusIdle
-	a.save(nil)
+}
+
+// recordResult keeps the result of turn id (whose first message is at
+// from) as the last turn's, for re-attaching, and returns it.
+func (a *sessionActor) recordResult(id string, from int, stop agent.StopReason, usage agent.Usage, lastEvent uint64) agent.QueryResult {
+	res := a.resultFrom(id, from, stop, usage)
+	a.snap.LastTurn = &lastTurn{TurnID: id, Result: res, LastEventID: lastEvent}
+	return res
 }
 
 func (a *sessionActor) armIdle() {
@@ -558,19 +572,14 @@ func (a *sessionActor) finish(stop agent.StopReason, err error) {
 		a.closeDanglingToolUses("interrupted")
 		a.emit(agent.Event{Kind: agent.KindRuntime, Runtime: &agent.RuntimeEvent{Type: agent.RuntimeInterrupted, SessionID: a.id, TurnID: t.id}})
 	}
-	a.snap.Usage = a.snap.Usage.Add(t.usage)
-	a.rec.InputTokens, a.rec.OutputTokens = a.snap.Usage.InputTokens, a.snap.Usage.OutputTokens
-	a.snap.RunningTurn = ""
-	a.snap.Pending = nil
-	a.rec.Status = agent.StatusIdle
+	a.closeTurn(t.usage)
 	if err != nil {
 		t.stop = agent.StopError
 		t.final = Outcome{Err: err}
 	} else {
-		res := a.resultFrom(t.id, t.firstFrom, stop, t.usage)
+		res := a.recordResult(t.id, t.firstFrom, stop, t.usage, a.log.next)
 		t.stop = stop
 		t.final = Outcome{Result: &res}
-		a.snap.LastTurn = &lastTurn{TurnID: t.id, Result: res, LastEventID: a.log.next}
 	}
 	sys, self, id := a.d.System, a.self, t.id
 	a.save(func(err error) { sys.Root.Send(self, &turnSaved{turnID: id, err: err}) })
@@ -697,12 +706,8 @@ func (a *sessionActor) passivate(ctx actor.Context, reason string) {
 		t := a.turn
 		t.cancel()
 		a.closeDanglingToolUses("not run: the server shut down during the turn")
-		a.snap.Usage = a.snap.Usage.Add(t.usage)
-		res := a.resultFrom(t.id, t.firstFrom, agent.StopInterrupted, t.usage)
-		a.snap.LastTurn = &lastTurn{TurnID: t.id, Result: res, LastEventID: a.log.next}
-		a.snap.RunningTurn = ""
-		a.snap.Pending = nil
-		a.rec.Status = agent.StatusIdle
+		a.recordResult(t.id, t.firstFrom, agent.StopInterrupted, t.usage, a.log.next)
+		a.closeTurn(t.usage)
 	}
 	a.abandon(reason)
 	a.gone = agent.ErrClosed
