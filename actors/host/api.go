@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/seshat-host/seshat/actors/agent"
@@ -321,7 +322,7 @@ func (h *Host) StartTurn(ctx context.Context, userID string, req TurnRequest) (*
 		id = rec.ID
 	}
 	h.metrics.turnsRunning.Inc()
-	gaugeDone := false
+	var once sync.Once
 	msg := &session.StartTurn{
 		UserID: userID,
 		Input:  input,
@@ -331,19 +332,20 @@ func (h *Host) StartTurn(ctx context.Context, userID string, req TurnRequest) (*
 			ToolChoice: req.ToolChoice, DisableServerTools: req.DisableServerTools, NoAsk: req.NoAsk,
 		},
 		Subscribe: req.Stream,
+		// Release runs once however often it is called: the actor calls
+		// it when the turn ends or is refused, and so does the error path
+		// below when the request failed.
 		Release: func() {
-			release()
-			endQuota()
-			h.metrics.turnsRunning.Dec()
+			once.Do(func() {
+				release()
+				endQuota()
+				h.metrics.turnsRunning.Dec()
+			})
 		},
 	}
 	v, err := h.request(ctx, id, msg)
 	if err != nil {
-		// The actor called Release if it saw the message; release is
-		// idempotent, but the gauge is not.
-		if !gaugeDone {
-			msg.Release()
-		}
+		msg.Release()
 		if free != nil {
 			free()
 		}

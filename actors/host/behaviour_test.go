@@ -480,3 +480,22 @@ func TestVersion1SnapshotMovesMessagesToRecords(t *testing.T) {
 	require.Len(t, v.Messages, 4)
 	require.Equal(t, "from before", v.Messages[0].Text())
 }
+
+func TestRefusedTurnReleasesItsSlotOnce(t *testing.T) {
+	leakCheck(t)
+	h, _, uid := newHost(t, session.Config{})
+	tr, err := h.StartTurn(t.Context(), uid, TurnRequest{Prompt: "@tokens 1000\n@delay 5ms", Stream: true})
+	require.NoError(t, err)
+	defer tr.Events.Close()
+	require.Equal(t, float64(1), testutilValue(h.metrics.turnsRunning))
+	for i := 0; i < 3; i++ {
+		_, err = h.StartTurn(t.Context(), uid, TurnRequest{SessionID: tr.SessionID, Prompt: "again"})
+		require.ErrorIs(t, err, agent.ErrBusy)
+	}
+	require.Equal(t, float64(1), testutilValue(h.metrics.turnsRunning), "a refused turn gives back exactly what it took")
+	_, err = h.Interrupt(t.Context(), uid, tr.SessionID)
+	require.NoError(t, err)
+	n := 0
+	until(t, tr.Events, &n, isEnd)
+	require.Eventually(t, func() bool { return testutilValue(h.metrics.turnsRunning) == 0 }, 5*time.Second, time.Millisecond)
+}
