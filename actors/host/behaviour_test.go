@@ -499,3 +499,22 @@ func TestRefusedTurnReleasesItsSlotOnce(t *testing.T) {
 	until(t, tr.Events, &n, isEnd)
 	require.Eventually(t, func() bool { return testutilValue(h.metrics.turnsRunning) == 0 }, 5*time.Second, time.Millisecond)
 }
+
+func TestAttachBeforeAnyTurnFollowsTheNext(t *testing.T) {
+	leakCheck(t)
+	h, _, uid := newHost(t, session.Config{})
+	rec, err := h.CreateSession(t.Context(), uid, SessionOptions{})
+	require.NoError(t, err)
+	at, err := h.Attach(t.Context(), uid, rec.ID, 0)
+	require.NoError(t, err)
+	defer at.Close()
+	require.Empty(t, at.Replay)
+	res, err := h.Query(t.Context(), uid, TurnRequest{SessionID: rec.ID, Prompt: "first"})
+	require.NoError(t, err)
+	n := 0
+	first := next(t, at, &n)
+	require.Equal(t, agent.RuntimeSession, first.Runtime.Type)
+	require.Equal(t, res.TurnID, first.Runtime.TurnID)
+	end := until(t, at, &n, isEnd)
+	require.Equal(t, "echo: first", end.Result.Content)
+}
