@@ -423,25 +423,11 @@ func (tx *Tx) putFile(f File) (File, error) {
 
 // File returns the file record with that id, or ErrNotFound.
 func (s *Store) File(id string) (File, error) {
-	var f File
-	err := s.View(func(tx *Tx) error {
-		var err error
-		f, err = tx.file(id)
-		return err
-	})
-	return f, err
+	return view(s, (*Tx).file, id)
 }
 
 func (tx *Tx) file(id string) (File, error) {
-	var f File
-	ok, err := getJSON(tx.bucket(bucketFiles), []byte(id), &f)
-	if err != nil {
-		return File{}, err
-	}
-	if !ok {
-		return File{}, fmt.Errorf("persist: file %s: %w", id, ErrNotFound)
-	}
-	return f, nil
+	return record[File](tx, bucketFiles, "file", id)
 }
 
 // FileByPath returns the file at path in the workspace, or ErrNotFound. The

@@ -87,25 +87,11 @@ func (tx *Tx) uniqueGroupName(orgID, selfID, name string) error {
 
 // Group returns the group with that id, or ErrNotFound.
 func (s *Store) Group(id string) (Group, error) {
-	var g Group
-	err := s.View(func(tx *Tx) error {
-		var err error
-		g, err = tx.group(id)
-		return err
-	})
-	return g, err
+	return view(s, (*Tx).group, id)
 }
 
 func (tx *Tx) group(id string) (Group, error) {
-	var g Group
-	ok, err := getJSON(tx.bucket(bucketGroups), []byte(id), &g)
-	if err != nil {
-		return Group{}, err
-	}
-	if !ok {
-		return Group{}, fmt.Errorf("persist: group %s: %w", id, ErrNotFound)
-	}
-	return g, nil
+	return record[Group](tx, bucketGroups, "group", id)
 }
 
 // GroupsOfOrg returns an organization's groups by name.

@@ -151,25 +151,11 @@ func (tx *Tx) CreateJob(j Job) error {
 
 // Job returns the job with that id, or ErrNotFound.
 func (s *Store) Job(id string) (Job, error) {
-	var j Job
-	err := s.View(func(tx *Tx) error {
-		var err error
-		j, err = tx.job(id)
-		return err
-	})
-	return j, err
+	return view(s, (*Tx).job, id)
 }
 
 func (tx *Tx) job(id string) (Job, error) {
-	var j Job
-	ok, err := getJSON(tx.bucket(bucketJobs), []byte(id), &j)
-	if err != nil {
-		return Job{}, err
-	}
-	if !ok {
-		return Job{}, fmt.Errorf("persist: job %s: %w", id, ErrNotFound)
-	}
-	return j, nil
+	return record[Job](tx, bucketJobs, "job", id)
 }
 
 // ListJobs returns the jobs of the given workspaces, newest first.

@@ -90,25 +90,11 @@ func (s *Store) CreateOrganization(ctx context.Context, org Organization, ownerI
 
 // Organization returns the organization with that id, or ErrNotFound.
 func (s *Store) Organization(id string) (Organization, error) {
-	var o Organization
-	err := s.View(func(tx *Tx) error {
-		var err error
-		o, err = tx.organization(id)
-		return err
-	})
-	return o, err
+	return view(s, (*Tx).organization, id)
 }
 
 func (tx *Tx) organization(id string) (Organization, error) {
-	var o Organization
-	ok, err := getJSON(tx.bucket(bucketOrgs), []byte(id), &o)
-	if err != nil {
-		return Organization{}, err
-	}
-	if !ok {
-		return Organization{}, fmt.Errorf("persist: organization %s: %w", id, ErrNotFound)
-	}
-	return o, nil
+	return record[Organization](tx, bucketOrgs, "organization", id)
 }
 
 // UserOrganization is an organization with a user's role in it.

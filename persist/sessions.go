@@ -58,25 +58,11 @@ func (tx *Tx) CreateSession(sess Session) error {
 
 // Session returns the session record, or ErrNotFound.
 func (s *Store) Session(id string) (Session, error) {
-	var sess Session
-	err := s.View(func(tx *Tx) error {
-		var err error
-		sess, err = tx.session(id)
-		return err
-	})
-	return sess, err
+	return view(s, (*Tx).session, id)
 }
 
 func (tx *Tx) session(id string) (Session, error) {
-	var sess Session
-	ok, err := getJSON(tx.bucket(bucketSessions), []byte(id), &sess)
-	if err != nil {
-		return Session{}, err
-	}
-	if !ok {
-		return Session{}, fmt.Errorf("persist: session %s: %w", id, ErrNotFound)
-	}
-	return sess, nil
+	return record[Session](tx, bucketSessions, "session", id)
 }
 
 // snapshotHeader is the envelope before a snapshot's data: its version,

@@ -175,3 +175,28 @@ func (tx *Tx) counter(name []byte) int {
 func authBucket(name []byte) bool {
 	return bytes.Equal(name, bucketUsers) || bytes.Equal(name, bucketKeys) || bytes.Equal(name, bucketKeysByPrefix)
 }
+
+// record reads the JSON record id of bucket, or returns ErrNotFound naming
+// what was looked for ("session", "job", …).
+func record[T any](tx *Tx, bucket []byte, what, id string) (T, error) {
+	var v T
+	ok, err := getJSON(tx.bucket(bucket), []byte(id), &v)
+	if err != nil {
+		return v, err
+	}
+	if !ok {
+		return v, fmt.Errorf("persist: %s %s: %w", what, id, ErrNotFound)
+	}
+	return v, nil
+}
+
+// view runs a Tx getter in a read transaction.
+func view[T any](s *Store, get func(*Tx, string) (T, error), id string) (T, error) {
+	var v T
+	err := s.View(func(tx *Tx) error {
+		var err error
+		v, err = get(tx, id)
+		return err
+	})
+	return v, err
+}

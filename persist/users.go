@@ -102,25 +102,11 @@ func (tx *Tx) CreateUser(u User, ws Workspace) (User, error) {
 
 // UserByID returns the user with that id, or ErrNotFound.
 func (s *Store) UserByID(id string) (User, error) {
-	var u User
-	err := s.View(func(tx *Tx) error {
-		var err error
-		u, err = tx.user(id)
-		return err
-	})
-	return u, err
+	return view(s, (*Tx).user, id)
 }
 
 func (tx *Tx) user(id string) (User, error) {
-	var u User
-	ok, err := getJSON(tx.bucket(bucketUsers), []byte(id), &u)
-	if err != nil {
-		return User{}, err
-	}
-	if !ok {
-		return User{}, fmt.Errorf("persist: user %s: %w", id, ErrNotFound)
-	}
-	return u, nil
+	return record[User](tx, bucketUsers, "user", id)
 }
 
 // UserByEmail returns the user with that email, compared
@@ -151,25 +137,11 @@ func (s *Store) CountUsers() (int, error) {
 
 // Workspace returns the workspace with that id, or ErrNotFound.
 func (s *Store) Workspace(id string) (Workspace, error) {
-	var ws Workspace
-	err := s.View(func(tx *Tx) error {
-		var err error
-		ws, err = tx.workspace(id)
-		return err
-	})
-	return ws, err
+	return view(s, (*Tx).workspace, id)
 }
 
 func (tx *Tx) workspace(id string) (Workspace, error) {
-	var ws Workspace
-	ok, err := getJSON(tx.bucket(bucketWorkspaces), []byte(id), &ws)
-	if err != nil {
-		return Workspace{}, err
-	}
-	if !ok {
-		return Workspace{}, fmt.Errorf("persist: workspace %s: %w", id, ErrNotFound)
-	}
-	return ws, nil
+	return record[Workspace](tx, bucketWorkspaces, "workspace", id)
 }
 
 // WorkspacesForUser returns the workspaces userID has a role in (directly,
