@@ -51,7 +51,8 @@ func (s *Store) ListUsers(cursor string, limit int) ([]User, string, error) {
 }
 
 // UpdateUser applies fn to the stored user and stores the result. fn may
-// change Name, Role, Disabled and DefaultWorkspaceID; the rest is kept. A
+// change Name, Role, Disabled, DefaultWorkspaceID and PasswordHash; the
+// rest is kept. A
 // change that leaves the server without an active admin is ErrLastOwner.
 // It returns the user before and after.
 func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*User) error) (before, after User, err error) {
@@ -65,7 +66,7 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*User) error)
 			return err
 		}
 		before = u
-		u.Name, u.Role, u.Disabled, u.DefaultWorkspaceID = next.Name, next.Role, next.Disabled, next.DefaultWorkspaceID
+		u.Name, u.Role, u.Disabled, u.DefaultWorkspaceID, u.PasswordHash = next.Name, next.Role, next.Disabled, next.DefaultWorkspaceID, next.PasswordHash
 		wasAdmin := before.Role == RoleAdmin && !before.Disabled
 		if wasAdmin && (u.Role != RoleAdmin || u.Disabled) && tx.countActiveAdmins() <= 1 {
 			return fmt.Errorf("persist: user %s is the last active admin: %w", id, ErrLastOwner)

@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"strconv"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // The audit log: an append-only, hash-chained list of entries. Buckets
@@ -156,7 +154,7 @@ func (tx *Tx) appendAudit(e AuditEntry) (AuditEntry, error) {
 	}
 	seq := u64(e.Seq)
 	audit := tx.bucket(bucketAudit)
-	audit.FillPercent = appendFillPercent
+	audit.SetFillPercent(appendFillPercent)
 	if err := putJSON(audit, seq, e); err != nil {
 		return e, err
 	}
@@ -280,7 +278,7 @@ func (s *Store) ListAudit(q AuditQuery) ([]AuditEntry, string, error) {
 	if q.Cursor != "" {
 		n, err := strconv.ParseUint(q.Cursor, 10, 64)
 		if err != nil || n == 0 {
-			return nil, "", fmt.Errorf("persist: audit cursor %q: %w", q.Cursor, ErrInvalid)
+			return nil, "", fmt.Errorf("persist: audit cursor %q: %w", q.Cursor, ErrBadCursor)
 		}
 		before = n
 	}
@@ -288,7 +286,7 @@ func (s *Store) ListAudit(q AuditQuery) ([]AuditEntry, string, error) {
 	next := ""
 	err := s.View(func(tx *Tx) error {
 		audit := tx.bucket(bucketAudit)
-		var ix *bolt.Bucket
+		var ix bucket
 		var prefix []byte
 		switch {
 		case q.ResourceID != "":
@@ -306,7 +304,7 @@ func (s *Store) ListAudit(q AuditQuery) ([]AuditEntry, string, error) {
 				before = s + 1
 			}
 		}
-		var c *bolt.Cursor
+		var c cursor
 		var k []byte
 		if ix != nil {
 			c = ix.Cursor()

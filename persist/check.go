@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"os"
 	"slices"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // maxProblems caps the problems Check reports; past a few, more only hide
@@ -33,13 +31,14 @@ func (tx *Tx) checkInvariants() error {
 	tx.checkSessions(&p)
 	tx.checkIndex(&p)
 	tx.checkTenancy(&p)
+	tx.checkMemories(&p)
 	if len(p) > 0 {
 		return fmt.Errorf("persist: inconsistent store: %w", errors.Join(p...))
 	}
 	return nil
 }
 
-func each(b *bolt.Bucket, fn func(k, v []byte)) {
+func each(b bucket, fn func(k, v []byte)) {
 	_ = b.ForEach(func(k, v []byte) error { fn(k, v); return nil })
 }
 

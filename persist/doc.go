@@ -47,6 +47,12 @@
 //	user_prefs                                           (accounts.go)
 //	audit, audit_by_actor, audit_by_resource, audit_by_workspace, audit_by_org  (audit.go)
 //	quota_limits, quota_usage, stored_bytes              (quotas.go)
+//	memories, memories_by_owner, memories_by_norm, memory_postings, memory_terms  (memories.go)
+//	corpora, corpora_by_workspace, corpus_files, corpus_jobs,
+//	corpus_chunks, corpus_chunk_keys, corpus_vectors, knowledge_settings  (corpora.go)
+//	mcp_servers           serverID -> MCPServer (env and headers sealed, see mcp.go)
+//	mcp_servers_by_workspace  workspaceID|serverID -> ""  ("" for global servers)
+//	web_search            "settings" -> WebSearchSettings (API key sealed)
 //
 // meta/master_key_check holds a known text sealed with the master key, so
 // that Open with another key fails at once instead of opening credentials
@@ -124,7 +130,18 @@
 // ones in order in one transaction, and refuses a file from a newer build.
 // Version 1 creates the buckets above; later versions add those of jobs
 // (2), provider settings (3), and organizations, roles, the audit log and
-// quotas (4).
+// quotas (4), session messages (5) and memories (6).
 //
-// persist imports bbolt and the standard library only, nothing of ours.
+// # Engines
+//
+// The repositories reach records only through Tx.bucket and the ordered
+// key-value model of engine.go, so the same code runs on two engines:
+// bbolt (the default, above) and PostgreSQL (Config.URL postgres://…, see
+// engine_pg.go: one kv table of (bucket, key, value), sequences per
+// bucket, paged cursors in bytea order, one SERIALIZABLE transaction per
+// group commit, rerun on serialization failures). The search index is the
+// store's own on both. File bytes stay in Dir/blobs on both engines: with
+// hosts sharing one database, Dir must be a shared directory.
+//
+// persist imports bbolt, pgx and the standard library only, nothing of ours.
 package persist

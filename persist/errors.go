@@ -34,3 +34,7 @@ var (
 // the server without an active admin, or a workspace without its owner. It
 // wraps ErrConflict.
 var ErrLastOwner = fmt.Errorf("last owner: %w", ErrConflict)
+
+// ErrBadCursor: a pagination cursor the listing did not hand out (or one
+// that was tampered with). It wraps ErrInvalid.
+var ErrBadCursor = fmt.Errorf("malformed cursor: %w", ErrInvalid)

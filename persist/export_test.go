@@ -9,7 +9,7 @@ func (tx *Tx) BenchPut(k, v []byte) error {
 	if err != nil {
 		return err
 	}
-	b.FillPercent = appendFillPercent
+	b.SetFillPercent(appendFillPercent)
 	return b.Put(k, v)
 }
 
@@ -40,4 +40,25 @@ func SetMaxPrefixPostings(n int) (restore func()) {
 	old := maxPrefixPostings
 	maxPrefixPostings = n
 	return func() { maxPrefixPostings = old }
+}
+
+// RawTx is an engine transaction, for tests that read or tamper with
+// buckets directly on either engine.
+type RawTx = kvTx
+
+// RawView runs fn in a read transaction of the engine.
+func (s *Store) RawView(fn func(RawTx) error) error {
+	return s.eng.View(func(t kvTx) error { return fn(t) })
+}
+
+// RawUpdate runs fn in a write transaction of the engine, outside the
+// writer: call it only while nothing else writes.
+func (s *Store) RawUpdate(fn func(RawTx) error) error {
+	return s.eng.Update(func(t kvTx) error { return fn(t) })
+}
+
+// BenchAdd adds one to the u64 at k in the scratch bucket.
+func (tx *Tx) BenchAdd(k []byte) error {
+	b := tx.bucket([]byte("bench"))
+	return b.Put(k, u64(readU64(b.Get(k))+1))
 }

@@ -14,9 +14,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // MaxPathBytes is the longest workspace-relative file path.
@@ -26,8 +25,12 @@ const MaxPathBytes = 1024
 // path.Clean form. It rejects, wrapping ErrInvalid: an empty path, one
 // longer than MaxPathBytes, invalid UTF-8, a NUL byte, a backslash (so that
 // no path means one thing here and another on Windows), an absolute path,
-// any ".." element (even one that Clean could resolve, like "a/../b"), and
-// a path that names the workspace root itself.
+// any ".." element (even one that Clean could resolve, like "a/../b"), a
+// path that names the workspace root itself, an empty or blank element
+// ("a//b", "a/ /b", a trailing "/"), and any control, format or
+// separator character: a newline would let a file name forge lines in a
+// listing shown to a model or a terminal, and bidi overrides and
+// zero-width characters make one name look like another.
 func CleanPath(p string) (string, error) {
 	bad := func(why string) (string, error) {
 		return "", fmt.Errorf("persist: path %q: %s: %w", p, why, ErrInvalid)
@@ -46,9 +49,20 @@ func CleanPath(p string) (string, error) {
 	case strings.HasPrefix(p, "/"):
 		return bad("absolute")
 	}
-	for _, elem := range strings.Split(p, "/") {
-		if elem == ".." {
+	for _, r := range p {
+		if invisibleRune(r) {
+			return bad(fmt.Sprintf("contains the control or invisible character %U", r))
+		}
+	}
+	elems := strings.Split(p, "/")
+	for i, elem := range elems {
+		switch {
+		case elem == "..":
 			return bad(`contains a ".." element`)
+		case elem == "" && i == len(elems)-1:
+			return bad("ends with a slash")
+		case strings.TrimFunc(elem, unicode.IsSpace) == "":
+			return bad("has an empty or blank name")
 		}
 	}
 	clean := path.Clean(p)
@@ -56,6 +70,19 @@ func CleanPath(p string) (string, error) {
 		return bad("names no file")
 	}
 	return clean, nil
+}
+
+// invisibleRune reports whether r has no business in a file name: C0 and
+// C1 controls, format characters (zero-width spaces and joiners, bidi
+// embeddings, overrides and isolates, the byte order mark, soft hyphens),
+// line and paragraph separators, private-use and surrogate code points,
+// and the Hangul fillers, letters that render as nothing.
+func invisibleRune(r rune) bool {
+	switch r {
+	case '\u115F', '\u1160', '\u3164', '\uFFA0':
+		return true
+	}
+	return unicode.In(r, unicode.Cc, unicode.Cf, unicode.Co, unicode.Cs, unicode.Zl, unicode.Zp)
 }
 
 // blobPath is where the blob with that hex SHA-256 lives: sharded by its
@@ -344,8 +371,8 @@ func (s *Store) sweepBlobs() error {
 		return fmt.Errorf("persist: read blob dir: %w", err)
 	}
 	removed := 0
-	err = s.db.View(func(btx *bolt.Tx) error {
-		refs := btx.Bucket(bucketBlobRefs)
+	err = s.eng.View(func(ktx kvTx) error {
+		refs := ktx.Bucket(bucketBlobRefs)
 		for _, shard := range shards {
 			if !shard.IsDir() || len(shard.Name()) != 2 {
 				continue

@@ -23,8 +23,26 @@ func TestCleanPath(t *testing.T) {
 		{name: "plain", in: "a.txt", want: "a.txt"},
 		{name: "nested", in: "dir/sub/a.txt", want: "dir/sub/a.txt"},
 		{name: "dot elements", in: "./a/./b", want: "a/b"},
-		{name: "double slash", in: "a//b", want: "a/b"},
-		{name: "trailing slash", in: "a/b/", want: "a/b"},
+		{name: "double slash", in: "a//b"},
+		{name: "trailing slash", in: "a/b/"},
+		{name: "blank name", in: " "},
+		{name: "blank element", in: "a/ /b"},
+		{name: "ideographic space name", in: "a/\u3000"},
+		{name: "newline", in: "notes.txt\nsecret.txt  4096 bytes"},
+		{name: "carriage return", in: "a\rb"},
+		{name: "tab", in: "a\tb"},
+		{name: "escape", in: "a\x1b[31mred"},
+		{name: "C1 control", in: "a\u0085b"},
+		{name: "right-to-left override", in: "invoice\u202Efdp.exe"},
+		{name: "bidi isolate", in: "a\u2066b"},
+		{name: "zero-width space", in: "read\u200Bme.txt"},
+		{name: "zero-width joiner", in: "a\u200Db"},
+		{name: "byte order mark", in: "\uFEFFa.txt"},
+		{name: "line separator", in: "a\u2028b"},
+		{name: "hangul filler", in: "a/\u3164"},
+		{name: "spaces inside a name", in: "my notes/a b.txt", want: "my notes/a b.txt"},
+		{name: "emoji", in: "🙂/👍🏽.txt", want: "🙂/👍🏽.txt"},
+		{name: "dot only elements", in: "./a/.", want: "a"},
 		{name: "dots in names", in: "a..b/.hidden", want: "a..b/.hidden"},
 		{name: "unicode", in: "données/ファイル.md", want: "données/ファイル.md"},
 		{name: "max length", in: strings.Repeat("a", persist.MaxPathBytes), want: strings.Repeat("a", persist.MaxPathBytes)},
@@ -91,9 +109,11 @@ func TestFiles(t *testing.T) {
 	got, err := s.File(f.ID)
 	require.NoError(t, err)
 	require.Equal(t, f, got)
-	got, err = s.FileByPath(ws, "notes//b.md")
+	got, err = s.FileByPath(ws, "./notes/b.md")
 	require.NoError(t, err)
 	require.Equal(t, f, got)
+	_, err = s.FileByPath(ws, "notes//b.md")
+	require.ErrorIs(t, err, persist.ErrInvalid, "an empty element is refused, not collapsed")
 	_, err = s.FileByPath(ws, "missing")
 	require.ErrorIs(t, err, persist.ErrNotFound)
 	_, err = s.FileByPath(ws, "../x")

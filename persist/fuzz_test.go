@@ -3,6 +3,7 @@ package persist_test
 import (
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/seshat-host/seshat/persist"
 )
@@ -11,7 +12,7 @@ import (
 // relative path that cannot leave its workspace, and that cleaning is
 // idempotent.
 func FuzzCleanPath(f *testing.F) {
-	for _, s := range []string{"a/b.txt", "../x", "a/../../b", "/etc/passwd", "a\\b", "a\x00b", "./a//b/", "..", "a/..", "é/ü.txt"} {
+	for _, s := range []string{"a/b.txt", "../x", "a/../../b", "/etc/passwd", "a\\b", "a\x00b", "./a//b/", "..", "a/..", "é/ü.txt", "a\nb", "a\u202eb", " /a"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, p string) {
@@ -22,8 +23,13 @@ func FuzzCleanPath(f *testing.F) {
 		if c == "" || strings.HasPrefix(c, "/") || strings.ContainsAny(c, "\x00\\") || len(c) > persist.MaxPathBytes {
 			t.Fatalf("CleanPath(%q) = %q", p, c)
 		}
+		for _, r := range c {
+			if unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp) {
+				t.Fatalf("CleanPath(%q) = %q keeps the control or format character %U", p, c, r)
+			}
+		}
 		for _, el := range strings.Split(c, "/") {
-			if el == ".." || el == "." || el == "" {
+			if el == ".." || el == "." || strings.TrimSpace(el) == "" {
 				t.Fatalf("CleanPath(%q) = %q has element %q", p, c, el)
 			}
 		}

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Scheduled jobs and their runs. Buckets (created by migrateJobBuckets):
@@ -369,7 +367,7 @@ func (tx *Tx) putRun(r JobRun, next *time.Time) error {
 		return err
 	}
 	runs, runKeys := tx.bucket(bucketJobRuns), tx.bucket(bucketJobRunKeys)
-	runs.FillPercent = appendFillPercent
+	runs.SetFillPercent(appendFillPercent)
 	k := bytes.Clone(runKeys.Get([]byte(r.ID)))
 	if k == nil {
 		seq, err := runs.NextSequence()
@@ -510,7 +508,7 @@ func (s *Store) FailRunningRuns(ctx context.Context, reason string, at time.Time
 
 // lastWithPrefix positions c on the last key that starts with prefix (a
 // key(...) followed by NUL), or returns nil if there is none.
-func lastWithPrefix(c *bolt.Cursor, prefix []byte) ([]byte, []byte) {
+func lastWithPrefix(c cursor, prefix []byte) ([]byte, []byte) {
 	// prefix ends in NUL; every key of the range sorts before the same
 	// bytes ending in 0x01.
 	end := append(bytes.Clone(prefix[:len(prefix)-1]), 1)
@@ -527,7 +525,7 @@ func lastWithPrefix(c *bolt.Cursor, prefix []byte) ([]byte, []byte) {
 }
 
 // prevWithPrefix steps c back, returning nil once it leaves prefix.
-func prevWithPrefix(c *bolt.Cursor, prefix []byte) ([]byte, []byte) {
+func prevWithPrefix(c cursor, prefix []byte) ([]byte, []byte) {
 	k, v := c.Prev()
 	if k == nil || !bytes.HasPrefix(k, prefix) {
 		return nil, nil

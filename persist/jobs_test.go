@@ -208,7 +208,7 @@ func TestJobRuns(t *testing.T) {
 	runs, err = s.ListRuns(j.ID, 0)
 	require.NoError(t, err)
 	require.Empty(t, runs)
-	require.NoError(t, s.BoltDB().View(func(tx *bolt.Tx) error {
+	require.NoError(t, s.RawView(func(tx persist.RawTx) error {
 		for _, name := range []string{"job_run_keys", "job_runs"} {
 			n := 0
 			require.NoError(t, tx.Bucket([]byte(name)).ForEach(func(k, v []byte) error { n++; return nil }))

@@ -5,19 +5,20 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // migrations brings the file from schema version i to i+1 at index i. They
 // run in order, all in one transaction at Open, so a file is never left
 // between two versions. Append only: a released migration never changes.
-var migrations = []func(*bolt.Tx) error{
+var migrations = []func(kvTx) error{
 	migrateCreateBuckets,
 	migrateJobBuckets,
 	migrateProviderSettingBuckets,
 	migrateTenancyBuckets,
 	migrateMessageBucket,
+	migrateMemoryBuckets,
+	migrateCorpusBuckets,
+	migrateToolBuckets,
 }
 
 // currentSchema is the version a file has once Open returns.
@@ -27,9 +28,10 @@ var currentSchema = len(migrations)
 func LatestSchema() int { return currentSchema }
 
 // migrate applies the pending migrations and returns the schema version.
-func migrate(db *bolt.DB) (int, error) {
+func migrate(eng engine) (int, error) {
 	version := 0
-	err := db.Update(func(tx *bolt.Tx) error {
+	err := eng.Update(func(tx kvTx) error {
+		version = 0
 		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
 		if err != nil {
 			return err
@@ -56,7 +58,7 @@ func migrate(db *bolt.DB) (int, error) {
 }
 
 // migrateCreateBuckets is version 1: the initial bucket layout.
-func migrateCreateBuckets(tx *bolt.Tx) error {
+func migrateCreateBuckets(tx kvTx) error {
 	for _, name := range [][]byte{
 		bucketUsers, bucketUsersByEmail,
 		bucketKeys, bucketKeysByPrefix, bucketKeysByUser,
@@ -73,7 +75,7 @@ func migrateCreateBuckets(tx *bolt.Tx) error {
 }
 
 // migrateJobBuckets is schema version 2: the buckets of scheduled jobs.
-func migrateJobBuckets(tx *bolt.Tx) error {
+func migrateJobBuckets(tx kvTx) error {
 	for _, name := range [][]byte{
 		bucketJobs, bucketJobsByWorkspace, bucketJobRuns, bucketJobRunKeys, bucketJobRunning,
 	} {
@@ -89,7 +91,7 @@ func migrateJobBuckets(tx *bolt.Tx) error {
 // quotas. Memberships written before it had no role and were all owners of
 // personal workspaces: they become admin grants. Stored-byte counters start
 // from the files already stored.
-func migrateTenancyBuckets(tx *bolt.Tx) error {
+func migrateTenancyBuckets(tx kvTx) error {
 	for _, name := range [][]byte{
 		bucketOrgs, bucketOrgMembers, bucketOrgMembersByUser,
 		bucketGroups, bucketGroupsByOrg, bucketGroupMembers, bucketGroupMembersByUser,
@@ -151,7 +153,45 @@ func migrateTenancyBuckets(tx *bolt.Tx) error {
 // stored one record each instead of inside every snapshot. Snapshots
 // written before still hold their messages; the session moves them out on
 // its next save.
-func migrateMessageBucket(tx *bolt.Tx) error {
+func migrateMessageBucket(tx kvTx) error {
 	_, err := tx.CreateBucketIfNotExists(bucketMessages)
 	return err
+}
+
+// migrateMemoryBuckets adds the buckets of long-term memories and their
+// per-owner indexes (see memories.go).
+func migrateMemoryBuckets(tx kvTx) error {
+	for _, name := range [][]byte{
+		bucketMemories, bucketMemoriesByOwner, bucketMemoriesByNorm, bucketMemoryPostings, bucketMemoryTerms,
+	} {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// migrateCorpusBuckets is schema version 7: corpora, their files, jobs,
+// chunks and vectors, and the knowledge settings.
+func migrateCorpusBuckets(tx kvTx) error {
+	for _, name := range [][]byte{
+		bucketCorpora, bucketCorporaByWS, bucketCorpusFiles, bucketCorpusJobs,
+		bucketCorpusChunks, bucketCorpusChunkKeys, bucketCorpusVectors, bucketKnowledgeSettings,
+	} {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// migrateToolBuckets adds the buckets of MCP servers and the web search
+// settings (see mcp.go).
+func migrateToolBuckets(tx kvTx) error {
+	for _, name := range [][]byte{bucketMCPServers, bucketMCPServersByWorkspace, bucketWebSearch} {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	return nil
 }

@@ -79,6 +79,22 @@ type Session struct {
 	OutputTokens   int64     `json:"output_tokens"`
 	CreatedAt      time.Time `json:"created_at"`
 	UpdatedAt      time.Time `json:"updated_at"`
+	// CorpusIDs are the corpora the session's turns retrieve from.
+	CorpusIDs []string `json:"corpus_ids,omitempty"`
+	// AgentID and AgentVersion name the agent profile version the
+	// session started with.
+	AgentID      string `json:"agent_id,omitempty"`
+	AgentVersion int    `json:"agent_version,omitempty"`
+	// Memory is the session's memory setting; nil means the user's
+	// preferences.
+	Memory *SessionMemory `json:"memory,omitempty"`
+}
+
+// SessionMemory is a session's memory setting.
+type SessionMemory struct {
+	// Extract is "auto" or "off".
+	Extract string `json:"extract"`
+	Inject  bool   `json:"inject"`
 }
 
 // Snapshot is a versioned, opaque actor snapshot. Version names the

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Search terms: runs of letters, digits and combining marks, lower-cased.
@@ -147,7 +145,7 @@ func (tx *Tx) index(sess Session, texts ...string) error {
 		if err != nil {
 			return err
 		}
-		tb.FillPercent = appendFillPercent
+		tb.SetFillPercent(appendFillPercent)
 		if err := tb.Put(pos, nil); err != nil {
 			return err
 		}
@@ -223,7 +221,7 @@ func (s *Store) ListSessions(q SessionQuery) (items []Session, nextCursor string
 	if q.Cursor != "" {
 		upper, err = base64.RawURLEncoding.DecodeString(q.Cursor)
 		if err != nil || len(upper) <= 8 {
-			return nil, "", fmt.Errorf("persist: malformed cursor: %w", ErrInvalid)
+			return nil, "", fmt.Errorf("persist: session listing: %w", ErrBadCursor)
 		}
 	}
 	exact, prefix := queryTerms(q.Q)
@@ -335,7 +333,7 @@ var maxPrefixPostings = 2048
 // prefixPostings collects the positions below upper of every term of a
 // workspace's term bucket that starts with prefix, sorted newest first. It
 // gives up (false) past max positions.
-func prefixPostings(terms *bolt.Bucket, prefix string, upper []byte, max int) ([][]byte, bool) {
+func prefixPostings(terms bucket, prefix string, upper []byte, max int) ([][]byte, bool) {
 	c := terms.Cursor()
 	p := []byte(prefix)
 	var pos [][]byte
@@ -375,13 +373,13 @@ func atMost(it postingIter, t []byte) []byte {
 // keys), from the largest down. Positions are key suffixes after prefix;
 // they alias the transaction's memory.
 type rangeIter struct {
-	c      *bolt.Cursor
+	c      cursor
 	prefix []byte
 	cur    []byte // position of the last answer; nil if none or exhausted
 	seek   []byte // scratch for seek keys
 }
 
-func newRangeIter(b *bolt.Bucket, prefix []byte) *rangeIter {
+func newRangeIter(b bucket, prefix []byte) *rangeIter {
 	return &rangeIter{c: b.Cursor(), prefix: prefix}
 }
 

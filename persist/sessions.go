@@ -46,7 +46,7 @@ func (tx *Tx) CreateSession(sess Session) error {
 		return err
 	}
 	byTime := tx.bucket(bucketIdxTime)
-	byTime.FillPercent = appendFillPercent
+	byTime.SetFillPercent(appendFillPercent)
 	if err := byTime.Put(listKey(sess.WorkspaceID, sess.CreatedAt, sess.ID), nil); err != nil {
 		return err
 	}
@@ -136,7 +136,7 @@ func (tx *Tx) SaveSession(save SessionSave) error {
 	}
 	if len(save.Messages) > 0 {
 		msgs := tx.bucket(bucketMessages)
-		msgs.FillPercent = 0.9 // appended in key order
+		msgs.SetFillPercent(0.9) // appended in key order
 		for i, m := range save.Messages {
 			if err := msgs.Put(messageKey(rec.ID, save.MessagesFrom+i), m); err != nil {
 				return err

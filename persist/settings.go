@@ -13,8 +13,6 @@ import (
 	"log/slog"
 	"slices"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Provider settings: model provider configurations (an upstream, its
@@ -245,7 +243,7 @@ func open(aead cipher.AEAD, sealed, ad []byte) ([]byte, error) {
 // checkMasterKey returns the AEAD of key after checking it against the
 // file's check value, which the first Open with a key writes. A nil key
 // gives a nil AEAD: the store then refuses credentials.
-func checkMasterKey(db *bolt.DB, key []byte) (cipher.AEAD, error) {
+func checkMasterKey(eng engine, key []byte) (cipher.AEAD, error) {
 	if key == nil {
 		return nil, nil
 	}
@@ -253,7 +251,7 @@ func checkMasterKey(db *bolt.DB, key []byte) (cipher.AEAD, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
+	err = eng.Update(func(tx kvTx) error {
 		meta := tx.Bucket(bucketMeta)
 		if v := meta.Get(metaMasterKeyCheck); v != nil {
 			plain, err := open(aead, v, metaMasterKeyCheck)
@@ -668,7 +666,7 @@ func (s *Store) DefaultProviderSetting(userID string) (string, error) {
 
 // migrateProviderSettingBuckets is schema version 3: the buckets of
 // provider settings.
-func migrateProviderSettingBuckets(tx *bolt.Tx) error {
+func migrateProviderSettingBuckets(tx kvTx) error {
 	for _, name := range [][]byte{
 		bucketProviderSettings, bucketProviderSettingsByOwner, bucketProviderDefaults, bucketProviderDefaultsBy,
 	} {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,9 +20,18 @@ import (
 
 // Config configures a Store. Only Dir is required.
 type Config struct {
-	// Dir is the data dir. The database is Dir/seshat.db and file contents
-	// live under Dir/blobs/. It is created (mode 0700) if missing.
+	// Dir is the data dir. With the bbolt engine the database is
+	// Dir/seshat.db; file contents live under Dir/blobs/ with either
+	// engine. It is created (mode 0700) if missing.
 	Dir string
+	// URL names the engine: "" or "bolt" for the bbolt file in Dir, or a
+	// PostgreSQL connection URL (postgres://… or postgresql://…).
+	URL string
+	// PostgresSchema is the schema the PostgreSQL engine keeps its tables
+	// in; it is created if missing. If empty, "seshat".
+	PostgresSchema string
+	// PostgresMaxConns caps the PostgreSQL connection pool. If zero, 8.
+	PostgresMaxConns int
 	// OpenTimeout bounds the wait for the data dir's lock. If zero, 1s.
 	// Another process (or another Store in this process) holding the dir
 	// makes Open fail with ErrLocked once it passes.
@@ -80,15 +90,33 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.PostgresSchema == "" {
+		c.PostgresSchema = "seshat"
+	}
+	if c.PostgresMaxConns <= 0 {
+		c.PostgresMaxConns = 8
+	}
+	switch {
+	case c.URL == "" || c.URL == "bolt":
+	case c.postgres():
+	default:
+		return c, fmt.Errorf("persist: config: store %q is neither bolt nor a postgres:// URL: %w", redactURL(c.URL), ErrInvalid)
+	}
 	return c, nil
 }
 
-// Store is the bbolt-backed store. It is safe for concurrent use. It owns
+// postgres reports whether the config names the PostgreSQL engine.
+func (c Config) postgres() bool {
+	return strings.HasPrefix(c.URL, "postgres://") || strings.HasPrefix(c.URL, "postgresql://")
+}
+
+// Store is the durable store, on bbolt or PostgreSQL. It is safe for concurrent use. It owns
 // two goroutines, started by Open and stopped by Close: the writer, which
 // runs every write, and the flusher of API-key touches.
 type Store struct {
 	cfg     Config
-	db      *bolt.DB
+	eng     engine
+	db      *bolt.DB // nil unless the engine is bbolt
 	log     *slog.Logger
 	blobDir string
 	tmpDir  string
@@ -149,18 +177,28 @@ func Open(cfg Config) (*Store, error) {
 	if err := os.MkdirAll(tmpDir, 0o700); err != nil {
 		return nil, fmt.Errorf("persist: create data dir: %w", err)
 	}
-	db, err := bolt.Open(filepath.Join(cfg.Dir, dbFileName), 0o600, &bolt.Options{
-		Timeout: cfg.OpenTimeout,
-		NoSync:  cfg.NoSync,
-	})
-	if err != nil {
-		if errors.Is(err, berrors.ErrTimeout) {
-			return nil, fmt.Errorf("persist: data dir %s is in use by another process: %w", cfg.Dir, ErrLocked)
+	var db *bolt.DB
+	var eng engine
+	if cfg.postgres() {
+		if eng, err = openPostgres(cfg); err != nil {
+			return nil, err
 		}
-		return nil, fmt.Errorf("persist: open %s: %w", cfg.Dir, err)
+	} else {
+		db, err = bolt.Open(filepath.Join(cfg.Dir, dbFileName), 0o600, &bolt.Options{
+			Timeout: cfg.OpenTimeout,
+			NoSync:  cfg.NoSync,
+		})
+		if err != nil {
+			if errors.Is(err, berrors.ErrTimeout) {
+				return nil, fmt.Errorf("persist: data dir %s is in use by another process: %w", cfg.Dir, ErrLocked)
+			}
+			return nil, fmt.Errorf("persist: open %s: %w", cfg.Dir, err)
+		}
+		eng = &boltEngine{db: db}
 	}
 	s := &Store{
 		cfg:        cfg,
+		eng:        eng,
 		db:         db,
 		log:        cfg.Logger.With("component", "persist"),
 		blobDir:    blobDir,
@@ -172,17 +210,17 @@ func Open(cfg Config) (*Store, error) {
 		touchDone:  make(chan struct{}),
 		writerDone: make(chan struct{}),
 	}
-	if s.schema, err = migrate(db); err != nil {
-		_ = db.Close()
+	if s.schema, err = migrate(eng); err != nil {
+		_ = eng.Close()
 		return nil, err
 	}
-	if s.aead, err = checkMasterKey(db, cfg.MasterKey); err != nil {
-		_ = db.Close()
+	if s.aead, err = checkMasterKey(eng, cfg.MasterKey); err != nil {
+		_ = eng.Close()
 		return nil, err
 	}
-	// Nothing else runs yet, so the sweep cannot race a write.
+	// Nothing else of this store runs yet, so the sweep cannot race a write.
 	if err := s.sweepBlobs(); err != nil {
-		_ = db.Close()
+		_ = eng.Close()
 		return nil, err
 	}
 	go s.runWriter()
@@ -206,12 +244,12 @@ func (s *Store) Close() error {
 		s.signal()
 		<-s.writerDone
 
-		s.closeErr = s.db.Close()
+		s.closeErr = s.eng.Close()
 	})
 	return s.closeErr
 }
 
-// SchemaVersion returns the schema version of the open file.
+// SchemaVersion returns the schema version of the open store.
 func (s *Store) SchemaVersion() int { return s.schema }
 
 // Stats counts the writer's work since Open.
@@ -232,10 +270,9 @@ func (s *Store) Stats() Stats {
 // file, which waits for open read transactions, so the two would deadlock.
 // Keep fn short; pages a reader holds cannot be reused and the file grows.
 func (s *Store) View(fn func(*Tx) error) error {
-	err := s.db.View(func(btx *bolt.Tx) error {
-		return fn(&Tx{tx: btx, s: s})
+	return s.eng.View(func(ktx kvTx) error {
+		return fn(&Tx{tx: ktx, s: s})
 	})
-	return mapClosed(err)
 }
 
 // Update queues fn for the writer and waits until its batch commits.
@@ -414,11 +451,15 @@ func (s *Store) commit(batch []*request) {
 // runBatch runs fns in one transaction. On failure it returns the index of
 // the function that failed, or -1 if the commit did.
 func (s *Store) runBatch(batch []*request) (int, error) {
-	failed := -1
-	var remove []string
-	authDirty := false
-	err := s.db.Update(func(btx *bolt.Tx) error {
-		tx := &Tx{tx: btx, s: s, writer: true}
+	var (
+		failed    int
+		remove    []string
+		authDirty bool
+	)
+	err := s.eng.Update(func(ktx kvTx) error {
+		// The engine may run this again after a conflict: start afresh.
+		failed, remove, authDirty = -1, nil, false
+		tx := &Tx{tx: ktx, s: s, writer: true}
 		defer func() { authDirty = tx.authDirty }()
 		for i, r := range batch {
 			if err := tx.call(r.fn); err != nil {
@@ -431,6 +472,11 @@ func (s *Store) runBatch(batch []*request) (int, error) {
 		return err
 	})
 	if err != nil {
+		var ee *engineError
+		if errors.As(err, &ee) {
+			// The database failed, not the function that saw it.
+			failed = -1
+		}
 		return failed, err
 	}
 	s.commits.Add(1)
@@ -476,18 +522,14 @@ func (tx *Tx) call(fn func(*Tx) error) (err error) {
 	return fn(tx)
 }
 
-// Check runs bbolt's consistency check, then verifies the store's own
-// invariants: every index entry matches its record, counters and blob
-// reference counts are exact, and every referenced blob exists.
+// Check runs the engine's consistency check (bbolt's, on bbolt), then
+// verifies the store's own invariants: every index entry matches its
+// record, counters and blob reference counts are exact, and every
+// referenced blob exists. No commit changes what it reads while it runs;
+// nothing is written.
 func (s *Store) Check() error {
-	return s.View(func(tx *Tx) error {
-		var errs []error
-		for err := range tx.tx.Check() {
-			errs = append(errs, err)
-		}
-		if len(errs) > 0 {
-			return fmt.Errorf("persist: bbolt check: %w", errors.Join(errs...))
-		}
+	return s.eng.Check(func(ktx kvTx) error {
+		tx := &Tx{tx: ktx, s: s}
 		return tx.checkInvariants()
 	})
 }

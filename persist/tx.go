@@ -6,15 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Tx is a transaction: a read-only one inside View, or the writer's shared
 // transaction inside Update. Its methods let callers compose several writes
 // into one commit. A Tx is valid only inside the function it was passed to.
 type Tx struct {
-	tx *bolt.Tx
+	tx kvTx
 	s  *Store
 	// writer is set for transactions run by the writer goroutine.
 	writer bool
@@ -56,13 +54,13 @@ var (
 	metaSessionCount  = []byte("session_count")
 )
 
-// appendFillPercent is set on buckets whose keys mostly arrive in ascending
-// order. A split then leaves the left page 90% full instead of half full;
-// bbolt's default of 0.5 suits random inserts.
+// appendFillPercent is set (SetFillPercent) on buckets whose keys mostly
+// arrive in ascending order. A bbolt split then leaves the left page 90%
+// full instead of half full; bbolt's default of 0.5 suits random inserts.
 const appendFillPercent = 0.9
 
 // bucket returns a top-level bucket; migrations create them all.
-func (tx *Tx) bucket(name []byte) *bolt.Bucket {
+func (tx *Tx) bucket(name []byte) bucket {
 	if tx.writer && !tx.authDirty && authBucket(name) {
 		tx.authDirty = true
 	}
@@ -76,18 +74,18 @@ func (tx *Tx) bucket(name []byte) *bolt.Bucket {
 
 // getJSON decodes the value at key into v; it reports false if absent. The
 // decoder copies, so nothing of v aliases the transaction's memory.
-func getJSON(b *bolt.Bucket, key []byte, v any) (bool, error) {
+func getJSON(b bucket, key []byte, v any) (bool, error) {
 	data := b.Get(key)
 	if data == nil {
 		return false, nil
 	}
 	if err := json.Unmarshal(data, v); err != nil {
-		return true, fmt.Errorf("persist: decode %s/%q: %w", b.Tx().DB().Path(), key, err)
+		return true, fmt.Errorf("persist: decode %q: %w", key, err)
 	}
 	return true, nil
 }
 
-func putJSON(b *bolt.Bucket, key []byte, v any) error {
+func putJSON(b bucket, key []byte, v any) error {
 	data, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("persist: encode %q: %w", key, err)
@@ -98,7 +96,7 @@ func putJSON(b *bolt.Bucket, key []byte, v any) error {
 // has reports whether key exists. Get cannot tell an empty value from a
 // missing key reliably (a zero-length value may come back nil), and index
 // entries have empty values.
-func has(b *bolt.Bucket, key []byte) bool {
+func has(b bucket, key []byte) bool {
 	k, _ := b.Cursor().Seek(key)
 	return k != nil && bytes.Equal(k, key)
 }

@@ -100,6 +100,31 @@ func (tx *Tx) CreateUser(u User, ws Workspace) (User, error) {
 	return u, nil
 }
 
+// CreateUserWithRole is Tx.CreateUser for an account a server admin
+// makes: the user gets role (RoleAdmin or RoleMember) rather than the
+// first-user rule, except that the first user is always RoleAdmin.
+func (tx *Tx) CreateUserWithRole(u User, ws Workspace, role string) (User, error) {
+	if role != RoleAdmin && role != RoleMember {
+		return User{}, fmt.Errorf("persist: role %q: %w", role, ErrInvalid)
+	}
+	stored, err := tx.CreateUser(u, ws)
+	if err != nil || stored.Role == role || stored.Role == RoleAdmin {
+		return stored, err
+	}
+	stored.Role = role
+	if err := putJSON(tx.bucket(bucketUsers), []byte(stored.ID), stored); err != nil {
+		return User{}, err
+	}
+	return stored, nil
+}
+
+// HasUsers reports whether any account exists: the first one may always
+// register, whatever the sign-up policy.
+func (tx *Tx) HasUsers() bool {
+	k, _ := tx.bucket(bucketUsers).Cursor().First()
+	return k != nil
+}
+
 // UserByID returns the user with that id, or ErrNotFound.
 func (s *Store) UserByID(id string) (User, error) {
 	return view(s, (*Tx).user, id)

@@ -374,7 +374,7 @@ type DeletedWorkspace struct {
 // DeleteWorkspace removes a workspace with everything in it, in one
 // transaction: its sessions (records, snapshots, search index), files
 // (their blobs go once nothing refers to them), jobs and their runs,
-// workspace-scoped provider settings, grants and quota records. Users
+// workspace-scoped provider settings and MCP servers, grants and quota records. Users
 // whose default it was fall back to their personal workspace. A personal
 // workspace cannot be deleted (ErrConflict).
 func (s *Store) DeleteWorkspace(ctx context.Context, id string) (DeletedWorkspace, error) {
@@ -414,6 +414,9 @@ func (tx *Tx) deleteWorkspace(id string) (DeletedWorkspace, error) {
 		}
 		out.Files++
 	}
+	if err := tx.deleteWorkspaceCorpora(id); err != nil {
+		return out, err
+	}
 	for _, jid := range tx.workspaceJobs(id) {
 		if err := tx.DeleteJob(jid); err != nil {
 			return out, err
@@ -432,6 +435,9 @@ func (tx *Tx) deleteWorkspace(id string) (DeletedWorkspace, error) {
 		}
 		out.Settings++
 	}
+	if err := tx.deleteWorkspaceMCPServers(id); err != nil {
+		return out, err
+	}
 	for _, g := range tx.workspaceGrants(id) {
 		if err := tx.deleteGrant(id, g.SubjectID); err != nil {
 			return out, err
@@ -443,6 +449,9 @@ func (tx *Tx) deleteWorkspace(id string) (DeletedWorkspace, error) {
 		}
 	}
 	if err := tx.deleteQuotaRecords(QuotaWorkspace, id); err != nil {
+		return out, err
+	}
+	if _, err := tx.deleteWorkspaceMemories(id); err != nil {
 		return out, err
 	}
 	if err := tx.resetDefaults(id); err != nil {

@@ -1,0 +1,582 @@
+package persist
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// pgEngine keeps the buckets in PostgreSQL, in two tables of one schema:
+//
+//	kv            (bucket text, key bytea, value bytea, primary key (bucket, key))
+//	kv_sequences  (bucket text primary key, seq bigint)
+//
+// A bucket is named by its path: the escaped names of it and its parents
+// joined by "/", the top-level buckets being keys of the root bucket "". A
+// nested bucket is a key of its parent with a NULL value, as bbolt shows
+// it. The bucket column sorts in the "C" collation and the key is bytea,
+// so both compare bytes as bbolt does and the primary key's index serves
+// every cursor. A cursor reads pages of up to pgMaxPage rows, starting
+// small, since most seeks read one or two keys.
+//
+// Reads run in REPEATABLE READ READ ONLY transactions (one snapshot per
+// View). The writer's batch is one SERIALIZABLE transaction; a
+// serialization failure or deadlock (another host wrote the same rows)
+// reruns the batch, which is safe because write functions are idempotent.
+type pgEngine struct {
+	pool   *pgxpool.Pool
+	ctx    context.Context
+	cancel context.CancelFunc
+	closed atomic.Bool
+	// top caches the names of top-level buckets known to exist: they are
+	// created by migrations and never dropped.
+	top sync.Map
+}
+
+const (
+	pgFirstPage  = 16
+	pgMaxPage    = 256
+	pgMaxRetries = 10
+	// pgConnectTimeout bounds connecting and creating the tables at Open.
+	pgConnectTimeout = 15 * time.Second
+)
+
+// pgSchemaLock is the advisory lock key that serializes table creation
+// between hosts opening the same database at once.
+const pgSchemaLock = 0x5e5a7
+
+func openPostgres(cfg Config) (engine, error) {
+	pc, err := pgxpool.ParseConfig(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("persist: postgres URL %s: %w", redactURL(cfg.URL), ErrInvalid)
+	}
+	pc.MaxConns = int32(cfg.PostgresMaxConns)
+	pc.ConnConfig.RuntimeParams["search_path"] = cfg.PostgresSchema
+	if cfg.NoSync {
+		// Tests and benchmarks: a crash may lose the last commits, never
+		// corrupt the database.
+		pc.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e := &pgEngine{ctx: ctx, cancel: cancel}
+	openCtx, done := context.WithTimeout(ctx, pgConnectTimeout)
+	defer done()
+	if e.pool, err = pgxpool.NewWithConfig(openCtx, pc); err != nil {
+		cancel()
+		return nil, fmt.Errorf("persist: postgres %s: %w", redactURL(cfg.URL), err)
+	}
+	if err := e.createTables(openCtx, cfg.PostgresSchema); err != nil {
+		e.pool.Close()
+		cancel()
+		return nil, fmt.Errorf("persist: postgres %s: %w", redactURL(cfg.URL), err)
+	}
+	return e, nil
+}
+
+func (e *pgEngine) createTables(ctx context.Context, schema string) error {
+	return pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, pgSchemaLock); err != nil {
+			return err
+		}
+		for _, stmt := range []string{
+			`CREATE SCHEMA IF NOT EXISTS ` + pgx.Identifier{schema}.Sanitize(),
+			`CREATE TABLE IF NOT EXISTS ` + pgx.Identifier{schema, "kv"}.Sanitize() + ` (
+				bucket text COLLATE "C" NOT NULL,
+				key bytea NOT NULL,
+				value bytea,
+				PRIMARY KEY (bucket, key))`,
+			`CREATE TABLE IF NOT EXISTS ` + pgx.Identifier{schema, "kv_sequences"}.Sanitize() + ` (
+				bucket text COLLATE "C" PRIMARY KEY,
+				seq bigint NOT NULL)`,
+		} {
+			if _, err := tx.Exec(ctx, stmt); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (e *pgEngine) begin(opts pgx.TxOptions) (pgx.Tx, error) {
+	if e.closed.Load() {
+		return nil, fmt.Errorf("persist: %w", ErrClosed)
+	}
+	tx, err := e.pool.BeginTx(e.ctx, opts)
+	if err != nil {
+		if e.closed.Load() {
+			return nil, fmt.Errorf("persist: %w", ErrClosed)
+		}
+		return nil, &engineError{err}
+	}
+	return tx, nil
+}
+
+func (e *pgEngine) View(fn func(kvTx) error) error {
+	tx, err := e.begin(pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return err
+	}
+	t := &pgTx{e: e, tx: tx}
+	ferr := fn(t)
+	rerr := tx.Rollback(e.ctx)
+	switch {
+	case t.err != nil && ferr != nil:
+		// Both, so that errors.Is finds the caller's sentinel as well as
+		// the database's failure that may have caused it.
+		return errors.Join(ferr, &engineError{t.err})
+	case t.err != nil:
+		return &engineError{t.err}
+	case ferr != nil:
+		return ferr
+	case rerr != nil && !errors.Is(rerr, pgx.ErrTxClosed):
+		return &engineError{rerr}
+	}
+	return nil
+}
+
+func (e *pgEngine) Update(fn func(kvTx) error) error {
+	for attempt := 0; ; attempt++ {
+		tx, err := e.begin(pgx.TxOptions{IsoLevel: pgx.Serializable})
+		if err != nil {
+			return err
+		}
+		t := &pgTx{e: e, tx: tx}
+		ferr := fn(t)
+		if t.err == nil && ferr == nil {
+			if err := tx.Commit(e.ctx); err == nil {
+				return nil
+			} else {
+				t.err = err
+			}
+		}
+		_ = tx.Rollback(e.ctx)
+		if t.err == nil {
+			return ferr
+		}
+		if retryable(t.err) && attempt < pgMaxRetries {
+			select {
+			case <-time.After(time.Duration(attempt+1) * time.Millisecond):
+			case <-e.ctx.Done():
+				return &engineError{t.err}
+			}
+			continue
+		}
+		return &engineError{t.err}
+	}
+}
+
+// Check runs fn in one snapshot: PostgreSQL checks its own pages, and no
+// commit changes what a REPEATABLE READ transaction sees.
+func (e *pgEngine) Check(fn func(kvTx) error) error { return e.View(fn) }
+
+func (e *pgEngine) Close() error {
+	if e.closed.Swap(true) {
+		return nil
+	}
+	e.pool.Close()
+	e.cancel()
+	return nil
+}
+
+// retryable reports a conflict with a concurrent transaction.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}
+
+// engineError is a failure of the database itself, not of the caller's
+// function: the writer fails the whole batch with it instead of blaming
+// the function that happened to see it.
+type engineError struct{ err error }
+
+func (e *engineError) Error() string { return "persist: database: " + e.err.Error() }
+func (e *engineError) Unwrap() error { return e.err }
+
+// redactURL hides a connection URL's password.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
+// pgTx is a transaction. Bucket methods that return no error (Get, cursor
+// moves) record the first database error here; the transaction then fails
+// with it however the caller's function ends.
+type pgTx struct {
+	e   *pgEngine
+	tx  pgx.Tx
+	err error
+}
+
+func (t *pgTx) fail(err error) {
+	if t.err == nil {
+		t.err = err
+	}
+}
+
+func (t *pgTx) exec(sql string, args ...any) error {
+	if t.err != nil {
+		return &engineError{t.err}
+	}
+	if _, err := t.tx.Exec(t.e.ctx, sql, args...); err != nil {
+		t.fail(err)
+		return &engineError{err}
+	}
+	return nil
+}
+
+func (t *pgTx) root() *pgBucket { return &pgBucket{t: t, path: ""} }
+
+func (t *pgTx) Bucket(name []byte) bucket {
+	if _, ok := t.e.top.Load(string(name)); ok {
+		return t.root().child(name)
+	}
+	b := t.root().Bucket(name)
+	if b != nil {
+		t.e.top.Store(string(name), true)
+	}
+	return b
+}
+
+func (t *pgTx) CreateBucketIfNotExists(name []byte) (bucket, error) {
+	return t.root().CreateBucketIfNotExists(name)
+}
+
+type pgBucket struct {
+	t    *pgTx
+	path string
+}
+
+func (b *pgBucket) child(name []byte) *pgBucket {
+	p := make([]byte, 0, len(b.path)+1+len(name))
+	if b.path != "" {
+		p = append(append(p, b.path...), '/')
+	}
+	return &pgBucket{t: b.t, path: string(appendEscaped(p, name))}
+}
+
+// appendEscaped appends name to dst with '%', '/', control bytes and bytes
+// not part of valid UTF-8 written as %XX, so that the path is valid text
+// and "/" only separates names.
+func appendEscaped(dst, name []byte) []byte {
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(name); {
+		c := name[i]
+		if c >= utf8.RuneSelf {
+			if _, n := utf8.DecodeRune(name[i:]); n > 1 {
+				dst = append(dst, name[i:i+n]...)
+				i += n
+				continue
+			}
+		}
+		if c < 0x20 || c == '/' || c == '%' || c >= 0x7f {
+			dst = append(dst, '%', hex[c>>4], hex[c&15])
+		} else {
+			dst = append(dst, c)
+		}
+		i++
+	}
+	return dst
+}
+
+func (b *pgBucket) Get(key []byte) []byte {
+	t := b.t
+	if t.err != nil {
+		return nil
+	}
+	var v []byte
+	err := t.tx.QueryRow(t.e.ctx, `SELECT value FROM kv WHERE bucket = $1 AND key = $2`, b.path, key).Scan(&v)
+	if err != nil {
+		if !errors.Is(err, pgx.ErrNoRows) {
+			t.fail(err)
+		}
+		return nil
+	}
+	return v
+}
+
+func (b *pgBucket) Put(key, value []byte) error {
+	if len(key) == 0 {
+		return fmt.Errorf("persist: put of an empty key: %w", ErrInvalid)
+	}
+	if value == nil {
+		value = []byte{}
+	}
+	return b.t.exec(`INSERT INTO kv (bucket, key, value) VALUES ($1, $2, $3)
+		ON CONFLICT (bucket, key) DO UPDATE SET value = EXCLUDED.value`, b.path, key, value)
+}
+
+func (b *pgBucket) Delete(key []byte) error {
+	return b.t.exec(`DELETE FROM kv WHERE bucket = $1 AND key = $2 AND value IS NOT NULL`, b.path, key)
+}
+
+func (b *pgBucket) NextSequence() (uint64, error) {
+	t := b.t
+	if t.err != nil {
+		return 0, &engineError{t.err}
+	}
+	var n int64
+	err := t.tx.QueryRow(t.e.ctx, `INSERT INTO kv_sequences (bucket, seq) VALUES ($1, 1)
+		ON CONFLICT (bucket) DO UPDATE SET seq = kv_sequences.seq + 1 RETURNING seq`, b.path).Scan(&n)
+	if err != nil {
+		t.fail(err)
+		return 0, &engineError{err}
+	}
+	return uint64(n), nil
+}
+
+func (b *pgBucket) Bucket(name []byte) bucket {
+	t := b.t
+	if t.err != nil {
+		return nil
+	}
+	var one int
+	err := t.tx.QueryRow(t.e.ctx, `SELECT 1 FROM kv WHERE bucket = $1 AND key = $2 AND value IS NULL`, b.path, name).Scan(&one)
+	if err != nil {
+		if !errors.Is(err, pgx.ErrNoRows) {
+			t.fail(err)
+		}
+		return nil
+	}
+	return b.child(name)
+}
+
+func (b *pgBucket) CreateBucketIfNotExists(name []byte) (bucket, error) {
+	if len(name) == 0 {
+		return nil, fmt.Errorf("persist: bucket with an empty name: %w", ErrInvalid)
+	}
+	if err := b.t.exec(`INSERT INTO kv (bucket, key, value) VALUES ($1, $2, NULL)
+		ON CONFLICT (bucket, key) DO NOTHING`, b.path, name); err != nil {
+		return nil, err
+	}
+	return b.child(name), nil
+}
+
+func (b *pgBucket) DeleteBucket(name []byte) error {
+	if b.Bucket(name) == nil {
+		if b.t.err != nil {
+			return &engineError{b.t.err}
+		}
+		return fmt.Errorf("persist: delete bucket %q: %w", name, ErrNotFound)
+	}
+	c := b.child(name).path
+	// Every descendant's path starts with c+"/"; "0" follows "/".
+	if err := b.t.exec(`DELETE FROM kv WHERE bucket = $1 OR (bucket >= $2 AND bucket < $3)`, c, c+"/", c+"0"); err != nil {
+		return err
+	}
+	if err := b.t.exec(`DELETE FROM kv_sequences WHERE bucket = $1 OR (bucket >= $2 AND bucket < $3)`, c, c+"/", c+"0"); err != nil {
+		return err
+	}
+	return b.t.exec(`DELETE FROM kv WHERE bucket = $1 AND key = $2`, b.path, name)
+}
+
+func (b *pgBucket) SetFillPercent(float64) {}
+
+func (b *pgBucket) Stats() bucketStats {
+	t := b.t
+	if t.err != nil {
+		return bucketStats{}
+	}
+	var n int
+	if err := t.tx.QueryRow(t.e.ctx, `SELECT count(*) FROM kv WHERE bucket = $1`, b.path).Scan(&n); err != nil {
+		t.fail(err)
+	}
+	return bucketStats{KeyN: n}
+}
+
+func (b *pgBucket) ForEach(fn func(k, v []byte) error) error {
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if err := fn(k, v); err != nil {
+			return err
+		}
+	}
+	if b.t.err != nil {
+		return &engineError{b.t.err}
+	}
+	return nil
+}
+
+func (b *pgBucket) Cursor() cursor { return &pgCursor{b: b, i: -1} }
+
+// pgCursor holds one page of rows, in the order it was read: ascending,
+// or descending (desc) after Last or a step back past the page. i is the
+// current row; -1 and len(rows) are the positions past either end of the
+// page.
+type pgCursor struct {
+	b    *pgBucket
+	rows []pgRow
+	desc bool
+	i    int
+	// more is set when the page was full: rows may follow in its order.
+	more bool
+	size int
+}
+
+type pgRow struct{ k, v []byte }
+
+type pgBound int
+
+const (
+	pgAll pgBound = iota // no bound
+	pgGE                 // key >= bound (ascending only)
+	pgGT                 // key > bound (ascending)
+	pgLT                 // key < bound (descending)
+)
+
+var pgPageSQL = map[[2]int]string{
+	{int(pgAll), 0}: `SELECT key, value FROM kv WHERE bucket = $1 ORDER BY key LIMIT $2`,
+	{int(pgAll), 1}: `SELECT key, value FROM kv WHERE bucket = $1 ORDER BY key DESC LIMIT $2`,
+	{int(pgGE), 0}:  `SELECT key, value FROM kv WHERE bucket = $1 AND key >= $3 ORDER BY key LIMIT $2`,
+	{int(pgGT), 0}:  `SELECT key, value FROM kv WHERE bucket = $1 AND key > $3 ORDER BY key LIMIT $2`,
+	{int(pgLT), 1}:  `SELECT key, value FROM kv WHERE bucket = $1 AND key < $3 ORDER BY key DESC LIMIT $2`,
+}
+
+// fetch reads a page; it returns nil when there are no rows (or on a
+// database error, recorded in the transaction).
+func (c *pgCursor) fetch(bound pgBound, desc bool, key []byte) []pgRow {
+	t := c.b.t
+	if t.err != nil {
+		return nil
+	}
+	d := 0
+	if desc {
+		d = 1
+	}
+	args := []any{c.b.path, c.size}
+	if bound != pgAll {
+		args = append(args, key)
+	}
+	rows, err := t.tx.Query(t.e.ctx, pgPageSQL[[2]int{int(bound), d}], args...)
+	if err != nil {
+		t.fail(err)
+		return nil
+	}
+	defer rows.Close()
+	out := make([]pgRow, 0, min(c.size, pgFirstPage))
+	for rows.Next() {
+		var r pgRow
+		if err := rows.Scan(&r.k, &r.v); err != nil {
+			t.fail(err)
+			return nil
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		t.fail(err)
+		return nil
+	}
+	c.more = len(out) == c.size
+	c.size = min(c.size*2, pgMaxPage)
+	return out
+}
+
+// start positions the cursor on the first row of a fresh page.
+func (c *pgCursor) start(bound pgBound, desc bool, key []byte) ([]byte, []byte) {
+	c.size = pgFirstPage
+	c.rows, c.desc, c.i = c.fetch(bound, desc, key), desc, 0
+	return c.cur()
+}
+
+func (c *pgCursor) cur() ([]byte, []byte) {
+	if c.i < 0 || c.i >= len(c.rows) {
+		return nil, nil
+	}
+	r := c.rows[c.i]
+	return r.k, r.v
+}
+
+func (c *pgCursor) First() ([]byte, []byte)        { return c.start(pgAll, false, nil) }
+func (c *pgCursor) Last() ([]byte, []byte)         { return c.start(pgAll, true, nil) }
+func (c *pgCursor) Seek(k []byte) ([]byte, []byte) { return c.start(pgGE, false, k) }
+
+// Next moves to the next larger key.
+func (c *pgCursor) Next() ([]byte, []byte) {
+	if len(c.rows) == 0 {
+		return nil, nil
+	}
+	if !c.desc {
+		switch {
+		case c.i+1 < len(c.rows):
+			c.i++
+			return c.cur()
+		case c.i >= len(c.rows) || !c.more:
+			c.i = len(c.rows)
+			return nil, nil
+		}
+		return c.refill(pgGT, false, c.rows[len(c.rows)-1].k)
+	}
+	switch {
+	case c.i > 0:
+		c.i--
+		return c.cur()
+	case c.i < 0:
+		return nil, nil
+	}
+	return c.refill(pgGT, false, c.rows[0].k)
+}
+
+// Prev moves to the next smaller key.
+func (c *pgCursor) Prev() ([]byte, []byte) {
+	if len(c.rows) == 0 {
+		return nil, nil
+	}
+	if c.desc {
+		switch {
+		case c.i+1 < len(c.rows):
+			c.i++
+			return c.cur()
+		case c.i >= len(c.rows) || !c.more:
+			c.i = len(c.rows)
+			return nil, nil
+		}
+		return c.refill(pgLT, true, c.rows[len(c.rows)-1].k)
+	}
+	switch {
+	case c.i > 0:
+		c.i--
+		return c.cur()
+	case c.i < 0:
+		return nil, nil
+	}
+	return c.refill(pgLT, true, c.rows[0].k)
+}
+
+// refill reads the page after key in the given order. With no rows there,
+// the cursor stays on its page, past the end it moved towards.
+func (c *pgCursor) refill(bound pgBound, desc bool, key []byte) ([]byte, []byte) {
+	more := c.more
+	rows := c.fetch(bound, desc, key)
+	if len(rows) == 0 {
+		c.more = more // of the page the cursor stays on
+		// Past the end in the direction of travel: for the current page's
+		// order that is len(rows) when moving with it, -1 against it.
+		if desc == c.desc {
+			c.i = len(c.rows)
+		} else {
+			c.i = -1
+		}
+		return nil, nil
+	}
+	c.rows, c.desc, c.i = rows, desc, 0
+	return c.cur()
+}
+
+func (c *pgCursor) Delete() error {
+	k, _ := c.cur()
+	if k == nil {
+		return fmt.Errorf("persist: cursor delete off any key: %w", ErrInvalid)
+	}
+	return c.b.t.exec(`DELETE FROM kv WHERE bucket = $1 AND key = $2 AND value IS NOT NULL`, c.b.path, k)
+}
