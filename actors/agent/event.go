@@ -42,6 +42,18 @@ const (
 	RuntimePromptResolved     = "prompt_resolved"
 	RuntimeInterrupted        = "interrupted"
 	RuntimeResync             = "resync"
+	// RuntimeRAGResults names what retrieval found in one corpus before the
+	// turn's first model call (CorpusID, Results).
+	RuntimeRAGResults = "rag_results"
+	// RuntimeMemoryRecalled names the memories put into the turn's context
+	// (MemoryIDs).
+	RuntimeMemoryRecalled = "memory_recalled"
+	// RuntimePlanProposed announces a plan version the turn proposed
+	// (PlanID, Version).
+	RuntimePlanProposed = "plan_proposed"
+	// RuntimeSkillsTruncated says the skills catalogue did not fit its
+	// budget: Shown of Total skills are listed.
+	RuntimeSkillsTruncated = "skills_truncated"
 )
 
 // Event is one numbered event of a turn. ID increases by one within the
@@ -105,6 +117,13 @@ type RuntimeEvent struct {
 	ToolName  string          `json:"tool_name,omitempty"`
 	Decision  string          `json:"decision,omitempty"`
 	Question  string          `json:"question,omitempty"`
+	CorpusID  string          `json:"corpus_id,omitempty"`
+	Results   []SourceRef     `json:"results,omitempty"`
+	MemoryIDs []string        `json:"memory_ids,omitempty"`
+	PlanID    string          `json:"plan_id,omitempty"`
+	Version   int             `json:"version,omitempty"`
+	Shown     int             `json:"shown,omitempty"`
+	Total     int             `json:"total,omitempty"`
 }
 
 // ToolUse is a tool call as the query response reports it.
@@ -124,14 +143,18 @@ type ToolResult struct {
 // QueryResult is the query response: the payload of `event: done` and the
 // body of a non-streaming query.
 type QueryResult struct {
-	SessionID   string            `json:"session_id"`
-	TurnID      string            `json:"turn_id"`
-	Content     string            `json:"content"`
-	StopReason  StopReason        `json:"stop_reason"`
-	Usage       Usage             `json:"usage"`
-	ToolUses    []ToolUse         `json:"tool_uses"`
-	ToolResults []ToolResult      `json:"tool_results"`
-	RAGResults  []json.RawMessage `json:"rag_results"`
+	SessionID   string       `json:"session_id"`
+	TurnID      string       `json:"turn_id"`
+	Content     string       `json:"content"`
+	StopReason  StopReason   `json:"stop_reason"`
+	Usage       Usage        `json:"usage"`
+	ToolUses    []ToolUse    `json:"tool_uses"`
+	ToolResults []ToolResult `json:"tool_results"`
+	RAGResults  []Source     `json:"rag_results"`
+	// MemoriesUsed are the ids of the memories recalled into the turn.
+	MemoriesUsed []string `json:"memories_used"`
+	// PlanID names the plan the turn proposed, if it proposed one.
+	PlanID string `json:"plan_id,omitempty"`
 	// Messages are the messages the turn committed, in order. Not part of
 	// the wire shape; compat layers build their answers from them.
 	Messages []Message `json:"-"`
@@ -146,6 +169,9 @@ func (r *QueryResult) Normalize() {
 		r.ToolResults = []ToolResult{}
 	}
 	if r.RAGResults == nil {
-		r.RAGResults = []json.RawMessage{}
+		r.RAGResults = []Source{}
+	}
+	if r.MemoriesUsed == nil {
+		r.MemoriesUsed = []string{}
 	}
 }

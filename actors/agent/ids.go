@@ -24,6 +24,7 @@ const (
 	PrefixOrg       = "org"
 	PrefixGroup     = "grp"
 	PrefixAudit     = "aud"
+	PrefixMemory    = "mem"
 )
 
 // idEncoding is lower-case base32 without padding: URL-safe and unambiguous.

@@ -26,6 +26,13 @@ type ModelRequest struct {
 	ToolChoice *ToolChoice
 	// MaxTokens caps the output of this call; zero means the provider's default.
 	MaxTokens int
+	// Sources are the chunks retrieved for the turn so far, in rank order.
+	// Providers need not send them (the system prompt carries them); the
+	// mock's @sources directive answers with their paths.
+	Sources []Source `json:"-"`
+	// Memories are the memories recalled into the turn; the mock's
+	// @memories directive answers with their contents.
+	Memories []Memory `json:"-"`
 }
 
 // ChunkType tells what a ModelChunk carries.

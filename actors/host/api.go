@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/seshat-host/seshat/actors/agent"
+	"github.com/seshat-host/seshat/actors/provider"
+	"github.com/seshat-host/seshat/actors/quota"
 	"github.com/seshat-host/seshat/actors/session"
+	"github.com/seshat-host/seshat/actors/turn"
 	"github.com/seshat-host/seshat/persist"
 )
 
@@ -21,6 +23,9 @@ type SessionOptions struct {
 	Model          string
 	SystemPrompt   string
 	PermissionMode string
+	// Context is the session's own turn context: its corpora, agent
+	// profile and memory setting.
+	Context agent.TurnContext
 }
 
 // SessionView is a session with its messages and open requests.
@@ -47,24 +52,22 @@ type TurnRequest struct {
 	// messages (an outside client's trailing user messages).
 	Prompt string
 	Input  []agent.Message
+	// Options go to the turn's runner as they are (see turn.Options).
 	// Model, SystemPrompt and PermissionMode set up a new session, and
-	// override the session's own for this turn otherwise.
-	Model string
-	// ProviderSettingID picks one of the user's provider settings for this
-	// turn.
-	ProviderSettingID string
-	SystemPrompt      string
-	PermissionMode    string
-	MaxTurns          int
-	MaxTokens         int
-	ClientTools       []agent.ToolSpec
-	ToolChoice        *agent.ToolChoice
-	// DisableServerTools hides the server's tools from the model.
-	DisableServerTools bool
-	// NoAsk denies what would need approval instead of asking.
-	NoAsk bool
+	// override the session's own for this turn otherwise; Context's agent
+	// profile and memory policy set up a new session too.
+	turn.Options
+	// Route, when set, is Model already resolved by the caller (see
+	// routing.Service.ResolveModel): the host then does not resolve it
+	// again.
+	Route *provider.Route
 	// Stream asks for the turn's events.
 	Stream bool
+	// OneShot says the caller will not come back to the session (an
+	// outside client that resends the whole conversation): its actor stops
+	// as soon as the turn is durable instead of staying in memory for the
+	// idle timeout.
+	OneShot bool
 }
 
 // Turn is a started turn.
@@ -92,18 +95,13 @@ type Stream struct {
 	Replay []agent.Event
 	C      <-chan *agent.Event
 	sub    *session.Subscription
-	free   func()
-	gauge  func()
+	lease  *quota.Lease
 }
 
 // Close leaves the stream and frees the user's stream slot.
 func (s *Stream) Close() {
 	s.sub.Close()
-	if s.free != nil {
-		s.free()
-		s.free = nil
-		s.gauge()
-	}
+	s.lease.Release()
 }
 
 // authorize returns the session record if userID has at least the need
@@ -120,7 +118,7 @@ func (h *Host) authorize(userID, id, need string) (persist.Session, error) {
 	if err != nil {
 		return rec, err
 	}
-	if err := h.member(userID, rec.WorkspaceID, need); err != nil {
+	if err := h.tenancy.Authorize(context.Background(), userID, rec.WorkspaceID, need); err != nil {
 		if errors.Is(err, agent.ErrNotFound) {
 			return rec, fmt.Errorf("%w: session %s", agent.ErrNotFound, id)
 		}
@@ -136,28 +134,33 @@ func (h *Host) CheckModel(ctx context.Context, userID, settingID, model string) 
 	return err
 }
 
+// resolve selects the provider of opts.Model for the user.
+func (h *Host) resolve(ctx context.Context, userID string, opts turn.Options) (*provider.Route, error) {
+	prov, model, err := h.cfg.Providers.Select(ctx, userID, opts.ProviderSettingID, opts.Model)
+	if err != nil {
+		return nil, err
+	}
+	return &provider.Route{Provider: prov, Model: model}, nil
+}
+
 // CreateSession creates a session in a workspace of the user (their
 // default workspace when none is named).
 func (h *Host) CreateSession(ctx context.Context, userID string, o SessionOptions) (persist.Session, error) {
-	return h.createSession(ctx, userID, o, "")
+	return h.createSession(ctx, userID, o, false)
 }
 
-// createSession is CreateSession with the model checked through the
-// provider setting a turn names, if any.
-func (h *Host) createSession(ctx context.Context, userID string, o SessionOptions, settingID string) (persist.Session, error) {
+// createSession is CreateSession; resolved says the caller has resolved
+// o.Model already (a turn that makes its session), so it is not checked
+// again.
+func (h *Host) createSession(ctx context.Context, userID string, o SessionOptions, resolved bool) (persist.Session, error) {
 	if h.closed.Load() {
 		return persist.Session{}, agent.ErrClosed
 	}
-	if o.WorkspaceID == "" {
-		ws, err := h.cfg.Store.DefaultWorkspaceFor(userID)
-		if err != nil {
-			return persist.Session{}, err
-		}
-		o.WorkspaceID = ws
-	}
-	if err := h.member(userID, o.WorkspaceID, persist.WorkspaceEditor); err != nil {
+	ws, err := h.tenancy.WorkspaceFor(ctx, userID, o.WorkspaceID, persist.WorkspaceEditor)
+	if err != nil {
 		return persist.Session{}, err
 	}
+	o.WorkspaceID = ws
 	if o.PermissionMode == "" {
 		o.PermissionMode = agent.ModeDefault
 	}
@@ -165,23 +168,29 @@ func (h *Host) createSession(ctx context.Context, userID string, o SessionOption
 		return persist.Session{}, fmt.Errorf("%w: permission_mode must be one of default, accept_all, deny_all, plan", agent.ErrInvalid)
 	}
 	if o.Model == "" {
-		o.Model = h.defaultModel(userID)
+		o.Model = h.tenancy.DefaultModel(userID, h.cfg.Session.DefaultModel)
 	}
-	if err := h.CheckModel(ctx, userID, settingID, o.Model); err != nil {
-		return persist.Session{}, err
+	if !resolved {
+		if err := h.CheckModel(ctx, userID, "", o.Model); err != nil {
+			return persist.Session{}, err
+		}
 	}
 	t := time.Now().UTC()
 	rec := persist.Session{
 		ID: agent.NewID(agent.PrefixSession), WorkspaceID: o.WorkspaceID, UserID: userID,
 		Title: strings.TrimSpace(o.Title), Model: o.Model, SystemPrompt: o.SystemPrompt,
 		PermissionMode: o.PermissionMode, Status: agent.StatusIdle, CreatedAt: t, UpdatedAt: t,
+		CorpusIDs: o.Context.CorpusIDs, AgentID: o.Context.AgentID, AgentVersion: o.Context.AgentVersion,
+	}
+	if m := o.Context.Memory; m != nil {
+		rec.Memory = &persist.SessionMemory{Extract: m.Extract, Inject: m.Inject}
 	}
 	return rec, h.cfg.Store.CreateSession(ctx, rec)
 }
 
 // ListSessions lists the sessions of the user's workspaces (or of one of
 // them), newest first, optionally searching titles and message text.
-func (h *Host) ListSessions(_ context.Context, userID string, q persist.SessionQuery) ([]persist.Session, string, error) {
+func (h *Host) ListSessions(ctx context.Context, userID string, q persist.SessionQuery) ([]persist.Session, string, error) {
 	if len(q.WorkspaceIDs) == 0 {
 		ws, err := h.cfg.Store.WorkspacesForUser(userID)
 		if err != nil {
@@ -192,7 +201,7 @@ func (h *Host) ListSessions(_ context.Context, userID string, q persist.SessionQ
 		}
 	} else {
 		for _, id := range q.WorkspaceIDs {
-			if err := h.member(userID, id, persist.WorkspaceViewer); err != nil {
+			if err := h.tenancy.Authorize(ctx, userID, id, persist.WorkspaceViewer); err != nil {
 				return nil, "", err
 			}
 		}
@@ -208,11 +217,11 @@ func (h *Host) GetSession(ctx context.Context, userID, id string) (SessionView, 
 	if _, err := h.authorize(userID, id, persist.WorkspaceViewer); err != nil {
 		return SessionView{}, err
 	}
-	v, err := h.request(ctx, id, &session.Get{})
+	v, err := ask[session.View](ctx, h, id, &session.Get{})
 	if err != nil {
 		return SessionView{}, err
 	}
-	return toView(v.(session.View)), nil
+	return toView(v), nil
 }
 
 // UpdateSession changes a session's settings.
@@ -225,11 +234,11 @@ func (h *Host) UpdateSession(ctx context.Context, userID, id string, u SessionUp
 			return SessionView{}, err
 		}
 	}
-	v, err := h.request(ctx, id, &session.Update{Title: u.Title, Model: u.Model, SystemPrompt: u.SystemPrompt, PermissionMode: u.PermissionMode})
+	v, err := ask[session.View](ctx, h, id, &session.Update{Title: u.Title, Model: u.Model, SystemPrompt: u.SystemPrompt, PermissionMode: u.PermissionMode})
 	if err != nil {
 		return SessionView{}, err
 	}
-	return toView(v.(session.View)), nil
+	return toView(v), nil
 }
 
 // DeleteSession interrupts a running turn and deletes the session.
@@ -237,7 +246,7 @@ func (h *Host) DeleteSession(ctx context.Context, userID, id string) error {
 	if _, err := h.authorize(userID, id, persist.WorkspaceEditor); err != nil {
 		return err
 	}
-	_, err := h.request(ctx, id, &session.Delete{})
+	_, err := ask[session.Done](ctx, h, id, &session.Delete{})
 	return err
 }
 
@@ -268,94 +277,97 @@ func (h *Host) StartTurn(ctx context.Context, userID string, req TurnRequest) (*
 		}
 		wsID, sessionModel = rec.WorkspaceID, rec.Model
 	} else {
-		if wsID == "" {
-			def, err := h.cfg.Store.DefaultWorkspaceFor(userID)
-			if err != nil {
-				return nil, err
-			}
-			wsID = def
-		}
-		if err := h.member(userID, wsID, persist.WorkspaceEditor); err != nil {
+		var err error
+		if wsID, err = h.tenancy.WorkspaceFor(ctx, userID, wsID, persist.WorkspaceEditor); err != nil {
 			return nil, err
 		}
 	}
-	if req.Model != "" || req.ProviderSettingID != "" {
-		model := cmp.Or(req.Model, sessionModel, h.cfg.Session.DefaultModel)
-		if err := h.CheckModel(ctx, userID, req.ProviderSettingID, model); err != nil {
+	// The turn's model is resolved once, here: where the request names a
+	// model or a setting, before the quota admission (an unknown model is
+	// the client's error); else after it, from the new session's default
+	// or the session's own model.
+	opts := req.Options
+	if id == "" {
+		opts.Model = cmp.Or(opts.Model, h.tenancy.DefaultModel(userID, h.cfg.Session.DefaultModel))
+	} else {
+		opts.Model = cmp.Or(opts.Model, sessionModel)
+	}
+	route := req.Route
+	named := req.Model != "" || req.ProviderSettingID != ""
+	if route == nil && named {
+		r, err := h.resolve(ctx, userID, opts)
+		if err != nil {
 			return nil, err
 		}
+		route = r
 	}
-	// Quotas refuse the turn now, before anything is streamed, when a
-	// token window is used up or a turn or request limit is reached.
-	endQuota, err := h.quotas.admitTurn(userID, wsID)
+	// The ledger refuses the turn now, before anything is streamed, when a
+	// token window is used up or a turn, stream or request limit is
+	// reached.
+	lease, err := h.quotas.Turn(userID, wsID)
 	if err != nil {
 		return nil, err
 	}
-	release, ok := h.turns.acquire(userID)
-	if !ok {
-		endQuota()
-		return nil, fmt.Errorf("%w: at most %d running turns per user", agent.ErrTooManyTurns, h.cfg.MaxTurnsPerUser)
-	}
-	var free func()
-	if req.Stream {
-		if free, ok = h.streams.acquire(userID); !ok {
-			release()
-			endQuota()
-			return nil, fmt.Errorf("%w: at most %d open streams per user", agent.ErrTooManyStreams, h.cfg.MaxStreamsPerUser)
-		}
-	}
+	var streamLease *quota.Lease
 	fail := func(err error) (*Turn, error) {
-		release()
-		endQuota()
-		if free != nil {
-			free()
-		}
+		lease.Release()
+		streamLease.Release()
 		return nil, err
+	}
+	if req.Stream {
+		if streamLease, err = h.quotas.Stream(userID); err != nil {
+			return fail(err)
+		}
+	}
+	if route == nil {
+		r, err := h.resolve(ctx, userID, opts)
+		switch {
+		case err == nil:
+			route = r
+		case id == "":
+			return fail(err)
+		default:
+			// The session's own model no longer resolves: the turn
+			// starts and fails with the reason, as it always has.
+			route = &provider.Route{Err: err}
+		}
 	}
 	if id == "" {
 		rec, err := h.createSession(ctx, userID, SessionOptions{
-			WorkspaceID: wsID, Model: req.Model, SystemPrompt: req.SystemPrompt, PermissionMode: req.PermissionMode,
-		}, req.ProviderSettingID)
+			WorkspaceID: wsID, Model: opts.Model, SystemPrompt: req.SystemPrompt, PermissionMode: req.PermissionMode,
+			// A session made by its first turn keeps that turn's agent
+			// profile and memory setting; corpora stay the turn's own.
+			Context: agent.TurnContext{AgentID: req.Context.AgentID, AgentVersion: req.Context.AgentVersion, Memory: req.Context.Memory},
+		}, true)
 		if err != nil {
 			return fail(err)
 		}
 		id = rec.ID
 	}
-	h.metrics.turnsRunning.Inc()
-	var once sync.Once
+	if route.Err == nil {
+		// Every model call of the turn is accounted to the lease's scopes.
+		route = &provider.Route{Provider: h.quotas.Meter(lease.Scopes(), route.Provider), Model: route.Model}
+	}
 	msg := &session.StartTurn{
-		UserID: userID,
-		Input:  input,
-		Options: session.TurnOptions{
-			Model: req.Model, ProviderSettingID: req.ProviderSettingID, System: req.SystemPrompt, PermissionMode: req.PermissionMode,
-			MaxTurns: req.MaxTurns, MaxTokens: req.MaxTokens, ClientTools: req.ClientTools,
-			ToolChoice: req.ToolChoice, DisableServerTools: req.DisableServerTools, NoAsk: req.NoAsk,
-		},
+		UserID:    userID,
+		Input:     input,
+		Options:   opts,
+		Route:     route,
 		Subscribe: req.Stream,
-		// Release runs once however often it is called: the actor calls
-		// it when the turn ends or is refused, and so does the error path
-		// below when the request failed.
-		Release: func() {
-			once.Do(func() {
-				release()
-				endQuota()
-				h.metrics.turnsRunning.Dec()
-			})
-		},
+		OneShot:   req.OneShot,
+		// The actor releases the lease when the turn ends or is refused;
+		// Release is idempotent, so the error path below may too.
+		Release: lease.Release,
 	}
-	v, err := h.request(ctx, id, msg)
+	ts, err := ask[*session.TurnStarted](ctx, h, id, msg)
 	if err != nil {
-		msg.Release()
-		if free != nil {
-			free()
-		}
-		return nil, err
+		return fail(err)
 	}
-	ts := v.(*session.TurnStarted)
 	t := &Turn{SessionID: id, TurnID: ts.TurnID, outcome: ts.Outcome}
 	if ts.Sub != nil {
-		h.metrics.streamsOpen.Inc()
-		t.Events = &Stream{Replay: ts.Sub.Replay, C: ts.Sub.C, sub: ts.Sub, free: free, gauge: h.metrics.streamsOpen.Dec}
+		t.Events = &Stream{Replay: ts.Sub.Replay, C: ts.Sub.C, sub: ts.Sub, lease: streamLease}
+	} else {
+		streamLease.Release()
 	}
 	return t, nil
 }
@@ -379,18 +391,16 @@ func (h *Host) Attach(ctx context.Context, userID, id string, after uint64) (*St
 	if _, err := h.authorize(userID, id, persist.WorkspaceViewer); err != nil {
 		return nil, err
 	}
-	free, ok := h.streams.acquire(userID)
-	if !ok {
-		return nil, fmt.Errorf("%w: at most %d open streams per user", agent.ErrTooManyStreams, h.cfg.MaxStreamsPerUser)
-	}
-	v, err := h.request(ctx, id, &session.Attach{After: after})
+	lease, err := h.quotas.Stream(userID)
 	if err != nil {
-		free()
 		return nil, err
 	}
-	sub := v.(*session.Subscription)
-	h.metrics.streamsOpen.Inc()
-	return &Stream{Replay: sub.Replay, C: sub.C, sub: sub, free: free, gauge: h.metrics.streamsOpen.Dec}, nil
+	sub, err := ask[*session.Subscription](ctx, h, id, &session.Attach{After: after})
+	if err != nil {
+		lease.Release()
+		return nil, err
+	}
+	return &Stream{Replay: sub.Replay, C: sub.C, sub: sub, lease: lease}, nil
 }
 
 // Interrupt cancels a session's running turn and reports whether one ran.
@@ -404,11 +414,7 @@ func (h *Host) Interrupt(ctx context.Context, userID, id string) (bool, error) {
 // interrupt cancels a session's running turn without checking who asks:
 // for the host's own work (a job's run, a workspace's deletion).
 func (h *Host) interrupt(ctx context.Context, id string) (bool, error) {
-	v, err := h.request(ctx, id, &session.Interrupt{})
-	if err != nil {
-		return false, err
-	}
-	return v.(bool), nil
+	return ask[bool](ctx, h, id, &session.Interrupt{})
 }
 
 // DecidePermission answers a permission request of a session.
@@ -416,7 +422,7 @@ func (h *Host) DecidePermission(ctx context.Context, userID, id, requestID strin
 	if _, err := h.authorize(userID, id, persist.WorkspaceEditor); err != nil {
 		return err
 	}
-	_, err := h.request(ctx, id, &session.Decide{RequestID: requestID, Allow: allow, Remember: remember, Reason: reason})
+	_, err := ask[session.Done](ctx, h, id, &session.Decide{RequestID: requestID, Allow: allow, Remember: remember, Reason: reason})
 	return err
 }
 
@@ -425,7 +431,7 @@ func (h *Host) AnswerPrompt(ctx context.Context, userID, id, requestID, answer s
 	if _, err := h.authorize(userID, id, persist.WorkspaceEditor); err != nil {
 		return err
 	}
-	_, err := h.request(ctx, id, &session.Answer{RequestID: requestID, Answer: answer})
+	_, err := ask[session.Done](ctx, h, id, &session.Answer{RequestID: requestID, Answer: answer})
 	return err
 }
 

@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/seshat-host/seshat/actors/provider"
 	"github.com/seshat-host/seshat/actors/session"
 	"github.com/seshat-host/seshat/actors/tool"
+	"github.com/seshat-host/seshat/actors/turn"
 	"github.com/seshat-host/seshat/persist"
 )
 
@@ -148,7 +150,7 @@ func TestPermissionTimeoutDenies(t *testing.T) {
 	// The expiry is in the audit log, as the system's decision.
 	var entries []persist.AuditEntry
 	require.Eventually(t, func() bool {
-		entries, _, err = h.ListAudit(t.Context(), uid, persist.RoleAdmin, persist.AuditQuery{Action: "permission.expired"})
+		entries, _, err = h.tenancy.ListAudit(t.Context(), uid, persist.RoleAdmin, persist.AuditQuery{Action: "permission.expired"})
 		return err == nil && len(entries) == 1
 	}, 10*time.Second, 5*time.Millisecond)
 	require.Equal(t, persist.ActorSystem, entries[0].ActorType)
@@ -308,7 +310,7 @@ func TestNoAskUsesRememberedDecisions(t *testing.T) {
 	leakCheck(t)
 	h, _, uid := newHost(t, session.Config{})
 	write := `@tool write_file {"path":"a.txt","content":"x"}`
-	res, err := h.Query(t.Context(), uid, TurnRequest{Prompt: write, NoAsk: true})
+	res, err := h.Query(t.Context(), uid, TurnRequest{Prompt: write, Options: turn.Options{NoAsk: true}})
 	require.NoError(t, err)
 	require.True(t, res.ToolResults[0].IsError, "nobody to ask: denied")
 
@@ -320,7 +322,7 @@ func TestNoAskUsesRememberedDecisions(t *testing.T) {
 	require.NoError(t, h.DecidePermission(t.Context(), uid, res.SessionID, req.Runtime.RequestID, true, true, ""))
 	until(t, tr.Events, &n, isEnd)
 	tr.Events.Close()
-	res, err = h.Query(t.Context(), uid, TurnRequest{SessionID: res.SessionID, Prompt: write, NoAsk: true})
+	res, err = h.Query(t.Context(), uid, TurnRequest{SessionID: res.SessionID, Prompt: write, Options: turn.Options{NoAsk: true}})
 	require.NoError(t, err)
 	require.False(t, res.ToolResults[0].IsError)
 }
@@ -517,4 +519,62 @@ func TestAttachBeforeAnyTurnFollowsTheNext(t *testing.T) {
 	require.Equal(t, res.TurnID, first.Runtime.TurnID)
 	end := until(t, at, &n, isEnd)
 	require.Equal(t, "echo: first", end.Result.Content)
+}
+
+// TestOneShotSessionStopsOnceDurable runs one-shot turns with an idle
+// timeout far longer than the test: their actors stop once the turn is
+// durable, and the sessions stay readable and usable.
+func TestOneShotSessionStopsOnceDurable(t *testing.T) {
+	leakCheck(t)
+	h, _, uid := newHost(t, session.Config{Idle: time.Hour})
+	var ids []string
+	for i := range 20 {
+		req := TurnRequest{Prompt: fmt.Sprintf("call %d", i), OneShot: true, Options: turn.Options{NoAsk: true}}
+		if i%2 == 0 {
+			req.Stream = true
+		}
+		st, err := h.StartTurn(t.Context(), uid, req)
+		require.NoError(t, err)
+		if st.Events != nil {
+			for range st.Events.C {
+			}
+			st.Events.Close()
+		}
+		res, err := st.Wait(t.Context())
+		require.NoError(t, err)
+		ids = append(ids, res.SessionID)
+	}
+	require.Eventually(t, func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return len(h.live) == 0
+	}, 10*time.Second, 5*time.Millisecond, "no one-shot session stays in memory")
+
+	// A later turn on one of them activates it again.
+	res, err := h.Query(t.Context(), uid, TurnRequest{SessionID: ids[3], Prompt: "again"})
+	require.NoError(t, err)
+	require.Equal(t, "echo: again", res.Content)
+	v, err := h.GetSession(t.Context(), uid, ids[3])
+	require.NoError(t, err)
+	require.Len(t, v.Messages, 4)
+	h.mu.Lock()
+	live := len(h.live)
+	h.mu.Unlock()
+	require.Equal(t, 1, live, "a session used normally stays for its idle timeout")
+}
+
+func TestNoRunnerStartsOnceCloseBegan(t *testing.T) {
+	leakCheck(t)
+	h, _, uid := newHost(t, session.Config{})
+	res, err := h.Query(t.Context(), uid, TurnRequest{Prompt: "first"})
+	require.NoError(t, err)
+	// What Close does first: a turn that got past the host's own check
+	// is refused by the session instead of starting a runner.
+	h.runners.Refuse()
+	_, err = h.StartTurn(t.Context(), uid, TurnRequest{SessionID: res.SessionID, Prompt: "late"})
+	require.ErrorIs(t, err, agent.ErrClosed)
+	require.Zero(t, h.quotas.RunningTurns(), "the refused turn's lease is given back")
+	v, err := h.GetSession(t.Context(), uid, res.SessionID)
+	require.NoError(t, err)
+	require.Len(t, v.Messages, 2, "nothing of the refused turn is committed")
 }

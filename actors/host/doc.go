@@ -9,27 +9,25 @@
 // host then activates the session again and retries, so callers never see
 // the race.
 //
-// Access: every call that touches a workspace's sessions, turns, files,
-// jobs or settings names the role it needs (viewer reads, editor runs
-// turns, answers requests and schedules, admin manages members and
-// settings) and checks it in member, which asks persist.AuthorizeWorkspace
-// to resolve the caller's direct, group and organization grants. No role is
-// agent.ErrNotFound, so another tenant's ids do not leak; a lower role is
-// agent.ErrForbidden. Organizations, groups, workspaces, account
-// administration, preferences, the audit log and quotas have their own
-// files (orgs.go, groups.go, workspaces.go, users.go, audit.go, quotas.go).
+// Access: every call that touches a workspace's sessions, turns, jobs or
+// quotas names the role it needs and asks actors/tenancy's
+// Access.Authorize, the one place where the store's access errors become
+// the runtime's. Organizations, groups, workspaces, account
+// administration, preferences and the audit log live in actors/tenancy;
+// the host joins it as its tenancy.Runtime, so that deleting a workspace
+// ends the jobs and live sessions in it.
 //
-// Quotas (quotas.go): one quota actor per scope with limits owns its
-// counters and decides admissions and token reservations, so concurrent
-// turns cannot overspend; the turn runner's provider is wrapped to reserve
-// before each model call and settle after it.
+// Quotas: actors/quota's Ledger is the one owner of running turns, open
+// streams, token usage and limits. StartTurn takes one lease per turn (and
+// one per stream) and hands the lease's idempotent Release to the session
+// actor, which calls it when the turn ends or is refused; the turn
+// runner's provider is metered against the turn's scopes.
 //
-// Lock order: Host.mu guards only the set of live sessions; limiter.mu
-// guards only its counters; quotas.mu guards only its cache of limits and
-// actor PIDs (it is held across a store read when a quota actor starts);
-// none is held while calling anything else.
+// Lock order: Host.mu guards only the set of live sessions and is never
+// held while calling anything else.
 //
-// Imports actors/{agent,session,jobs,turn,provider,tool}, persist, protoactor-go,
-// the Prometheus client, golang.org/x/oauth2 and net/http (provider
-// settings talk to upstream model APIs); never anything under http/.
+// Imports actors/{agent,session,jobs,turn,provider,tool,tenancy,routing,quota},
+// persist, protoactor-go and the Prometheus client; never anything under
+// http/. It makes no outbound HTTP call: provider settings and their
+// upstreams are actors/routing's.
 package host

@@ -13,8 +13,12 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/seshat-host/seshat/actors/agent"
+	"github.com/seshat-host/seshat/actors/jobs"
 	"github.com/seshat-host/seshat/actors/provider"
+	"github.com/seshat-host/seshat/actors/quota"
 	"github.com/seshat-host/seshat/actors/session"
+	"github.com/seshat-host/seshat/actors/tenancy"
 	"github.com/seshat-host/seshat/actors/tool"
 	"github.com/seshat-host/seshat/actors/turn"
 	"github.com/seshat-host/seshat/persist"
@@ -27,12 +31,22 @@ type Config struct {
 	// Providers selects the provider of a "provider:model" id for a user
 	// (required). A *provider.Registry serves server-wide providers only.
 	Providers provider.Selector
+	// Tenancy checks workspace roles and reads preferences. The host
+	// joins it as its Runtime, so that a deleted workspace's jobs and
+	// sessions end. If nil, one over Store.
+	Tenancy *tenancy.Service
 	// Tools are the server's tools. If nil, the built-ins.
 	Tools *tool.Registry
+	// Extensions contribute to every turn before its first model call
+	// (the domain families: retrieval, memories, skills, outside tools).
+	Extensions []turn.Extension
 	// Session tunes every session actor (zero fields get their defaults).
 	Session session.Config
 	// MaxTurns caps model calls per turn. If zero, 20.
 	MaxTurns int
+	// Ledger owns the quota state: limits, token usage, running turns and
+	// open streams. If nil, one over Store from Quotas and the caps below.
+	Ledger *quota.Ledger
 	// MaxTurnsPerUser caps a user's running turns. If zero, 256.
 	MaxTurnsPerUser int
 	// MaxStreamsPerUser caps a user's open streams. If zero, 1024.
@@ -40,7 +54,8 @@ type Config struct {
 	// MaxStreams caps the open streams of all users together. If zero,
 	// 50000.
 	MaxStreams int
-	// Quotas tunes the quota engine (zero fields get their defaults).
+	// Quotas tunes the ledger the host builds when Ledger is nil (zero
+	// fields get their defaults; Store and the caps are the host's).
 	Quotas QuotaConfig
 	// CallTimeout bounds a request to an actor when the caller's context
 	// has no deadline. If zero, 10s.
@@ -57,18 +72,19 @@ type Config struct {
 type Host struct {
 	cfg     Config
 	log     *slog.Logger
+	tenancy *tenancy.Service
 	sys     *actor.ActorSystem
 	props   *actor.Props
 	deps    *session.Deps
-	runners sync.WaitGroup
+	runners session.Runners
+	// jobRuns counts the jobs' run goroutines.
+	jobRuns sync.WaitGroup
 	metrics *metrics
-	turns   *limiter
-	streams *limiter
 	closed  atomic.Bool
 	// jobsStarted is set while the scheduler runs (StartJobs to StopJobs).
 	jobsStarted atomic.Bool
 	strategy    actor.SupervisorStrategy
-	quotas      *quotas
+	quotas      *quota.Ledger
 
 	mu   sync.Mutex // guards live
 	live map[string]struct{}
@@ -82,14 +98,12 @@ func New(cfg Config) (*Host, error) {
 	if cfg.Tools == nil {
 		cfg.Tools = tool.NewRegistry(tool.Builtins()...)
 	}
-	if cfg.MaxTurnsPerUser <= 0 {
-		cfg.MaxTurnsPerUser = 256
-	}
-	if cfg.MaxStreamsPerUser <= 0 {
-		cfg.MaxStreamsPerUser = 1024
-	}
-	if cfg.MaxStreams <= 0 {
-		cfg.MaxStreams = 50000
+	if cfg.Tenancy == nil {
+		t, err := tenancy.New(tenancy.Config{Store: cfg.Store, Models: modelChecker{cfg.Providers}})
+		if err != nil {
+			return nil, err
+		}
+		cfg.Tenancy = t
 	}
 	if cfg.CallTimeout <= 0 {
 		cfg.CallTimeout = 10 * time.Second
@@ -99,7 +113,18 @@ func New(cfg Config) (*Host, error) {
 	}
 	cfg.Session = cfg.Session.WithDefaults()
 	log := cfg.Logger.With("component", "host")
-	m, err := newMetrics(cfg.Registerer)
+	if cfg.Ledger == nil {
+		qc := cfg.Quotas
+		qc.Store, qc.Logger = cfg.Store, cfg.Logger
+		qc.MaxTurnsPerUser, qc.MaxStreamsPerUser, qc.MaxStreams = cfg.MaxTurnsPerUser, cfg.MaxStreamsPerUser, cfg.MaxStreams
+		l, err := quota.New(qc)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Ledger = l
+	}
+	q := cfg.Ledger
+	m, err := newMetrics(cfg.Registerer, q)
 	if err != nil {
 		return nil, err
 	}
@@ -108,17 +133,15 @@ func New(cfg Config) (*Host, error) {
 		actorLog = slog.New(minLevel{Handler: actorLog.Handler(), min: slog.LevelWarn})
 	}
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return actorLog }))
-	q, err := newQuotas(cfg.Store, sys, log.With("component", "quotas"), cfg.Quotas)
-	if err != nil {
-		return nil, err
-	}
 	runner, err := turn.New(turn.Config{
-		// Every model call of a turn is accounted against its quotas.
-		Providers: quotaSelector{inner: cfg.Providers, q: q},
-		Tools:     cfg.Tools,
-		Files:     files{store: cfg.Store},
-		MaxTurns:  cfg.MaxTurns,
-		Logger:    cfg.Logger.With("component", "turn"),
+		// StartTurn resolves (and meters) every turn's model; the runner
+		// selects only for a turn that comes without its route.
+		Providers:  cfg.Providers,
+		Tools:      cfg.Tools,
+		Files:      files{store: cfg.Store},
+		Extensions: cfg.Extensions,
+		MaxTurns:   cfg.MaxTurns,
+		Logger:     cfg.Logger.With("component", "turn"),
 	})
 	if err != nil {
 		return nil, err
@@ -126,11 +149,10 @@ func New(cfg Config) (*Host, error) {
 	h := &Host{
 		cfg:     cfg,
 		log:     log,
+		tenancy: cfg.Tenancy,
 		sys:     sys,
 		quotas:  q,
 		metrics: m,
-		turns:   newLimiter(cfg.MaxTurnsPerUser, 0),
-		streams: newLimiter(cfg.MaxStreamsPerUser, cfg.MaxStreams),
 		live:    map[string]struct{}{},
 	}
 	// A session that panics is restarted from its last snapshot; one that
@@ -147,7 +169,54 @@ func New(cfg Config) (*Host, error) {
 		Runners:  &h.runners,
 	}
 	h.props = session.Props(h.deps, actor.WithGuardian(h.strategy), actor.WithReceiverMiddleware(logPanics(log)))
+	cfg.Tenancy.SetRuntime(h)
 	return h, nil
+}
+
+// EndWorkspace implements tenancy.Runtime: the jobs of a workspace being
+// deleted are disarmed and their runs interrupted, and its live sessions
+// are deleted by their actors (which interrupt a running turn and end its
+// streams); the store's sweep then finds them gone.
+func (h *Host) EndWorkspace(ctx context.Context, c persist.WorkspaceContents) int {
+	for _, jid := range c.JobIDs {
+		if _, err := callJobs[any](ctx, h, &jobs.Remove{JobID: jid}); err != nil && !errors.Is(err, errJobsStopped) {
+			h.log.Warn("stop the actor of a job of a deleted workspace", "job_id", jid, "err", err)
+		}
+	}
+	byActors := 0
+	for _, sid := range c.SessionIDs {
+		if !h.isLive(sid) {
+			continue
+		}
+		_, err := ask[session.Done](ctx, h, sid, &session.Delete{})
+		switch {
+		case err == nil:
+			byActors++
+		case !errors.Is(err, persist.ErrNotFound) && !errors.Is(err, agent.ErrNotFound):
+			h.log.Warn("delete a session of a deleted workspace", "session_id", sid, "err", err)
+		}
+	}
+	return byActors
+}
+
+// ScopeDeleted implements tenancy.Runtime: the quota state of a deleted
+// workspace or organization is dropped.
+func (h *Host) ScopeDeleted(scope, id string) { h.quotas.Forget(scope, id) }
+
+// isLive reports whether session id has an actor in memory.
+func (h *Host) isLive(id string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	_, ok := h.live[id]
+	return ok
+}
+
+// modelChecker checks a preference's model with the host's selector.
+type modelChecker struct{ sel provider.Selector }
+
+func (m modelChecker) CheckModel(ctx context.Context, userID, settingID, model string) error {
+	_, _, err := m.sel.Select(ctx, userID, settingID, model)
+	return err
 }
 
 // Close stops the host: new work is refused, every live session is
@@ -158,6 +227,9 @@ func (h *Host) Close(ctx context.Context) error {
 	if !h.closed.CompareAndSwap(false, true) {
 		return nil
 	}
+	// No turn runner starts from now on; those running end as their
+	// sessions passivate below.
+	h.runners.Refuse()
 	// Disarm job timers and end job runs first, so that no run starts
 	// while sessions passivate.
 	if err := h.StopJobs(ctx); err != nil {
@@ -185,15 +257,15 @@ func (h *Host) Close(ctx context.Context) error {
 				h.log.Error("passivate session at shutdown", "session_id", id, "err", err)
 				return
 			}
-			if r, ok := res.(session.Reply); ok && r.Err != nil {
+			if r, ok := res.(session.Replier); ok && r.ReplyErr() != nil {
 				failed.Add(1)
-				h.log.Error("snapshot session at shutdown", "session_id", id, "err", r.Err)
+				h.log.Error("snapshot session at shutdown", "session_id", id, "err", r.ReplyErr())
 			}
 		}()
 	}
 	wg.Wait()
 	done := make(chan struct{})
-	go func() { h.runners.Wait(); close(done) }()
+	go func() { h.runners.Wait(); h.jobRuns.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-ctx.Done():
@@ -222,19 +294,21 @@ func (h *Host) timeout(ctx context.Context) time.Duration {
 	return h.cfg.CallTimeout
 }
 
-// request sends msg to session id's actor, activating it if needed, and
-// returns its reply. A dead letter means the actor stopped (passivated)
-// between lookup and delivery, so the message was not handled: activate
-// again and retry.
-func (h *Host) request(ctx context.Context, id string, msg any) (any, error) {
+// ask sends msg to session id's actor, activating it if needed, and
+// returns its reply, a session.Reply[T]. A dead letter means the actor
+// stopped (passivated) between lookup and delivery, so the message was not
+// handled: activate again and retry.
+func ask[T any](ctx context.Context, h *Host, id string, msg any) (T, error) {
+	var zero T
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
 		pid, err := h.sys.Root.SpawnNamed(h.props, session.NamePrefix+id)
 		if err != nil && !errors.Is(err, actor.ErrNameExists) {
-			return nil, err
+			return zero, err
 		}
 		res, err := h.sys.Root.RequestFuture(pid, msg, h.timeout(ctx)).Result()
-		if r, ok := res.(session.Reply); ok && errors.Is(r.Err, session.ErrPassivated) {
+		r, isReply := res.(session.Replier)
+		if isReply && errors.Is(r.ReplyErr(), session.ErrPassivated) {
 			err = actor.ErrDeadLetter
 		}
 		if errors.Is(err, actor.ErrDeadLetter) {
@@ -243,20 +317,23 @@ func (h *Host) request(ctx context.Context, id string, msg any) (any, error) {
 			select {
 			case <-time.After(time.Duration(attempt+1) * time.Millisecond):
 			case <-ctx.Done():
-				return nil, ctx.Err()
+				return zero, ctx.Err()
 			}
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("session %s did not answer: %w", id, err)
+			return zero, fmt.Errorf("session %s did not answer: %w", id, err)
 		}
-		r, ok := res.(session.Reply)
+		if isReply && r.ReplyErr() != nil {
+			return zero, r.ReplyErr()
+		}
+		typed, ok := res.(session.Reply[T])
 		if !ok {
-			return nil, fmt.Errorf("session %s: unexpected reply %T", id, res)
+			return zero, fmt.Errorf("session %s: unexpected reply %T to %T", id, res, msg)
 		}
-		return r.Value, r.Err
+		return typed.Value, nil
 	}
-	return nil, fmt.Errorf("session %s could not be activated: %w", id, lastErr)
+	return zero, fmt.Errorf("session %s could not be activated: %w", id, lastErr)
 }
 
 // logPanics logs a panicking message's stack and re-panics so that

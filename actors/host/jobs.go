@@ -13,6 +13,7 @@ import (
 
 	"github.com/seshat-host/seshat/actors/agent"
 	"github.com/seshat-host/seshat/actors/jobs"
+	"github.com/seshat-host/seshat/actors/turn"
 	"github.com/seshat-host/seshat/persist"
 )
 
@@ -104,7 +105,7 @@ func (h *Host) StartJobs(ctx context.Context, cfg JobsConfig) error {
 		Config: jobs.Config{Clock: cfg.Clock, RunHistory: cfg.RunHistory, StartTimeout: cfg.StartTimeout},
 		Logger: h.cfg.Logger.With("component", "jobs"),
 		// Run goroutines are awaited with the turn runners at Close.
-		Runners:  &h.runners,
+		Runners:  &h.jobRuns,
 		Observer: m,
 	}
 	if err := jobs.Start(ctx, d, actor.WithGuardian(h.strategy)); err != nil {
@@ -164,10 +165,10 @@ func (h *Host) CreateJob(ctx context.Context, userID string, spec JobSpec) (pers
 
 // ListJobs lists the jobs of the user's workspaces (or of one of them),
 // newest first.
-func (h *Host) ListJobs(_ context.Context, userID, workspaceID string) ([]persist.Job, error) {
+func (h *Host) ListJobs(ctx context.Context, userID, workspaceID string) ([]persist.Job, error) {
 	var ids []string
 	if workspaceID != "" {
-		if err := h.member(userID, workspaceID, persist.WorkspaceViewer); err != nil {
+		if err := h.tenancy.Authorize(ctx, userID, workspaceID, persist.WorkspaceViewer); err != nil {
 			return nil, err
 		}
 		ids = []string{workspaceID}
@@ -268,7 +269,7 @@ func (h *Host) DeleteJob(ctx context.Context, userID, id string) error {
 	}
 	// A job without an actor (never armed, or the scheduler stopped) has
 	// nothing to stop.
-	if _, err := h.jobsCall(ctx, &jobs.Remove{JobID: id}); err != nil && !errors.Is(err, errJobsStopped) {
+	if _, err := callJobs[any](ctx, h, &jobs.Remove{JobID: id}); err != nil && !errors.Is(err, errJobsStopped) {
 		h.log.Warn("stop the actor of a deleted job", "job_id", id, "err", err)
 	}
 	return nil
@@ -284,17 +285,14 @@ func (h *Host) RunJobNow(ctx context.Context, userID, id string) (string, error)
 	if _, err := h.authorizeJob(userID, id, persist.WorkspaceEditor); err != nil {
 		return "", err
 	}
-	v, err := h.jobsCall(ctx, &jobs.RunNow{JobID: id})
+	runID, err := callJobs[string](ctx, h, &jobs.RunNow{JobID: id})
 	if errors.Is(err, errJobsStopped) {
 		// A dead letter may also be the actor of a job deleted meanwhile.
 		if _, gone := h.authorizeJob(userID, id, persist.WorkspaceEditor); gone != nil {
 			return "", gone
 		}
 	}
-	if err != nil {
-		return "", err
-	}
-	return v.(string), nil
+	return runID, err
 }
 
 // ListRuns returns a job's runs, newest first; limit 0 means 50, and at
@@ -323,7 +321,7 @@ func (h *Host) authorizeJob(userID, id, need string) (persist.Job, error) {
 	if err != nil {
 		return j, err
 	}
-	if err := h.member(userID, j.WorkspaceID, need); err != nil {
+	if err := h.tenancy.Authorize(context.Background(), userID, j.WorkspaceID, need); err != nil {
 		if errors.Is(err, agent.ErrNotFound) {
 			return persist.Job{}, fmt.Errorf("%w: job %s", agent.ErrNotFound, id)
 		}
@@ -352,7 +350,7 @@ func (h *Host) checkJob(ctx context.Context, userID string, j *persist.Job) erro
 	if strings.TrimSpace(j.Prompt) == "" {
 		return fmt.Errorf("%w: prompt is required", agent.ErrInvalid)
 	}
-	if err := h.member(userID, j.WorkspaceID, persist.WorkspaceEditor); err != nil {
+	if err := h.tenancy.Authorize(ctx, userID, j.WorkspaceID, persist.WorkspaceEditor); err != nil {
 		return err
 	}
 	if j.SessionID != "" {
@@ -402,7 +400,7 @@ func (h *Host) mayAcceptAll(userID, workspaceID string) error {
 // next fire time is durable. Without a running scheduler the job is
 // returned as stored; it is armed when the scheduler starts.
 func (h *Host) syncJob(ctx context.Context, id string) (persist.Job, error) {
-	if _, err := h.jobsCall(ctx, &jobs.Sync{JobID: id}); err != nil && !errors.Is(err, errJobsStopped) {
+	if _, err := callJobs[any](ctx, h, &jobs.Sync{JobID: id}); err != nil && !errors.Is(err, errJobsStopped) {
 		// The change is stored; the actor re-reads it on its next Sync or
 		// at the next start. Failing here would make the client retry a
 		// create that succeeded.
@@ -415,23 +413,35 @@ func (h *Host) syncJob(ctx context.Context, id string) (persist.Job, error) {
 	return j, err
 }
 
-// jobsCall sends msg to the scheduler and returns its reply. A dead letter
-// means the scheduler (or the job's actor, while it stops) is not there:
+// callJobs sends msg to the scheduler and returns its reply's value as a
+// T (any when the caller needs only the error). A dead letter means the
+// scheduler (or the job's actor, while it stops) is not there:
 // errJobsStopped.
-func (h *Host) jobsCall(ctx context.Context, msg any) (any, error) {
+func callJobs[T any](ctx context.Context, h *Host, msg any) (T, error) {
+	var zero T
 	pid := actor.NewPID(h.sys.Address(), jobs.SupervisorName)
 	res, err := h.sys.Root.RequestFuture(pid, msg, h.timeout(ctx)).Result()
 	if errors.Is(err, actor.ErrDeadLetter) {
-		return nil, errJobsStopped
+		return zero, errJobsStopped
 	}
 	if err != nil {
-		return nil, fmt.Errorf("scheduler did not answer: %w", err)
+		return zero, fmt.Errorf("scheduler did not answer: %w", err)
 	}
 	r, ok := res.(jobs.Reply)
 	if !ok {
-		return nil, fmt.Errorf("scheduler: unexpected reply %T", res)
+		return zero, fmt.Errorf("scheduler: unexpected reply %T to %T", res, msg)
 	}
-	return r.Value, r.Err
+	if r.Err != nil {
+		return zero, r.Err
+	}
+	if r.Value == nil {
+		return zero, nil
+	}
+	v, ok := r.Value.(T)
+	if !ok {
+		return zero, fmt.Errorf("scheduler: unexpected value %T in the reply to %T", r.Value, msg)
+	}
+	return v, nil
 }
 
 // jobTurns is the host's facade as package jobs sees it.
@@ -442,7 +452,7 @@ type jobTurns struct{ h *Host }
 func (t jobTurns) StartTurn(ctx context.Context, req jobs.TurnRequest) (jobs.Turn, error) {
 	tr, err := t.h.StartTurn(ctx, req.UserID, TurnRequest{
 		SessionID: req.SessionID, WorkspaceID: req.WorkspaceID, Prompt: req.Prompt,
-		Model: req.Model, PermissionMode: req.PermissionMode, NoAsk: true,
+		Options: turn.Options{Model: req.Model, PermissionMode: req.PermissionMode, NoAsk: true},
 	})
 	if err != nil {
 		return jobs.Turn{}, err

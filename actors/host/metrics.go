@@ -6,13 +6,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/seshat-host/seshat/actors/agent"
+	"github.com/seshat-host/seshat/actors/quota"
 )
 
 // metrics are the runtime's Prometheus series.
 type metrics struct {
 	sessionsActive     prometheus.Gauge
-	streamsOpen        prometheus.Gauge
-	turnsRunning       prometheus.Gauge
+	streamsOpen        prometheus.GaugeFunc
+	turnsRunning       prometheus.GaugeFunc
 	turnsTotal         *prometheus.CounterVec
 	turnDuration       prometheus.Histogram
 	firstEvent         prometheus.Histogram
@@ -20,17 +21,19 @@ type metrics struct {
 	activations        prometheus.Counter
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+// newMetrics builds the series; the running turns and open streams are
+// read from the ledger that owns them.
+func newMetrics(reg prometheus.Registerer, q *quota.Ledger) (*metrics, error) {
 	m := &metrics{
 		sessionsActive: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "seshat_sessions_active", Help: "Session actors in memory.",
 		}),
-		streamsOpen: prometheus.NewGauge(prometheus.GaugeOpts{
+		streamsOpen: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "seshat_streams_open", Help: "Open event streams (SSE clients).",
-		}),
-		turnsRunning: prometheus.NewGauge(prometheus.GaugeOpts{
+		}, q.OpenStreams),
+		turnsRunning: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "seshat_turns_running", Help: "Turns in progress.",
-		}),
+		}, q.RunningTurns),
 		turnsTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "seshat_turns_total", Help: "Ended turns by stop reason (error for failed turns).",
 		}, []string{"stop_reason"}),

@@ -53,7 +53,7 @@ func TestTokenWindowsRoll(t *testing.T) {
 	clock := &quotaClock{t: time.Date(2030, 1, 31, 23, 0, 0, 0, time.UTC)}
 	h, _, u := newQuotaHost(t, QuotaConfig{ReserveTokens: 16, Now: clock.Now})
 	ctx := t.Context()
-	_, err := h.SetQuota(ctx, u.ID, persist.QuotaUser, u.ID, persist.QuotaLimits{TokensPerDay: 20, TokensPerMonth: 30})
+	_, err := h.quotas.SetQuota(ctx, u.ID, persist.QuotaUser, u.ID, persist.QuotaLimits{TokensPerDay: 20, TokensPerMonth: 30})
 	require.NoError(t, err)
 
 	run := func() error {
@@ -71,7 +71,7 @@ func TestTokenWindowsRoll(t *testing.T) {
 	clock.Add(2 * time.Hour) // the next day, and the next month
 	require.NoError(t, run())
 	require.NoError(t, run())
-	_, err = h.SetQuota(ctx, u.ID, persist.QuotaUser, u.ID, persist.QuotaLimits{TokensPerDay: 100, TokensPerMonth: 30})
+	_, err = h.quotas.SetQuota(ctx, u.ID, persist.QuotaUser, u.ID, persist.QuotaLimits{TokensPerDay: 100, TokensPerMonth: 30})
 	require.NoError(t, err)
 	require.NoError(t, run()) // 36 this month: granted at 24 < 30
 	err = run()
@@ -79,7 +79,7 @@ func TestTokenWindowsRoll(t *testing.T) {
 	require.Equal(t, persist.LimitTokensPerMonth, qe.Limit)
 	require.Equal(t, 28*24*time.Hour-time.Hour, qe.RetryAfter, "until March")
 
-	vs, err := h.Quotas(ctx, u.ID, "")
+	vs, err := h.quotas.Quotas(ctx, u.ID, "")
 	require.NoError(t, err)
 	require.Equal(t, QuotaUsage{TokensToday: 36, TokensThisMonth: 36}, vs[0].Usage)
 }
@@ -88,10 +88,10 @@ func TestReservationsWaitForCallsInFlight(t *testing.T) {
 	leakCheck(t)
 	h, store, u := newQuotaHost(t, QuotaConfig{ReserveTokens: 100, ReserveWait: 10 * time.Second})
 	ctx := t.Context()
-	_, err := h.SetQuota(ctx, u.ID, persist.QuotaWorkspace, u.DefaultWorkspaceID, persist.QuotaLimits{TokensPerDay: 100})
+	_, err := h.quotas.SetQuota(ctx, u.ID, persist.QuotaWorkspace, u.DefaultWorkspaceID, persist.QuotaLimits{TokensPerDay: 100})
 	require.NoError(t, err)
 	reserved := func() bool {
-		v, err := h.Quotas(ctx, u.ID, u.DefaultWorkspaceID)
+		v, err := h.quotas.Quotas(ctx, u.ID, u.DefaultWorkspaceID)
 		require.NoError(t, err)
 		return v[1].Usage.ReservedTokens > 0
 	}
@@ -109,7 +109,7 @@ func TestReservationsWaitForCallsInFlight(t *testing.T) {
 	_, err = slow.Wait(ctx)
 	require.NoError(t, err)
 
-	v, err := h.Quotas(ctx, u.ID, u.DefaultWorkspaceID)
+	v, err := h.quotas.Quotas(ctx, u.ID, u.DefaultWorkspaceID)
 	require.NoError(t, err)
 	require.Equal(t, persist.QuotaWorkspace, v[1].Scope)
 	require.Zero(t, v[1].Usage.ReservedTokens)
@@ -124,7 +124,7 @@ func TestReservationsWaitForCallsInFlight(t *testing.T) {
 
 	// A waiting call is refused once the call it waited for used up the
 	// limit.
-	_, err = h.SetQuota(ctx, u.ID, persist.QuotaWorkspace, u.DefaultWorkspaceID, persist.QuotaLimits{TokensPerDay: used + 1})
+	_, err = h.quotas.SetQuota(ctx, u.ID, persist.QuotaWorkspace, u.DefaultWorkspaceID, persist.QuotaLimits{TokensPerDay: used + 1})
 	require.NoError(t, err)
 	hold, err := h.StartTurn(ctx, u.ID, TurnRequest{Prompt: "@delay 20ms\n@tokens 20", Stream: true})
 	require.NoError(t, err)

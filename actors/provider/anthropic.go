@@ -89,13 +89,13 @@ func NewAnthropic(cfg AnthropicConfig) Provider {
 		p.defaultMaxTokens = anthropicDefaultMaxTokens
 	}
 	if p.client == nil {
-		p.client = newHTTPClient()
+		p.client = NewHTTPClient()
 	}
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	p.retry = newRetrier("anthropic", cfg.MaxRetries, logger.With("component", "provider", "provider", "anthropic"))
+	p.retry = newRetrier(AnthropicName, cfg.MaxRetries, logger.With("component", "provider", "provider", AnthropicName))
 	return p
 }
 
@@ -155,7 +155,7 @@ func anthropicStream(ctx context.Context, r io.Reader, emit func(agent.ModelChun
 			if errors.As(err, &se) {
 				return partial, fmt.Errorf("anthropic: %w", &UpstreamError{Status: anthropic.ErrorStatus(se.Type), Type: se.Type, Message: se.Message})
 			}
-			return partial, streamFailed(ctx, "anthropic", err)
+			return partial, streamFailed(ctx, AnthropicName, err)
 		}
 		switch ev.Type {
 		case anthropic.EventContentBlockDelta:
@@ -214,7 +214,7 @@ func toolUseBlock(b anthropic.ContentBlock) agent.Block {
 func anthropicJSON(ctx context.Context, r io.Reader, emit func(agent.ModelChunk)) (agent.ModelResponse, error) {
 	var msg anthropic.MessagesResponse
 	if err := json.NewDecoder(r).Decode(&msg); err != nil {
-		return agent.ModelResponse{}, streamFailed(ctx, "anthropic", err)
+		return agent.ModelResponse{}, streamFailed(ctx, AnthropicName, err)
 	}
 	out, err := anthropic.FromResponse(msg)
 	if err != nil {

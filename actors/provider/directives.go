@@ -35,6 +35,21 @@ type Directives struct {
 	// Error is the message of @error; the last @error line wins.
 	Error    string
 	HasError bool
+	// Sources and Memories are set by @sources and @memories: the reply
+	// names the retrieved chunks' paths, or the recalled memories'
+	// contents, that the request carried.
+	Sources  bool
+	Memories bool
+	// Remember are the @remember lines, in order. They do not change the
+	// reply; memory extraction reads them.
+	Remember []RememberDirective
+}
+
+// RememberDirective is one @remember line: a memory to extract, and the
+// content of the memory it supersedes, if any.
+type RememberDirective struct {
+	Content  string
+	Replaces string
 }
 
 // ToolDirective is one @tool line.
@@ -45,7 +60,7 @@ type ToolDirective struct {
 }
 
 // knownDirectives is listed in errors about unknown ones.
-const knownDirectives = "@say, @tokens, @delay, @tool, @error"
+const knownDirectives = "@say, @tokens, @delay, @tool, @error, @sources, @memories, @remember"
 
 // ParseDirectives parses a user message's text. Lines are trimmed; a line
 // that then starts with '@' is a directive, any other non-empty line is
@@ -56,6 +71,9 @@ const knownDirectives = "@say, @tokens, @delay, @tool, @error"
 //	@delay DURATION    wait DURATION (Go syntax, ≥ 0) before each chunk
 //	@tool NAME [JSON]  answer with a tool use of NAME; JSON must be an object, {} if omitted
 //	@error [MESSAGE]   fail the call with MESSAGE
+//	@sources           reply "sources: P1, P2, …" with the request's retrieved paths
+//	@memories          reply "memories: M1 | M2 | …" with the request's recalled memories
+//	@remember TEXT [!replaces OLD]  a memory for extraction; no effect on the reply
 //
 // An unknown directive or a bad argument is an error wrapping
 // agent.ErrInvalid that names the line, so a typo in a test prompt fails
@@ -113,6 +131,17 @@ func ParseDirectives(text string) (Directives, error) {
 			d.Tools = append(d.Tools, ToolDirective{Name: tool, Input: in})
 		case "@error":
 			d.Error, d.HasError = arg, true
+		case "@sources":
+			d.Sources = true
+		case "@memories":
+			d.Memories = true
+		case "@remember":
+			content, old, _ := strings.Cut(arg, "!replaces")
+			r := RememberDirective{Content: strings.TrimSpace(content), Replaces: strings.TrimSpace(old)}
+			if r.Content == "" {
+				return Directives{}, bad("missing the memory's text")
+			}
+			d.Remember = append(d.Remember, r)
 		default:
 			return Directives{}, fmt.Errorf("%w: unknown mock directive %q on line %d (known: %s)",
 				agent.ErrInvalid, name, i+1, knownDirectives)

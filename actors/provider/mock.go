@@ -40,6 +40,8 @@ type mock struct{}
 //     property of its schema a value of its type ("x", 0, false, [], {},
 //     null). Ids are fresh "toolu_" ids.
 //   - @delay waits before each chunk; cancelling ctx ends the wait at once.
+//   - A forced MemoryExtractTool call is answered from the @remember lines
+//     of every user message (see extractAnswer), before anything else.
 //
 // Usage: input tokens are the whitespace-separated words of the system
 // prompt and of every message sent (text, tool_use input JSON and
@@ -59,6 +61,9 @@ func (mock) Stream(ctx context.Context, req agent.ModelRequest, emit func(agent.
 	if last >= 0 && hasToolResults(req.Messages[last]) {
 		text := toolResultsReply(req.Messages, last)
 		return play(ctx, req.MaxTokens, []agent.ModelChunk{{Type: agent.ChunkText, Text: text}}, 0, usage, emit)
+	}
+	if spec, ok := forcedTool(req); ok && spec.Name == MemoryExtractTool {
+		return extractAnswer(ctx, req, usage, emit)
 	}
 	var text string
 	if last >= 0 {
@@ -92,6 +97,8 @@ func (mock) Stream(ctx context.Context, req agent.ModelRequest, emit func(agent.
 		chunks = sayChunks(d.Say)
 	case d.HasTokens:
 		chunks = tokenChunks(d.Tokens)
+	case d.Sources || d.Memories:
+		chunks = sayChunks(recallReply(d, req))
 	case len(uses) == 0:
 		chunks = echoChunks(d.Prompt)
 	}
@@ -99,6 +106,39 @@ func (mock) Stream(ctx context.Context, req agent.ModelRequest, emit func(agent.
 		chunks = append(chunks, agent.ModelChunk{Type: agent.ChunkToolUse, Block: u})
 	}
 	return play(ctx, req.MaxTokens, chunks, d.Delay, usage, emit)
+}
+
+// recallReply answers @sources and @memories from what the request
+// carried: the retrieved chunks' paths (each once, in rank order) and the
+// recalled memories' contents.
+func recallReply(d Directives, req agent.ModelRequest) string {
+	var lines []string
+	if d.Sources {
+		var paths []string
+		seen := make(map[string]bool)
+		for _, s := range req.Sources {
+			if !seen[s.Path] {
+				seen[s.Path] = true
+				paths = append(paths, s.Path)
+			}
+		}
+		lines = append(lines, "sources: "+listOrNone(paths, ", "))
+	}
+	if d.Memories {
+		var contents []string
+		for _, m := range req.Memories {
+			contents = append(contents, m.Content)
+		}
+		lines = append(lines, "memories: "+listOrNone(contents, " | "))
+	}
+	return strings.Join(lines, "\n")
+}
+
+func listOrNone(items []string, sep string) string {
+	if len(items) == 0 {
+		return "none"
+	}
+	return strings.Join(items, sep)
 }
 
 // play emits chunks, waiting delay before each, and builds the response:
@@ -379,6 +419,45 @@ func countWords(s string) int {
 		}
 	}
 	return n
+}
+
+// MemoryExtractTool is the tool the host forces when it asks a model to
+// extract memories from a conversation. The mock answers it from the
+// @remember lines of the request's user messages.
+const MemoryExtractTool = "record_memories"
+
+// extractAnswer answers a forced MemoryExtractTool call: one tool use whose
+// input lists a memory per @remember line of every user message, in order
+// ({"memories": [{"content", "replaces"?}]}), after the longest @delay
+// those messages give. Messages whose directives do not parse are skipped.
+func extractAnswer(ctx context.Context, req agent.ModelRequest, usage agent.Usage, emit func(agent.ModelChunk)) (agent.ModelResponse, error) {
+	type mem struct {
+		Content  string `json:"content"`
+		Replaces string `json:"replaces,omitempty"`
+	}
+	in := struct {
+		Memories []mem `json:"memories"`
+	}{Memories: []mem{}}
+	var delay time.Duration
+	for _, m := range req.Messages {
+		if m.Role != agent.RoleUser {
+			continue
+		}
+		d, err := ParseDirectives(userText(m))
+		if err != nil {
+			continue
+		}
+		delay = max(delay, d.Delay)
+		for _, r := range d.Remember {
+			in.Memories = append(in.Memories, mem(r))
+		}
+	}
+	input, err := json.Marshal(in)
+	if err != nil {
+		return agent.ModelResponse{}, err
+	}
+	use := agent.Block{Type: agent.BlockToolUse, ID: agent.NewID(agent.PrefixToolUse), Name: MemoryExtractTool, Input: input}
+	return play(ctx, req.MaxTokens, []agent.ModelChunk{{Type: agent.ChunkToolUse, Block: use}}, delay, usage, emit)
 }
 
 var _ Provider = mock{}

@@ -393,3 +393,25 @@ func BenchmarkMockTokens(b *testing.B) {
 		}
 	}
 }
+
+func TestMockRecallDirectives(t *testing.T) {
+	ask := func(text string, src []agent.Source, mem []agent.Memory) string {
+		t.Helper()
+		_, resp, err := stream(t.Context(), agent.ModelRequest{Messages: []agent.Message{userMsg(text)}, Sources: src, Memories: mem})
+		require.NoError(t, err)
+		return respText(resp)
+	}
+	require.Equal(t, "sources: none", ask("@sources", nil, nil))
+	require.Equal(t, "memories: none", ask("@memories", nil, nil))
+	src := []agent.Source{{Path: "b.md"}, {Path: "a.md"}, {Path: "b.md"}}
+	require.Equal(t, "sources: b.md, a.md", ask("what is it?\n@sources", src, nil))
+	mem := []agent.Memory{{ID: "mem_1", Content: "lives in Oslo"}, {ID: "mem_2", Content: "likes tea"}}
+	require.Equal(t, "memories: lives in Oslo | likes tea", ask("@memories", nil, mem))
+	require.Equal(t, "echo: hello", ask("hello\n@remember likes tea", nil, nil), "@remember leaves the reply alone")
+
+	d, err := ParseDirectives("@remember lives in Bergen !replaces lives in Oslo\n@remember likes tea")
+	require.NoError(t, err)
+	require.Equal(t, []RememberDirective{{Content: "lives in Bergen", Replaces: "lives in Oslo"}, {Content: "likes tea"}}, d.Remember)
+	_, err = ParseDirectives("@remember")
+	require.ErrorIs(t, err, agent.ErrInvalid)
+}

@@ -75,13 +75,13 @@ func NewOpenAI(cfg OpenAIConfig) Provider {
 		p.official = true
 	}
 	if p.client == nil {
-		p.client = newHTTPClient()
+		p.client = NewHTTPClient()
 	}
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	p.retry = newRetrier("openai", cfg.MaxRetries, logger.With("component", "provider", "provider", "openai"))
+	p.retry = newRetrier(OpenAIName, cfg.MaxRetries, logger.With("component", "provider", "provider", OpenAIName))
 	return p
 }
 
@@ -151,7 +151,7 @@ func openaiStream(ctx context.Context, r io.Reader, emit func(agent.ModelChunk))
 			if errors.As(err, &se) {
 				return partial, fmt.Errorf("openai: %w", streamUpstreamError(se))
 			}
-			return partial, streamFailed(ctx, "openai", err)
+			return partial, streamFailed(ctx, OpenAIName, err)
 		}
 		chunks, err := acc.Add(c)
 		emitAll(chunks)
@@ -183,7 +183,7 @@ func streamUpstreamError(se *openai.StreamError) *UpstreamError {
 func openaiJSON(ctx context.Context, r io.Reader, emit func(agent.ModelChunk)) (agent.ModelResponse, error) {
 	var cr openai.ChatResponse
 	if err := json.NewDecoder(r).Decode(&cr); err != nil {
-		return agent.ModelResponse{}, streamFailed(ctx, "openai", err)
+		return agent.ModelResponse{}, streamFailed(ctx, OpenAIName, err)
 	}
 	out, err := openai.FromChatResponse(cr)
 	if err != nil {

@@ -14,6 +14,14 @@ import (
 // available.
 const MockName = "mock"
 
+// AnthropicName and OpenAIName are the names of the Anthropic and
+// OpenAI-compatible backends, as provider settings and the server-wide
+// registry name them.
+const (
+	AnthropicName = "anthropic"
+	OpenAIName    = "openai"
+)
+
 // Provider runs model calls.
 type Provider interface {
 	// Stream runs one model call, calling emit for every chunk as it
@@ -132,6 +140,15 @@ func (r *Registry) Resolve(model string) (Provider, string, error) {
 			agent.ErrInvalid, model, name, strings.Join(r.Names(), ", "))
 	}
 	return p, id, nil
+}
+
+// Route is a model resolved for a turn: the provider that serves it and
+// the model id that provider knows, or the resolution's failure (Err), with
+// which the turn then fails as a failed Select would.
+type Route struct {
+	Provider Provider
+	Model    string
+	Err      error
 }
 
 // Selector picks the provider that serves a model for a user. settingID,

@@ -231,7 +231,7 @@ func TestUpstreamErrorString(t *testing.T) {
 }
 
 func TestDefaultHTTPClient(t *testing.T) {
-	c := newHTTPClient()
+	c := NewHTTPClient()
 	require.Zero(t, c.Timeout, "streams are bounded by ctx, not by an overall timeout")
 	tr, ok := c.Transport.(*http.Transport)
 	require.True(t, ok)

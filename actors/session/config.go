@@ -78,9 +78,45 @@ type Deps struct {
 	Config   Config
 	Logger   *slog.Logger
 	Observer Observer
-	// Runners counts live runner goroutines; the host waits for it at Close.
-	Runners *sync.WaitGroup
+	// Runners owns the turn runner goroutines; the host refuses new ones
+	// and waits for the running ones at Close.
+	Runners *Runners
 }
+
+// Runners owns turn runner goroutines: Add takes a slot for one unless
+// Refuse has been called (as NATS's startGoRoutine refuses once the server
+// shuts down), Done gives it back, and Wait waits for those running.
+type Runners struct {
+	mu      sync.Mutex // guards refused and the Add side of wg
+	refused bool
+	wg      sync.WaitGroup
+}
+
+// Add takes a slot for a new runner goroutine, or reports false once
+// Refuse has been called.
+func (r *Runners) Add() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.refused {
+		return false
+	}
+	r.wg.Add(1)
+	return true
+}
+
+// Done gives back the slot of an ended runner goroutine.
+func (r *Runners) Done() { r.wg.Done() }
+
+// Refuse makes every later Add fail.
+func (r *Runners) Refuse() {
+	r.mu.Lock()
+	r.refused = true
+	r.mu.Unlock()
+}
+
+// Wait blocks until every runner goroutine has ended. Call it after
+// Refuse, so that no new one starts meanwhile.
+func (r *Runners) Wait() { r.wg.Wait() }
 
 // NamePrefix prefixes a session id to make its actor name.
 const NamePrefix = "session/"

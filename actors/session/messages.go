@@ -4,40 +4,31 @@ import (
 	"time"
 
 	"github.com/seshat-host/seshat/actors/agent"
+	"github.com/seshat-host/seshat/actors/provider"
 	"github.com/seshat-host/seshat/actors/turn"
 	"github.com/seshat-host/seshat/persist"
 )
 
-// Reply answers every request the host makes of a session actor.
-type Reply struct {
-	Value any
+// Reply[T] answers a request the host makes of a session actor: T is the
+// request's result type (struct{} for those that return only an error).
+type Reply[T any] struct {
+	Value T
 	Err   error
 }
 
-// TurnOptions tune one turn.
-type TurnOptions struct {
-	// Model overrides the session's model for this turn when not empty.
-	Model string
-	// ProviderSettingID picks the user's provider setting for this turn.
-	ProviderSettingID string
-	// System overrides the session's system prompt for this turn when not empty.
-	System string
-	// MaxTurns caps model calls in this turn; zero means the configured default.
-	MaxTurns int
-	// MaxTokens caps each model call's output; zero means the provider's default.
-	MaxTokens int
-	// ClientTools are tools declared by an outside client (answered by it).
-	ClientTools []agent.ToolSpec
-	// ToolChoice forces or forbids tool use.
-	ToolChoice *agent.ToolChoice
-	// DisableServerTools hides the server's own tools from the model.
-	DisableServerTools bool
-	// PermissionMode overrides the session's mode for this turn when not empty.
-	PermissionMode string
-	// NoAsk denies instead of asking where a tool would need approval: no
-	// one is there to answer (an unattended or a compat caller).
-	NoAsk bool
-}
+// ReplyErr returns the reply's error, whatever its value type.
+func (r Reply[T]) ReplyErr() error { return r.Err }
+
+// Replier is any Reply.
+type Replier interface{ ReplyErr() error }
+
+// Done is the value of a reply that carries only an error.
+type Done = struct{}
+
+// TurnOptions tune one turn (see turn.Options): its empty Model,
+// SystemPrompt and PermissionMode and its Context's empty fields are the
+// session's own.
+type TurnOptions = turn.Options
 
 // StartTurn asks the session to run a turn. Replies TurnStarted or an
 // error (agent.ErrBusy while a turn runs).
@@ -46,11 +37,20 @@ type StartTurn struct {
 	// Input are the new messages of the turn (user role).
 	Input   []agent.Message
 	Options TurnOptions
+	// Route, when set, is the turn's model resolved by the host, its calls
+	// metered against the turn's quota lease.
+	Route *provider.Route
 	// Subscribe asks for a subscription to the turn's events.
 	Subscribe bool
 	// Release, if not nil, is called exactly once when the turn has ended
 	// (or at once, if the turn is refused).
 	Release func()
+	// OneShot says the caller will not come back to the session (an
+	// outside client that resends the whole conversation): the actor
+	// stops as soon as the turn is durable and no one follows it, instead
+	// of holding its state for the idle timeout. A later request
+	// activates it again from the store.
+	OneShot bool
 }
 
 // TurnStarted is the reply to StartTurn.

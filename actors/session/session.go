@@ -1,6 +1,7 @@
 package session
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -25,7 +26,12 @@ type running struct {
 	outcome   chan Outcome
 	firstFrom int // index of the turn's first message in history
 	usage     agent.Usage
-	gotFirst  bool
+	// oneShot stops the actor once the turn is durable (StartTurn.OneShot).
+	oneShot bool
+	// used is what the turn's extensions found (sources, memories, a
+	// plan), reported in its result.
+	used     turn.Result
+	gotFirst bool
 	// interrupted is set once Interrupt (or shutdown) cancelled the turn.
 	interrupted bool
 	// finishing is set once the turn's end is being saved; events after it
@@ -45,8 +51,11 @@ type waiter struct {
 
 // sessionActor owns one session. See the package doc for its contract.
 type sessionActor struct {
-	id string
-	d  *Deps
+	// oneShotIdle is set once a one-shot turn has ended: the session
+	// passivates after oneShotGrace instead of the idle timeout.
+	oneShotIdle bool
+	id          string
+	d           *Deps
 
 	self   *actor.PID
 	loaded bool
@@ -103,7 +112,7 @@ func (a *sessionActor) Receive(ctx actor.Context) {
 	}
 	if a.gone != nil {
 		if ctx.Sender() != nil {
-			ctx.Respond(Reply{Err: a.gone})
+			ctx.Respond(Reply[Done]{Err: a.gone})
 		}
 		return
 	}
@@ -111,32 +120,32 @@ func (a *sessionActor) Receive(ctx actor.Context) {
 	case *StartTurn:
 		a.touch()
 		v, err := a.startTurn(m)
-		ctx.Respond(Reply{Value: v, Err: err})
+		ctx.Respond(Reply[*TurnStarted]{Value: v, Err: err})
 	case *Attach:
 		a.touch()
 		if len(a.subs) >= a.d.Config.MaxSubscribers {
-			ctx.Respond(Reply{Err: fmt.Errorf("%w: at most %d streams may follow one session", agent.ErrTooManyStreams, a.d.Config.MaxSubscribers)})
+			ctx.Respond(Reply[*Subscription]{Err: fmt.Errorf("%w: at most %d streams may follow one session", agent.ErrTooManyStreams, a.d.Config.MaxSubscribers)})
 			return
 		}
-		ctx.Respond(Reply{Value: a.attach(m.After)})
+		ctx.Respond(Reply[*Subscription]{Value: a.attach(m.After)})
 	case *Interrupt:
 		a.touch()
-		ctx.Respond(Reply{Value: a.interrupt()})
+		ctx.Respond(Reply[bool]{Value: a.interrupt()})
 	case *Decide:
 		a.touch()
-		ctx.Respond(Reply{Err: a.decide(m)})
+		ctx.Respond(Reply[Done]{Err: a.decide(m)})
 	case *Answer:
 		a.touch()
-		ctx.Respond(Reply{Err: a.answer(m)})
+		ctx.Respond(Reply[Done]{Err: a.answer(m)})
 	case *Get:
 		a.touch()
-		ctx.Respond(Reply{Value: a.view()})
+		ctx.Respond(Reply[View]{Value: a.view()})
 	case *Update:
 		a.touch()
 		v, err := a.update(m)
-		ctx.Respond(Reply{Value: v, Err: err})
+		ctx.Respond(Reply[View]{Value: v, Err: err})
 	case *Delete:
-		ctx.Respond(Reply{Err: a.delete(ctx)})
+		ctx.Respond(Reply[Done]{Err: a.delete(ctx)})
 	case *Passivate:
 		a.passivate(ctx, m.Reason)
 	case *turnEvent:
@@ -163,6 +172,7 @@ func (a *sessionActor) Receive(ctx actor.Context) {
 	case *turnDone:
 		if a.current(m.turnID) {
 			a.turn.usage = m.res.Usage
+			a.turn.used = m.res
 			a.finish(m.res.StopReason, m.res.Err)
 		}
 	case *forceFinish:
@@ -174,7 +184,7 @@ func (a *sessionActor) Receive(ctx actor.Context) {
 	case *unsubscribe:
 		if _, ok := a.subs[m.sub]; ok {
 			delete(a.subs, m.sub)
-			close(m.sub.ch)
+			m.sub.end()
 		}
 		a.touch()
 	case *idleCheck:
@@ -270,8 +280,14 @@ func (a *sessionActor) recordResult(id string, from int, stop agent.StopReason, 
 	return res
 }
 
+// oneShotGrace is how long a one-shot session stays after its turn.
+const oneShotGrace = time.Second
+
 func (a *sessionActor) armIdle() {
 	d := a.d.Config.Idle
+	if a.oneShotIdle {
+		d = min(d, oneShotGrace)
+	}
 	sys, self := a.d.System, a.self
 	if a.idleTimer != nil {
 		a.idleTimer.Stop()
@@ -283,7 +299,11 @@ func (a *sessionActor) armIdle() {
 // turn, subscriber or open request; otherwise it re-arms the check.
 func (a *sessionActor) checkIdle(ctx actor.Context) {
 	busy := a.turn != nil || len(a.subs) > 0 || len(a.waiters) > 0
-	if busy || now().Sub(a.lastActive) < a.d.Config.Idle {
+	idle := a.d.Config.Idle
+	if a.oneShotIdle {
+		idle = min(idle, oneShotGrace)
+	}
+	if busy || now().Sub(a.lastActive) < idle {
 		a.armIdle()
 		return
 	}
@@ -318,7 +338,7 @@ func (a *sessionActor) abandon(reason string) {
 		delete(a.waiters, id)
 	}
 	for sub := range a.subs {
-		close(sub.ch)
+		sub.end()
 		delete(a.subs, sub)
 	}
 }
@@ -342,15 +362,21 @@ func (a *sessionActor) startTurn(m *StartTurn) (*TurnStarted, error) {
 		}
 		return nil, agent.ErrBusy
 	}
+	// The runner's slot is taken before anything changes: once the host
+	// has begun to close, no runner starts.
+	if !a.d.Runners.Add() {
+		if m.Release != nil {
+			m.Release()
+		}
+		return nil, agent.ErrClosed
+	}
+	// The request's options go to the runner as they are, with the
+	// session's own settings where the request leaves them empty.
 	opts := m.Options
-	model := a.rec.Model
-	if opts.Model != "" {
-		model = opts.Model
-	}
-	system := a.rec.SystemPrompt
-	if opts.System != "" {
-		system = opts.System
-	}
+	opts.Model = cmp.Or(opts.Model, a.rec.Model)
+	opts.SystemPrompt = cmp.Or(opts.SystemPrompt, a.rec.SystemPrompt)
+	opts.PermissionMode = cmp.Or(opts.PermissionMode, a.rec.PermissionMode)
+	opts.Context = opts.Context.Over(ContextOf(a.rec))
 	runCtx, cancel := context.WithCancel(context.Background())
 	t := &running{
 		id:        agent.NewID(agent.PrefixTurn),
@@ -358,10 +384,12 @@ func (a *sessionActor) startTurn(m *StartTurn) (*TurnStarted, error) {
 		cancel:    cancel,
 		started:   now(),
 		release:   m.Release,
+		oneShot:   m.OneShot,
 		outcome:   make(chan Outcome, 1),
 		firstFrom: len(a.snap.Messages),
 	}
 	a.turn = t
+	a.oneShotIdle = false
 	a.log.reset(t.id)
 	for _, msg := range m.Input {
 		if msg.CreatedAt.IsZero() {
@@ -387,30 +415,18 @@ func (a *sessionActor) startTurn(m *StartTurn) (*TurnStarted, error) {
 		Type: agent.RuntimeSession, SessionID: a.id, TurnID: t.id,
 	}})
 
-	mode := a.rec.PermissionMode
-	if opts.PermissionMode != "" {
-		mode = opts.PermissionMode
-	}
 	in := turn.Input{
-		SessionID:          a.id,
-		TurnID:             t.id,
-		WorkspaceID:        a.rec.WorkspaceID,
-		UserID:             m.UserID,
-		Model:              model,
-		ProviderSettingID:  opts.ProviderSettingID,
-		System:             system,
-		History:            a.snap.Messages[:len(a.snap.Messages):len(a.snap.Messages)],
-		Mode:               mode,
-		MaxTurns:           opts.MaxTurns,
-		MaxTokens:          opts.MaxTokens,
-		ClientTools:        opts.ClientTools,
-		ToolChoice:         opts.ToolChoice,
-		DisableServerTools: opts.DisableServerTools,
+		SessionID:   a.id,
+		TurnID:      t.id,
+		WorkspaceID: a.rec.WorkspaceID,
+		UserID:      m.UserID,
+		History:     a.snap.Messages[:len(a.snap.Messages):len(a.snap.Messages)],
+		Options:     opts,
+		Route:       m.Route,
 	}
 	s := &sink{sys: a.d.System, self: a.self, turnID: t.id, noAsk: opts.NoAsk}
 	runner := a.d.Runner
 	sys, self := a.d.System, a.self
-	a.d.Runners.Add(1)
 	go func() {
 		defer a.d.Runners.Done()
 		var res turn.Result
@@ -425,6 +441,16 @@ func (a *sessionActor) startTurn(m *StartTurn) (*TurnStarted, error) {
 		sys.Root.Send(self, &turnDone{turnID: t.id, res: res})
 	}()
 	return started, nil
+}
+
+// ContextOf returns the session-level part of a turn's context, as the
+// session record keeps it.
+func ContextOf(rec persist.Session) agent.TurnContext {
+	c := agent.TurnContext{CorpusIDs: rec.CorpusIDs, AgentID: rec.AgentID, AgentVersion: rec.AgentVersion}
+	if rec.Memory != nil {
+		c.Memory = &agent.MemoryPolicy{Extract: rec.Memory.Extract, Inject: rec.Memory.Inject}
+	}
+	return c
 }
 
 // titleFrom makes a title from the first line of a turn's text.
@@ -475,7 +501,7 @@ func (a *sessionActor) emit(ev agent.Event) {
 		case sub.ch <- p:
 		default:
 			delete(a.subs, sub)
-			close(sub.ch)
+			sub.end()
 			if a.d.Observer != nil {
 				a.d.Observer.SubscriberDropped()
 			}
@@ -530,7 +556,7 @@ func (a *sessionActor) attach(n uint64) *Subscription {
 	}
 	sub, s := newSubscription(a.d.System, a.self, buf, replay, resync)
 	if a.log.ended() || (a.turn == nil && a.log.turnID != "") {
-		close(s.ch)
+		s.end()
 		return sub
 	}
 	a.subs[s] = struct{}{}
@@ -578,6 +604,12 @@ func (a *sessionActor) finish(stop agent.StopReason, err error) {
 		t.final = Outcome{Err: err}
 	} else {
 		res := a.recordResult(t.id, t.firstFrom, stop, t.usage, a.log.next)
+		res.RAGResults = append(res.RAGResults, t.used.Sources...)
+		for _, m := range t.used.Memories {
+			res.MemoriesUsed = append(res.MemoriesUsed, m.ID)
+		}
+		res.PlanID = t.used.PlanID
+		a.snap.LastTurn.Result = res
 		t.stop = stop
 		t.final = Outcome{Result: &res}
 	}
@@ -608,7 +640,7 @@ func (a *sessionActor) onTurnSaved(m *turnSaved) {
 		a.emit(agent.Event{Kind: agent.KindDone, Result: o.Result})
 	}
 	for sub := range a.subs {
-		close(sub.ch)
+		sub.end()
 		delete(a.subs, sub)
 	}
 	if a.d.Observer != nil {
@@ -617,6 +649,13 @@ func (a *sessionActor) onTurnSaved(m *turnSaved) {
 	a.deliver(o)
 	a.turn = nil
 	a.touch()
+	if t.oneShot {
+		// Everything is durable: passivate through the idle check after a
+		// short grace, which lets the caller's own follow-up requests
+		// (reading the result, closing its stream) land first.
+		a.oneShotIdle = true
+		a.armIdle()
+	}
 }
 
 // resultFrom builds the query response of a turn from the messages it
@@ -713,13 +752,13 @@ func (a *sessionActor) passivate(ctx actor.Context, reason string) {
 	a.gone = agent.ErrClosed
 	ctx.Poison(ctx.Self())
 	if !cut {
-		ctx.Respond(Reply{})
+		ctx.Respond(Reply[Done]{})
 		return
 	}
 	sender, sys := ctx.Sender(), a.d.System
 	a.save(func(err error) {
 		if sender != nil {
-			sys.Root.Send(sender, Reply{Err: err})
+			sys.Root.Send(sender, Reply[Done]{Err: err})
 		}
 	})
 }

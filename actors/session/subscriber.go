@@ -2,6 +2,7 @@ package session
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -38,11 +39,24 @@ func (s *Subscription) Close() {
 // subscriber is the actor's side of a subscription.
 type subscriber struct {
 	ch chan *agent.Event
+	// ended is set once the actor has closed ch; the subscription then
+	// has nothing to tell the actor, which may be gone.
+	ended atomic.Bool
+}
+
+// end closes the subscriber's channel; only the actor calls it.
+func (s *subscriber) end() {
+	s.ended.Store(true)
+	close(s.ch)
 }
 
 func newSubscription(sys *actor.ActorSystem, self *actor.PID, buffer int, replay []agent.Event, resync bool) (*Subscription, *subscriber) {
 	sub := &subscriber{ch: make(chan *agent.Event, buffer)}
 	s := &Subscription{Replay: replay, Resync: resync, C: sub.ch}
-	s.close = func() { sys.Root.Send(self, &unsubscribe{sub: sub}) }
+	s.close = func() {
+		if !sub.ended.Load() {
+			sys.Root.Send(self, &unsubscribe{sub: sub})
+		}
+	}
 	return s, sub
 }

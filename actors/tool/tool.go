@@ -41,6 +41,10 @@ type Call struct {
 	// Ask opens a prompt request and blocks until it is answered or ctx is
 	// done. Never nil. Like Progress, it works only while Run runs.
 	Ask func(ctx context.Context, question string) (string, error)
+	// Sources records chunks the tool retrieved (agent.SourceTool): they
+	// join the turn's rag_results and later model requests. Never nil;
+	// like Progress, it works only while Run runs.
+	Sources func([]agent.Source)
 }
 
 // FileStore is the slice of the Files store the built-in tools use. Paths

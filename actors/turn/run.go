@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -38,6 +39,18 @@ type run struct {
 	client   map[string]bool
 	maxCalls int
 
+	// What the extensions made of the turn: the system prompt, the
+	// server tools offered (by name, and in the order the model sees
+	// them), and the finishers to call at the end.
+	system    string
+	tools     map[string]tool.Tool
+	order     []tool.Tool
+	ext       Setup
+	finishers []Finisher
+	// mu guards res.Sources, which a tool may add to from a goroutine
+	// of its own.
+	mu sync.Mutex
+
 	msgs  []agent.Message // history as the next model call sees it
 	calls int
 	res   Result
@@ -57,20 +70,23 @@ func (r *Runner) Run(ctx context.Context, in Input, sink Sink) (res Result) {
 			res = t.fail(pe)
 		}
 	}()
-	if err := t.prepare(); err != nil {
+	if err := t.prepare(ctx); err != nil {
 		return t.fail(err)
 	}
-	return t.loop(ctx)
+	res = t.loop(ctx)
+	t.finishAll(ctx, &res)
+	return res
 }
 
-// prepare validates the input and works out the provider and tool list.
-func (t *run) prepare() error {
+// prepare validates the input, works out the provider, runs the
+// extensions and builds the tool list.
+func (t *run) prepare(ctx context.Context) error {
 	in := t.in
 	if t.sink == nil {
 		return fmt.Errorf("%w: turn without a sink", agent.ErrInvalid)
 	}
-	if in.Mode != "" && !agent.ValidMode(in.Mode) {
-		return fmt.Errorf("%w: unknown permission mode %q", agent.ErrInvalid, in.Mode)
+	if in.PermissionMode != "" && !agent.ValidMode(in.PermissionMode) {
+		return fmt.Errorf("%w: unknown permission mode %q", agent.ErrInvalid, in.PermissionMode)
 	}
 	if in.MaxTurns < 0 {
 		return fmt.Errorf("%w: max_turns is negative: %d", agent.ErrInvalid, in.MaxTurns)
@@ -78,12 +94,15 @@ func (t *run) prepare() error {
 	if in.MaxTokens < 0 {
 		return fmt.Errorf("%w: max_tokens is negative: %d", agent.ErrInvalid, in.MaxTokens)
 	}
-	// The scope lets a selector account the turn's calls (quotas).
-	scope := agent.WithTurnScope(context.Background(), agent.TurnScope{UserID: in.UserID, WorkspaceID: in.WorkspaceID, SessionID: in.SessionID})
-	prov, model, err := t.r.providers.Select(scope, in.UserID, in.ProviderSettingID, in.Model)
-	if err != nil {
-		return err
+	route := in.Route
+	if route == nil {
+		prov, model, err := t.r.providers.Select(ctx, in.UserID, in.ProviderSettingID, in.Model)
+		route = &provider.Route{Provider: prov, Model: model, Err: err}
 	}
+	if route.Err != nil {
+		return route.Err
+	}
+	prov, model := route.Provider, route.Model
 	t.prov, t.model = prov, model
 	t.provName, _, _ = strings.Cut(in.Model, ":")
 
@@ -97,13 +116,18 @@ func (t *run) prepare() error {
 		}
 		t.client[s.Name] = true
 	}
+	events, err := t.extend(ctx)
+	if err != nil {
+		return err
+	}
 	if !in.DisableServerTools {
-		for _, s := range t.r.tools.Specs() {
-			if !t.client[s.Name] {
+		for _, tl := range t.order {
+			if s := tl.Spec(); !t.client[s.Name] {
 				t.specs = append(t.specs, s)
 			}
 		}
 	}
+	t.emitAll(events)
 	t.specs = append(t.specs, in.ClientTools...)
 
 	t.maxCalls = in.MaxTurns
@@ -177,11 +201,13 @@ func (t *run) loop(ctx context.Context) Result {
 func (t *run) callModel(ctx context.Context) (agent.ModelResponse, string, error) {
 	req := agent.ModelRequest{
 		Model:      t.model,
-		System:     t.in.System,
+		System:     t.system,
 		Messages:   t.msgs,
 		Tools:      t.specs,
 		ToolChoice: t.in.ToolChoice,
 		MaxTokens:  t.in.MaxTokens,
+		Sources:    t.sources(),
+		Memories:   t.res.Memories,
 	}
 	if t.calls > 0 && forces(req.ToolChoice) {
 		req.ToolChoice = nil
@@ -257,7 +283,7 @@ func (t *run) runTool(ctx context.Context, u agent.Block) (content string, isErr
 		return err.Error(), true
 	}
 	info := permission.ToolInfo{Name: u.Name, NeedsApproval: tl.NeedsApproval(), ReadOnly: tl.ReadOnly()}
-	switch permission.Decide(t.in.Mode, info) {
+	switch permission.Decide(t.in.PermissionMode, info) {
 	case permission.Allow:
 	case permission.Ask:
 		d, err := t.sink.Permission(ctx, PermissionRequest{ToolUseID: u.ID, ToolName: u.Name, Input: u.Input})
@@ -273,7 +299,7 @@ func (t *run) runTool(ctx context.Context, u agent.Block) (content string, isErr
 			return "permission denied", true
 		}
 	default:
-		return deniedByMode(t.in.Mode, u.Name), true
+		return deniedByMode(t.in.PermissionMode, u.Name), true
 	}
 
 	t.runtime(agent.RuntimeEvent{Type: agent.RuntimeToolStarted, ToolUseID: u.ID, Name: u.Name, Input: u.Input})
@@ -333,6 +359,11 @@ func (t *run) invoke(ctx context.Context, tl tool.Tool, u agent.Block) (out stri
 			}
 			return t.sink.Ask(ctx, question, u.ID)
 		},
+		Sources: func(src []agent.Source) {
+			if !over.Load() {
+				t.addSources(src)
+			}
+		},
 	})
 }
 
@@ -341,7 +372,8 @@ func (t *run) serverTool(name string) (tool.Tool, bool) {
 	if t.in.DisableServerTools {
 		return nil, false
 	}
-	return t.r.tools.Get(name)
+	tl, ok := t.tools[name]
+	return tl, ok
 }
 
 func deniedByMode(mode, name string) string {
@@ -376,6 +408,7 @@ func (t *run) runtime(ev agent.RuntimeEvent) {
 
 func (t *run) finish(stop agent.StopReason) Result {
 	t.res.StopReason = stop
+	t.res.Sources = t.sources()
 	if t.log.Enabled(context.Background(), slog.LevelDebug) {
 		t.log.Debug("turn ended", keyStopReason, string(stop), keyCalls, t.calls)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 
 	"github.com/seshat-host/seshat/actors/agent"
 	"github.com/seshat-host/seshat/actors/provider"
@@ -78,17 +79,21 @@ type Config struct {
 	// MaxTurns caps the model calls of a turn when Input.MaxTurns is zero.
 	// If zero, DefaultMaxTurns (20).
 	MaxTurns int
+	// Extensions contribute to every turn before its first model call
+	// (retrieval, memories, skills, profiles, outside tools), in order.
+	Extensions []Extension
 	// Logger receives debug logs and panics. If nil, logs are discarded.
 	Logger *slog.Logger
 }
 
 // Runner runs turns.
 type Runner struct {
-	providers provider.Selector
-	tools     *tool.Registry
-	files     tool.FileStore
-	maxTurns  int
-	log       *slog.Logger
+	providers  provider.Selector
+	tools      *tool.Registry
+	files      tool.FileStore
+	extensions []Extension
+	maxTurns   int
+	log        *slog.Logger
 }
 
 // New returns a Runner for cfg, with its defaults filled in.
@@ -100,11 +105,12 @@ func New(cfg Config) (*Runner, error) {
 		return nil, fmt.Errorf("turn: Config.MaxTurns is negative: %d", cfg.MaxTurns)
 	}
 	r := &Runner{
-		providers: cfg.Providers,
-		tools:     cfg.Tools,
-		files:     cfg.Files,
-		maxTurns:  cfg.MaxTurns,
-		log:       cfg.Logger,
+		providers:  cfg.Providers,
+		tools:      cfg.Tools,
+		files:      cfg.Files,
+		extensions: slices.Clone(cfg.Extensions),
+		maxTurns:   cfg.MaxTurns,
+		log:        cfg.Logger,
 	}
 	if r.tools == nil {
 		r.tools = tool.NewRegistry()
@@ -119,23 +125,21 @@ func New(cfg Config) (*Runner, error) {
 	return r, nil
 }
 
-// Input is one turn to run.
-type Input struct {
-	SessionID   string
-	TurnID      string
-	WorkspaceID string
-	UserID      string
-	// Model is "provider:model".
+// Options tune one turn. They are the one value carried from the turn
+// request (host.TurnRequest) through the session (session.StartTurn) to
+// the runner (Input): the session only fills in its own defaults.
+type Options struct {
+	// Model is "provider:model"; in a request, "" means the session's.
 	Model string
 	// ProviderSettingID, when set, names the user's provider setting that
 	// serves Model.
 	ProviderSettingID string
-	System            string
-	// History is the committed history, including the new user message(s)
-	// at the end. Run does not modify it.
-	History []agent.Message
-	// Mode is the permission mode; "" means default.
-	Mode string
+	// SystemPrompt is the system prompt; in a request, "" means the
+	// session's.
+	SystemPrompt string
+	// PermissionMode is the permission mode; in a request, "" means the
+	// session's, and for the runner "" means default.
+	PermissionMode string
 	// MaxTurns caps the model calls of this turn. If zero, Config.MaxTurns.
 	MaxTurns int
 	// MaxTokens caps the output of each model call. If zero, the provider's
@@ -154,6 +158,28 @@ type Input struct {
 	// DisableServerTools hides the server tools from the model; calling one
 	// then gives "unknown tool".
 	DisableServerTools bool
+	// NoAsk denies instead of asking where a tool would need approval: no
+	// one is there to answer (an unattended or a compat caller). The
+	// session's sink applies it.
+	NoAsk bool
+	// Context is what the domain families add to the turn, handed to
+	// every Extension; in a request, its empty fields are the session's.
+	Context agent.TurnContext
+}
+
+// Input is one turn to run.
+type Input struct {
+	SessionID   string
+	TurnID      string
+	WorkspaceID string
+	UserID      string
+	// History is the committed history, including the new user message(s)
+	// at the end. Run does not modify it.
+	History []agent.Message
+	Options
+	// Route, when set, is Model already resolved (with its calls metered
+	// by the caller); else the runner selects it with Config.Providers.
+	Route *provider.Route
 }
 
 // Result is how a turn ended.
@@ -171,6 +197,13 @@ type Result struct {
 	ToolUses []agent.ToolUse
 	// ToolResults are every tool result the turn committed.
 	ToolResults []agent.ToolResult
+	// Sources are the chunks retrieved for the turn, before its first
+	// model call and by its tools.
+	Sources []agent.Source
+	// Memories are the memories recalled into the turn.
+	Memories []agent.Memory
+	// PlanID names the plan the turn proposed (set by a Finisher).
+	PlanID string
 	// Err is set when the turn failed: a provider failure, a bad input, a
 	// panic (*PanicError). StopReason is then agent.StopError. An
 	// interrupted turn has no Err.

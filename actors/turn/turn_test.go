@@ -253,7 +253,7 @@ func input(prompt string) Input {
 		TurnID:      "turn_test",
 		WorkspaceID: ws,
 		UserID:      "usr_test",
-		Model:       "mock:echo",
+		Options:     Options{Model: "mock:echo"},
 		History:     []agent.Message{{Role: agent.RoleUser, Content: []agent.Block{agent.TextBlock(prompt)}}},
 	}
 }
@@ -394,7 +394,7 @@ func TestPermissions(t *testing.T) {
 			f := newFixture(t, 0)
 			sink := &recSink{decide: tc.decide}
 			in := input(prompt)
-			in.Mode = tc.mode
+			in.PermissionMode = tc.mode
 			res := f.runner.Run(t.Context(), in, sink)
 			require.NoError(t, res.Err)
 			require.Equal(t, agent.StopEndTurn, res.StopReason)
@@ -427,7 +427,7 @@ func TestAskUser(t *testing.T) {
 	f := newFixture(t, 0)
 	sink := &recSink{answer: func(_ context.Context, q string) (string, error) { return "blue", nil }}
 	in := input(`@tool ask_user {"question":"favourite colour?"}`)
-	in.Mode = agent.ModePlan // asking changes nothing
+	in.PermissionMode = agent.ModePlan // asking changes nothing
 	res := f.runner.Run(t.Context(), in, sink)
 	require.NoError(t, res.Err)
 	require.Equal(t, "tool ask_user returned: blue", res.Content)
@@ -502,7 +502,7 @@ func TestBadInput(t *testing.T) {
 	}{
 		{"unknown provider", func(in *Input) { in.Model = "nope:x" }, `unknown provider "nope"`},
 		{"malformed model", func(in *Input) { in.Model = "echo" }, "not of the form provider:model"},
-		{"bad mode", func(in *Input) { in.Mode = "yolo" }, `unknown permission mode "yolo"`},
+		{"bad mode", func(in *Input) { in.PermissionMode = "yolo" }, `unknown permission mode "yolo"`},
 		{"negative max turns", func(in *Input) { in.MaxTurns = -1 }, "max_turns is negative"},
 		{"negative max tokens", func(in *Input) { in.MaxTokens = -1 }, "max_tokens is negative"},
 		{"nameless client tool", func(in *Input) { in.ClientTools = []agent.ToolSpec{{}} }, "client tool without a name"},
@@ -710,7 +710,7 @@ func TestToolListAndChoice(t *testing.T) {
 		f := newFixture(t, 0)
 		in := input("go")
 		in.Model = "rec:x"
-		in.System = "be brief"
+		in.SystemPrompt = "be brief"
 		in.MaxTokens = 50
 		in.ClientTools = []agent.ToolSpec{{Name: "read_file"}, {Name: "client_only"}}
 		in.ToolChoice = &agent.ToolChoice{Type: "tool", Name: "list_files"}

@@ -1,4 +1,4 @@
-package host
+package tenancy
 
 import (
 	"context"
@@ -20,19 +20,19 @@ type GroupInput struct {
 // groupAccess returns group id if userID has at least need in its
 // organization: a group of an organization they do not belong to is
 // agent.ErrNotFound.
-func (h *Host) groupAccess(userID, id, need string) (persist.Group, error) {
+func (s *Service) groupAccess(userID, id, need string) (persist.Group, error) {
 	notFound := fmt.Errorf("%w: group %s", agent.ErrNotFound, id)
 	if !agent.ValidID(agent.PrefixGroup, id) {
 		return persist.Group{}, notFound
 	}
-	g, err := h.cfg.Store.Group(id)
+	g, err := s.store.Group(id)
 	if errors.Is(err, persist.ErrNotFound) {
 		return g, notFound
 	}
 	if err != nil {
 		return g, err
 	}
-	if _, _, err := h.orgAccess(userID, g.OrgID, need); err != nil {
+	if _, _, err := s.orgAccess(userID, g.OrgID, need); err != nil {
 		if errors.Is(err, agent.ErrNotFound) {
 			return g, notFound
 		}
@@ -60,7 +60,7 @@ func checkGroupInput(in *GroupInput) error {
 }
 
 // CreateGroup creates a group in an organization (its admins and owners).
-func (h *Host) CreateGroup(ctx context.Context, userID, orgID string, in GroupInput) (persist.Group, error) {
+func (s *Service) CreateGroup(ctx context.Context, userID, orgID string, in GroupInput) (persist.Group, error) {
 	if orgID == "" {
 		return persist.Group{}, fmt.Errorf("%w: organization_id is required", agent.ErrInvalid)
 	}
@@ -70,28 +70,28 @@ func (h *Host) CreateGroup(ctx context.Context, userID, orgID string, in GroupIn
 	if err := checkGroupInput(&in); err != nil {
 		return persist.Group{}, err
 	}
-	if _, _, err := h.orgAccess(userID, orgID, persist.OrgAdmin); err != nil {
+	if _, _, err := s.orgAccess(userID, orgID, persist.OrgAdmin); err != nil {
 		return persist.Group{}, err
 	}
 	g := persist.Group{ID: agent.NewID(agent.PrefixGroup), OrgID: orgID, Name: *in.Name}
 	if in.Description != nil {
 		g.Description = *in.Description
 	}
-	g, err := h.cfg.Store.CreateGroup(ctx, g)
+	g, err := s.store.CreateGroup(ctx, g)
 	return g, storeErr(err, "the organization has a group of that name")
 }
 
 // ListGroups returns the groups of an organization userID belongs to, or
 // of all of them if orgID is empty.
-func (h *Host) ListGroups(_ context.Context, userID, orgID string) ([]persist.Group, error) {
+func (s *Service) ListGroups(_ context.Context, userID, orgID string) ([]persist.Group, error) {
 	var orgs []string
 	if orgID != "" {
-		if _, _, err := h.orgAccess(userID, orgID, persist.OrgMember); err != nil {
+		if _, _, err := s.orgAccess(userID, orgID, persist.OrgMember); err != nil {
 			return nil, err
 		}
 		orgs = []string{orgID}
 	} else {
-		mine, err := h.cfg.Store.OrganizationsForUser(userID)
+		mine, err := s.store.OrganizationsForUser(userID)
 		if err != nil {
 			return nil, err
 		}
@@ -101,7 +101,7 @@ func (h *Host) ListGroups(_ context.Context, userID, orgID string) ([]persist.Gr
 	}
 	out := []persist.Group{}
 	for _, id := range orgs {
-		gs, err := h.cfg.Store.GroupsOfOrg(id)
+		gs, err := s.store.GroupsOfOrg(id)
 		if err != nil {
 			return nil, err
 		}
@@ -111,20 +111,20 @@ func (h *Host) ListGroups(_ context.Context, userID, orgID string) ([]persist.Gr
 }
 
 // GetGroup returns a group of an organization userID belongs to.
-func (h *Host) GetGroup(_ context.Context, userID, id string) (persist.Group, error) {
-	return h.groupAccess(userID, id, persist.OrgMember)
+func (s *Service) GetGroup(_ context.Context, userID, id string) (persist.Group, error) {
+	return s.groupAccess(userID, id, persist.OrgMember)
 }
 
 // UpdateGroup changes a group's name or description (organization admins
 // and owners).
-func (h *Host) UpdateGroup(ctx context.Context, userID, id string, in GroupInput) (persist.Group, error) {
+func (s *Service) UpdateGroup(ctx context.Context, userID, id string, in GroupInput) (persist.Group, error) {
 	if err := checkGroupInput(&in); err != nil {
 		return persist.Group{}, err
 	}
-	if _, err := h.groupAccess(userID, id, persist.OrgAdmin); err != nil {
+	if _, err := s.groupAccess(userID, id, persist.OrgAdmin); err != nil {
 		return persist.Group{}, err
 	}
-	g, err := h.cfg.Store.UpdateGroup(ctx, id, func(g *persist.Group) error {
+	g, err := s.store.UpdateGroup(ctx, id, func(g *persist.Group) error {
 		if in.Name != nil {
 			g.Name = *in.Name
 		}
@@ -138,26 +138,26 @@ func (h *Host) UpdateGroup(ctx context.Context, userID, id string, in GroupInput
 
 // DeleteGroup deletes a group with its memberships and workspace grants
 // (organization admins and owners).
-func (h *Host) DeleteGroup(ctx context.Context, userID, id string) error {
-	if _, err := h.groupAccess(userID, id, persist.OrgAdmin); err != nil {
+func (s *Service) DeleteGroup(ctx context.Context, userID, id string) error {
+	if _, err := s.groupAccess(userID, id, persist.OrgAdmin); err != nil {
 		return err
 	}
-	return storeErr(h.cfg.Store.DeleteGroup(ctx, id), "")
+	return storeErr(s.store.DeleteGroup(ctx, id), "")
 }
 
 // ListGroupMembers returns a group's members (to its organization's
 // members).
-func (h *Host) ListGroupMembers(_ context.Context, userID, id string) ([]persist.User, error) {
-	if _, err := h.groupAccess(userID, id, persist.OrgMember); err != nil {
+func (s *Service) ListGroupMembers(_ context.Context, userID, id string) ([]persist.User, error) {
+	if _, err := s.groupAccess(userID, id, persist.OrgMember); err != nil {
 		return nil, err
 	}
-	ids, err := h.cfg.Store.GroupMembers(id)
+	ids, err := s.store.GroupMembers(id)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]persist.User, 0, len(ids))
 	for _, uid := range ids {
-		u, err := h.cfg.Store.UserByID(uid)
+		u, err := s.store.UserByID(uid)
 		if err != nil {
 			return nil, err
 		}
@@ -169,16 +169,16 @@ func (h *Host) ListGroupMembers(_ context.Context, userID, id string) ([]persist
 // AddGroupMember adds a member of the group's organization to it
 // (organization admins and owners). A user outside the organization is
 // agent.ErrInvalid.
-func (h *Host) AddGroupMember(ctx context.Context, userID, id string, ref UserRef) (persist.User, error) {
-	g, err := h.groupAccess(userID, id, persist.OrgAdmin)
+func (s *Service) AddGroupMember(ctx context.Context, userID, id string, ref UserRef) (persist.User, error) {
+	g, err := s.groupAccess(userID, id, persist.OrgAdmin)
 	if err != nil {
 		return persist.User{}, err
 	}
-	u, err := h.findUser(ref)
+	u, err := s.findUser(ref)
 	if err != nil {
 		return persist.User{}, err
 	}
-	err = h.cfg.Store.AddGroupMember(ctx, id, u.ID)
+	err = s.store.AddGroupMember(ctx, id, u.ID)
 	if errors.Is(err, persist.ErrInvalid) {
 		return persist.User{}, fmt.Errorf("%w: the user is not a member of organization %s; add them there first", agent.ErrInvalid, g.OrgID)
 	}
@@ -187,11 +187,11 @@ func (h *Host) AddGroupMember(ctx context.Context, userID, id string, ref UserRe
 
 // RemoveGroupMember removes a user from a group (organization admins and
 // owners).
-func (h *Host) RemoveGroupMember(ctx context.Context, userID, id, memberID string) error {
-	if _, err := h.groupAccess(userID, id, persist.OrgAdmin); err != nil {
+func (s *Service) RemoveGroupMember(ctx context.Context, userID, id, memberID string) error {
+	if _, err := s.groupAccess(userID, id, persist.OrgAdmin); err != nil {
 		return err
 	}
-	err := h.cfg.Store.RemoveGroupMember(ctx, id, memberID)
+	err := s.store.RemoveGroupMember(ctx, id, memberID)
 	if errors.Is(err, persist.ErrNotFound) {
 		return fmt.Errorf("%w: user %s is not in group %s", agent.ErrNotFound, memberID, id)
 	}

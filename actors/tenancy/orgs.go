@@ -1,4 +1,4 @@
-package host
+package tenancy
 
 import (
 	"context"
@@ -57,19 +57,19 @@ func orgRank(role string) int {
 // orgAccess returns userID's role in orgID if it is at least need. A
 // non-member (or a missing organization) is agent.ErrNotFound; a lower
 // role agent.ErrForbidden.
-func (h *Host) orgAccess(userID, orgID, need string) (persist.Organization, string, error) {
+func (s *Service) orgAccess(userID, orgID, need string) (persist.Organization, string, error) {
 	notFound := fmt.Errorf("%w: organization %s", agent.ErrNotFound, orgID)
 	if !agent.ValidID(agent.PrefixOrg, orgID) {
 		return persist.Organization{}, "", notFound
 	}
-	role, err := h.cfg.Store.OrgRole(orgID, userID)
+	role, err := s.store.OrgRole(orgID, userID)
 	if err != nil {
 		return persist.Organization{}, "", err
 	}
 	if role == "" {
 		return persist.Organization{}, "", notFound
 	}
-	org, err := h.cfg.Store.Organization(orgID)
+	org, err := s.store.Organization(orgID)
 	if errors.Is(err, persist.ErrNotFound) {
 		return org, "", notFound
 	}
@@ -109,7 +109,7 @@ func storeErr(err error, conflict string) error {
 }
 
 // findUser resolves a reference to an existing user.
-func (h *Host) findUser(ref UserRef) (persist.User, error) {
+func (s *Service) findUser(ref UserRef) (persist.User, error) {
 	var u persist.User
 	var err error
 	switch {
@@ -117,9 +117,9 @@ func (h *Host) findUser(ref UserRef) (persist.User, error) {
 		if !agent.ValidID(agent.PrefixUser, ref.ID) {
 			return u, fmt.Errorf("%w: user %s", agent.ErrNotFound, ref.ID)
 		}
-		u, err = h.cfg.Store.UserByID(ref.ID)
+		u, err = s.store.UserByID(ref.ID)
 	case strings.TrimSpace(ref.Email) != "":
-		u, err = h.cfg.Store.UserByEmail(ref.Email)
+		u, err = s.store.UserByEmail(ref.Email)
 	default:
 		return u, fmt.Errorf("%w: user_id or email is required", agent.ErrInvalid)
 	}
@@ -130,12 +130,12 @@ func (h *Host) findUser(ref UserRef) (persist.User, error) {
 }
 
 // CreateOrganization creates an organization whose owner is userID.
-func (h *Host) CreateOrganization(ctx context.Context, userID, name string) (OrgView, error) {
+func (s *Service) CreateOrganization(ctx context.Context, userID, name string) (OrgView, error) {
 	name, err := cleanName("name", name)
 	if err != nil {
 		return OrgView{}, err
 	}
-	org, err := h.cfg.Store.CreateOrganization(ctx, persist.Organization{ID: agent.NewID(agent.PrefixOrg), Name: name}, userID)
+	org, err := s.store.CreateOrganization(ctx, persist.Organization{ID: agent.NewID(agent.PrefixOrg), Name: name}, userID)
 	if err != nil {
 		return OrgView{}, err
 	}
@@ -143,8 +143,8 @@ func (h *Host) CreateOrganization(ctx context.Context, userID, name string) (Org
 }
 
 // ListOrganizations returns the organizations userID belongs to.
-func (h *Host) ListOrganizations(_ context.Context, userID string) ([]OrgView, error) {
-	list, err := h.cfg.Store.OrganizationsForUser(userID)
+func (s *Service) ListOrganizations(_ context.Context, userID string) ([]OrgView, error) {
+	list, err := s.store.OrganizationsForUser(userID)
 	if err != nil {
 		return nil, err
 	}
@@ -156,14 +156,14 @@ func (h *Host) ListOrganizations(_ context.Context, userID string) ([]OrgView, e
 }
 
 // GetOrganization returns an organization userID belongs to.
-func (h *Host) GetOrganization(_ context.Context, userID, id string) (OrgView, error) {
-	org, role, err := h.orgAccess(userID, id, persist.OrgMember)
+func (s *Service) GetOrganization(_ context.Context, userID, id string) (OrgView, error) {
+	org, role, err := s.orgAccess(userID, id, persist.OrgMember)
 	return OrgView{Org: org, Role: role}, err
 }
 
 // UpdateOrganization renames an organization (its admins and owners).
-func (h *Host) UpdateOrganization(ctx context.Context, userID, id string, name *string) (OrgView, error) {
-	_, role, err := h.orgAccess(userID, id, persist.OrgAdmin)
+func (s *Service) UpdateOrganization(ctx context.Context, userID, id string, name *string) (OrgView, error) {
+	_, role, err := s.orgAccess(userID, id, persist.OrgAdmin)
 	if err != nil {
 		return OrgView{}, err
 	}
@@ -173,7 +173,7 @@ func (h *Host) UpdateOrganization(ctx context.Context, userID, id string, name *
 			return OrgView{}, err
 		}
 	}
-	org, err := h.cfg.Store.UpdateOrganization(ctx, id, func(o *persist.Organization) error {
+	org, err := s.store.UpdateOrganization(ctx, id, func(o *persist.Organization) error {
 		if name != nil {
 			o.Name = clean
 		}
@@ -184,29 +184,29 @@ func (h *Host) UpdateOrganization(ctx context.Context, userID, id string, name *
 
 // DeleteOrganization deletes an organization (its owners only) with its
 // members and groups. One that still has workspaces is agent.ErrConflict.
-func (h *Host) DeleteOrganization(ctx context.Context, userID, id string) error {
-	if _, _, err := h.orgAccess(userID, id, persist.OrgOwner); err != nil {
+func (s *Service) DeleteOrganization(ctx context.Context, userID, id string) error {
+	if _, _, err := s.orgAccess(userID, id, persist.OrgOwner); err != nil {
 		return err
 	}
-	if err := h.cfg.Store.DeleteOrganization(ctx, id); err != nil {
+	if err := s.store.DeleteOrganization(ctx, id); err != nil {
 		return storeErr(err, "the organization still has workspaces; delete them first")
 	}
-	h.quotas.forget(quotaScope{persist.QuotaOrganization, id})
+	s.runtime().ScopeDeleted(persist.QuotaOrganization, id)
 	return nil
 }
 
 // ListOrgMembers returns an organization's members (to its members).
-func (h *Host) ListOrgMembers(_ context.Context, userID, id string) ([]OrgMemberView, error) {
-	if _, _, err := h.orgAccess(userID, id, persist.OrgMember); err != nil {
+func (s *Service) ListOrgMembers(_ context.Context, userID, id string) ([]OrgMemberView, error) {
+	if _, _, err := s.orgAccess(userID, id, persist.OrgMember); err != nil {
 		return nil, err
 	}
-	ms, err := h.cfg.Store.OrgMembers(id)
+	ms, err := s.store.OrgMembers(id)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]OrgMemberView, 0, len(ms))
 	for _, m := range ms {
-		u, err := h.cfg.Store.UserByID(m.UserID)
+		u, err := s.store.UserByID(m.UserID)
 		if err != nil {
 			return nil, err
 		}
@@ -218,25 +218,25 @@ func (h *Host) ListOrgMembers(_ context.Context, userID, id string) ([]OrgMember
 // AddOrgMember adds a user to an organization with role (member if
 // empty). Admins and owners add members and admins; only owners add
 // owners.
-func (h *Host) AddOrgMember(ctx context.Context, userID, orgID string, ref UserRef, role string) (OrgMemberView, error) {
+func (s *Service) AddOrgMember(ctx context.Context, userID, orgID string, ref UserRef, role string) (OrgMemberView, error) {
 	if role == "" {
 		role = persist.OrgMember
 	}
 	if !persist.ValidOrgRole(role) {
 		return OrgMemberView{}, fmt.Errorf("%w: role must be owner, admin or member", agent.ErrInvalid)
 	}
-	_, mine, err := h.orgAccess(userID, orgID, persist.OrgAdmin)
+	_, mine, err := s.orgAccess(userID, orgID, persist.OrgAdmin)
 	if err != nil {
 		return OrgMemberView{}, err
 	}
 	if role == persist.OrgOwner && mine != persist.OrgOwner {
 		return OrgMemberView{}, fmt.Errorf("%w: only an owner may add an owner", agent.ErrForbidden)
 	}
-	u, err := h.findUser(ref)
+	u, err := s.findUser(ref)
 	if err != nil {
 		return OrgMemberView{}, err
 	}
-	_, err = h.cfg.Store.SetOrgMember(ctx, orgID, u.ID, role, true)
+	_, err = s.store.SetOrgMember(ctx, orgID, u.ID, role, true)
 	if err != nil {
 		return OrgMemberView{}, storeErr(err, "the user is already a member; change their role instead")
 	}
@@ -246,15 +246,15 @@ func (h *Host) AddOrgMember(ctx context.Context, userID, orgID string, ref UserR
 // UpdateOrgMember changes a member's role. Admins and owners change
 // members and admins; only owners make or unmake owners. The last owner
 // cannot be demoted (agent.ErrConflict).
-func (h *Host) UpdateOrgMember(ctx context.Context, userID, orgID, memberID, role string) (OrgMemberView, error) {
+func (s *Service) UpdateOrgMember(ctx context.Context, userID, orgID, memberID, role string) (OrgMemberView, error) {
 	if !persist.ValidOrgRole(role) {
 		return OrgMemberView{}, fmt.Errorf("%w: role must be owner, admin or member", agent.ErrInvalid)
 	}
-	_, mine, err := h.orgAccess(userID, orgID, persist.OrgAdmin)
+	_, mine, err := s.orgAccess(userID, orgID, persist.OrgAdmin)
 	if err != nil {
 		return OrgMemberView{}, err
 	}
-	cur, err := h.cfg.Store.OrgRole(orgID, memberID)
+	cur, err := s.store.OrgRole(orgID, memberID)
 	if err != nil {
 		return OrgMemberView{}, err
 	}
@@ -264,10 +264,10 @@ func (h *Host) UpdateOrgMember(ctx context.Context, userID, orgID, memberID, rol
 	if (role == persist.OrgOwner || cur == persist.OrgOwner) && mine != persist.OrgOwner {
 		return OrgMemberView{}, fmt.Errorf("%w: only an owner may make or unmake an owner", agent.ErrForbidden)
 	}
-	if _, err := h.cfg.Store.SetOrgMember(ctx, orgID, memberID, role, false); err != nil {
+	if _, err := s.store.SetOrgMember(ctx, orgID, memberID, role, false); err != nil {
 		return OrgMemberView{}, storeErr(err, "an organization must keep at least one owner")
 	}
-	u, err := h.cfg.Store.UserByID(memberID)
+	u, err := s.store.UserByID(memberID)
 	return OrgMemberView{User: u, Role: role}, err
 }
 
@@ -275,16 +275,16 @@ func (h *Host) UpdateOrgMember(ctx context.Context, userID, orgID, memberID, rol
 // the grants of its workspaces. Any member may leave; admins and owners
 // remove members and admins; only owners remove owners. The last owner
 // cannot leave (agent.ErrConflict).
-func (h *Host) RemoveOrgMember(ctx context.Context, userID, orgID, memberID string) error {
+func (s *Service) RemoveOrgMember(ctx context.Context, userID, orgID, memberID string) error {
 	need := persist.OrgAdmin
 	if memberID == userID {
 		need = persist.OrgMember
 	}
-	_, mine, err := h.orgAccess(userID, orgID, need)
+	_, mine, err := s.orgAccess(userID, orgID, need)
 	if err != nil {
 		return err
 	}
-	cur, err := h.cfg.Store.OrgRole(orgID, memberID)
+	cur, err := s.store.OrgRole(orgID, memberID)
 	if err != nil {
 		return err
 	}
@@ -294,6 +294,6 @@ func (h *Host) RemoveOrgMember(ctx context.Context, userID, orgID, memberID stri
 	if cur == persist.OrgOwner && mine != persist.OrgOwner {
 		return fmt.Errorf("%w: only an owner may remove an owner", agent.ErrForbidden)
 	}
-	_, err = h.cfg.Store.RemoveOrgMember(ctx, orgID, memberID)
+	_, err = s.store.RemoveOrgMember(ctx, orgID, memberID)
 	return storeErr(err, "an organization must keep at least one owner")
 }

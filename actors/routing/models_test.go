@@ -1,34 +1,36 @@
-package host
+package routing
 
 import (
 	"context"
+	"fmt"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/seshat-host/seshat/actors/agent"
 	"github.com/seshat-host/seshat/actors/provider"
-	"github.com/seshat-host/seshat/actors/session"
-	"github.com/seshat-host/seshat/persist"
-	"github.com/seshat-host/seshat/persist/persisttest"
 )
 
-// hostWith builds a host on sel and returns it with a user id.
-func hostWith(t *testing.T, sel provider.Selector) (*Host, string) {
+// catalog is the models API over a selector, as a server whose default
+// model is mock:echo serves it.
+type catalog struct{ sel provider.Selector }
+
+func (c catalog) ListModels(ctx context.Context, userID string) ([]ModelInfo, error) {
+	return ListModels(ctx, c.sel, userID, "mock:echo")
+}
+
+func (c catalog) ResolveModel(ctx context.Context, userID, settingID, name string) (string, error) {
+	id, route, err := ResolveModel(ctx, c.sel, userID, settingID, name)
+	if (id == "") != (route == nil) {
+		return "", fmt.Errorf("id %q came with route %v", id, route)
+	}
+	return id, err
+}
+
+// hostWith returns the models API over sel, with a user id.
+func hostWith(t *testing.T, sel provider.Selector) (catalog, string) {
 	t.Helper()
-	store := persisttest.Open(t)
-	h, err := New(Config{Store: store, Providers: sel, Session: session.Config{DefaultModel: "mock:echo"}})
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		require.NoError(t, h.Close(ctx))
-	})
-	u, err := store.CreateUser(t.Context(), persist.User{ID: agent.NewID(agent.PrefixUser), Email: "m@example.com"},
-		persist.Workspace{ID: agent.NewID(agent.PrefixWorkspace), Name: "personal"})
-	require.NoError(t, err)
-	return h, u.ID
+	return catalog{sel: sel}, agent.NewID(agent.PrefixUser)
 }
 
 // bareSelector serves only what its registry resolves, plus the bare name
@@ -43,7 +45,6 @@ func (b bareSelector) Select(ctx context.Context, userID, settingID, model strin
 }
 
 func TestListModels(t *testing.T) {
-	leakCheck(t)
 	reg := provider.NewRegistry()
 	reg.Register("anthropic", provider.NewMock())
 	reg.SetModels("anthropic", provider.ModelInfo{ID: "claude-haiku-4-5", DisplayName: "Claude Haiku 4.5", ContextWindow: 200000, MaxOutputTokens: 64000})
@@ -62,7 +63,6 @@ func TestListModels(t *testing.T) {
 }
 
 func TestResolveModel(t *testing.T) {
-	leakCheck(t)
 	withAnthropic := provider.NewRegistry()
 	withAnthropic.Register("anthropic", provider.NewMock())
 	withAnthropic.SetModels("anthropic", provider.ModelInfo{ID: "claude-haiku-4-5"})
@@ -72,7 +72,7 @@ func TestResolveModel(t *testing.T) {
 
 	tests := []struct {
 		name    string
-		h       *Host
+		h       catalog
 		uid     string
 		setting string
 		model   string

@@ -1,4 +1,4 @@
-package host
+package tenancy
 
 import (
 	"bytes"
@@ -28,22 +28,22 @@ type UserUpdate struct {
 
 // ListUsers returns up to limit accounts after the id cursor. The route
 // is for server admins; the caller's role is checked by the HTTP layer.
-func (h *Host) ListUsers(_ context.Context, cursor string, limit int) ([]persist.User, string, error) {
+func (s *Service) ListUsers(_ context.Context, cursor string, limit int) ([]persist.User, string, error) {
 	if limit <= 0 {
 		limit = 50
 	}
 	if limit > 500 {
 		return nil, "", fmt.Errorf("%w: limit must be at most 500", agent.ErrInvalid)
 	}
-	return h.cfg.Store.ListUsers(cursor, limit)
+	return s.store.ListUsers(cursor, limit)
 }
 
 // GetUser returns an account (for server admins).
-func (h *Host) GetUser(_ context.Context, id string) (persist.User, error) {
+func (s *Service) GetUser(_ context.Context, id string) (persist.User, error) {
 	if !agent.ValidID(agent.PrefixUser, id) {
 		return persist.User{}, fmt.Errorf("%w: user %s", agent.ErrNotFound, id)
 	}
-	u, err := h.cfg.Store.UserByID(id)
+	u, err := s.store.UserByID(id)
 	if errors.Is(err, persist.ErrNotFound) {
 		return u, fmt.Errorf("%w: user %s", agent.ErrNotFound, id)
 	}
@@ -55,8 +55,8 @@ func (h *Host) GetUser(_ context.Context, id string) (persist.User, error) {
 // and API keys stop working at once: authentication reads the flag on
 // every request. The last active admin can be neither demoted nor
 // disabled (agent.ErrConflict).
-func (h *Host) UpdateUser(ctx context.Context, id string, u UserUpdate) (before, after persist.User, err error) {
-	if _, err := h.GetUser(ctx, id); err != nil {
+func (s *Service) UpdateUser(ctx context.Context, id string, u UserUpdate) (before, after persist.User, err error) {
+	if _, err := s.GetUser(ctx, id); err != nil {
 		return before, after, err
 	}
 	var name string
@@ -69,7 +69,7 @@ func (h *Host) UpdateUser(ctx context.Context, id string, u UserUpdate) (before,
 	if u.Role != nil && *u.Role != persist.RoleAdmin && *u.Role != persist.RoleMember {
 		return before, after, fmt.Errorf("%w: role must be admin or member", agent.ErrInvalid)
 	}
-	before, after, err = h.cfg.Store.UpdateUser(ctx, id, func(rec *persist.User) error {
+	before, after, err = s.store.UpdateUser(ctx, id, func(rec *persist.User) error {
 		if u.Name != nil {
 			rec.Name = name
 		}
@@ -86,12 +86,12 @@ func (h *Host) UpdateUser(ctx context.Context, id string, u UserUpdate) (before,
 
 // Preferences returns a user's preferences: the JSON object they keep,
 // with default_workspace_id set to the workspace their requests go to.
-func (h *Host) Preferences(_ context.Context, userID string) (map[string]json.RawMessage, error) {
-	prefs, err := h.cfg.Store.UserPreferences(userID)
+func (s *Service) Preferences(_ context.Context, userID string) (map[string]json.RawMessage, error) {
+	prefs, err := s.store.UserPreferences(userID)
 	if err != nil {
 		return nil, err
 	}
-	ws, err := h.cfg.Store.DefaultWorkspaceFor(userID)
+	ws, err := s.store.DefaultWorkspaceFor(userID)
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +107,7 @@ func (h *Host) Preferences(_ context.Context, userID string) (map[string]json.Ra
 // becomes the workspace of their requests that name none (null: back to
 // the personal workspace); default_model must be a model the user can use
 // and becomes the model of their new sessions that name none.
-func (h *Host) UpdatePreferences(ctx context.Context, userID string, patch map[string]json.RawMessage) (map[string]json.RawMessage, error) {
+func (s *Service) UpdatePreferences(ctx context.Context, userID string, patch map[string]json.RawMessage) (map[string]json.RawMessage, error) {
 	var wsID *string
 	if raw, ok := patch[PrefDefaultWorkspace]; ok {
 		id := ""
@@ -115,7 +115,7 @@ func (h *Host) UpdatePreferences(ctx context.Context, userID string, patch map[s
 			if err := json.Unmarshal(raw, &id); err != nil || id == "" {
 				return nil, fmt.Errorf("%w: %s must be a workspace id or null", agent.ErrInvalid, PrefDefaultWorkspace)
 			}
-			if err := h.member(userID, id, persist.WorkspaceViewer); err != nil {
+			if err := s.Authorize(ctx, userID, id, persist.WorkspaceViewer); err != nil {
 				return nil, err
 			}
 		}
@@ -127,11 +127,11 @@ func (h *Host) UpdatePreferences(ctx context.Context, userID string, patch map[s
 		if err := json.Unmarshal(raw, &m); err != nil || strings.TrimSpace(m) == "" {
 			return nil, fmt.Errorf("%w: %s must be a model id or null", agent.ErrInvalid, PrefDefaultModel)
 		}
-		if err := h.CheckModel(ctx, userID, "", strings.TrimSpace(m)); err != nil {
+		if err := s.checkModel(ctx, userID, strings.TrimSpace(m)); err != nil {
 			return nil, err
 		}
 	}
-	_, err := h.cfg.Store.UpdateUserPreferences(ctx, userID, MaxPreferencesBytes, func(u *persist.User, prefs map[string]json.RawMessage) error {
+	_, err := s.store.UpdateUserPreferences(ctx, userID, MaxPreferencesBytes, func(u *persist.User, prefs map[string]json.RawMessage) error {
 		for k, v := range patch {
 			if isNull(v) {
 				delete(prefs, k)
@@ -153,7 +153,7 @@ func (h *Host) UpdatePreferences(ctx context.Context, userID string, patch map[s
 	if err != nil {
 		return nil, err
 	}
-	return h.Preferences(ctx, userID)
+	return s.Preferences(ctx, userID)
 }
 
 func isNull(raw json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(raw), []byte("null")) }

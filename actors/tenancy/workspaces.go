@@ -1,4 +1,4 @@
-package host
+package tenancy
 
 import (
 	"context"
@@ -6,8 +6,6 @@ import (
 	"fmt"
 
 	"github.com/seshat-host/seshat/actors/agent"
-	"github.com/seshat-host/seshat/actors/jobs"
-	"github.com/seshat-host/seshat/actors/session"
 	"github.com/seshat-host/seshat/persist"
 )
 
@@ -35,17 +33,17 @@ type MemberRef struct {
 // CreateWorkspace creates a workspace of userID's own (orgID empty) or of
 // an organization, which needs its admin or owner role. The creator gets
 // the admin role.
-func (h *Host) CreateWorkspace(ctx context.Context, userID, name, orgID string) (WorkspaceView, error) {
+func (s *Service) CreateWorkspace(ctx context.Context, userID, name, orgID string) (WorkspaceView, error) {
 	name, err := cleanName("name", name)
 	if err != nil {
 		return WorkspaceView{}, err
 	}
 	if orgID != "" {
-		if _, _, err := h.orgAccess(userID, orgID, persist.OrgAdmin); err != nil {
+		if _, _, err := s.orgAccess(userID, orgID, persist.OrgAdmin); err != nil {
 			return WorkspaceView{}, err
 		}
 	}
-	ws, err := h.cfg.Store.CreateWorkspace(ctx, persist.Workspace{
+	ws, err := s.store.CreateWorkspace(ctx, persist.Workspace{
 		ID: agent.NewID(agent.PrefixWorkspace), Name: name, OrganizationID: orgID,
 	}, userID)
 	if err != nil {
@@ -55,8 +53,8 @@ func (h *Host) CreateWorkspace(ctx context.Context, userID, name, orgID string) 
 }
 
 // ListWorkspaces returns the workspaces userID has a role in.
-func (h *Host) ListWorkspaces(_ context.Context, userID string) ([]WorkspaceView, error) {
-	list, err := h.cfg.Store.ReachableWorkspaces(userID)
+func (s *Service) ListWorkspaces(_ context.Context, userID string) ([]WorkspaceView, error) {
+	list, err := s.store.ReachableWorkspaces(userID)
 	if err != nil {
 		return nil, err
 	}
@@ -68,30 +66,27 @@ func (h *Host) ListWorkspaces(_ context.Context, userID string) ([]WorkspaceView
 }
 
 // workspaceAccess returns workspace id with userID's role if it is at
-// least need (see member).
-func (h *Host) workspaceAccess(userID, id, need string) (WorkspaceView, error) {
-	if !agent.ValidID(agent.PrefixWorkspace, id) {
-		return WorkspaceView{}, fmt.Errorf("%w: workspace %s", agent.ErrNotFound, id)
-	}
-	role, err := h.cfg.Store.AuthorizeWorkspace(userID, id, need)
+// least need (see Access.Authorize).
+func (s *Service) workspaceAccess(userID, id, need string) (WorkspaceView, error) {
+	role, err := s.role(userID, id, need)
 	if err != nil {
-		return WorkspaceView{}, workspaceErr(err, id, need)
+		return WorkspaceView{}, err
 	}
-	ws, err := h.cfg.Store.Workspace(id)
+	ws, err := s.store.Workspace(id)
 	if err != nil {
-		return WorkspaceView{}, workspaceErr(err, id, need)
+		return WorkspaceView{}, NotFound(err, "workspace "+id)
 	}
 	return WorkspaceView{Workspace: ws, Role: role}, nil
 }
 
 // GetWorkspace returns a workspace userID has a role in.
-func (h *Host) GetWorkspace(_ context.Context, userID, id string) (WorkspaceView, error) {
-	return h.workspaceAccess(userID, id, persist.WorkspaceViewer)
+func (s *Service) GetWorkspace(_ context.Context, userID, id string) (WorkspaceView, error) {
+	return s.workspaceAccess(userID, id, persist.WorkspaceViewer)
 }
 
 // UpdateWorkspace renames a workspace (its admins).
-func (h *Host) UpdateWorkspace(ctx context.Context, userID, id string, name *string) (WorkspaceView, error) {
-	v, err := h.workspaceAccess(userID, id, persist.WorkspaceAdmin)
+func (s *Service) UpdateWorkspace(ctx context.Context, userID, id string, name *string) (WorkspaceView, error) {
+	v, err := s.workspaceAccess(userID, id, persist.WorkspaceAdmin)
 	if err != nil {
 		return v, err
 	}
@@ -101,7 +96,7 @@ func (h *Host) UpdateWorkspace(ctx context.Context, userID, id string, name *str
 			return v, err
 		}
 	}
-	ws, err := h.cfg.Store.UpdateWorkspace(ctx, id, func(w *persist.Workspace) error {
+	ws, err := s.store.UpdateWorkspace(ctx, id, func(w *persist.Workspace) error {
 		if name != nil {
 			w.Name = clean
 		}
@@ -115,69 +110,42 @@ func (h *Host) UpdateWorkspace(ctx context.Context, userID, id string, name *str
 // interrupted, then its sessions, files, jobs, workspace-scoped provider
 // settings and grants are removed in one store transaction. A personal
 // workspace cannot be deleted (agent.ErrConflict).
-func (h *Host) DeleteWorkspace(ctx context.Context, userID, id string) (persist.DeletedWorkspace, error) {
-	v, err := h.workspaceAccess(userID, id, persist.WorkspaceAdmin)
+func (s *Service) DeleteWorkspace(ctx context.Context, userID, id string) (persist.DeletedWorkspace, error) {
+	v, err := s.workspaceAccess(userID, id, persist.WorkspaceAdmin)
 	if err != nil {
 		return persist.DeletedWorkspace{}, err
 	}
 	if v.Workspace.Personal {
 		return persist.DeletedWorkspace{}, fmt.Errorf("%w: a personal workspace cannot be deleted", agent.ErrConflict)
 	}
-	contents, err := h.cfg.Store.WorkspaceContents(id)
+	contents, err := s.store.WorkspaceContents(id)
 	if err != nil {
 		return persist.DeletedWorkspace{}, err
 	}
-	for _, jid := range contents.JobIDs {
-		if _, err := h.jobsCall(ctx, &jobs.Remove{JobID: jid}); err != nil && !errors.Is(err, errJobsStopped) {
-			h.log.Warn("stop the actor of a job of a deleted workspace", "job_id", jid, "err", err)
-		}
-	}
-	byActors := 0
-	for _, sid := range contents.SessionIDs {
-		if !h.isLive(sid) {
-			continue
-		}
-		// The actor interrupts a running turn, ends its streams and
-		// deletes the session; the store sweep below finds it gone.
-		_, err := h.request(ctx, sid, &session.Delete{})
-		switch {
-		case err == nil:
-			byActors++
-		case !errors.Is(err, persist.ErrNotFound) && !errors.Is(err, agent.ErrNotFound):
-			h.log.Warn("delete a session of a deleted workspace", "session_id", sid, "err", err)
-		}
-	}
-	out, err := h.cfg.Store.DeleteWorkspace(ctx, id)
+	byActors := s.runtime().EndWorkspace(ctx, contents)
+	out, err := s.store.DeleteWorkspace(ctx, id)
 	if err != nil {
 		return out, storeErr(err, "a personal workspace cannot be deleted")
 	}
 	out.Sessions += byActors
-	h.quotas.forget(quotaScope{persist.QuotaWorkspace, id})
+	s.runtime().ScopeDeleted(persist.QuotaWorkspace, id)
 	return out, nil
-}
-
-// isLive reports whether session id has an actor in memory.
-func (h *Host) isLive(id string) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	_, ok := h.live[id]
-	return ok
 }
 
 // ListWorkspaceMembers returns a workspace's grants (to anyone with a
 // role in it). Organization admins and owners, who are admins of every
 // workspace of their organization without a grant, are not listed.
-func (h *Host) ListWorkspaceMembers(_ context.Context, userID, id string) ([]WorkspaceMember, error) {
-	if _, err := h.workspaceAccess(userID, id, persist.WorkspaceViewer); err != nil {
+func (s *Service) ListWorkspaceMembers(_ context.Context, userID, id string) ([]WorkspaceMember, error) {
+	if _, err := s.workspaceAccess(userID, id, persist.WorkspaceViewer); err != nil {
 		return nil, err
 	}
-	grants, err := h.cfg.Store.WorkspaceGrants(id)
+	grants, err := s.store.WorkspaceGrants(id)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]WorkspaceMember, 0, len(grants))
 	for _, g := range grants {
-		m, err := h.memberOf(g)
+		m, err := s.memberOf(g)
 		if err != nil {
 			return nil, err
 		}
@@ -186,17 +154,17 @@ func (h *Host) ListWorkspaceMembers(_ context.Context, userID, id string) ([]Wor
 	return out, nil
 }
 
-func (h *Host) memberOf(g persist.WorkspaceGrant) (WorkspaceMember, error) {
+func (s *Service) memberOf(g persist.WorkspaceGrant) (WorkspaceMember, error) {
 	m := WorkspaceMember{Role: g.Role}
 	if persist.IsGroupSubject(g.SubjectID) {
-		grp, err := h.cfg.Store.Group(g.SubjectID)
+		grp, err := s.store.Group(g.SubjectID)
 		if err != nil {
 			return m, err
 		}
 		m.Group = &grp
 		return m, nil
 	}
-	u, err := h.cfg.Store.UserByID(g.SubjectID)
+	u, err := s.store.UserByID(g.SubjectID)
 	if err != nil {
 		return m, err
 	}
@@ -205,7 +173,7 @@ func (h *Host) memberOf(g persist.WorkspaceGrant) (WorkspaceMember, error) {
 }
 
 // subjectOf resolves a member reference to a grant subject id.
-func (h *Host) subjectOf(ref MemberRef) (string, error) {
+func (s *Service) subjectOf(ref MemberRef) (string, error) {
 	if ref.GroupID != "" {
 		if ref.ID != "" || ref.Email != "" {
 			return "", fmt.Errorf("%w: name either a user (user_id or email) or a group_id", agent.ErrInvalid)
@@ -215,7 +183,7 @@ func (h *Host) subjectOf(ref MemberRef) (string, error) {
 		}
 		return ref.GroupID, nil
 	}
-	u, err := h.findUser(ref.UserRef)
+	u, err := s.findUser(ref.UserRef)
 	if err != nil {
 		return "", err
 	}
@@ -241,49 +209,49 @@ func grantErr(err error, wsID string) error {
 
 // AddWorkspaceMember gives a user or a group a role in a workspace (its
 // admins).
-func (h *Host) AddWorkspaceMember(ctx context.Context, userID, id string, ref MemberRef, role string) (WorkspaceMember, error) {
+func (s *Service) AddWorkspaceMember(ctx context.Context, userID, id string, ref MemberRef, role string) (WorkspaceMember, error) {
 	if !persist.ValidWorkspaceRole(role) {
 		return WorkspaceMember{}, fmt.Errorf("%w: role must be admin, editor or viewer", agent.ErrInvalid)
 	}
-	if _, err := h.workspaceAccess(userID, id, persist.WorkspaceAdmin); err != nil {
+	if _, err := s.workspaceAccess(userID, id, persist.WorkspaceAdmin); err != nil {
 		return WorkspaceMember{}, err
 	}
-	subject, err := h.subjectOf(ref)
+	subject, err := s.subjectOf(ref)
 	if err != nil {
 		return WorkspaceMember{}, err
 	}
-	if _, err := h.cfg.Store.SetWorkspaceGrant(ctx, id, subject, role, true); err != nil {
+	if _, err := s.store.SetWorkspaceGrant(ctx, id, subject, role, true); err != nil {
 		return WorkspaceMember{}, grantErr(err, id)
 	}
-	return h.memberOf(persist.WorkspaceGrant{WorkspaceID: id, SubjectID: subject, Role: role})
+	return s.memberOf(persist.WorkspaceGrant{WorkspaceID: id, SubjectID: subject, Role: role})
 }
 
 // UpdateWorkspaceMember changes the role of a user or group in a
 // workspace (its admins). The owner of a workspace outside any
 // organization stays its admin (agent.ErrConflict).
-func (h *Host) UpdateWorkspaceMember(ctx context.Context, userID, id, memberID, role string) (WorkspaceMember, error) {
+func (s *Service) UpdateWorkspaceMember(ctx context.Context, userID, id, memberID, role string) (WorkspaceMember, error) {
 	if !persist.ValidWorkspaceRole(role) {
 		return WorkspaceMember{}, fmt.Errorf("%w: role must be admin, editor or viewer", agent.ErrInvalid)
 	}
-	if _, err := h.workspaceAccess(userID, id, persist.WorkspaceAdmin); err != nil {
+	if _, err := s.workspaceAccess(userID, id, persist.WorkspaceAdmin); err != nil {
 		return WorkspaceMember{}, err
 	}
-	if _, err := h.cfg.Store.SetWorkspaceGrant(ctx, id, memberID, role, false); err != nil {
+	if _, err := s.store.SetWorkspaceGrant(ctx, id, memberID, role, false); err != nil {
 		return WorkspaceMember{}, grantErr(err, id)
 	}
-	return h.memberOf(persist.WorkspaceGrant{WorkspaceID: id, SubjectID: memberID, Role: role})
+	return s.memberOf(persist.WorkspaceGrant{WorkspaceID: id, SubjectID: memberID, Role: role})
 }
 
 // RemoveWorkspaceMember removes a user's or group's grant (its admins;
 // anyone may remove their own). The owner of a workspace outside any
 // organization cannot be removed (agent.ErrConflict).
-func (h *Host) RemoveWorkspaceMember(ctx context.Context, userID, id, memberID string) error {
+func (s *Service) RemoveWorkspaceMember(ctx context.Context, userID, id, memberID string) error {
 	need := persist.WorkspaceAdmin
 	if memberID == userID {
 		need = persist.WorkspaceViewer
 	}
-	if _, err := h.workspaceAccess(userID, id, need); err != nil {
+	if _, err := s.workspaceAccess(userID, id, need); err != nil {
 		return err
 	}
-	return grantErr(h.cfg.Store.RemoveWorkspaceGrant(ctx, id, memberID), id)
+	return grantErr(s.store.RemoveWorkspaceGrant(ctx, id, memberID), id)
 }

@@ -1,8 +1,7 @@
-package host
+package routing
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -22,7 +21,6 @@ import (
 
 	"github.com/seshat-host/seshat/actors/agent"
 	"github.com/seshat-host/seshat/actors/provider"
-	"github.com/seshat-host/seshat/actors/session"
 	"github.com/seshat-host/seshat/persist"
 )
 
@@ -32,7 +30,7 @@ type settingsEnv struct {
 	dir           string
 	key           []byte
 	store         *persist.Store
-	p             *Providers
+	p             *Service
 	prom          *prometheus.Registry
 	reg           *provider.Registry
 	admin, member persist.User
@@ -58,7 +56,7 @@ func (e *settingsEnv) open(t *testing.T) {
 	require.NoError(t, err)
 	e.store = s
 	e.prom = prometheus.NewRegistry()
-	e.p, err = NewProviders(ProvidersConfig{Store: s, Registry: e.reg, Registerer: e.prom})
+	e.p, err = New(Config{Store: s, Registry: e.reg, Registerer: e.prom})
 	require.NoError(t, err)
 	client := e.p.http
 	t.Cleanup(func() {
@@ -139,13 +137,13 @@ func (u *chatUpstream) last() *http.Request {
 }
 
 // answer runs one call through what Select picks and returns its text.
-func answer(t *testing.T, p *Providers, user, settingID, model string) (string, error) {
+func answer(t *testing.T, p *Service, user, settingID, model string) (string, error) {
 	t.Helper()
 	return call(t, p, user, settingID, model, "hi")
 }
 
 // call is answer with a prompt of its own.
-func call(t *testing.T, p *Providers, user, settingID, model, prompt string) (string, error) {
+func call(t *testing.T, p *Service, user, settingID, model, prompt string) (string, error) {
 	t.Helper()
 	prov, id, err := p.Select(t.Context(), user, settingID, model)
 	if err != nil {
@@ -709,12 +707,6 @@ func TestOAuthStatesAreBounded(t *testing.T) {
 	require.False(t, ok, "the oldest flow was forgotten")
 	_, ok = e.p.takeFlow(states[4])
 	require.True(t, ok)
-}
-
-func TestHostSettingsNeedProviders(t *testing.T) {
-	h, _, uid := newHost(t, session.Config{})
-	_, err := h.ListProviderSettings(context.Background(), uid)
-	require.ErrorIs(t, err, errNoSettings)
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -1,4 +1,4 @@
-package host
+package routing
 
 import (
 	"container/list"
@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -23,12 +22,13 @@ import (
 
 	"github.com/seshat-host/seshat/actors/agent"
 	"github.com/seshat-host/seshat/actors/provider"
+	"github.com/seshat-host/seshat/actors/tenancy"
 	"github.com/seshat-host/seshat/persist"
 )
 
 // Provider settings and model routing.
 //
-// Providers is the provider.Selector the host runs turns with when users
+// Service is the provider.Selector the host runs turns with when users
 // keep provider settings: named upstreams (Anthropic, OpenAI-compatible,
 // or the mock) with a base URL, credentials sealed in the store, a model
 // catalog, and a scope (the user's own, a workspace's, or server-wide).
@@ -48,14 +48,8 @@ import (
 // SettingIDPrefix is the id prefix of provider settings.
 const SettingIDPrefix = "pset"
 
-// Backends a provider setting may name.
-const (
-	backendAnthropic = "anthropic"
-	backendOpenAI    = "openai"
-)
-
 // backends are the valid values of a setting's provider, sorted.
-var backends = []string{backendAnthropic, provider.MockName, backendOpenAI}
+var backends = []string{provider.AnthropicName, provider.MockName, provider.OpenAIName}
 
 // Limits on settings.
 const (
@@ -71,8 +65,8 @@ const (
 	anthropicAPIVersion = "2023-06-01"
 )
 
-// ProvidersConfig configures Providers.
-type ProvidersConfig struct {
+// Config configures a Service.
+type Config struct {
 	// Store keeps the settings (required). It must be opened with a
 	// master key for settings to carry credentials.
 	Store *persist.Store
@@ -113,15 +107,17 @@ type ProvidersConfig struct {
 	Registerer prometheus.Registerer
 }
 
-// Providers selects providers per user from their provider settings and
-// the server-wide registry, and runs the settings API. It implements
-// provider.Selector and provider.Lister. It is safe for concurrent use.
+// Service selects providers per user from their provider settings and
+// the server-wide registry, lists and resolves the models a user can call,
+// and runs the settings API. It implements provider.Selector and
+// provider.Lister. It is safe for concurrent use.
 //
 // Lock order: mu (the client cache) and stateMu (OAuth flows) are never
 // held together, nor while calling the store or the network.
-type Providers struct {
-	cfg     ProvidersConfig
+type Service struct {
+	cfg     Config
 	store   *persist.Store
+	access  *tenancy.Access
 	reg     *provider.Registry
 	http    *http.Client
 	log     *slog.Logger
@@ -135,17 +131,16 @@ type Providers struct {
 	states  map[string]oauthFlow // guarded by stateMu
 }
 
-// NewProviders builds the selector and registers its metrics. It starts
-// nothing.
-func NewProviders(cfg ProvidersConfig) (*Providers, error) {
+// New builds the service and registers its metrics. It starts nothing.
+func New(cfg Config) (*Service, error) {
 	if cfg.Store == nil {
-		return nil, errors.New("host: ProvidersConfig.Store is required")
+		return nil, errors.New("routing: Config.Store is required")
 	}
 	if cfg.Registry == nil {
 		cfg.Registry = provider.NewRegistry()
 	}
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = newUpstreamClient()
+		cfg.HTTPClient = provider.NewHTTPClient()
 	}
 	if cfg.CacheSize <= 0 {
 		cfg.CacheSize = 256
@@ -169,9 +164,10 @@ func NewProviders(cfg ProvidersConfig) (*Providers, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Providers{
+	return &Service{
 		cfg:     cfg,
 		store:   cfg.Store,
+		access:  tenancy.NewAccess(cfg.Store),
 		reg:     cfg.Registry,
 		http:    cfg.HTTPClient,
 		log:     cfg.Logger.With("component", "providers"),
@@ -180,23 +176,6 @@ func NewProviders(cfg ProvidersConfig) (*Providers, error) {
 		lru:     list.New(),
 		states:  map[string]oauthFlow{},
 	}, nil
-}
-
-// newUpstreamClient is the shared client of settings' upstream calls: a
-// streamed answer may run for many minutes, so only the waits before it
-// are bounded.
-func newUpstreamClient() *http.Client {
-	return &http.Client{Transport: &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          100,
-		MaxIdleConnsPerHost:   16,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		ResponseHeaderTimeout: 10 * time.Minute,
-	}}
 }
 
 // OAuthInput is a setting's OAuth client as a caller gives it.
@@ -304,7 +283,7 @@ type OAuthStart struct {
 }
 
 // CreateProviderSetting creates a setting owned as in.Scope says.
-func (p *Providers) CreateProviderSetting(ctx context.Context, userID string, in ProviderSettingInput) (ProviderSettingView, error) {
+func (p *Service) CreateProviderSetting(ctx context.Context, userID string, in ProviderSettingInput) (ProviderSettingView, error) {
 	ps := persist.ProviderSetting{ID: agent.NewID(SettingIDPrefix), CreatedBy: userID, Provider: in.Provider}
 	if !slices.Contains(backends, in.Provider) {
 		return ProviderSettingView{}, fmt.Errorf("%w: provider must be one of %s", agent.ErrInvalid, strings.Join(backends, ", "))
@@ -331,7 +310,7 @@ func (p *Providers) CreateProviderSetting(ctx context.Context, userID string, in
 
 // placeSetting sets the scope and owner of a new setting, checking that
 // userID may create it there.
-func (p *Providers) placeSetting(ps *persist.ProviderSetting, userID, scope, workspaceID string) error {
+func (p *Service) placeSetting(ps *persist.ProviderSetting, userID, scope, workspaceID string) error {
 	if scope == "" {
 		scope = persist.ScopeUser
 		if workspaceID != "" {
@@ -345,23 +324,11 @@ func (p *Providers) placeSetting(ps *persist.ProviderSetting, userID, scope, wor
 		}
 		ps.Scope, ps.UserID = scope, userID
 	case persist.ScopeWorkspace:
-		if workspaceID == "" {
-			def, err := p.store.DefaultWorkspaceFor(userID)
-			if err != nil {
-				return err
-			}
-			workspaceID = def
-		}
-		ws, err := p.workspaceOf(userID, workspaceID)
+		ws, err := p.access.WorkspaceFor(context.Background(), userID, workspaceID, persist.WorkspaceAdmin)
 		if err != nil {
 			return err
 		}
-		if role, err := p.store.WorkspaceRole(userID, ws.ID); err != nil {
-			return err
-		} else if !persist.RoleAllows(role, persist.WorkspaceAdmin) {
-			return fmt.Errorf("%w: only an admin of workspace %s manages its provider settings", agent.ErrForbidden, ws.ID)
-		}
-		ps.Scope, ps.WorkspaceID = scope, ws.ID
+		ps.Scope, ps.WorkspaceID = scope, ws
 	case persist.ScopeServer:
 		if workspaceID != "" {
 			return fmt.Errorf("%w: workspace_id is only for scope workspace", agent.ErrInvalid)
@@ -376,24 +343,7 @@ func (p *Providers) placeSetting(ps *persist.ProviderSetting, userID, scope, wor
 	return nil
 }
 
-// workspaceOf returns a workspace userID is a member of; any other is not
-// found.
-func (p *Providers) workspaceOf(userID, id string) (persist.Workspace, error) {
-	notFound := fmt.Errorf("%w: workspace %s", agent.ErrNotFound, id)
-	if !agent.ValidID(agent.PrefixWorkspace, id) {
-		return persist.Workspace{}, notFound
-	}
-	ok, err := p.store.IsMember(userID, id)
-	if err != nil {
-		return persist.Workspace{}, err
-	}
-	if !ok {
-		return persist.Workspace{}, notFound
-	}
-	return p.store.Workspace(id)
-}
-
-func (p *Providers) requireAdmin(userID string) error {
+func (p *Service) requireAdmin(userID string) error {
 	u, err := p.store.UserByID(userID)
 	if err != nil {
 		return err
@@ -552,7 +502,7 @@ func checkCatalog(in []persist.ProviderModel) ([]persist.ProviderModel, error) {
 
 // ListProviderSettings returns the settings userID may use, in resolution
 // order, and their default.
-func (p *Providers) ListProviderSettings(_ context.Context, userID string) (ProviderSettingList, error) {
+func (p *Service) ListProviderSettings(_ context.Context, userID string) (ProviderSettingList, error) {
 	sets, err := p.visibleSettings(userID)
 	if err != nil {
 		return ProviderSettingList{}, err
@@ -576,7 +526,7 @@ func (p *Providers) ListProviderSettings(_ context.Context, userID string) (Prov
 }
 
 // GetProviderSetting returns a setting userID may use.
-func (p *Providers) GetProviderSetting(_ context.Context, userID, id string) (ProviderSettingView, error) {
+func (p *Service) GetProviderSetting(_ context.Context, userID, id string) (ProviderSettingView, error) {
 	ps, err := p.lookup(userID, id)
 	if err != nil {
 		return ProviderSettingView{}, err
@@ -585,7 +535,7 @@ func (p *Providers) GetProviderSetting(_ context.Context, userID, id string) (Pr
 }
 
 // UpdateProviderSetting changes a setting userID manages.
-func (p *Providers) UpdateProviderSetting(ctx context.Context, userID, id string, u ProviderSettingUpdate) (ProviderSettingView, error) {
+func (p *Service) UpdateProviderSetting(ctx context.Context, userID, id string, u ProviderSettingUpdate) (ProviderSettingView, error) {
 	if _, err := p.manageable(userID, id); err != nil {
 		return ProviderSettingView{}, err
 	}
@@ -600,7 +550,7 @@ func (p *Providers) UpdateProviderSetting(ctx context.Context, userID, id string
 }
 
 // DeleteProviderSetting deletes a setting userID manages.
-func (p *Providers) DeleteProviderSetting(ctx context.Context, userID, id string) error {
+func (p *Service) DeleteProviderSetting(ctx context.Context, userID, id string) error {
 	if _, err := p.manageable(userID, id); err != nil {
 		return err
 	}
@@ -611,7 +561,7 @@ func (p *Providers) DeleteProviderSetting(ctx context.Context, userID, id string
 
 // SetDefaultProviderSetting makes a setting userID may use their default;
 // an empty id clears the default.
-func (p *Providers) SetDefaultProviderSetting(ctx context.Context, userID, id string) error {
+func (p *Service) SetDefaultProviderSetting(ctx context.Context, userID, id string) error {
 	if id != "" {
 		if _, err := p.lookup(userID, id); err != nil {
 			return err
@@ -621,16 +571,11 @@ func (p *Providers) SetDefaultProviderSetting(ctx context.Context, userID, id st
 }
 
 // notFound turns the store's not-found of setting id into the runtime's.
-func notFound(err error, id string) error {
-	if errors.Is(err, persist.ErrNotFound) {
-		return fmt.Errorf("%w: provider setting %s", agent.ErrNotFound, id)
-	}
-	return err
-}
+func notFound(err error, id string) error { return tenancy.NotFound(err, "provider setting "+id) }
 
 // lookup returns setting id if userID may use it; another tenant's setting
 // is not found.
-func (p *Providers) lookup(userID, id string) (persist.ProviderSetting, error) {
+func (p *Service) lookup(userID, id string) (persist.ProviderSetting, error) {
 	missing := fmt.Errorf("%w: provider setting %s", agent.ErrNotFound, id)
 	if !agent.ValidID(SettingIDPrefix, id) {
 		return persist.ProviderSetting{}, missing
@@ -654,7 +599,7 @@ func (p *Providers) lookup(userID, id string) (persist.ProviderSetting, error) {
 
 // manageable returns setting id if userID may change it: not found if
 // they cannot see it, forbidden if they can but not change it.
-func (p *Providers) manageable(userID, id string) (persist.ProviderSetting, error) {
+func (p *Service) manageable(userID, id string) (persist.ProviderSetting, error) {
 	ps, err := p.lookup(userID, id)
 	if err != nil {
 		return ps, err
@@ -671,12 +616,13 @@ func (p *Providers) manageable(userID, id string) (persist.ProviderSetting, erro
 
 // visible reports whether userID may use ps: their own, one of a
 // workspace they belong to, or a server-wide one.
-func (p *Providers) visible(userID string, ps persist.ProviderSetting) (bool, error) {
+func (p *Service) visible(userID string, ps persist.ProviderSetting) (bool, error) {
 	switch ps.Scope {
 	case persist.ScopeUser:
 		return ps.UserID == userID, nil
 	case persist.ScopeWorkspace:
-		return p.store.IsMember(userID, ps.WorkspaceID)
+		role, err := p.access.Role(userID, ps.WorkspaceID)
+		return role != "", err
 	case persist.ScopeServer:
 		return true, nil
 	}
@@ -685,12 +631,12 @@ func (p *Providers) visible(userID string, ps persist.ProviderSetting) (bool, er
 
 // canManage reports whether userID may change ps: the owner of their own,
 // the workspace's admins, a server admin for server-wide ones.
-func (p *Providers) canManage(userID string, ps persist.ProviderSetting) (bool, error) {
+func (p *Service) canManage(userID string, ps persist.ProviderSetting) (bool, error) {
 	switch ps.Scope {
 	case persist.ScopeUser:
 		return ps.UserID == userID, nil
 	case persist.ScopeWorkspace:
-		role, err := p.store.WorkspaceRole(userID, ps.WorkspaceID)
+		role, err := p.access.Role(userID, ps.WorkspaceID)
 		if err != nil {
 			return false, err
 		}
@@ -707,7 +653,7 @@ func (p *Providers) canManage(userID string, ps persist.ProviderSetting) (bool, 
 
 // visibleSettings returns the settings userID may use, in resolution
 // order.
-func (p *Providers) visibleSettings(userID string) ([]persist.ProviderSetting, error) {
+func (p *Service) visibleSettings(userID string) ([]persist.ProviderSetting, error) {
 	wss, err := p.store.WorkspacesForUser(userID)
 	if err != nil {
 		return nil, err
@@ -719,7 +665,7 @@ func (p *Providers) visibleSettings(userID string) ([]persist.ProviderSetting, e
 	return p.store.ProviderSettingsFor(userID, ids)
 }
 
-func (p *Providers) view(userID string, ps persist.ProviderSetting) (ProviderSettingView, error) {
+func (p *Service) view(userID string, ps persist.ProviderSetting) (ProviderSettingView, error) {
 	def, err := p.store.DefaultProviderSetting(userID)
 	if err != nil {
 		return ProviderSettingView{}, err
@@ -727,7 +673,7 @@ func (p *Providers) view(userID string, ps persist.ProviderSetting) (ProviderSet
 	return p.viewWith(userID, ps, def)
 }
 
-func (p *Providers) viewWith(userID string, ps persist.ProviderSetting, defaultID string) (ProviderSettingView, error) {
+func (p *Service) viewWith(userID string, ps persist.ProviderSetting, defaultID string) (ProviderSettingView, error) {
 	ok, err := p.canManage(userID, ps)
 	if err != nil {
 		return ProviderSettingView{}, err
@@ -763,7 +709,7 @@ func catalogIDs(ps persist.ProviderSetting) string {
 
 // Select implements provider.Selector (see the top of this file for the
 // rules).
-func (p *Providers) Select(_ context.Context, userID, settingID, model string) (provider.Provider, string, error) {
+func (p *Service) Select(_ context.Context, userID, settingID, model string) (provider.Provider, string, error) {
 	name, id, qualified := strings.Cut(model, ":")
 	if !qualified {
 		name, id = "", model
@@ -827,9 +773,16 @@ func (p *Providers) Select(_ context.Context, userID, settingID, model string) (
 		agent.ErrInvalid, model, name, p.known(sets))
 }
 
+// CheckModel reports whether model (through settingID, if set) resolves
+// to a provider for the user.
+func (p *Service) CheckModel(ctx context.Context, userID, settingID, model string) error {
+	_, _, err := p.Select(ctx, userID, settingID, model)
+	return err
+}
+
 // known names the providers a user can reach: the registry's and their
 // usable settings'.
-func (p *Providers) known(sets []persist.ProviderSetting) string {
+func (p *Service) known(sets []persist.ProviderSetting) string {
 	names := p.reg.Names()
 	for _, ps := range sets {
 		if usable(ps) {
@@ -840,7 +793,7 @@ func (p *Providers) known(sets []persist.ProviderSetting) string {
 	return strings.Join(slices.Compact(names), ", ")
 }
 
-func (p *Providers) fromRegistry(name, model string) (provider.Provider, string, error) {
+func (p *Service) fromRegistry(name, model string) (provider.Provider, string, error) {
 	prov, id, err := p.reg.Resolve(model)
 	if err != nil {
 		return nil, "", err
@@ -849,7 +802,7 @@ func (p *Providers) fromRegistry(name, model string) (provider.Provider, string,
 }
 
 // serve returns the client of setting ps for model.
-func (p *Providers) serve(ps persist.ProviderSetting, model string) (provider.Provider, string, error) {
+func (p *Service) serve(ps persist.ProviderSetting, model string) (provider.Provider, string, error) {
 	if model == "" {
 		return nil, "", fmt.Errorf("%w: no model given and provider setting %s has no default_model", agent.ErrInvalid, ps.ID)
 	}
@@ -880,7 +833,7 @@ type settingClient struct {
 
 // client returns the cached client of ps, building it if the cache holds
 // none for this version of the setting.
-func (p *Providers) client(ps persist.ProviderSetting) (*settingClient, error) {
+func (p *Service) client(ps persist.ProviderSetting) (*settingClient, error) {
 	if !usable(ps) {
 		return nil, fmt.Errorf("%w: provider setting %s is not connected yet: complete its OAuth flow (POST /api/v1/settings/providers/%s/oauth/start)",
 			agent.ErrInvalid, ps.ID, ps.ID)
@@ -923,7 +876,7 @@ func (p *Providers) client(ps persist.ProviderSetting) (*settingClient, error) {
 }
 
 // forget drops the cached client of a setting.
-func (p *Providers) forget(id string) {
+func (p *Service) forget(id string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if e, ok := p.clients[id]; ok {
@@ -933,7 +886,7 @@ func (p *Providers) forget(id string) {
 }
 
 // build makes the client of a setting with its opened credentials.
-func (p *Providers) build(ps persist.ProviderSetting) (*settingClient, error) {
+func (p *Service) build(ps persist.ProviderSetting) (*settingClient, error) {
 	sec, err := p.store.ProviderSecrets(ps.ID)
 	if err != nil {
 		return nil, notFound(err, ps.ID)
@@ -953,9 +906,9 @@ func (p *Providers) build(ps persist.ProviderSetting) (*settingClient, error) {
 	logger := p.cfg.Logger.With("component", "provider", "provider", ps.Provider, "provider_setting_id", ps.ID)
 	var prov provider.Provider
 	switch ps.Provider {
-	case backendAnthropic:
+	case provider.AnthropicName:
 		prov = provider.NewAnthropic(provider.AnthropicConfig{BaseURL: ps.BaseURL, APIKey: c.apiKey, HTTPClient: c.http, Logger: logger})
-	case backendOpenAI:
+	case provider.OpenAIName:
 		prov = provider.NewOpenAI(provider.OpenAIConfig{BaseURL: ps.BaseURL, APIKey: c.apiKey, HTTPClient: c.http, Logger: logger})
 	case provider.MockName:
 		prov = provider.NewMock()
@@ -968,7 +921,7 @@ func (p *Providers) build(ps persist.ProviderSetting) (*settingClient, error) {
 
 // saveToken persists a refreshed OAuth token of version of setting id. A
 // setting changed or deleted meanwhile keeps what it has.
-func (p *Providers) saveToken(id string, version time.Time, tok *oauth2.Token) {
+func (p *Service) saveToken(id string, version time.Time, tok *oauth2.Token) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err := p.store.SaveProviderToken(ctx, id, version, persist.OAuthToken{
@@ -981,7 +934,7 @@ func (p *Providers) saveToken(id string, version time.Time, tok *oauth2.Token) {
 }
 
 // oauthConfig is the OAuth client of a setting that has one.
-func (p *Providers) oauthConfig(ps persist.ProviderSetting, sec persist.ProviderSecrets, redirect string) provider.OAuthConfig {
+func (p *Service) oauthConfig(ps persist.ProviderSetting, sec persist.ProviderSecrets, redirect string) provider.OAuthConfig {
 	o := ps.OAuth
 	return provider.OAuthConfig{
 		AuthorizeURL: o.AuthorizeURL, TokenURL: o.TokenURL, ClientID: o.ClientID, ClientSecret: string(sec.ClientSecret),
@@ -993,7 +946,7 @@ func (p *Providers) oauthConfig(ps persist.ProviderSetting, sec persist.Provider
 // Models implements provider.Lister: the mock, the server-wide providers'
 // models and the catalog and default model of every setting userID may
 // use now, by id.
-func (p *Providers) Models(ctx context.Context, userID string) ([]provider.ModelInfo, error) {
+func (p *Service) Models(ctx context.Context, userID string) ([]provider.ModelInfo, error) {
 	out, err := p.reg.Models(ctx, userID)
 	if err != nil {
 		return nil, err
@@ -1027,7 +980,7 @@ func (p *Providers) Models(ctx context.Context, userID string) ([]provider.Model
 
 // ProviderSettingModels lists a setting's models: its catalog merged with
 // what the upstream reports, when it can be reached within ModelsTimeout.
-func (p *Providers) ProviderSettingModels(ctx context.Context, userID, id string) (ProviderModelList, error) {
+func (p *Service) ProviderSettingModels(ctx context.Context, userID, id string) (ProviderModelList, error) {
 	ps, err := p.lookup(userID, id)
 	if err != nil {
 		return ProviderModelList{}, err
@@ -1090,13 +1043,13 @@ func mergeModels(ps persist.ProviderSetting, upstream []persist.ProviderModel) [
 
 // upstreamModels asks a setting's upstream for its models: GET /v1/models
 // on Anthropic, GET {base}/models on OpenAI-compatible servers.
-func (p *Providers) upstreamModels(ctx context.Context, ps persist.ProviderSetting, c *settingClient) ([]persist.ProviderModel, error) {
+func (p *Service) upstreamModels(ctx context.Context, ps persist.ProviderSetting, c *settingClient) ([]persist.ProviderModel, error) {
 	var target string
 	header := http.Header{}
 	switch ps.Provider {
 	case provider.MockName:
 		return []persist.ProviderModel{{ID: "echo", DisplayName: "Mock (offline echo)"}}, nil
-	case backendAnthropic:
+	case provider.AnthropicName:
 		base := strings.TrimSuffix(strings.TrimRight(ps.BaseURL, "/"), "/v1")
 		if base == "" {
 			base = "https://api.anthropic.com"
@@ -1106,7 +1059,7 @@ func (p *Providers) upstreamModels(ctx context.Context, ps persist.ProviderSetti
 		if c.apiKey != "" {
 			header.Set("x-api-key", c.apiKey)
 		}
-	case backendOpenAI:
+	case provider.OpenAIName:
 		base := strings.TrimRight(ps.BaseURL, "/")
 		if base == "" {
 			base = "https://api.openai.com/v1"
@@ -1177,7 +1130,7 @@ func upstreamMessage(body []byte) string {
 
 // scrub returns err's message with the credentials of setting id taken
 // out, in case an upstream echoed one.
-func (p *Providers) scrub(id string, err error) string {
+func (p *Service) scrub(id string, err error) string {
 	msg := err.Error()
 	sec, serr := p.store.ProviderSecrets(id)
 	if serr != nil {
@@ -1201,7 +1154,7 @@ func (p *Providers) scrub(id string, err error) string {
 // TestProviderSetting makes a minimal call (max_tokens 1) through a
 // setting userID may use, with model or else the setting's default model
 // or first catalog model.
-func (p *Providers) TestProviderSetting(ctx context.Context, userID, id, model string) (ProviderTestResult, error) {
+func (p *Service) TestProviderSetting(ctx context.Context, userID, id, model string) (ProviderTestResult, error) {
 	ps, err := p.lookup(userID, id)
 	if err != nil {
 		return ProviderTestResult{}, err
@@ -1262,7 +1215,7 @@ type oauthFlow struct {
 // manages: it keeps a state and a PKCE verifier and returns the URL to
 // send the user to. callbackURL is the server's callback as the request
 // reached it, used when neither the setting nor the config names one.
-func (p *Providers) StartProviderOAuth(_ context.Context, userID, id, callbackURL string) (OAuthStart, error) {
+func (p *Service) StartProviderOAuth(_ context.Context, userID, id, callbackURL string) (OAuthStart, error) {
 	ps, err := p.manageable(userID, id)
 	if err != nil {
 		return OAuthStart{}, err
@@ -1297,7 +1250,7 @@ func (p *Providers) StartProviderOAuth(_ context.Context, userID, id, callbackUR
 
 // putFlow keeps a flow, dropping expired ones and, past MaxOAuthStates,
 // the one that expires first.
-func (p *Providers) putFlow(state string, f oauthFlow) {
+func (p *Service) putFlow(state string, f oauthFlow) {
 	p.stateMu.Lock()
 	defer p.stateMu.Unlock()
 	now := time.Now()
@@ -1319,7 +1272,7 @@ func (p *Providers) putFlow(state string, f oauthFlow) {
 }
 
 // takeFlow removes and returns the flow of state if it has not expired.
-func (p *Providers) takeFlow(state string) (oauthFlow, bool) {
+func (p *Service) takeFlow(state string) (oauthFlow, bool) {
 	p.stateMu.Lock()
 	defer p.stateMu.Unlock()
 	f, ok := p.states[state]
@@ -1334,7 +1287,7 @@ func (p *Providers) takeFlow(state string) (oauthFlow, bool) {
 // for tokens and stores them sealed. The state is the caller's only
 // credential, and works once. oauthError is the error the authorization
 // server redirected with instead of a code, if any.
-func (p *Providers) FinishProviderOAuth(ctx context.Context, state, code, oauthError string) (ProviderSettingView, error) {
+func (p *Service) FinishProviderOAuth(ctx context.Context, state, code, oauthError string) (ProviderSettingView, error) {
 	flow, ok := p.takeFlow(state)
 	if !ok {
 		return ProviderSettingView{}, fmt.Errorf("%w: unknown or expired OAuth state", agent.ErrInvalid)
@@ -1450,114 +1403,8 @@ func (m meteredProvider) Stream(ctx context.Context, req agent.ModelRequest, emi
 	return resp, err
 }
 
-// Host methods of the settings API, for httpapi: they reach the Providers
-// the host selects with.
-
-// errNoSettings answers the settings API on a host whose selector is not
-// a *Providers (a plain registry, as in tests of the runtime alone).
-var errNoSettings = fmt.Errorf("%w: provider settings are not enabled on this server", agent.ErrOverloaded)
-
-func (h *Host) settings() (*Providers, error) {
-	p, ok := h.cfg.Providers.(*Providers)
-	if !ok {
-		return nil, errNoSettings
-	}
-	return p, nil
-}
-
-// CreateProviderSetting creates a provider setting (see Providers).
-func (h *Host) CreateProviderSetting(ctx context.Context, userID string, in ProviderSettingInput) (ProviderSettingView, error) {
-	p, err := h.settings()
-	if err != nil {
-		return ProviderSettingView{}, err
-	}
-	return p.CreateProviderSetting(ctx, userID, in)
-}
-
-// ListProviderSettings lists the provider settings a user may use.
-func (h *Host) ListProviderSettings(ctx context.Context, userID string) (ProviderSettingList, error) {
-	p, err := h.settings()
-	if err != nil {
-		return ProviderSettingList{}, err
-	}
-	return p.ListProviderSettings(ctx, userID)
-}
-
-// GetProviderSetting returns a provider setting a user may use.
-func (h *Host) GetProviderSetting(ctx context.Context, userID, id string) (ProviderSettingView, error) {
-	p, err := h.settings()
-	if err != nil {
-		return ProviderSettingView{}, err
-	}
-	return p.GetProviderSetting(ctx, userID, id)
-}
-
-// UpdateProviderSetting changes a provider setting a user manages.
-func (h *Host) UpdateProviderSetting(ctx context.Context, userID, id string, u ProviderSettingUpdate) (ProviderSettingView, error) {
-	p, err := h.settings()
-	if err != nil {
-		return ProviderSettingView{}, err
-	}
-	return p.UpdateProviderSetting(ctx, userID, id, u)
-}
-
-// DeleteProviderSetting deletes a provider setting a user manages.
-func (h *Host) DeleteProviderSetting(ctx context.Context, userID, id string) error {
-	p, err := h.settings()
-	if err != nil {
-		return err
-	}
-	return p.DeleteProviderSetting(ctx, userID, id)
-}
-
-// SetDefaultProviderSetting picks (or, with "", clears) a user's default
-// provider setting.
-func (h *Host) SetDefaultProviderSetting(ctx context.Context, userID, id string) error {
-	p, err := h.settings()
-	if err != nil {
-		return err
-	}
-	return p.SetDefaultProviderSetting(ctx, userID, id)
-}
-
-// ProviderSettingModels lists a provider setting's models.
-func (h *Host) ProviderSettingModels(ctx context.Context, userID, id string) (ProviderModelList, error) {
-	p, err := h.settings()
-	if err != nil {
-		return ProviderModelList{}, err
-	}
-	return p.ProviderSettingModels(ctx, userID, id)
-}
-
-// TestProviderSetting makes a minimal call through a provider setting.
-func (h *Host) TestProviderSetting(ctx context.Context, userID, id, model string) (ProviderTestResult, error) {
-	p, err := h.settings()
-	if err != nil {
-		return ProviderTestResult{}, err
-	}
-	return p.TestProviderSetting(ctx, userID, id, model)
-}
-
-// StartProviderOAuth starts the OAuth authorization of a provider setting.
-func (h *Host) StartProviderOAuth(ctx context.Context, userID, id, callbackURL string) (OAuthStart, error) {
-	p, err := h.settings()
-	if err != nil {
-		return OAuthStart{}, err
-	}
-	return p.StartProviderOAuth(ctx, userID, id, callbackURL)
-}
-
-// FinishProviderOAuth completes an OAuth authorization from its callback.
-func (h *Host) FinishProviderOAuth(ctx context.Context, state, code, oauthError string) (ProviderSettingView, error) {
-	p, err := h.settings()
-	if err != nil {
-		return ProviderSettingView{}, err
-	}
-	return p.FinishProviderOAuth(ctx, state, code, oauthError)
-}
-
 var (
-	_ provider.Selector = (*Providers)(nil)
-	_ provider.Lister   = (*Providers)(nil)
+	_ provider.Selector = (*Service)(nil)
+	_ provider.Lister   = (*Service)(nil)
 	_ provider.Provider = meteredProvider{}
 )
