@@ -1,0 +1,5 @@
+package knowledge_test
+
+import "os"
+
+func removeDir(dir string) error { return os.RemoveAll(dir) }
