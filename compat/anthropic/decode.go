@@ -83,8 +83,10 @@ func (d *StreamDecoder) Next() (StreamEvent, error) {
 		if len(raw.Data) == 0 {
 			continue
 		}
+		// UnmarshalJSON directly: json.Unmarshal would first scan the
+		// data once more to validate it.
 		var ev StreamEvent
-		if err := json.Unmarshal(raw.Data, &ev); err != nil {
+		if err := ev.UnmarshalJSON(raw.Data); err != nil {
 			return StreamEvent{}, fmt.Errorf("%w: event %q: %v", ErrMalformedStream, raw.Name, err)
 		}
 		if ev.Type == "" {

@@ -185,9 +185,37 @@ func (e StreamEvent) MarshalJSON() ([]byte, error) {
 	return json.Marshal(w)
 }
 
-// UnmarshalJSON reads any event; an unknown type keeps only Type.
+// eventReadWire is what UnmarshalJSON reads in one pass: "delta" holds
+// the fields of either kind of delta, told apart by the event's type.
+type eventReadWire struct {
+	Type         string            `json:"type"`
+	Message      *MessagesResponse `json:"message"`
+	Index        *int              `json:"index"`
+	ContentBlock *ContentBlock     `json:"content_block"`
+	Delta        *anyDeltaWire     `json:"delta"`
+	Usage        *Usage            `json:"usage"`
+	Error        *ErrorDetail      `json:"error"`
+}
+
+// anyDeltaWire is a content block's delta or a message's delta.
+type anyDeltaWire struct {
+	Type         string          `json:"type"`
+	Text         *string         `json:"text"`
+	PartialJSON  *string         `json:"partial_json"`
+	Thinking     *string         `json:"thinking"`
+	Signature    *string         `json:"signature"`
+	Citation     json.RawMessage `json:"citation"`
+	StopReason   *string         `json:"stop_reason"`
+	StopSequence *string         `json:"stop_sequence"`
+	StopDetails  json.RawMessage `json:"stop_details"`
+}
+
+// UnmarshalJSON reads any event; an unknown type keeps only Type. It
+// decodes in one pass: a streamed answer is mostly small delta events,
+// and decoding each twice (the event, then its raw delta) was most of a
+// turn's upstream cost.
 func (e *StreamEvent) UnmarshalJSON(data []byte) error {
-	var w eventWire
+	var w eventReadWire
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
@@ -195,16 +223,21 @@ func (e *StreamEvent) UnmarshalJSON(data []byte) error {
 	if w.Index != nil {
 		e.Index = *w.Index
 	}
-	if len(w.Delta) == 0 {
+	if w.Delta == nil {
 		return nil
 	}
+	d := w.Delta
 	switch w.Type {
 	case EventContentBlockDelta:
-		e.Delta = new(Delta)
-		return json.Unmarshal(w.Delta, e.Delta)
+		e.Delta = &Delta{
+			Type: d.Type, Text: deref(d.Text), PartialJSON: deref(d.PartialJSON),
+			Thinking: deref(d.Thinking), Signature: deref(d.Signature), Citation: d.Citation,
+		}
 	case EventMessageDelta:
-		e.MessageDelta = new(MessageDelta)
-		return json.Unmarshal(w.Delta, e.MessageDelta)
+		e.MessageDelta = &MessageDelta{StopReason: deref(d.StopReason), StopSequence: deref(d.StopSequence)}
+		if len(d.StopDetails) > 0 && string(d.StopDetails) != "null" {
+			e.MessageDelta.StopDetails = d.StopDetails
+		}
 	}
 	return nil
 }

@@ -76,6 +76,8 @@ type Tool struct {
 	Description  string          `json:"description,omitempty"`
 	InputSchema  json.RawMessage `json:"input_schema,omitempty"`
 	CacheControl json.RawMessage `json:"cache_control,omitempty"`
+	// MaxUses caps the uses of a server tool (web_search_20250305).
+	MaxUses int `json:"max_uses,omitempty"`
 }
 
 // ToolChoice is {type: auto|any|none} or {type: tool, name}.
