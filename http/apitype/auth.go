@@ -33,6 +33,29 @@ type User struct {
 	Disabled           bool      `json:"disabled"` // a disabled account's tokens and keys are refused
 }
 
+// CreateUserRequest is the body of POST /api/v1/users (server admins).
+type CreateUserRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+	Name     string `json:"name,omitempty"`
+	// Role is "admin" or "member"; empty is member.
+	Role string `json:"role,omitempty"`
+}
+
+// UpdateMeRequest is the body of PATCH /api/v1/users/me; absent fields
+// stay as they are.
+type UpdateMeRequest struct {
+	Name     *string         `json:"name,omitempty"`
+	Password *PasswordChange `json:"password,omitempty"`
+}
+
+// PasswordChange changes one's own password: Current must be the password
+// in force.
+type PasswordChange struct {
+	Current string `json:"current"`
+	New     string `json:"new"`
+}
+
 // CreateKeyRequest is the body of POST /api/v1/users/me/api-keys.
 type CreateKeyRequest struct {
 	Name string `json:"name"`

@@ -25,8 +25,17 @@ type Session struct {
 	UpdatedAt      time.Time `json:"updated_at"`
 	MessageCount   int       `json:"message_count"`
 	Usage          Usage     `json:"usage"`
-	Messages       []Message `json:"messages,omitempty"`
-	Pending        []Pending `json:"pending,omitempty"`
+	// AgentID and AgentVersion name the agent profile version the session
+	// started with.
+	AgentID      string `json:"agent_id,omitempty"`
+	AgentVersion int    `json:"agent_version,omitempty"`
+	// CorpusIDs are the corpora the session's turns retrieve from.
+	CorpusIDs []string `json:"corpus_ids"`
+	// Memory is the session's memory setting; null means the user's
+	// preferences apply.
+	Memory   *SessionMemory `json:"memory"`
+	Messages []Message      `json:"messages,omitempty"`
+	Pending  []Pending      `json:"pending,omitempty"`
 }
 
 // SessionList is a page of sessions.
@@ -76,6 +85,18 @@ type CreateSessionRequest struct {
 	SystemPrompt   string `json:"system_prompt"`
 	PermissionMode string `json:"permission_mode"`
 	AgentSlug      string `json:"agent_slug"`
+	// CorpusIDs turn on retrieval from these corpora for every turn.
+	CorpusIDs []string `json:"corpus_ids"`
+	// Memory overrides the user's memory preferences for this session.
+	Memory *SessionMemory `json:"memory"`
+}
+
+// SessionMemory is a session's memory setting.
+type SessionMemory struct {
+	// Extract is "auto" (after each turn) or "off".
+	Extract string `json:"extract"`
+	// Inject recalls memories into each turn.
+	Inject bool `json:"inject"`
 }
 
 // UpdateSessionRequest is the body of PATCH /api/v1/sessions/{id}; absent
@@ -118,14 +139,38 @@ type ToolResult struct {
 // QueryResponse is the answer of POST /api/v1/query and the data of the
 // stream's `done` event.
 type QueryResponse struct {
-	SessionID   string            `json:"session_id"`
-	TurnID      string            `json:"turn_id"`
-	Content     string            `json:"content"`
-	StopReason  string            `json:"stop_reason"`
-	Usage       Usage             `json:"usage"`
-	ToolUses    []ToolUse         `json:"tool_uses"`
-	ToolResults []ToolResult      `json:"tool_results"`
-	RAGResults  []json.RawMessage `json:"rag_results"`
+	SessionID   string       `json:"session_id"`
+	TurnID      string       `json:"turn_id"`
+	Content     string       `json:"content"`
+	StopReason  string       `json:"stop_reason"`
+	Usage       Usage        `json:"usage"`
+	ToolUses    []ToolUse    `json:"tool_uses"`
+	ToolResults []ToolResult `json:"tool_results"`
+	RAGResults  []RAGResult  `json:"rag_results"`
+	// MemoriesUsed are the ids of the memories recalled into the turn.
+	MemoriesUsed []string `json:"memories_used"`
+	// PlanID names the plan the turn proposed (plan mode).
+	PlanID string `json:"plan_id,omitempty"`
+}
+
+// RAGResult is one retrieved chunk a turn used.
+type RAGResult struct {
+	CorpusID string  `json:"corpus_id"`
+	ChunkID  string  `json:"chunk_id"`
+	FileID   string  `json:"file_id"`
+	Path     string  `json:"path"`
+	Score    float64 `json:"score"`
+	Text     string  `json:"text"`
+	// Source is "prefetch" (before the first model call) or "tool".
+	Source string `json:"source"`
+}
+
+// RAGRef is one result of the rag_results runtime event.
+type RAGRef struct {
+	ChunkID string  `json:"chunk_id"`
+	FileID  string  `json:"file_id"`
+	Path    string  `json:"path"`
+	Score   float64 `json:"score"`
 }
 
 // RuntimeEvent is the data of an `event: runtime` stream event.
@@ -143,6 +188,13 @@ type RuntimeEvent struct {
 	ToolName  string          `json:"tool_name,omitempty"`
 	Decision  string          `json:"decision,omitempty"`
 	Question  string          `json:"question,omitempty"`
+	CorpusID  string          `json:"corpus_id,omitempty"`
+	Results   []RAGRef        `json:"results,omitempty"`
+	MemoryIDs []string        `json:"memory_ids,omitempty"`
+	PlanID    string          `json:"plan_id,omitempty"`
+	Version   int             `json:"version,omitempty"`
+	Shown     int             `json:"shown,omitempty"`
+	Total     int             `json:"total,omitempty"`
 }
 
 // Delta is the data of a default stream event.

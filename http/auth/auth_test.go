@@ -57,7 +57,7 @@ func TestRegisterAndAuthenticate(t *testing.T) {
 	clock := &fakeClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
 	s := newTestService(t, clock)
 
-	g, err := s.Register(ctx, " Ada@Example.COM ", "password1", "Ada")
+	g, err := s.Register(ctx, " Ada@Example.COM ", "password1", "Ada", "10.0.0.1")
 	require.NoError(t, err)
 	require.Equal(t, "ada@example.com", g.User.Email)
 	require.Equal(t, clock.Now().Add(24*time.Hour), g.ExpiresAt)
@@ -87,7 +87,7 @@ func TestRegisterAndAuthenticate(t *testing.T) {
 		{"Bob <bob@example.com>", "password1", "valid address"},
 		{"", "password1", "valid address"},
 	} {
-		_, err := s.Register(ctx, tc.email, tc.password, "")
+		_, err := s.Register(ctx, tc.email, tc.password, "", "10.0.0.1")
 		require.ErrorContains(t, err, tc.want, tc.email)
 		if strings.Contains(tc.want, "already") {
 			require.ErrorIs(t, err, agent.ErrConflict)
@@ -100,7 +100,7 @@ func TestRegisterAndAuthenticate(t *testing.T) {
 func TestAPIKeys(t *testing.T) {
 	ctx := context.Background()
 	s := newTestService(t, &fakeClock{t: time.Now()})
-	g, err := s.Register(ctx, "keys@example.com", "password1", "")
+	g, err := s.Register(ctx, "keys@example.com", "password1", "", "10.0.0.1")
 	require.NoError(t, err)
 
 	k, err := s.CreateAPIKey(ctx, g.User.ID, "  laptop ")
@@ -175,27 +175,29 @@ func TestLoginRateLimit(t *testing.T) {
 	clock := &fakeClock{t: time.Now()}
 	store := persisttest.Open(t)
 	s, err := New(Config{Secret: testSecret, Store: store, BcryptCost: bcrypt.MinCost, Now: clock.Now,
-		LoginFailuresPerEmail: 3, LoginFailuresPerIP: 5, LoginWindow: time.Minute})
+		LoginFailuresPerEmailAndIP: 3, LoginFailuresPerIP: 5, LoginWindow: time.Minute})
 	require.NoError(t, err)
-	_, err = s.Register(ctx, "a@example.com", "password1", "")
+	_, err = s.Register(ctx, "a@example.com", "password1", "", "10.0.0.1")
 	require.NoError(t, err)
 
 	for range 3 {
 		_, err := s.Login(ctx, "a@example.com", "nope-nope", "10.0.0.1")
 		require.ErrorIs(t, err, ErrInvalidLogin)
 	}
-	_, err = s.Login(ctx, "A@example.com", "password1", "10.0.0.2")
+	_, err = s.Login(ctx, "A@example.com", "password1", "10.0.0.1")
 	var rl *RateLimitError
-	require.ErrorAs(t, err, &rl, "blocked per email, whatever the address and case")
+	require.ErrorAs(t, err, &rl, "blocked for that email from that address, whatever the case")
 	require.Equal(t, time.Minute, rl.RetryAfter)
+	_, err = s.Login(ctx, "a@example.com", "password1", "10.0.0.2")
+	require.NoError(t, err, "a stranger's failures elsewhere do not lock the owner out")
 
 	clock.Advance(40 * time.Second)
-	_, err = s.Login(ctx, "a@example.com", "password1", "10.0.0.2")
+	_, err = s.Login(ctx, "a@example.com", "password1", "10.0.0.1")
 	require.ErrorAs(t, err, &rl)
 	require.Equal(t, 20*time.Second, rl.RetryAfter)
 
 	clock.Advance(20 * time.Second)
-	_, err = s.Login(ctx, "a@example.com", "password1", "10.0.0.2")
+	_, err = s.Login(ctx, "a@example.com", "password1", "10.0.0.1")
 	require.NoError(t, err, "the window is over")
 
 	// Per IP: failures across many emails.
@@ -228,11 +230,14 @@ func TestFailureLimiterIsBounded(t *testing.T) {
 
 func TestUnknownEmailCostsABcrypt(t *testing.T) {
 	// Not a timing assertion: it checks that the unknown-email path really
-	// compares against the dummy hash, which has the configured cost.
+	// compares against a dummy hash of the configured cost.
 	s := newTestService(t, &fakeClock{t: time.Now()})
-	cost, err := bcrypt.Cost(s.dummyHash)
+	cost, err := bcrypt.Cost(s.dummies[bcrypt.MinCost])
 	require.NoError(t, err)
 	require.Equal(t, bcrypt.MinCost, cost)
 	_, err = s.Login(context.Background(), "ghost@example.com", "password1", "10.0.0.1")
 	require.True(t, errors.Is(err, ErrInvalidLogin))
+	var fail *LoginFailure
+	require.ErrorAs(t, err, &fail)
+	require.Empty(t, fail.UserID)
 }

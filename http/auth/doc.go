@@ -13,11 +13,25 @@
 // request with SetPrincipal and read with PrincipalFrom.
 //
 // Passwords are hashed with bcrypt. Login answers an unknown email and a
-// wrong password with the same error after the same bcrypt work, and
-// failed logins are rate limited per email and per client IP.
+// wrong password with the same error after the same bcrypt work, whatever
+// the cost of the stored hash (a hash of a lower cost than the configured
+// one is followed by dummy comparisons that make up the difference, and
+// is rehashed at the next correct login). Failed logins are rate limited
+// per (email, client IP) and per client IP, so that failures from one
+// address never lock an account out for another; registrations are
+// limited per client IP.
 //
-// Errors: ErrUnauthenticated (and ErrInvalidLogin, which wraps it) for bad
-// credentials; *RateLimitError for too many failed logins; agent.ErrInvalid
+// Emails are normalised once, in normalizeEmail (NFKC, then PRECIS's
+// UsernameCaseMapped profile), and refused when they hold invisible or
+// bidirectional characters or mix scripts in one label: look-alikes are
+// the same account or no account. Who may register is the sign-up policy
+// (open, invite, closed; the first account always may); under invite an
+// InvitationLookup answers whether the email has a pending invitation.
+//
+// Errors: ErrUnauthenticated (and ErrInvalidLogin, which wraps it, and
+// *LoginFailure, which wraps that) for bad credentials; *RateLimitError
+// for too many failed logins or registrations; ErrSignupClosed and
+// ErrInvitationRequired for registrations the policy refuses; agent.ErrInvalid
 // and agent.ErrConflict wrapped with a message meant for the client for bad
 // input and duplicate emails; store errors are passed on wrapped.
 //
@@ -26,6 +40,6 @@
 // the reasons, and the HTTP error mapper logs them once.
 //
 // auth imports persist, actors/agent (for sentinel errors), golang-jwt,
-// x/crypto/bcrypt and fasthttp; it must not import httpapi or anything
+// x/crypto/bcrypt, x/text (normalisation) and fasthttp; it must not import httpapi or anything
 // under actors/ besides agent.
 package auth

@@ -14,7 +14,7 @@ import (
 	"github.com/seshat-host/seshat/persist"
 )
 
-// Audit is what the audit log handlers need of the runtime. *host.Host
+// Audit is what the audit log handlers need of the runtime. *tenancy.Host
 // implements it.
 type Audit interface {
 	ListAudit(ctx context.Context, userID, serverRole string, q persist.AuditQuery) ([]persist.AuditEntry, string, error)
@@ -48,7 +48,7 @@ func (s *Server) listAudit(ctx *fasthttp.RequestCtx) error {
 			return invalid("limit must be a number from 1 to 500")
 		}
 	}
-	entries, next, err := s.deps.Runtime.ListAudit(s.opCtx, p.UserID, p.Role, q)
+	entries, next, err := s.deps.Tenancy.ListAudit(s.opCtx, p.UserID, p.Role, q)
 	if err != nil {
 		return err
 	}
@@ -61,7 +61,7 @@ func (s *Server) listAudit(ctx *fasthttp.RequestCtx) error {
 
 // GET /api/v1/audit/verify (server admins)
 func (s *Server) verifyAudit(ctx *fasthttp.RequestCtx) error {
-	v, err := s.deps.Runtime.VerifyAudit(s.opCtx)
+	v, err := s.deps.Tenancy.VerifyAudit(s.opCtx)
 	if err != nil {
 		return err
 	}
@@ -142,7 +142,7 @@ func (a auditor) begin(ctx *fasthttp.RequestCtx) *auditNote {
 		v := pathParam(ctx, name)
 		if name == main {
 			n.resourceID = v
-			n.workspaceID, n.organizationID = a.s.placeOf(v)
+			n.workspaceID, n.organizationID = a.s.access.Place(v)
 		} else if v != "" {
 			n.details[name] = v
 		}
@@ -185,9 +185,9 @@ func (a auditor) end(ctx *fasthttp.RequestCtx, n *auditNote, err error) {
 	switch {
 	case e.WorkspaceID == "" && e.OrganizationID == "" && e.ResourceID != "":
 		// A resource the handler created: where it went.
-		e.WorkspaceID, e.OrganizationID = a.s.placeOf(e.ResourceID)
+		e.WorkspaceID, e.OrganizationID = a.s.access.Place(e.ResourceID)
 	case e.OrganizationID == "" && e.WorkspaceID != "":
-		_, e.OrganizationID = a.s.placeOf(e.WorkspaceID)
+		_, e.OrganizationID = a.s.access.Place(e.WorkspaceID)
 	}
 	e.Details["status"] = strconv.Itoa(status)
 	if err != nil || status >= 400 {
@@ -252,7 +252,7 @@ var resourceTypes = map[string]string{
 	agent.PrefixUser: "user", agent.PrefixWorkspace: "workspace", agent.PrefixSession: "session",
 	agent.PrefixFile: "file", agent.PrefixJob: "job", agent.PrefixKey: "api_key", agent.PrefixOrg: "organization",
 	agent.PrefixGroup: "group", agent.PrefixPerm: "permission_request", agent.PrefixPrompt: "prompt_request",
-	agent.PrefixRun: "job_run", "pset": "provider_setting",
+	agent.PrefixRun: "job_run", "pset": "provider_setting", agent.PrefixMemory: "memory",
 }
 
 func resourceType(id string) string {
@@ -261,45 +261,4 @@ func resourceType(id string) string {
 		return ""
 	}
 	return resourceTypes[prefix]
-}
-
-// placeOf returns the workspace and organization a resource id belongs
-// to, as far as the store knows them ("" for what it does not).
-func (s *Server) placeOf(id string) (workspaceID, orgID string) {
-	st := s.deps.Store
-	prefix, _, _ := strings.Cut(id, "_")
-	switch prefix {
-	case agent.PrefixOrg:
-		return "", id
-	case agent.PrefixGroup:
-		if g, err := st.Group(id); err == nil {
-			return "", g.OrgID
-		}
-		return "", ""
-	case agent.PrefixWorkspace:
-		workspaceID = id
-	case agent.PrefixSession:
-		if r, err := st.Session(id); err == nil {
-			workspaceID = r.WorkspaceID
-		}
-	case agent.PrefixFile:
-		if f, err := st.File(id); err == nil {
-			workspaceID = f.WorkspaceID
-		}
-	case agent.PrefixJob:
-		if j, err := st.Job(id); err == nil {
-			workspaceID = j.WorkspaceID
-		}
-	case "pset":
-		if ps, err := st.ProviderSetting(id); err == nil {
-			workspaceID = ps.WorkspaceID
-		}
-	}
-	if workspaceID == "" {
-		return "", ""
-	}
-	if ws, err := st.Workspace(workspaceID); err == nil {
-		return workspaceID, ws.OrganizationID
-	}
-	return workspaceID, ""
 }

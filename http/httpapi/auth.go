@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"errors"
+
 	"github.com/valyala/fasthttp"
 
 	"github.com/seshat-host/seshat/http/apitype"
@@ -14,11 +16,15 @@ func (s *Server) register(ctx *fasthttp.RequestCtx) error {
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
 	}
-	noteAudit(ctx).set("email", req.Email)
-	g, err := s.deps.Auth.Register(s.opCtx, req.Email, req.Password, req.Name)
+	// The peer address, not X-Forwarded-For: a header would let any client
+	// pick a fresh IP per attempt.
+	g, err := s.deps.Auth.Register(s.opCtx, req.Email, req.Password, req.Name, ctx.RemoteIP().String())
 	if err != nil {
 		return err
 	}
+	// Only once the email is an account's: what a failed attempt typed
+	// there may be a password.
+	noteAudit(ctx).set("email", g.User.Email)
 	noteAudit(ctx).actor(g.User.ID)
 	noteAudit(ctx).resource(g.User.ID, g.User.DefaultWorkspaceID)
 	return writeJSON(ctx, fasthttp.StatusCreated, authResponse(g))
@@ -30,13 +36,16 @@ func (s *Server) login(ctx *fasthttp.RequestCtx) error {
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
 	}
-	// The peer address, not X-Forwarded-For: a header would let any client
-	// pick a fresh IP per attempt.
-	noteAudit(ctx).set("email", req.Email)
 	g, err := s.deps.Auth.Login(s.opCtx, req.Email, req.Password, ctx.RemoteIP().String())
+	var fail *auth.LoginFailure
+	if errors.As(err, &fail) && fail.UserID != "" {
+		// The account that was tried, never what was typed as its email.
+		noteAudit(ctx).resource(fail.UserID, "")
+	}
 	if err != nil {
 		return err
 	}
+	noteAudit(ctx).set("email", g.User.Email)
 	noteAudit(ctx).actor(g.User.ID)
 	noteAudit(ctx).resource(g.User.ID, "")
 	return writeJSON(ctx, fasthttp.StatusOK, authResponse(g))
@@ -50,6 +59,44 @@ func (s *Server) me(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	return writeJSON(ctx, fasthttp.StatusOK, userOf(u))
+}
+
+// PATCH /api/v1/users/me {name?, password?: {current, new}}
+func (s *Server) updateMe(ctx *fasthttp.RequestCtx) error {
+	p := principal(ctx)
+	var req apitype.UpdateMeRequest
+	if err := decodeJSON(ctx, &req); err != nil {
+		return err
+	}
+	var pw *auth.PasswordChange
+	if req.Password != nil {
+		pw = &auth.PasswordChange{Current: req.Password.Current, New: req.Password.New}
+	}
+	u, err := s.deps.Auth.UpdateMe(s.opCtx, p.UserID, req.Name, pw, ctx.RemoteIP().String())
+	if err != nil {
+		return err
+	}
+	noteAudit(ctx).resource(u.ID, "")
+	if req.Password != nil {
+		noteAudit(ctx).set("password_changed", "true")
+	}
+	return writeJSON(ctx, fasthttp.StatusOK, userOf(u))
+}
+
+// POST /api/v1/users {email, password, name?, role?} (server admins)
+func (s *Server) createUser(ctx *fasthttp.RequestCtx) error {
+	var req apitype.CreateUserRequest
+	if err := decodeJSON(ctx, &req); err != nil {
+		return err
+	}
+	u, err := s.deps.Auth.CreateUser(s.opCtx, req.Email, req.Password, req.Name, req.Role)
+	if err != nil {
+		return err
+	}
+	noteAudit(ctx).resource(u.ID, u.DefaultWorkspaceID)
+	noteAudit(ctx).set("email", u.Email)
+	noteAudit(ctx).set("role", u.Role)
+	return writeJSON(ctx, fasthttp.StatusCreated, userOf(u))
 }
 
 // POST /api/v1/users/me/api-keys

@@ -1,6 +1,7 @@
 // Package httpapi is the HTTP server of the native API: the fasthttp
 // server, the one route table (routes.go), the middleware, the handlers by
-// API family, and the one error mapper (errors.go).
+// API family, and the one error mapper (errors.go, which renders the
+// status and code of http/apierr's table, shared with the gRPC surface).
 //
 // Request path: the fasthttp server reads the request (its body capped per
 // route: HeaderReceived raises the cap only for routes declared with their

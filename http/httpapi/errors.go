@@ -5,138 +5,69 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
-	"math"
 	"net"
 	"strconv"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/seshat-host/seshat/actors/agent"
 	"github.com/seshat-host/seshat/compat/anthropic"
+	"github.com/seshat-host/seshat/http/apierr"
 	"github.com/seshat-host/seshat/http/apitype"
-	"github.com/seshat-host/seshat/http/auth"
-	"github.com/seshat-host/seshat/persist"
 )
 
-// Machine codes of error responses. They are part of the API: clients
-// branch on them, so they never change once released.
+// Machine codes of error responses: apierr's, the one list both API
+// surfaces share.
 const (
-	CodeInvalidJSON          = "invalid_json"           // 400: the body is not valid JSON
-	CodeInvalidRequest       = "invalid_request"        // 400: a field is missing or invalid
-	CodeBadRequest           = "bad_request"            // 400: the request could not be parsed
-	CodeUnauthorized         = "unauthorized"           // 401: missing or bad credentials
-	CodeForbidden            = "forbidden"              // 403: authenticated but not allowed
-	CodeNotFound             = "not_found"              // 404: unknown id, another tenant's id, unknown route
-	CodeMethodNotAllowed     = "method_not_allowed"     // 405
-	CodeRequestTimeout       = "request_timeout"        // 408: the request was not read in time
-	CodeConflict             = "conflict"               // 409: the resource's state forbids the request
-	CodeSessionBusy          = "session_busy"           // 409: the session already runs a turn
-	CodeBodyTooLarge         = "body_too_large"         // 413
-	CodeUnsupportedMediaType = "unsupported_media_type" // 415
-	CodeHeadersTooLarge      = "headers_too_large"      // 431
-	CodeRateLimited          = "rate_limited"           // 429: too many attempts; see Retry-After
-	CodeTooManyTurns         = "too_many_turns"         // 429
-	CodeTooManyStreams       = "too_many_streams"       // 429
-	CodeQuotaExceeded        = "quota_exceeded"         // 429: a quota limit refused the request; see quota and Retry-After
-	CodeInternal             = "internal"               // 500: nothing more is said
-	CodeTurnFailed           = "turn_failed"            // 502: the turn failed after it started; the message says why
-	CodeOverloaded           = "overloaded"             // 503
-	CodeShuttingDown         = "shutting_down"          // 503
+	CodeInvalidJSON          = apierr.CodeInvalidJSON
+	CodeInvalidRequest       = apierr.CodeInvalidRequest
+	CodeInvalidField         = apierr.CodeInvalidField
+	CodeInvalidCursor        = apierr.CodeInvalidCursor
+	CodeBadRequest           = apierr.CodeBadRequest
+	CodeUnauthorized         = apierr.CodeUnauthorized
+	CodeForbidden            = apierr.CodeForbidden
+	CodeSignupClosed         = apierr.CodeSignupClosed
+	CodeNotFound             = apierr.CodeNotFound
+	CodeMethodNotAllowed     = apierr.CodeMethodNotAllowed
+	CodeRequestTimeout       = apierr.CodeRequestTimeout
+	CodeConflict             = apierr.CodeConflict
+	CodeSessionBusy          = apierr.CodeSessionBusy
+	CodeBodyTooLarge         = apierr.CodeBodyTooLarge
+	CodeUnsupportedMediaType = apierr.CodeUnsupportedMediaType
+	CodeHeadersTooLarge      = apierr.CodeHeadersTooLarge
+	CodeRateLimited          = apierr.CodeRateLimited
+	CodeTooManyTurns         = apierr.CodeTooManyTurns
+	CodeTooManyStreams       = apierr.CodeTooManyStreams
+	CodeQuotaExceeded        = apierr.CodeQuotaExceeded
+	CodeInternal             = apierr.CodeInternal
+	CodeTurnFailed           = apierr.CodeTurnFailed
+	CodeOverloaded           = apierr.CodeOverloaded
+	CodeShuttingDown         = apierr.CodeShuttingDown
+	CodeNotReady             = apierr.CodeNotReady
 )
 
 // statusClientClosed is logged (never sent) when the request's context was
 // cancelled, as nginx does.
-const statusClientClosed = 499
+const statusClientClosed = apierr.StatusClientClosed
 
 // Error is an error with an explicit status, code and client message. Err,
 // if set, is the cause: logged, never shown to the client.
-type Error struct {
-	Status int
-	Code   string
-	Msg    string
-	Err    error
-}
-
-// Error implements error.
-func (e *Error) Error() string {
-	if e.Err != nil {
-		return fmt.Sprintf("%s: %v", e.Msg, e.Err)
-	}
-	return e.Msg
-}
-
-// Unwrap returns the cause.
-func (e *Error) Unwrap() error { return e.Err }
-
-// sentinels maps errors from below http/ to a status and code, in order:
-// the first match wins. An empty msg shows the error's own text, which the
-// lower layers write for the client (agent.ErrInvalid and ErrConflict are
-// wrapped with such a message); the others have fixed messages because
-// their text may carry ids or internals.
-var sentinels = []struct {
-	err    error
-	status int
-	code   string
-	msg    string
-}{
-	{auth.ErrInvalidLogin, fasthttp.StatusUnauthorized, CodeUnauthorized, "invalid email or password"},
-	{auth.ErrUnauthenticated, fasthttp.StatusUnauthorized, CodeUnauthorized, "missing or invalid credentials"},
-	{agent.ErrNotFound, fasthttp.StatusNotFound, CodeNotFound, "not found"},
-	{persist.ErrNotFound, fasthttp.StatusNotFound, CodeNotFound, "not found"},
-	{agent.ErrInvalid, fasthttp.StatusBadRequest, CodeInvalidRequest, ""},
-	{persist.ErrInvalid, fasthttp.StatusBadRequest, CodeInvalidRequest, ""},
-	{agent.ErrForbidden, fasthttp.StatusForbidden, CodeForbidden, ""},
-	{persist.ErrForbidden, fasthttp.StatusForbidden, CodeForbidden, "your role in the workspace does not allow this"},
-	{agent.ErrBusy, fasthttp.StatusConflict, CodeSessionBusy, "the session is already running a turn"},
-	{agent.ErrConflict, fasthttp.StatusConflict, CodeConflict, ""},
-	{persist.ErrConflict, fasthttp.StatusConflict, CodeConflict, "conflict"},
-	{agent.ErrTooManyTurns, fasthttp.StatusTooManyRequests, CodeTooManyTurns, "too many running turns"},
-	{agent.ErrTooManyStreams, fasthttp.StatusTooManyRequests, CodeTooManyStreams, "too many open streams"},
-	{persist.ErrTooLarge, fasthttp.StatusRequestEntityTooLarge, CodeBodyTooLarge, "file too large"},
-	{agent.ErrOverloaded, fasthttp.StatusServiceUnavailable, CodeOverloaded, "the server is overloaded; retry later"},
-	{agent.ErrTurnFailed, fasthttp.StatusBadGateway, CodeTurnFailed, ""},
-	{agent.ErrClosed, fasthttp.StatusServiceUnavailable, CodeShuttingDown, "the server is shutting down"},
-	{persist.ErrClosed, fasthttp.StatusServiceUnavailable, CodeShuttingDown, "the server is shutting down"},
-}
+type Error = apierr.Error
 
 // classify returns the status, code and client message for err, and the
-// Retry-After seconds if the client should wait.
+// Retry-After seconds if the client should wait: apierr.Classify, the
+// table the gRPC surface maps through too.
 func classify(err error) (status int, code, msg string, retryAfter int) {
-	var he *Error
-	if errors.As(err, &he) {
-		return he.Status, he.Code, he.Msg, 0
-	}
-	if q := quotaOf(err); q != nil {
-		return fasthttp.StatusTooManyRequests, CodeQuotaExceeded,
-			fmt.Sprintf("quota exceeded: %s of %s %s is %d (used %d)", q.Limit, q.Scope, q.ID, q.Max, q.Used), q.RetryAfterSeconds
-	}
-	var rl *auth.RateLimitError
-	if errors.As(err, &rl) {
-		return fasthttp.StatusTooManyRequests, CodeRateLimited, "too many failed login attempts; retry later",
-			max(1, int(math.Ceil(rl.RetryAfter.Seconds())))
-	}
-	for _, s := range sentinels {
-		if errors.Is(err, s.err) {
-			msg := s.msg
-			if msg == "" {
-				msg = err.Error()
-			}
-			return s.status, s.code, msg, 0
-		}
-	}
-	if errors.Is(err, context.Canceled) {
-		return statusClientClosed, "", "", 0
-	}
-	return fasthttp.StatusInternalServerError, CodeInternal, "internal error", 0
+	c := apierr.Classify(err)
+	return c.Status, c.Code, c.Msg, c.RetryAfter
 }
 
 // writeError is the one place an error becomes a response. It logs the
 // full chain once, with the request id: 4xx at debug, 5xx at error.
 func (s *Server) writeError(ctx *fasthttp.RequestCtx, err error) {
-	status, code, msg, retryAfter := classify(err)
+	c := apierr.Classify(err)
+	status, code, msg, retryAfter := c.Status, c.Code, c.Msg, c.RetryAfter
 	rid := requestID(ctx)
 	s.logError(ctx, rid, status, err)
 	if status == statusClientClosed {
@@ -152,30 +83,7 @@ func (s *Server) writeError(ctx *fasthttp.RequestCtx, err error) {
 		// RFC 9110 asks a 401 to name the scheme it expects.
 		ctx.Response.Header.Set(fasthttp.HeaderWWWAuthenticate, `Bearer realm="seshat"`)
 	}
-	writeErrorBody(ctx, status, code, msg, rid, quotaOf(err))
-}
-
-// quotaOf describes the quota error in err's chain, if any: the runtime's
-// (tokens, turns, requests) or the store's (stored bytes).
-func quotaOf(err error) *apitype.QuotaExceeded {
-	var aq *agent.QuotaError
-	if errors.As(err, &aq) {
-		return &apitype.QuotaExceeded{Scope: aq.Scope, ID: aq.ID, Limit: aq.Limit, Max: aq.Max, Used: aq.Used,
-			RetryAfterSeconds: retrySeconds(aq.RetryAfter)}
-	}
-	var pq *persist.QuotaError
-	if errors.As(err, &pq) {
-		return &apitype.QuotaExceeded{Scope: pq.Scope, ID: pq.ID, Limit: pq.Limit, Max: pq.Max, Used: pq.Used,
-			RetryAfterSeconds: retrySeconds(pq.RetryAfter)}
-	}
-	return nil
-}
-
-func retrySeconds(d time.Duration) int {
-	if d <= 0 {
-		return 0
-	}
-	return max(1, int(math.Ceil(d.Seconds())))
+	writeErrorBody(ctx, status, code, msg, rid, c.Quota)
 }
 
 func (s *Server) logError(ctx *fasthttp.RequestCtx, rid string, status int, err error) {
@@ -283,6 +191,9 @@ func (s *Server) serveError(ctx *fasthttp.RequestCtx, err error) {
 	}
 	s.logError(ctx, rid, status, err)
 	s.metrics.observe(ctx.Request.Header.Method(), routeUnmatched, status, 0)
+	if s.cfg.AccessLog {
+		s.logAccess(ctx.Request.Header.Method(), routeUnmatched, status, 0, rid, "")
+	}
 	writeErrorBody(ctx, status, code, msg, rid, nil)
 }
 

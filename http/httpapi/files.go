@@ -1,26 +1,32 @@
 package httpapi
 
 import (
-	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
-	"net/http"
 	"path"
 	"strconv"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/seshat-host/seshat/actors/agent"
+	"github.com/seshat-host/seshat/actors/files"
 	"github.com/seshat-host/seshat/http/apitype"
 	"github.com/seshat-host/seshat/persist"
 )
 
-// sniffLen is how much of a file http.DetectContentType looks at.
-const sniffLen = 512
+// Files is what the files routes need of the files family.
+// *files.Service implements it.
+type Files interface {
+	Upload(ctx context.Context, userID string, up files.Upload, content io.Reader) (persist.File, error)
+	List(ctx context.Context, userID, workspaceID string) ([]persist.File, error)
+	Get(ctx context.Context, userID, id string) (persist.File, error)
+	Open(ctx context.Context, userID, id string) (io.ReadCloser, persist.File, error)
+	Delete(ctx context.Context, userID, id string) error
+}
 
 // POST /api/v1/files: multipart form with `file` and optional
 // `workspace_id` and `path`. fasthttp has parsed the form while reading the
@@ -42,37 +48,17 @@ func (s *Server) uploadFile(ctx *fasthttp.RequestCtx) error {
 		return invalid("exactly one form field named file is required")
 	}
 	fh := parts[0]
-	wsID, err := s.workspaceFor(p.UserID, formValue(form, "workspace_id"), persist.WorkspaceEditor)
-	if err != nil {
-		return err
-	}
 	name := formValue(form, "path")
 	if name == "" {
 		name = fh.Filename
 	}
-	clean, err := persist.CleanPath(name)
-	if err != nil {
-		return &Error{Status: fasthttp.StatusBadRequest, Code: CodeInvalidRequest,
-			Msg: "path must be relative, without .. elements, backslashes or NUL bytes", Err: err}
-	}
-	if fh.Size > s.cfg.MaxUploadBytes {
-		return tooLarge(s.cfg.MaxUploadBytes)
-	}
+	up := files.Upload{WorkspaceID: formValue(form, "workspace_id"), Path: name, ContentType: fh.Header.Get("Content-Type"), Size: fh.Size}
 	content, err := fh.Open()
 	if err != nil {
 		return fmt.Errorf("open uploaded part: %w", err)
 	}
 	defer content.Close()
-	ctype, body, err := contentType(fh.Header.Get("Content-Type"), content)
-	if err != nil {
-		return fmt.Errorf("read uploaded part: %w", err)
-	}
-	f, err := s.deps.Store.PutFile(s.opCtx, persist.File{
-		WorkspaceID: wsID,
-		Path:        clean,
-		ContentType: ctype,
-		CreatedBy:   p.UserID,
-	}, body, s.cfg.MaxUploadBytes)
+	f, err := s.deps.Files.Upload(s.opCtx, p.UserID, up, content)
 	if errors.Is(err, persist.ErrTooLarge) {
 		return tooLarge(s.cfg.MaxUploadBytes)
 	}
@@ -86,16 +72,12 @@ func (s *Server) uploadFile(ctx *fasthttp.RequestCtx) error {
 // GET /api/v1/files?workspace_id=
 func (s *Server) listFiles(ctx *fasthttp.RequestCtx) error {
 	p := principal(ctx)
-	wsID, err := s.workspaceFor(p.UserID, string(ctx.QueryArgs().Peek("workspace_id")), persist.WorkspaceViewer)
+	list, err := s.deps.Files.List(s.opCtx, p.UserID, string(ctx.QueryArgs().Peek("workspace_id")))
 	if err != nil {
 		return err
 	}
-	files, err := s.deps.Store.ListFiles(wsID)
-	if err != nil {
-		return err
-	}
-	out := make([]apitype.File, len(files))
-	for i, f := range files {
+	out := make([]apitype.File, len(list))
+	for i, f := range list {
 		out[i] = fileOf(f)
 	}
 	return writeJSON(ctx, fasthttp.StatusOK, apitype.NewList(out))
@@ -103,7 +85,7 @@ func (s *Server) listFiles(ctx *fasthttp.RequestCtx) error {
 
 // GET /api/v1/files/{id}
 func (s *Server) getFile(ctx *fasthttp.RequestCtx) error {
-	f, err := s.callerFile(ctx, persist.WorkspaceViewer)
+	f, err := s.deps.Files.Get(s.opCtx, principal(ctx).UserID, pathParam(ctx, "id"))
 	if err != nil {
 		return err
 	}
@@ -112,11 +94,7 @@ func (s *Server) getFile(ctx *fasthttp.RequestCtx) error {
 
 // GET /api/v1/files/{id}/content
 func (s *Server) fileContent(ctx *fasthttp.RequestCtx) error {
-	f, err := s.callerFile(ctx, persist.WorkspaceViewer)
-	if err != nil {
-		return err
-	}
-	rc, f, err := s.deps.Store.OpenFileContent(f.ID)
+	rc, f, err := s.deps.Files.Open(s.opCtx, principal(ctx).UserID, pathParam(ctx, "id"))
 	if err != nil {
 		return err
 	}
@@ -140,93 +118,11 @@ func (s *Server) fileContent(ctx *fasthttp.RequestCtx) error {
 
 // DELETE /api/v1/files/{id}
 func (s *Server) deleteFile(ctx *fasthttp.RequestCtx) error {
-	f, err := s.callerFile(ctx, persist.WorkspaceEditor)
-	if err != nil {
-		return err
-	}
-	if err := s.deps.Store.DeleteFile(s.opCtx, f.ID); err != nil {
+	if err := s.deps.Files.Delete(s.opCtx, principal(ctx).UserID, pathParam(ctx, "id")); err != nil {
 		return err
 	}
 	ctx.SetStatusCode(fasthttp.StatusNoContent)
 	return nil
-}
-
-// callerFile loads the file named by the {id} parameter if the caller has
-// at least the need role in its workspace. A file of a workspace they
-// have no role in is not found, so that ids do not leak across tenants; a
-// lower role is 403.
-func (s *Server) callerFile(ctx *fasthttp.RequestCtx, need string) (persist.File, error) {
-	p := principal(ctx)
-	id := pathParam(ctx, "id")
-	notFound := fmt.Errorf("file %q: %w", id, agent.ErrNotFound)
-	if !agent.ValidID(agent.PrefixFile, id) {
-		return persist.File{}, notFound
-	}
-	f, err := s.deps.Store.File(id)
-	if err != nil {
-		return persist.File{}, err
-	}
-	if err := s.workspaceAccess(p.UserID, f.WorkspaceID, need); err != nil {
-		if errors.Is(err, agent.ErrNotFound) {
-			return persist.File{}, notFound
-		}
-		return persist.File{}, err
-	}
-	return f, nil
-}
-
-// workspaceAccess checks that userID has at least the need role in
-// workspaceID with persist.AuthorizeWorkspace, the rule every workspace
-// check uses: no role is not found, a lower role is forbidden.
-func (s *Server) workspaceAccess(userID, workspaceID, need string) error {
-	_, err := s.deps.Store.AuthorizeWorkspace(userID, workspaceID, need)
-	switch {
-	case errors.Is(err, persist.ErrNotFound):
-		return fmt.Errorf("workspace %q: %w", workspaceID, agent.ErrNotFound)
-	case errors.Is(err, persist.ErrForbidden):
-		return fmt.Errorf("%w: this needs the %s role in workspace %s", agent.ErrForbidden, need, workspaceID)
-	}
-	return err
-}
-
-// workspaceFor returns the workspace a request names, or the caller's
-// default one if it names none, provided the caller has at least the need
-// role in it (see workspaceAccess): a workspace they have no role in is not
-// found, a lower role 403.
-func (s *Server) workspaceFor(userID, requested, need string) (string, error) {
-	if requested == "" {
-		def, err := s.deps.Store.DefaultWorkspaceFor(userID)
-		if err != nil {
-			return "", err
-		}
-		requested = def
-	}
-	notFound := fmt.Errorf("workspace %q: %w", requested, agent.ErrNotFound)
-	if !agent.ValidID(agent.PrefixWorkspace, requested) {
-		return "", notFound
-	}
-	if err := s.workspaceAccess(userID, requested, need); err != nil {
-		return "", err
-	}
-	return requested, nil
-}
-
-// contentType returns the part's declared content type, or one sniffed
-// from its first bytes if it declared none or only the generic
-// application/octet-stream, and a reader of the whole content.
-func contentType(declared string, content io.Reader) (string, io.Reader, error) {
-	if declared != "" {
-		if mt, params, err := mime.ParseMediaType(declared); err == nil && mt != "application/octet-stream" {
-			return mime.FormatMediaType(mt, params), content, nil
-		}
-	}
-	head := make([]byte, sniffLen)
-	n, err := io.ReadFull(content, head)
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
-		return "", nil, err
-	}
-	head = head[:n]
-	return http.DetectContentType(head), io.MultiReader(bytes.NewReader(head), content), nil
 }
 
 func formValue(form *multipart.Form, name string) string {

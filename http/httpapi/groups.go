@@ -5,21 +5,21 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/seshat-host/seshat/actors/host"
+	"github.com/seshat-host/seshat/actors/tenancy"
 	"github.com/seshat-host/seshat/http/apitype"
 	"github.com/seshat-host/seshat/persist"
 )
 
-// Groups is what the group handlers need of the runtime. *host.Host
+// Groups is what the group handlers need of the runtime. *tenancy.Host
 // implements it.
 type Groups interface {
-	CreateGroup(ctx context.Context, userID, orgID string, in host.GroupInput) (persist.Group, error)
+	CreateGroup(ctx context.Context, userID, orgID string, in tenancy.GroupInput) (persist.Group, error)
 	ListGroups(ctx context.Context, userID, orgID string) ([]persist.Group, error)
 	GetGroup(ctx context.Context, userID, id string) (persist.Group, error)
-	UpdateGroup(ctx context.Context, userID, id string, in host.GroupInput) (persist.Group, error)
+	UpdateGroup(ctx context.Context, userID, id string, in tenancy.GroupInput) (persist.Group, error)
 	DeleteGroup(ctx context.Context, userID, id string) error
 	ListGroupMembers(ctx context.Context, userID, id string) ([]persist.User, error)
-	AddGroupMember(ctx context.Context, userID, id string, ref host.UserRef) (persist.User, error)
+	AddGroupMember(ctx context.Context, userID, id string, ref tenancy.UserRef) (persist.User, error)
 	RemoveGroupMember(ctx context.Context, userID, id, memberID string) error
 }
 
@@ -30,7 +30,7 @@ func (s *Server) createGroup(ctx *fasthttp.RequestCtx) error {
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
 	}
-	g, err := s.deps.Runtime.CreateGroup(s.opCtx, p.UserID, req.OrganizationID, host.GroupInput{Name: &req.Name, Description: req.Description})
+	g, err := s.deps.Tenancy.CreateGroup(s.opCtx, p.UserID, req.OrganizationID, tenancy.GroupInput{Name: &req.Name, Description: req.Description})
 	if err != nil {
 		return err
 	}
@@ -42,7 +42,7 @@ func (s *Server) createGroup(ctx *fasthttp.RequestCtx) error {
 // GET /api/v1/groups?organization_id=
 func (s *Server) listGroups(ctx *fasthttp.RequestCtx) error {
 	p := principal(ctx)
-	list, err := s.deps.Runtime.ListGroups(s.opCtx, p.UserID, string(ctx.QueryArgs().Peek("organization_id")))
+	list, err := s.deps.Tenancy.ListGroups(s.opCtx, p.UserID, string(ctx.QueryArgs().Peek("organization_id")))
 	if err != nil {
 		return err
 	}
@@ -56,7 +56,7 @@ func (s *Server) listGroups(ctx *fasthttp.RequestCtx) error {
 // GET /api/v1/groups/{id}
 func (s *Server) getGroup(ctx *fasthttp.RequestCtx) error {
 	p := principal(ctx)
-	g, err := s.deps.Runtime.GetGroup(s.opCtx, p.UserID, pathParam(ctx, "id"))
+	g, err := s.deps.Tenancy.GetGroup(s.opCtx, p.UserID, pathParam(ctx, "id"))
 	if err != nil {
 		return err
 	}
@@ -70,7 +70,7 @@ func (s *Server) updateGroup(ctx *fasthttp.RequestCtx) error {
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
 	}
-	g, err := s.deps.Runtime.UpdateGroup(s.opCtx, p.UserID, pathParam(ctx, "id"), host.GroupInput{Name: req.Name, Description: req.Description})
+	g, err := s.deps.Tenancy.UpdateGroup(s.opCtx, p.UserID, pathParam(ctx, "id"), tenancy.GroupInput{Name: req.Name, Description: req.Description})
 	if err != nil {
 		return err
 	}
@@ -80,7 +80,7 @@ func (s *Server) updateGroup(ctx *fasthttp.RequestCtx) error {
 // DELETE /api/v1/groups/{id} → 204.
 func (s *Server) deleteGroup(ctx *fasthttp.RequestCtx) error {
 	p := principal(ctx)
-	if err := s.deps.Runtime.DeleteGroup(s.opCtx, p.UserID, pathParam(ctx, "id")); err != nil {
+	if err := s.deps.Tenancy.DeleteGroup(s.opCtx, p.UserID, pathParam(ctx, "id")); err != nil {
 		return err
 	}
 	ctx.SetStatusCode(fasthttp.StatusNoContent)
@@ -90,7 +90,7 @@ func (s *Server) deleteGroup(ctx *fasthttp.RequestCtx) error {
 // GET /api/v1/groups/{id}/members
 func (s *Server) listGroupMembers(ctx *fasthttp.RequestCtx) error {
 	p := principal(ctx)
-	users, err := s.deps.Runtime.ListGroupMembers(s.opCtx, p.UserID, pathParam(ctx, "id"))
+	users, err := s.deps.Tenancy.ListGroupMembers(s.opCtx, p.UserID, pathParam(ctx, "id"))
 	if err != nil {
 		return err
 	}
@@ -108,7 +108,7 @@ func (s *Server) addGroupMember(ctx *fasthttp.RequestCtx) error {
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
 	}
-	u, err := s.deps.Runtime.AddGroupMember(s.opCtx, p.UserID, pathParam(ctx, "id"), host.UserRef{ID: req.UserID, Email: req.Email})
+	u, err := s.deps.Tenancy.AddGroupMember(s.opCtx, p.UserID, pathParam(ctx, "id"), tenancy.UserRef{ID: req.UserID, Email: req.Email})
 	if err != nil {
 		return err
 	}
@@ -119,7 +119,7 @@ func (s *Server) addGroupMember(ctx *fasthttp.RequestCtx) error {
 // DELETE /api/v1/groups/{id}/members/{user_id} → 204.
 func (s *Server) removeGroupMember(ctx *fasthttp.RequestCtx) error {
 	p := principal(ctx)
-	if err := s.deps.Runtime.RemoveGroupMember(s.opCtx, p.UserID, pathParam(ctx, "id"), pathParam(ctx, "user_id")); err != nil {
+	if err := s.deps.Tenancy.RemoveGroupMember(s.opCtx, p.UserID, pathParam(ctx, "id"), pathParam(ctx, "user_id")); err != nil {
 		return err
 	}
 	ctx.SetStatusCode(fasthttp.StatusNoContent)

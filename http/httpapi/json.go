@@ -5,20 +5,40 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
+	"strings"
 
 	"github.com/valyala/fasthttp"
 )
 
 const contentTypeJSON = "application/json"
 
-// decodeJSON reads the request body into v. A Content-Type other than
-// application/json (parameters allowed) is 415; a missing one is taken as
-// JSON, since curl and many scripts omit it. An empty or malformed body is
-// 400 invalid_json; a field of the wrong type is 400 invalid_request.
-// Unknown fields are ignored, so clients may send more than this version
-// knows.
+// MaxJSONDepth is how deeply a request body's arrays and objects may
+// nest. What the store keeps it must read back, and Go's decoder refuses
+// documents nested past 10,000 levels: a body that deep would be accepted,
+// stored, and lost on the next load.
+const MaxJSONDepth = 256
+
+// decodeJSON reads a native request body into v, strictly: an unknown
+// field, at any depth, is 400 invalid_field naming it, so that a typo
+// ("permision_mode") is not silently replaced by a default. A Content-Type
+// other than application/json (parameters allowed) is 415; a missing one
+// is taken as JSON, since curl and many scripts omit it. An empty or
+// malformed body, or one nested deeper than MaxJSONDepth, is 400
+// invalid_json; a field of the wrong type is 400 invalid_request.
 func decodeJSON(ctx *fasthttp.RequestCtx, v any) error {
+	return decodeBody(ctx, v, true)
+}
+
+// decodeJSONLenient is decodeJSON for the Anthropic-compatible surface:
+// unknown fields are ignored, since Anthropic clients send fields this
+// server does not model. The depth limit still holds.
+func decodeJSONLenient(ctx *fasthttp.RequestCtx, v any) error {
+	return decodeBody(ctx, v, false)
+}
+
+func decodeBody(ctx *fasthttp.RequestCtx, v any, strict bool) error {
 	if ct := ctx.Request.Header.ContentType(); len(ct) > 0 && !isJSON(ct) {
 		return &Error{
 			Status: fasthttp.StatusUnsupportedMediaType, Code: CodeUnsupportedMediaType,
@@ -29,18 +49,74 @@ func decodeJSON(ctx *fasthttp.RequestCtx, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return &Error{Status: fasthttp.StatusBadRequest, Code: CodeInvalidJSON, Msg: "request body is empty; expected a JSON object"}
 	}
-	if err := json.Unmarshal(body, v); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			msg := "request body must be a JSON object"
-			if te.Field != "" {
-				msg = fmt.Sprintf("field %s must be %s", te.Field, jsonKind(te.Type.Kind().String()))
-			}
-			return &Error{Status: fasthttp.StatusBadRequest, Code: CodeInvalidRequest, Msg: msg, Err: err}
-		}
-		return &Error{Status: fasthttp.StatusBadRequest, Code: CodeInvalidJSON, Msg: "request body is not valid JSON", Err: err}
+	if jsonDepth(body) > MaxJSONDepth {
+		return &Error{Status: fasthttp.StatusBadRequest, Code: CodeInvalidJSON,
+			Msg: fmt.Sprintf("request body nests arrays and objects deeper than %d levels", MaxJSONDepth)}
 	}
-	return nil
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if strict {
+		dec.DisallowUnknownFields()
+	}
+	err := dec.Decode(v)
+	if err == nil {
+		// Decode stops after the first value: anything but space after it
+		// is not one JSON document.
+		if _, tokErr := dec.Token(); tokErr != io.EOF {
+			err = errors.New("invalid character after top-level value")
+		}
+	}
+	if err == nil {
+		return nil
+	}
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &te):
+		msg := "request body must be a JSON object"
+		if te.Field != "" {
+			msg = fmt.Sprintf("field %s must be %s", te.Field, jsonKind(te.Type.Kind().String()))
+		}
+		return &Error{Status: fasthttp.StatusBadRequest, Code: CodeInvalidRequest, Msg: msg, Err: err}
+	case strings.HasPrefix(err.Error(), unknownFieldPrefix):
+		// encoding/json has no typed error for this; its message is stable
+		// and names the field, quoted.
+		name := strings.TrimPrefix(err.Error(), unknownFieldPrefix)
+		return &Error{Status: fasthttp.StatusBadRequest, Code: CodeInvalidField,
+			Msg: "unknown field " + name + " (check its spelling; docs/api.md lists the fields)", Err: err}
+	}
+	return &Error{Status: fasthttp.StatusBadRequest, Code: CodeInvalidJSON, Msg: "request body is not valid JSON", Err: err}
+}
+
+// unknownFieldPrefix starts encoding/json's error for a field that
+// DisallowUnknownFields refused.
+const unknownFieldPrefix = "json: unknown field "
+
+// jsonDepth returns how deeply body's arrays and objects nest, reading it
+// once without decoding it. Brackets inside strings do not count; a body
+// that is not JSON gets some depth, and the decoder refuses it after.
+func jsonDepth(body []byte) int {
+	depth, deepest := 0, 0
+	inString, escaped := false, false
+	for _, c := range body {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+			deepest = max(deepest, depth)
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return deepest
 }
 
 // jsonKind names a Go kind the way a JSON client thinks of it.

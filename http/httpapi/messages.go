@@ -17,6 +17,7 @@ import (
 
 	"github.com/seshat-host/seshat/actors/agent"
 	"github.com/seshat-host/seshat/actors/host"
+	"github.com/seshat-host/seshat/actors/routing"
 	"github.com/seshat-host/seshat/compat/anthropic"
 	"github.com/seshat-host/seshat/http/sse"
 )
@@ -48,15 +49,12 @@ var knownAPIVersions = map[string]bool{"2023-01-01": true, apiVersionDefault: tr
 // tool loop, a slow model) before a ping event is written.
 const messagePingInterval = 10 * time.Second
 
-// messageCoalesce caps the queued events written before one flush.
-const messageCoalesce = 64
-
-// modelCatalog is what the Anthropic-compatible routes need of the runtime
-// besides Sessions: the caller's models and the routing of a requested
-// model name. It is part of Runtime.
-type modelCatalog interface {
-	ListModels(ctx context.Context, userID string) ([]host.ModelInfo, error)
-	ResolveModel(ctx context.Context, userID, settingID, name string) (string, error)
+// ModelCatalog is what the Anthropic-compatible routes need of model
+// routing besides Sessions: the caller's models and the routing of a
+// requested model name. *routing.Service implements it.
+type ModelCatalog interface {
+	ListModels(ctx context.Context, userID string) ([]routing.ModelInfo, error)
+	ResolveModel(ctx context.Context, userID, settingID, name string) (string, *routing.Route, error)
 }
 
 // apiVersion returns the request's anthropic-version: apiVersionDefault
@@ -93,10 +91,9 @@ func (s *Server) messages(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	ctx.Response.Header.Set(headerSeshatSession, t.SessionID)
-	reply.id = "msg_" + strings.TrimPrefix(t.TurnID, agent.PrefixTurn+"_")
+	reply.ID = "msg_" + strings.TrimPrefix(t.TurnID, agent.PrefixTurn+"_")
 	if req.Stream {
-		s.serveMessageStream(ctx, t.Events, &messageStream{reply: reply,
-			conv: anthropic.NewStreamConverter(reply.id, reply.model, anthropic.EstimateTokens(req))})
+		s.serveMessageStream(ctx, t.Events, anthropic.NewTurnStream(reply, anthropic.EstimateTokens(req)))
 		return nil
 	}
 	res, toolRan, err := s.awaitTurn(t)
@@ -107,7 +104,7 @@ func (s *Server) messages(ctx *fasthttp.RequestCtx) error {
 		}
 		return err
 	}
-	return writeJSON(ctx, fasthttp.StatusOK, reply.response(res))
+	return writeJSON(ctx, fasthttp.StatusOK, reply.Response(res))
 }
 
 // decodeMessagesRequest reads and checks a Messages body, including the
@@ -118,7 +115,7 @@ func decodeMessagesRequest(ctx *fasthttp.RequestCtx) (anthropic.MessagesRequest,
 	if err != nil {
 		return req, err
 	}
-	if err := decodeJSON(ctx, &req); err != nil {
+	if err := decodeJSONLenient(ctx, &req); err != nil {
 		return req, err
 	}
 	switch {
@@ -162,7 +159,7 @@ func hasCitations(raw json.RawMessage) bool {
 
 // messageTurn turns a Messages request into the turn it runs, and the
 // reply that will report it.
-func (s *Server) messageTurn(ctx *fasthttp.RequestCtx, userID string, req anthropic.MessagesRequest) (host.TurnRequest, *messageReply, error) {
+func (s *Server) messageTurn(ctx *fasthttp.RequestCtx, userID string, req anthropic.MessagesRequest) (host.TurnRequest, *anthropic.Reply, error) {
 	mr, err := anthropic.FromMessagesRequest(req)
 	if err != nil {
 		return host.TurnRequest{}, nil, err
@@ -173,7 +170,7 @@ func (s *Server) messageTurn(ctx *fasthttp.RequestCtx, userID string, req anthro
 	if err != nil {
 		return host.TurnRequest{}, nil, err
 	}
-	model, err := s.deps.Runtime.ResolveModel(s.opCtx, userID, settingID, req.Model)
+	model, route, err := s.deps.Providers.ResolveModel(s.opCtx, userID, settingID, req.Model)
 	if errors.Is(err, agent.ErrNotFound) {
 		msg := fmt.Sprintf("model: %s not found", req.Model)
 		if settingID != "" {
@@ -184,36 +181,28 @@ func (s *Server) messageTurn(ctx *fasthttp.RequestCtx, userID string, req anthro
 	if err != nil {
 		return host.TurnRequest{}, nil, err
 	}
-	reply := &messageReply{model: req.Model, skip: len(input), client: make(map[string]bool, len(mr.Tools))}
+	reply := &anthropic.Reply{Model: req.Model, Skip: len(input), Client: make(map[string]bool, len(mr.Tools))}
 	for _, t := range mr.Tools {
-		reply.client[t.Name] = true
+		reply.Client[t.Name] = true
 	}
-	return host.TurnRequest{
-		SessionID: sessionID, Input: input, Model: model, ProviderSettingID: settingID,
-		SystemPrompt: mr.System, MaxTokens: mr.MaxTokens, ClientTools: mr.Tools, ToolChoice: mr.ToolChoice,
-		NoAsk: true, Stream: true,
-	}, reply, nil
+	tr := host.TurnRequest{
+		SessionID: sessionID, Input: input, Route: route, Stream: true,
+		// Without the session header the client resends the whole
+		// conversation next time: nothing need stay in memory.
+		OneShot: sessionID == "",
+	}
+	tr.Model, tr.ProviderSettingID, tr.SystemPrompt, tr.MaxTokens = model, settingID, mr.System, mr.MaxTokens
+	tr.ClientTools, tr.ToolChoice, tr.NoAsk = mr.Tools, mr.ToolChoice, true
+	return tr, reply, nil
 }
 
-// turnInput returns the messages a turn takes from a request. A session
-// named by the request has a history of its own, which is authoritative:
-// Anthropic clients resend the whole conversation, so the turn takes only
-// the trailing user messages after the request's last assistant message.
-// A new session has no history yet, so it starts from the whole
-// conversation. The last message must be the user's: a final assistant
-// message (prefill) has no meaning for an agent turn.
+// turnInput is anthropic.TurnInput with its refusal as a 400.
 func turnInput(msgs []agent.Message, bound bool) ([]agent.Message, error) {
-	if n := len(msgs); n == 0 || msgs[n-1].Role != agent.RoleUser {
-		return nil, invalid(`messages: the last message must have role "user" (assistant prefill is not supported)`)
+	in, err := anthropic.TurnInput(msgs, bound)
+	if err != nil {
+		return nil, invalid(err.Error())
 	}
-	if !bound {
-		return msgs, nil
-	}
-	i := len(msgs)
-	for i > 0 && msgs[i-1].Role == agent.RoleUser {
-		i--
-	}
-	return msgs[i:], nil
+	return in, nil
 }
 
 // awaitTurn waits for a non-streaming turn to end. It reads the turn's
@@ -250,61 +239,6 @@ drain:
 	return res, toolRan, err
 }
 
-// messageReply builds the one Anthropic message that reports a turn.
-type messageReply struct {
-	// id is "msg_" and the turn id's suffix.
-	id string
-	// model is echoed as the request named it.
-	model string
-	// skip is the number of the turn's first messages that were its input.
-	skip int
-	// client holds the names of the tools the client declared.
-	client map[string]bool
-}
-
-// blocks returns what the client sees of the messages a turn committed:
-// the text and thinking of its assistant messages, and the tool uses of
-// the client's tools. Server tool uses and their results stay inside, and
-// the text of consecutive model calls is joined into one block, as the
-// stream delivers it.
-func (r *messageReply) blocks(msgs []agent.Message) []agent.Block {
-	var out []agent.Block
-	for i, m := range msgs {
-		if i < r.skip || m.Role != agent.RoleAssistant {
-			continue
-		}
-		for _, b := range m.Content {
-			switch {
-			case b.Type == agent.BlockToolUse && !r.client[b.Name]:
-				continue
-			case b.Type == agent.BlockText && len(out) > 0 && out[len(out)-1].Type == agent.BlockText:
-				out[len(out)-1].Text += b.Text
-				continue
-			case b.Type == agent.BlockText && b.Text == "":
-				continue
-			}
-			out = append(out, b)
-		}
-	}
-	return out
-}
-
-// clientToolUses returns the client tool uses among blocks.
-func clientToolUses(blocks []agent.Block) []agent.Block {
-	var out []agent.Block
-	for _, b := range blocks {
-		if b.Type == agent.BlockToolUse {
-			out = append(out, b)
-		}
-	}
-	return out
-}
-
-// response is the non-streaming answer for a finished turn.
-func (r *messageReply) response(res *agent.QueryResult) anthropic.MessagesResponse {
-	return anthropic.ToResponse(r.id, r.model, r.blocks(res.Messages), res.StopReason, res.Usage)
-}
-
 // Messages of the error event that ends a message stream the turn did not
 // end.
 const (
@@ -312,56 +246,11 @@ const (
 	msgMessageShuttingDown  = "server shutting down"
 )
 
-// messageStream turns the events of one turn into the stream events of one
-// Anthropic message: text and thinking deltas live, the client's tool uses
-// from the committed messages once the turn is done, then the stop reason
-// and usage. Runtime events are not forwarded. It is used by one goroutine.
-type messageStream struct {
-	reply  *messageReply
-	conv   *anthropic.StreamConverter
-	pinged bool
-}
-
-// next returns the stream events for ev and whether the message is over.
-func (m *messageStream) next(ev agent.Event) ([]anthropic.StreamEvent, bool) {
-	switch ev.Kind {
-	case agent.KindDelta:
-		if ev.Thinking {
-			return m.pingOnce(m.conv.Thinking(ev.Delta)), false
-		}
-		return m.pingOnce(m.conv.Text(ev.Delta)), false
-	case agent.KindDone:
-		var evs []anthropic.StreamEvent
-		for _, b := range clientToolUses(m.reply.blocks(ev.Result.Messages)) {
-			evs = append(evs, m.conv.ToolUse(b)...)
-		}
-		return m.pingOnce(append(evs, m.conv.End(ev.Result.StopReason, ev.Result.Usage)...)), true
-	case agent.KindError:
-		return m.conv.Error(fasthttp.StatusInternalServerError, ev.Error), true
-	}
-	return nil, false
-}
-
-// pingOnce puts a ping right after the stream's first content_block_start,
-// as upstream does.
-func (m *messageStream) pingOnce(evs []anthropic.StreamEvent) []anthropic.StreamEvent {
-	if m.pinged {
-		return evs
-	}
-	for i, ev := range evs {
-		if ev.Type == anthropic.EventContentBlockStart {
-			m.pinged = true
-			return append(evs[:i+1], append([]anthropic.StreamEvent{{Type: anthropic.EventPing}}, evs[i+1:]...)...)
-		}
-	}
-	return evs
-}
-
 // serveMessageStream answers 200 text/event-stream and writes the message
 // stream of st. As serveStream, the writer captures only st, m, the
 // connection's deadline setter and the base context's done channel, never
 // ctx.
-func (s *Server) serveMessageStream(ctx *fasthttp.RequestCtx, st *host.Stream, m *messageStream) {
+func (s *Server) serveMessageStream(ctx *fasthttp.RequestCtx, st *host.Stream, m *anthropic.TurnStream) {
 	ctx.SetStatusCode(fasthttp.StatusOK)
 	ctx.SetContentType("text/event-stream; charset=utf-8")
 	ctx.Response.Header.Set("Cache-Control", "no-cache")
@@ -383,13 +272,13 @@ func (s *Server) serveMessageStream(ctx *fasthttp.RequestCtx, st *host.Stream, m
 }
 
 // writeMessageStream writes message_start at once (which sends the
-// headers), then the stream events of replay and of ch, coalescing what is
-// queued into one flush and writing a ping after ping of silence. It ends
+// headers), then the stream events of replay and of ch through the one
+// stream loop (sse.PumpUntil), with a ping after ping of silence. It ends
 // after the turn's done or error event; when ch closes before either (the
 // session dropped a subscriber that fell behind) or done closes (the
 // server is shutting down), the stream ends with an error event instead,
 // never silently. It returns the write error if the client went away.
-func writeMessageStream(done <-chan struct{}, w *sse.Writer, replay []agent.Event, ch <-chan *agent.Event, m *messageStream, ping time.Duration) error {
+func writeMessageStream(done <-chan struct{}, w *sse.Writer, replay []agent.Event, ch <-chan *agent.Event, m *anthropic.TurnStream, ping time.Duration) error {
 	write := func(evs []anthropic.StreamEvent) error {
 		for _, ev := range evs {
 			name, data := anthropic.Encode(ev)
@@ -401,11 +290,11 @@ func writeMessageStream(done <-chan struct{}, w *sse.Writer, replay []agent.Even
 	}
 	ended := false
 	handle := func(ev agent.Event) error {
-		evs, end := m.next(ev)
+		evs, end := m.Next(ev)
 		ended = end
 		return write(evs)
 	}
-	if err := write(m.conv.Start()); err != nil {
+	if err := write(m.Conv.Start()); err != nil {
 		return err
 	}
 	for _, ev := range replay {
@@ -416,46 +305,18 @@ func writeMessageStream(done <-chan struct{}, w *sse.Writer, replay []agent.Even
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	idle := time.NewTimer(ping)
-	defer idle.Stop()
-	for {
-		select {
-		case ev, ok := <-ch:
-			if !ok {
-				return errors.Join(write(m.conv.Error(fasthttp.StatusInternalServerError, msgMessageStreamDropped)), w.Flush())
-			}
-			if err := handle(*ev); err != nil {
-				return err
-			}
-		drain:
-			for i := 1; i < messageCoalesce && !ended; i++ {
-				select {
-				case ev, ok := <-ch:
-					if !ok {
-						break drain
-					}
-					if err := handle(*ev); err != nil {
-						return err
-					}
-				default:
-					break drain
-				}
-			}
-			if err := w.Flush(); err != nil || ended {
-				return err
-			}
-		case <-idle.C:
-			if err := write(m.conv.Ping()); err != nil {
-				return err
-			}
-			if err := w.Flush(); err != nil {
-				return err
-			}
-		case <-done:
-			return errors.Join(write(m.conv.Error(anthropic.StatusOverloaded, msgMessageShuttingDown)), w.Flush())
-		}
-		idle.Reset(ping)
+	err := sse.PumpUntil(done, w, ch, func(_ *sse.Writer, ev *agent.Event) (bool, error) {
+		err := handle(*ev)
+		return ended, err
+	}, sse.Idle{Every: ping, Write: func(*sse.Writer) error { return write(m.Conv.Ping()) }})
+	switch {
+	case errors.Is(err, sse.ErrShutdown):
+		return errors.Join(write(m.Conv.Error(anthropic.StatusOverloaded, msgMessageShuttingDown)), w.Flush())
+	case err != nil || ended:
+		return err
 	}
+	// The session dropped the subscriber before the turn ended.
+	return errors.Join(write(m.Conv.Error(fasthttp.StatusInternalServerError, msgMessageStreamDropped)), w.Flush())
 }
 
 // countTokens answers POST /v1/messages/count_tokens with an estimate
@@ -467,7 +328,7 @@ func (s *Server) countTokens(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	var req anthropic.CountTokensRequest
-	if err := decodeJSON(ctx, &req); err != nil {
+	if err := decodeJSONLenient(ctx, &req); err != nil {
 		return err
 	}
 	if strings.TrimSpace(req.Model) == "" {
@@ -502,39 +363,8 @@ func (s *Server) listModels(ctx *fasthttp.RequestCtx) error {
 		}
 		limit = n
 	}
-	page, hasMore := pageModels(models, string(args.Peek("after_id")), string(args.Peek("before_id")), limit)
+	page, hasMore := anthropic.PageModels(models, string(args.Peek("after_id")), string(args.Peek("before_id")), limit)
 	return writeJSON(ctx, fasthttp.StatusOK, anthropic.NewModelList(page, hasMore))
-}
-
-// pageModels returns the page of at most limit models after afterID (or
-// before beforeID), and whether more lie beyond it in that direction. An
-// unknown cursor gives an empty page.
-func pageModels(models []anthropic.Model, afterID, beforeID string, limit int) ([]anthropic.Model, bool) {
-	index := func(id string) int {
-		for i, m := range models {
-			if m.ID == id {
-				return i
-			}
-		}
-		return -1
-	}
-	switch {
-	case afterID != "":
-		i := index(afterID)
-		if i < 0 {
-			return nil, false
-		}
-		rest := models[i+1:]
-		return rest[:min(limit, len(rest))], len(rest) > limit
-	case beforeID != "":
-		i := index(beforeID)
-		if i < 0 {
-			return nil, false
-		}
-		head := models[:i]
-		return head[max(0, len(head)-limit):], len(head) > limit
-	}
-	return models[:min(limit, len(models))], len(models) > limit
 }
 
 // getModel answers GET /v1/models/{model_id}: the caller's model of that
@@ -570,7 +400,7 @@ func (s *Server) callerModels(ctx *fasthttp.RequestCtx) ([]anthropic.Model, erro
 		return nil, err
 	}
 	p := principal(ctx)
-	ms, err := s.deps.Runtime.ListModels(s.opCtx, p.UserID)
+	ms, err := s.deps.Providers.ListModels(s.opCtx, p.UserID)
 	if err != nil {
 		return nil, err
 	}
@@ -585,5 +415,3 @@ func (s *Server) callerModels(ctx *fasthttp.RequestCtx) ([]anthropic.Model, erro
 	}
 	return out, nil
 }
-
-var _ modelCatalog = (*host.Host)(nil)

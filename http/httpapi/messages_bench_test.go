@@ -26,7 +26,10 @@ import (
 	"github.com/seshat-host/seshat/actors/agent"
 	"github.com/seshat-host/seshat/actors/host"
 	"github.com/seshat-host/seshat/actors/provider"
+	"github.com/seshat-host/seshat/actors/quota"
+	"github.com/seshat-host/seshat/actors/routing"
 	"github.com/seshat-host/seshat/actors/session"
+	"github.com/seshat-host/seshat/actors/tenancy"
 	"github.com/seshat-host/seshat/http/auth"
 	"github.com/seshat-host/seshat/http/httpapi"
 	"github.com/seshat-host/seshat/persist"
@@ -86,6 +89,25 @@ func newUpstream(tb testing.TB, hold bool) *upstream {
 type stack struct {
 	URL string
 	Key string
+	// Resolutions counts the model resolutions (provider selections) of
+	// the host and the routes.
+	Resolutions *atomic.Int64
+}
+
+// countingRoutes is routing.Service with every selection counted, both
+// the host's and those of the Anthropic routes' model resolution.
+type countingRoutes struct {
+	*routing.Service
+	n *atomic.Int64
+}
+
+func (c countingRoutes) Select(ctx context.Context, userID, settingID, model string) (provider.Provider, string, error) {
+	c.n.Add(1)
+	return c.Service.Select(ctx, userID, settingID, model)
+}
+
+func (c countingRoutes) ResolveModel(ctx context.Context, userID, settingID, name string) (string, *routing.Route, error) {
+	return routing.ResolveModel(ctx, c, userID, settingID, name)
 }
 
 // newStack starts a host whose "anthropic" provider calls up, plus any
@@ -103,14 +125,20 @@ func newStack(tb testing.TB, up *upstream, extra map[string]provider.Provider) *
 	for name, p := range extra {
 		reg.Register(name, p)
 	}
+	svc, err := routing.New(routing.Config{Store: store, Registry: reg})
+	require.NoError(tb, err)
+	rt := countingRoutes{Service: svc, n: new(atomic.Int64)}
+	ten, err := tenancy.New(tenancy.Config{Store: store, Models: rt})
+	require.NoError(tb, err)
+	ledger, err := quota.New(quota.Config{Store: store, MaxTurnsPerUser: 1 << 16, MaxStreamsPerUser: 1 << 16})
+	require.NoError(tb, err)
 	h, err := host.New(host.Config{
-		Store: store, Providers: reg, Session: session.Config{DefaultModel: "mock:echo"},
-		MaxTurnsPerUser: 1 << 16, MaxStreamsPerUser: 1 << 16,
+		Store: store, Providers: rt, Tenancy: ten, Ledger: ledger, Session: session.Config{DefaultModel: "mock:echo"},
 	})
 	require.NoError(tb, err)
 	authSvc, err := auth.New(auth.Config{Secret: bytes.Repeat([]byte("k"), 32), Store: store, BcryptCost: bcrypt.MinCost})
 	require.NoError(tb, err)
-	srv, err := httpapi.New(httpapi.Config{}, httpapi.Deps{Store: store, Auth: authSvc, Runtime: h})
+	srv, err := httpapi.New(httpapi.Config{}, httpapi.Deps{Store: store, Auth: authSvc, Runtime: h, Tenancy: ten, Providers: rt, Quotas: ledger})
 	require.NoError(tb, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(tb, err)
@@ -124,11 +152,11 @@ func newStack(tb testing.TB, up *upstream, extra map[string]provider.Provider) *
 		require.NoError(tb, h.Close(ctx))
 		require.NoError(tb, store.Close())
 	})
-	g, err := authSvc.Register(context.Background(), "bench@example.com", "password123", "Bench")
+	g, err := authSvc.Register(context.Background(), "bench@example.com", "password123", "Bench", "127.0.0.1")
 	require.NoError(tb, err)
 	k, err := authSvc.CreateAPIKey(context.Background(), g.User.ID, "bench")
 	require.NoError(tb, err)
-	return &stack{URL: "http://" + ln.Addr().String(), Key: k.Key}
+	return &stack{URL: "http://" + ln.Addr().String(), Key: k.Key, Resolutions: rt.n}
 }
 
 // newClient is an HTTP client that keeps up to conns connections per host
@@ -412,4 +440,39 @@ func TestMessagesNoRetryAfterTool(t *testing.T) {
 	resp = send("mock:echo", "@error nothing ran")
 	require.Equal(t, http.StatusBadGateway, resp.StatusCode)
 	require.Empty(t, resp.Header.Get("x-should-retry"))
+}
+
+// TestMessagesResolveTheModelOnce checks that a /v1/messages turn selects
+// its model's provider once, from the request's model name to the turn's
+// model calls (each selection reads the caller's provider settings).
+func TestMessagesResolveTheModelOnce(t *testing.T) {
+	st := newStack(t, nil, nil)
+	c := newClient(t, 1)
+	for _, tc := range []struct{ model, want string }{
+		{"mock:echo", "echo: hi"},
+		{"claude-haiku-4-5", "echo: hi"}, // unknown here: the session's model (mock:echo)
+	} {
+		before := st.Resolutions.Load()
+		body := fmt.Sprintf(`{"model":%q,"max_tokens":64,"messages":[{"role":"user","content":"hi"}]}`, tc.model)
+		req, err := http.NewRequest(http.MethodPost, st.URL+"/v1/messages", strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("x-api-key", st.Key)
+		resp, err := c.Do(req)
+		require.NoError(t, err)
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode, string(b))
+		require.Contains(t, string(b), tc.want)
+		n := st.Resolutions.Load() - before
+		if tc.model == "mock:echo" {
+			require.Equal(t, int64(1), n, "%s: one selection from request to model call", tc.model)
+		} else {
+			// The bare name's candidates are each tried once (no model
+			// of that name is listed here: the name as is, then
+			// anthropic:name); then the session's model, once.
+			require.Equal(t, int64(3), n, "%s", tc.model)
+		}
+	}
 }

@@ -111,11 +111,11 @@ func readScript(t *testing.T, path string) script {
 // whose events are the replay (so that the end is deterministic).
 func runScript(t *testing.T, sc script) []byte {
 	t.Helper()
-	reply := &messageReply{id: "msg_test", model: "claude-haiku-4-5", skip: sc.skip, client: map[string]bool{}}
+	reply := &anthropic.Reply{ID: "msg_test", Model: "claude-haiku-4-5", Skip: sc.skip, Client: map[string]bool{}}
 	for _, n := range sc.tools {
-		reply.client[n] = true
+		reply.Client[n] = true
 	}
-	m := &messageStream{reply: reply, conv: anthropic.NewStreamConverter(reply.id, reply.model, 12)}
+	m := anthropic.NewTurnStream(reply, 12)
 	ch := make(chan *agent.Event, len(sc.events))
 	done := make(chan struct{})
 	var replay []agent.Event
@@ -172,8 +172,8 @@ func TestMessageStreamPingsWhenSilent(t *testing.T) {
 	// Buffered, so that sending never waits for a writer blocked on the
 	// pipe.
 	ch := make(chan *agent.Event, 1)
-	reply := &messageReply{id: "msg_test", model: "m", client: map[string]bool{}}
-	m := &messageStream{reply: reply, conv: anthropic.NewStreamConverter(reply.id, reply.model, 1)}
+	reply := &anthropic.Reply{ID: "msg_test", Model: "m", Client: map[string]bool{}}
+	m := anthropic.NewTurnStream(reply, 1)
 	errc := make(chan error, 1)
 	go func() {
 		errc <- writeMessageStream(make(chan struct{}), sse.NewWriter(bufio.NewWriter(pw), nil, sse.Config{}), nil, ch, m, time.Millisecond)
@@ -234,61 +234,6 @@ func TestTurnInput(t *testing.T) {
 	}
 }
 
-func TestMessageReplyBlocks(t *testing.T) {
-	r := &messageReply{skip: 1, client: map[string]bool{"get_weather": true}}
-	msgs := []agent.Message{
-		{Role: agent.RoleUser, Content: []agent.Block{agent.TextBlock("input")}},
-		{Role: agent.RoleAssistant, Content: []agent.Block{
-			{Type: agent.BlockThinking, Text: "hmm", Signature: "sig"},
-			agent.TextBlock("Let me look. "),
-			{Type: agent.BlockToolUse, ID: "toolu_1", Name: "read_file", Input: json.RawMessage(`{"path":"a"}`)},
-		}},
-		{Role: agent.RoleUser, Content: []agent.Block{{Type: agent.BlockToolResult, ToolUseID: "toolu_1", Content: "x"}}},
-		{Role: agent.RoleAssistant, Content: []agent.Block{
-			agent.TextBlock("It says x."),
-			{Type: agent.BlockToolUse, ID: "toolu_2", Name: "get_weather", Input: json.RawMessage(`{"city":"Paris"}`)},
-		}},
-	}
-	require.Equal(t, []agent.Block{
-		{Type: agent.BlockThinking, Text: "hmm", Signature: "sig"},
-		agent.TextBlock("Let me look. It says x."),
-		{Type: agent.BlockToolUse, ID: "toolu_2", Name: "get_weather", Input: json.RawMessage(`{"city":"Paris"}`)},
-	}, r.blocks(msgs), "server tool uses and results stay inside; the input is skipped")
-}
-
-func TestPageModels(t *testing.T) {
-	ms := []anthropic.Model{{ID: "a"}, {ID: "b"}, {ID: "c"}, {ID: "d"}}
-	ids := func(ms []anthropic.Model) []string {
-		out := []string{}
-		for _, m := range ms {
-			out = append(out, m.ID)
-		}
-		return out
-	}
-	tests := []struct {
-		name          string
-		after, before string
-		limit         int
-		want          []string
-		more          bool
-	}{
-		{"first page", "", "", 2, []string{"a", "b"}, true},
-		{"all", "", "", 20, []string{"a", "b", "c", "d"}, false},
-		{"after", "b", "", 2, []string{"c", "d"}, false},
-		{"after, more", "a", "", 2, []string{"b", "c"}, true},
-		{"before", "", "d", 2, []string{"b", "c"}, true},
-		{"before, start", "", "b", 2, []string{"a"}, false},
-		{"unknown cursor", "zz", "", 2, []string{}, false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got, more := pageModels(ms, tc.after, tc.before, tc.limit)
-			require.Equal(t, tc.want, ids(got))
-			require.Equal(t, tc.more, more)
-		})
-	}
-}
-
 // TestAnthropicSurfaceErrors checks the error envelope, the request-id
 // header and both ways of sending a key, on a server without a session
 // runtime (so /v1/messages answers 503 once authenticated).
@@ -296,7 +241,7 @@ func TestAnthropicSurfaceErrors(t *testing.T) {
 	verifyNoLeaks(t)
 	s, _ := newTestServer(t, Config{})
 	client := serveServer(t, s)
-	g, err := s.deps.Auth.Register(t.Context(), "a@example.com", "password123", "A")
+	g, err := s.deps.Auth.Register(t.Context(), "a@example.com", "password123", "A", "127.0.0.1")
 	require.NoError(t, err)
 	key, err := s.deps.Auth.CreateAPIKey(t.Context(), g.User.ID, "k")
 	require.NoError(t, err)

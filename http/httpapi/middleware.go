@@ -2,7 +2,9 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"log/slog"
 	"runtime/debug"
 	"strconv"
 	"time"
@@ -19,6 +21,7 @@ const (
 	headerAnthropicRequestID = "Request-Id"
 	headerAPIKey             = "X-Api-Key"
 	logKeyRequestID          = "request_id"
+	logKeyUserID             = "user_id"
 	maxRequestIDLen          = 64
 )
 
@@ -91,6 +94,42 @@ func (s *Server) withMetrics(next fasthttp.RequestHandler) fasthttp.RequestHandl
 		}
 		s.metrics.observe(ctx.Method(), route, ctx.Response.StatusCode(), time.Since(start))
 	}
+}
+
+// withAccessLog logs one line per request at info, once it is answered:
+// method, route pattern (not the path, which may carry ids and is
+// unbounded), status, duration, request id and, for an authenticated
+// request, the user id. A streamed response is logged when its stream
+// begins. Off unless Config.AccessLog.
+func (s *Server) withAccessLog(next fasthttp.RequestHandler) fasthttp.RequestHandler {
+	if !s.cfg.AccessLog {
+		return next
+	}
+	return func(ctx *fasthttp.RequestCtx) {
+		start := time.Now()
+		next(ctx)
+		route, _ := ctx.UserValue(routeKey{}).(string)
+		userID := ""
+		if p, ok := auth.PrincipalFrom(ctx); ok {
+			userID = p.UserID
+		}
+		s.logAccess(ctx.Method(), route, ctx.Response.StatusCode(), time.Since(start), requestID(ctx), userID)
+	}
+}
+
+// logAccess writes one access log line.
+func (s *Server) logAccess(method []byte, route string, status int, d time.Duration, rid, userID string) {
+	if route == "" {
+		route = routeUnmatched
+	}
+	s.log.LogAttrs(context.Background(), slog.LevelInfo, "request",
+		slog.String("method", string(method)),
+		slog.String("route", route),
+		slog.Int("status", status),
+		slog.Duration("duration", d),
+		slog.String(logKeyRequestID, rid),
+		slog.String(logKeyUserID, userID),
+	)
 }
 
 // panicError carries a recovered panic and its stack to the error mapper.
@@ -225,7 +264,7 @@ func (s *Server) withAuth(next handlerFunc) handlerFunc {
 }
 
 // RequestAdmitter counts a caller's requests against their quota.
-// *host.Host implements it.
+// *quota.Ledger implements it.
 type RequestAdmitter interface {
 	AdmitRequest(userID string) error
 }
@@ -233,11 +272,11 @@ type RequestAdmitter interface {
 // admitRequest counts an authenticated request against the caller's
 // requests_per_minute (a map lookup when they have no such limit).
 func (s *Server) admitRequest(ctx *fasthttp.RequestCtx) error {
-	if s.deps.Runtime == nil {
+	if s.deps.Quotas == nil {
 		return nil
 	}
 	p, _ := auth.PrincipalFrom(ctx)
-	return s.deps.Runtime.AdmitRequest(p.UserID)
+	return s.deps.Quotas.AdmitRequest(p.UserID)
 }
 
 // requireAdmin refuses callers who are not server admins: the check of

@@ -5,22 +5,22 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/seshat-host/seshat/actors/host"
+	"github.com/seshat-host/seshat/actors/tenancy"
 	"github.com/seshat-host/seshat/http/apitype"
 	"github.com/seshat-host/seshat/persist"
 )
 
 // Organizations is what the organization handlers need of the runtime.
-// *host.Host implements it.
+// *tenancy.Host implements it.
 type Organizations interface {
-	CreateOrganization(ctx context.Context, userID, name string) (host.OrgView, error)
-	ListOrganizations(ctx context.Context, userID string) ([]host.OrgView, error)
-	GetOrganization(ctx context.Context, userID, id string) (host.OrgView, error)
-	UpdateOrganization(ctx context.Context, userID, id string, name *string) (host.OrgView, error)
+	CreateOrganization(ctx context.Context, userID, name string) (tenancy.OrgView, error)
+	ListOrganizations(ctx context.Context, userID string) ([]tenancy.OrgView, error)
+	GetOrganization(ctx context.Context, userID, id string) (tenancy.OrgView, error)
+	UpdateOrganization(ctx context.Context, userID, id string, name *string) (tenancy.OrgView, error)
 	DeleteOrganization(ctx context.Context, userID, id string) error
-	ListOrgMembers(ctx context.Context, userID, id string) ([]host.OrgMemberView, error)
-	AddOrgMember(ctx context.Context, userID, orgID string, ref host.UserRef, role string) (host.OrgMemberView, error)
-	UpdateOrgMember(ctx context.Context, userID, orgID, memberID, role string) (host.OrgMemberView, error)
+	ListOrgMembers(ctx context.Context, userID, id string) ([]tenancy.OrgMemberView, error)
+	AddOrgMember(ctx context.Context, userID, orgID string, ref tenancy.UserRef, role string) (tenancy.OrgMemberView, error)
+	UpdateOrgMember(ctx context.Context, userID, orgID, memberID, role string) (tenancy.OrgMemberView, error)
 	RemoveOrgMember(ctx context.Context, userID, orgID, memberID string) error
 }
 
@@ -31,7 +31,7 @@ func (s *Server) createOrganization(ctx *fasthttp.RequestCtx) error {
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
 	}
-	v, err := s.deps.Runtime.CreateOrganization(s.opCtx, p.UserID, req.Name)
+	v, err := s.deps.Tenancy.CreateOrganization(s.opCtx, p.UserID, req.Name)
 	if err != nil {
 		return err
 	}
@@ -43,7 +43,7 @@ func (s *Server) createOrganization(ctx *fasthttp.RequestCtx) error {
 // GET /api/v1/organizations → the caller's organizations.
 func (s *Server) listOrganizations(ctx *fasthttp.RequestCtx) error {
 	p := principal(ctx)
-	list, err := s.deps.Runtime.ListOrganizations(s.opCtx, p.UserID)
+	list, err := s.deps.Tenancy.ListOrganizations(s.opCtx, p.UserID)
 	if err != nil {
 		return err
 	}
@@ -57,7 +57,7 @@ func (s *Server) listOrganizations(ctx *fasthttp.RequestCtx) error {
 // GET /api/v1/organizations/{id}
 func (s *Server) getOrganization(ctx *fasthttp.RequestCtx) error {
 	p := principal(ctx)
-	v, err := s.deps.Runtime.GetOrganization(s.opCtx, p.UserID, pathParam(ctx, "id"))
+	v, err := s.deps.Tenancy.GetOrganization(s.opCtx, p.UserID, pathParam(ctx, "id"))
 	if err != nil {
 		return err
 	}
@@ -71,7 +71,7 @@ func (s *Server) updateOrganization(ctx *fasthttp.RequestCtx) error {
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
 	}
-	v, err := s.deps.Runtime.UpdateOrganization(s.opCtx, p.UserID, pathParam(ctx, "id"), req.Name)
+	v, err := s.deps.Tenancy.UpdateOrganization(s.opCtx, p.UserID, pathParam(ctx, "id"), req.Name)
 	if err != nil {
 		return err
 	}
@@ -81,7 +81,7 @@ func (s *Server) updateOrganization(ctx *fasthttp.RequestCtx) error {
 // DELETE /api/v1/organizations/{id} → 204.
 func (s *Server) deleteOrganization(ctx *fasthttp.RequestCtx) error {
 	p := principal(ctx)
-	if err := s.deps.Runtime.DeleteOrganization(s.opCtx, p.UserID, pathParam(ctx, "id")); err != nil {
+	if err := s.deps.Tenancy.DeleteOrganization(s.opCtx, p.UserID, pathParam(ctx, "id")); err != nil {
 		return err
 	}
 	ctx.SetStatusCode(fasthttp.StatusNoContent)
@@ -91,7 +91,7 @@ func (s *Server) deleteOrganization(ctx *fasthttp.RequestCtx) error {
 // GET /api/v1/organizations/{id}/members
 func (s *Server) listOrgMembers(ctx *fasthttp.RequestCtx) error {
 	p := principal(ctx)
-	list, err := s.deps.Runtime.ListOrgMembers(s.opCtx, p.UserID, pathParam(ctx, "id"))
+	list, err := s.deps.Tenancy.ListOrgMembers(s.opCtx, p.UserID, pathParam(ctx, "id"))
 	if err != nil {
 		return err
 	}
@@ -109,7 +109,7 @@ func (s *Server) addOrgMember(ctx *fasthttp.RequestCtx) error {
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
 	}
-	m, err := s.deps.Runtime.AddOrgMember(s.opCtx, p.UserID, pathParam(ctx, "id"), host.UserRef{ID: req.UserID, Email: req.Email}, req.Role)
+	m, err := s.deps.Tenancy.AddOrgMember(s.opCtx, p.UserID, pathParam(ctx, "id"), tenancy.UserRef{ID: req.UserID, Email: req.Email}, req.Role)
 	if err != nil {
 		return err
 	}
@@ -126,7 +126,7 @@ func (s *Server) updateOrgMember(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	noteAudit(ctx).set("role", req.Role)
-	m, err := s.deps.Runtime.UpdateOrgMember(s.opCtx, p.UserID, pathParam(ctx, "id"), pathParam(ctx, "user_id"), req.Role)
+	m, err := s.deps.Tenancy.UpdateOrgMember(s.opCtx, p.UserID, pathParam(ctx, "id"), pathParam(ctx, "user_id"), req.Role)
 	if err != nil {
 		return err
 	}
@@ -136,14 +136,14 @@ func (s *Server) updateOrgMember(ctx *fasthttp.RequestCtx) error {
 // DELETE /api/v1/organizations/{id}/members/{user_id} → 204.
 func (s *Server) removeOrgMember(ctx *fasthttp.RequestCtx) error {
 	p := principal(ctx)
-	if err := s.deps.Runtime.RemoveOrgMember(s.opCtx, p.UserID, pathParam(ctx, "id"), pathParam(ctx, "user_id")); err != nil {
+	if err := s.deps.Tenancy.RemoveOrgMember(s.opCtx, p.UserID, pathParam(ctx, "id"), pathParam(ctx, "user_id")); err != nil {
 		return err
 	}
 	ctx.SetStatusCode(fasthttp.StatusNoContent)
 	return nil
 }
 
-func orgOf(v host.OrgView) apitype.Organization {
+func orgOf(v tenancy.OrgView) apitype.Organization {
 	return apitype.Organization{
 		ID: v.Org.ID, Name: v.Org.Name, Role: v.Role, CreatedBy: v.Org.CreatedBy,
 		CreatedAt: v.Org.CreatedAt.UTC(), UpdatedAt: v.Org.UpdatedAt.UTC(),

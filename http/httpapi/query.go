@@ -22,11 +22,13 @@ func turnRequest(ctx *fasthttp.RequestCtx) (host.TurnRequest, error) {
 	if req.MaxTurns < 0 || req.MaxTurns > 1000 {
 		return host.TurnRequest{}, invalid("max_turns must be from 1 to 1000")
 	}
-	return host.TurnRequest{
-		SessionID: req.SessionID, WorkspaceID: req.WorkspaceID, Prompt: req.Prompt, Model: req.Model,
-		ProviderSettingID: req.ProviderSettingID,
-		SystemPrompt:      req.SystemPrompt, PermissionMode: req.PermissionMode, MaxTurns: req.MaxTurns,
-	}, nil
+	tr := host.TurnRequest{SessionID: req.SessionID, WorkspaceID: req.WorkspaceID, Prompt: req.Prompt}
+	tr.Model, tr.ProviderSettingID = req.Model, req.ProviderSettingID
+	tr.SystemPrompt, tr.PermissionMode, tr.MaxTurns = req.SystemPrompt, req.PermissionMode, req.MaxTurns
+	if req.CorpusID != "" {
+		tr.Context.CorpusIDs = []string{req.CorpusID}
+	}
+	return tr, nil
 }
 
 // query runs a turn to its end. The wait ends with the server's base

@@ -6,25 +6,25 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/seshat-host/seshat/actors/host"
+	"github.com/seshat-host/seshat/actors/quota"
 	"github.com/seshat-host/seshat/http/apitype"
 	"github.com/seshat-host/seshat/persist"
 )
 
-// Quotas is what the quota handlers need of the runtime. *host.Host
-// implements it. GET and PUT of /quotas/{scope}/{id} are for server
+// Quotas is what the quota handlers need of the quota ledger.
+// *quota.Ledger implements it. GET and PUT of /quotas/{scope}/{id} are for server
 // admins; the route table says so, and adapt checks it.
 type Quotas interface {
-	Quotas(ctx context.Context, userID, workspaceID string) ([]host.QuotaView, error)
-	GetQuota(ctx context.Context, scope, id string) (host.QuotaView, error)
-	SetQuota(ctx context.Context, actorID, scope, id string, l persist.QuotaLimits) (host.QuotaView, error)
+	Quotas(ctx context.Context, userID, workspaceID string) ([]quota.View, error)
+	GetQuota(ctx context.Context, scope, id string) (quota.View, error)
+	SetQuota(ctx context.Context, actorID, scope, id string, l persist.QuotaLimits) (quota.View, error)
 }
 
 // GET /api/v1/quotas?workspace_id= → the caller's quotas (and the
 // workspace's and its organization's).
 func (s *Server) myQuotas(ctx *fasthttp.RequestCtx) error {
 	p := principal(ctx)
-	list, err := s.deps.Runtime.Quotas(s.opCtx, p.UserID, string(ctx.QueryArgs().Peek("workspace_id")))
+	list, err := s.deps.Quotas.Quotas(s.opCtx, p.UserID, string(ctx.QueryArgs().Peek("workspace_id")))
 	if err != nil {
 		return err
 	}
@@ -37,7 +37,7 @@ func (s *Server) myQuotas(ctx *fasthttp.RequestCtx) error {
 
 // GET /api/v1/quotas/{scope}/{id} (server admins)
 func (s *Server) getQuota(ctx *fasthttp.RequestCtx) error {
-	v, err := s.deps.Runtime.GetQuota(s.opCtx, pathParam(ctx, "scope"), pathParam(ctx, "id"))
+	v, err := s.deps.Quotas.GetQuota(s.opCtx, pathParam(ctx, "scope"), pathParam(ctx, "id"))
 	if err != nil {
 		return err
 	}
@@ -52,7 +52,7 @@ func (s *Server) setQuota(ctx *fasthttp.RequestCtx) error {
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
 	}
-	v, err := s.deps.Runtime.SetQuota(s.opCtx, p.UserID, pathParam(ctx, "scope"), pathParam(ctx, "id"), persist.QuotaLimits{
+	v, err := s.deps.Quotas.SetQuota(s.opCtx, p.UserID, pathParam(ctx, "scope"), pathParam(ctx, "id"), persist.QuotaLimits{
 		RequestsPerMinute: req.RequestsPerMinute, TokensPerDay: req.TokensPerDay, TokensPerMonth: req.TokensPerMonth,
 		ConcurrentTurns: req.ConcurrentTurns, StoredBytes: req.StoredBytes,
 	})
@@ -70,7 +70,7 @@ func (s *Server) setQuota(ctx *fasthttp.RequestCtx) error {
 	return writeJSON(ctx, fasthttp.StatusOK, quotaOfView(v))
 }
 
-func quotaOfView(v host.QuotaView) apitype.Quota {
+func quotaOfView(v quota.View) apitype.Quota {
 	l, u := v.Limits, v.Usage
 	out := apitype.Quota{
 		Scope: v.Scope, ID: v.ID,

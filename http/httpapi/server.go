@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
+	"github.com/seshat-host/seshat/actors/files"
+	"github.com/seshat-host/seshat/actors/tenancy"
 	"github.com/seshat-host/seshat/http/auth"
 	"github.com/seshat-host/seshat/http/sse"
 	"github.com/seshat-host/seshat/persist"
@@ -25,6 +27,11 @@ const uploadSlack = 1 << 20
 
 // Config configures a Server.
 type Config struct {
+	// PathPrefix is the path under which browsers reach the server, when a
+	// reverse proxy serves it below one (SESHAT_PUBLIC_URL's path, such as
+	// "/seshat"): GET / redirects to PathPrefix + "/console/". If empty,
+	// the server is at the root.
+	PathPrefix string
 	// Debug enables the CORS allowlist for browser clients served from
 	// http(s)://localhost, 127.0.0.1 or [::1] on any port.
 	Debug bool
@@ -48,6 +55,17 @@ type Config struct {
 	// ReadBufferSize is the per-connection read buffer, which also caps the
 	// total size of request headers (larger gets 431). If zero, 16 KiB.
 	ReadBufferSize int
+	// MaxConns caps the connections served at once (fasthttp's
+	// Concurrency): one more is answered 503 and closed at once, so that
+	// idle connections cannot take every file descriptor. If zero,
+	// fasthttp's default (262144).
+	MaxConns int
+	// MaxConnsPerIP caps the connections of one client address: one more
+	// is answered 429 and closed. If zero, no cap.
+	MaxConnsPerIP int
+	// AccessLog logs one line per request at info: method, route pattern,
+	// status, duration, request id and user id. If false, none.
+	AccessLog bool
 	// SSE tunes event streams (keepalive, rolling write deadline); zero
 	// fields get the sse package's defaults.
 	SSE sse.Config
@@ -71,6 +89,49 @@ type Deps struct {
 	// Runtime is the agent runtime behind every route but auth, files,
 	// health and metrics. If nil, those routes answer 503.
 	Runtime Runtime
+	// Tenancy serves organizations, groups, workspaces, account
+	// administration, preferences and the audit log; it is set with
+	// Runtime. *tenancy.Service implements it.
+	Tenancy Tenancy
+	// Providers serves the provider settings and the model listings and
+	// routing of the Anthropic-compatible routes; it is set with Runtime.
+	// *routing.Service implements it.
+	Providers Providers
+	// Quotas serves the quota routes and counts every authenticated
+	// request against the caller's requests_per_minute; it is set with
+	// Runtime. *quota.Ledger implements it.
+	Quotas QuotaLedger
+	// Files serves the files routes. If nil, a files.Service over Store
+	// with Config.MaxUploadBytes.
+	Files Files
+	// Memories serves the memories family. If nil, its routes answer 503.
+	Memories Memories
+	// Tools serves MCP servers and web search. If nil, those routes
+	// answer 503.
+	Tools ToolFamily
+}
+
+// Providers is the provider settings' and model listings' view of
+// actors/routing.
+type Providers interface {
+	ProviderSettings
+	ModelCatalog
+}
+
+// QuotaLedger is the quota routes' and the request admission's view of
+// actors/quota.
+type QuotaLedger interface {
+	Quotas
+	RequestAdmitter
+}
+
+// Tenancy is the tenancy family's routes' view of actors/tenancy.
+type Tenancy interface {
+	Organizations
+	Groups
+	Workspaces
+	Users
+	Audit
 }
 
 // Runtime is everything the handlers need of the agent runtime, as one
@@ -79,15 +140,6 @@ type Deps struct {
 type Runtime interface {
 	Sessions
 	Jobs
-	ProviderSettings
-	Organizations
-	Groups
-	Workspaces
-	Users
-	Audit
-	Quotas
-	RequestAdmitter
-	modelCatalog
 }
 
 // Server is the HTTP API server.
@@ -98,11 +150,16 @@ type Server struct {
 	srv      *fasthttp.Server
 	gatherer prometheus.Gatherer
 	metrics  *httpMetrics
-	prom     fasthttp.RequestHandler
+	// access places audited resources in their workspace and
+	// organization.
+	access *tenancy.Access
+	prom   fasthttp.RequestHandler
 	// bodyLimits holds the routes that declare their own body cap, by
 	// method and path. Only static paths can be found from the raw header
 	// in HeaderReceived; routes with parameters keep MaxBodyBytes.
 	bodyLimits map[string]map[string]int
+	// openapiDoc is the OpenAPI document of the route table, rendered once.
+	openapiDoc []byte
 
 	baseCtx    context.Context
 	cancelBase context.CancelFunc
@@ -139,7 +196,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if cfg.ReadBufferSize == 0 {
 		cfg.ReadBufferSize = 16 << 10
 	}
-	if cfg.MaxBodyBytes < 0 || cfg.MaxUploadBytes < 0 || cfg.ReadBufferSize < 0 ||
+	cfg.PathPrefix = strings.TrimRight(cfg.PathPrefix, "/")
+	if cfg.PathPrefix != "" && !strings.HasPrefix(cfg.PathPrefix, "/") {
+		return nil, fmt.Errorf("httpapi: PathPrefix %q must start with /", cfg.PathPrefix)
+	}
+	if cfg.MaxBodyBytes < 0 || cfg.MaxUploadBytes < 0 || cfg.ReadBufferSize < 0 || cfg.MaxConns < 0 || cfg.MaxConnsPerIP < 0 ||
 		cfg.ReadTimeout < 0 || cfg.WriteTimeout < 0 || cfg.IdleTimeout < 0 || cfg.TransferTimeout < 0 {
 		return nil, errors.New("httpapi: limits and timeouts must not be negative")
 	}
@@ -166,6 +227,16 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			gath = prometheus.DefaultGatherer
 		}
 	}
+	if deps.Runtime != nil && (deps.Tenancy == nil || deps.Providers == nil || deps.Quotas == nil) {
+		return nil, errors.New("httpapi: Deps.Tenancy, Deps.Providers and Deps.Quotas are required with Deps.Runtime")
+	}
+	if deps.Files == nil {
+		fs, err := files.New(files.Config{Store: deps.Store, MaxUploadBytes: cfg.MaxUploadBytes})
+		if err != nil {
+			return nil, err
+		}
+		deps.Files = fs
+	}
 	m, err := newHTTPMetrics(reg)
 	if err != nil {
 		return nil, err
@@ -182,6 +253,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		baseCtx:    base,
 		cancelBase: cancel,
 		opCtx:      context.WithoutCancel(base),
+		access:     tenancy.NewAccess(deps.Store),
+	}
+
+	if s.openapiDoc, err = s.buildOpenAPI(); err != nil {
+		cancel()
+		return nil, err
 	}
 
 	r := router.New()
@@ -208,7 +285,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 
 	s.srv = &fasthttp.Server{
-		Handler:               s.withRequestID(s.withMetrics(s.withRecover(s.withBodyCap(s.withCORS(r.Handler))))),
+		Handler:               s.withRequestID(s.withAccessLog(s.withMetrics(s.withRecover(s.withBodyCap(s.withCORS(r.Handler)))))),
 		ErrorHandler:          s.serveError,
 		HeaderReceived:        s.headerReceived,
 		Name:                  "seshat",
@@ -226,6 +303,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		// memory whole.
 		DisablePreParseMultipartForm: false,
 		CloseOnShutdown:              true,
+		Concurrency:                  cfg.MaxConns,
+		MaxConnsPerIP:                cfg.MaxConnsPerIP,
 		Logger:                       fasthttpLogger{s.log},
 	}
 	return s, nil
@@ -234,12 +313,14 @@ func New(cfg Config, deps Deps) (*Server, error) {
 const maxInt = int(^uint(0) >> 1)
 
 // Serve accepts connections on ln until Shutdown. It returns nil after a
-// Shutdown and the listener's error otherwise.
+// Shutdown and the listener's error otherwise. Accept errors that pass
+// (out of file descriptors, among others) are retried with a back-off,
+// never returned: a flood of connections cannot stop the server.
 func (s *Server) Serve(ln net.Listener) error {
 	if s.shutdown.Load() {
 		return errors.New("httpapi: server is shut down")
 	}
-	err := s.srv.Serve(ln)
+	err := s.srv.Serve(newRetryListener(ln, s.log))
 	if s.shutdown.Load() {
 		return nil
 	}

@@ -116,7 +116,7 @@ func TestClassify(t *testing.T) {
 		{"file too large", fmt.Errorf("put: %w", persist.ErrTooLarge), 413, CodeBodyTooLarge, "file too large"},
 		{"unauthenticated", fmt.Errorf("%w: token expired", auth.ErrUnauthenticated), 401, CodeUnauthorized, "missing or invalid credentials"},
 		{"invalid login", auth.ErrInvalidLogin, 401, CodeUnauthorized, "invalid email or password"},
-		{"rate limited", &auth.RateLimitError{RetryAfter: 1500 * time.Millisecond}, 429, CodeRateLimited, "too many failed login attempts; retry later"},
+		{"rate limited", &auth.RateLimitError{RetryAfter: 1500 * time.Millisecond, What: "failed login attempts"}, 429, CodeRateLimited, "too many failed login attempts; retry later"},
 		{"canceled", fmt.Errorf("wait: %w", context.Canceled), statusClientClosed, "", ""},
 		{"anything else", errors.New("disk on fire at /var/lib/x"), 500, CodeInternal, "internal error"},
 	} {
@@ -176,11 +176,31 @@ func TestLocalOrigin(t *testing.T) {
 	}
 }
 
+func TestDecodeJSONLenient(t *testing.T) {
+	var ctx fasthttp.RequestCtx
+	ctx.Request.SetBodyString(`{"name":"a","extra":{"anything":[1]}}`)
+	var v struct {
+		Name string `json:"name"`
+	}
+	require.NoError(t, decodeJSONLenient(&ctx, &v), "the Anthropic surface ignores fields it does not model")
+	require.Equal(t, "a", v.Name)
+	ctx.Request.SetBodyString(`{"name":"a","extra":` + strings.Repeat("[", MaxJSONDepth+1) + strings.Repeat("]", MaxJSONDepth+1) + `}`)
+	var he *Error
+	require.ErrorAs(t, decodeJSONLenient(&ctx, &v), &he, "the depth limit holds on every surface")
+	require.Equal(t, CodeInvalidJSON, he.Code)
+}
+
 func TestDecodeJSON(t *testing.T) {
+	type inner struct {
+		Mode string `json:"mode"`
+	}
 	type body struct {
 		Name  string `json:"name"`
 		Count int    `json:"count"`
+		Inner *inner `json:"inner"`
 	}
+	deep := `{"name":"a","inner":` + strings.Repeat("[", MaxJSONDepth) + strings.Repeat("]", MaxJSONDepth) + `}`
+	bracketsInStrings := `{"name":"a","count":1,"inner":{"mode":"` + strings.Repeat("[{", 1000) + `"}}`
 	for _, tc := range []struct {
 		name, contentType, body string
 		status                  int
@@ -191,7 +211,11 @@ func TestDecodeJSON(t *testing.T) {
 		{"no content type", "", `{"name":"a"}`, 0, ""},
 		{"curl -d default", "application/x-www-form-urlencoded", `{"name":"a"}`, 0, ""},
 		{"multipart", "multipart/form-data; boundary=x", `{"name":"a"}`, 415, CodeUnsupportedMediaType},
-		{"unknown fields", "application/json", `{"name":"a","extra":[1,2]}`, 0, ""},
+		{"unknown field", "application/json", `{"name":"a","extra":[1,2]}`, 400, CodeInvalidField},
+		{"unknown nested field", "application/json", `{"name":"a","inner":{"mode":"x","mdoe":"y"}}`, 400, CodeInvalidField},
+		{"too deep", "application/json", deep, 400, CodeInvalidJSON},
+		{"brackets in strings do not nest", "application/json", bracketsInStrings, 0, ""},
+		{"second value", "application/json", `{"name":"a"}{"name":"b"}`, 400, CodeInvalidJSON},
 		{"wrong type", "text/plain", `{"name":"a"}`, 415, CodeUnsupportedMediaType},
 		{"empty", "application/json", "  ", 400, CodeInvalidJSON},
 		{"broken", "application/json", `{"name":`, 400, CodeInvalidJSON},
@@ -216,8 +240,13 @@ func TestDecodeJSON(t *testing.T) {
 			require.ErrorAs(t, err, &he)
 			require.Equal(t, tc.status, he.Status)
 			require.Equal(t, tc.code, he.Code)
-			if tc.name == "field type" {
+			switch tc.name {
+			case "field type":
 				require.Equal(t, "field count must be a number", he.Msg)
+			case "unknown field":
+				require.Contains(t, he.Msg, `"extra"`)
+			case "unknown nested field":
+				require.Contains(t, he.Msg, `"mdoe"`)
 			}
 		})
 	}

@@ -35,9 +35,14 @@ func (s *Server) createSession(ctx *fasthttp.RequestCtx) error {
 	if err := decodeJSONOrEmpty(ctx, &req); err != nil {
 		return err
 	}
+	mem, err := memoryPolicy(req.Memory)
+	if err != nil {
+		return err
+	}
 	rec, err := s.deps.Runtime.CreateSession(s.opCtx, p.UserID, host.SessionOptions{
 		WorkspaceID: req.WorkspaceID, Title: req.Title, Model: req.Model,
 		SystemPrompt: req.SystemPrompt, PermissionMode: req.PermissionMode,
+		Context: agent.TurnContext{CorpusIDs: req.CorpusIDs, Memory: mem},
 	})
 	if err != nil {
 		return err
@@ -155,11 +160,32 @@ func decodeJSONOrEmpty(ctx *fasthttp.RequestCtx, v any) error {
 }
 
 func sessionOf(r persist.Session) apitype.Session {
-	return apitype.Session{
+	out := apitype.Session{
 		ID: r.ID, WorkspaceID: r.WorkspaceID, Title: r.Title, Model: r.Model, SystemPrompt: r.SystemPrompt,
 		PermissionMode: r.PermissionMode, Status: r.Status, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 		MessageCount: r.MessageCount, Usage: apitype.Usage{InputTokens: r.InputTokens, OutputTokens: r.OutputTokens},
+		AgentID: r.AgentID, AgentVersion: r.AgentVersion, CorpusIDs: r.CorpusIDs,
 	}
+	if out.CorpusIDs == nil {
+		out.CorpusIDs = []string{}
+	}
+	if r.Memory != nil {
+		out.Memory = &apitype.SessionMemory{Extract: r.Memory.Extract, Inject: r.Memory.Inject}
+	}
+	return out
+}
+
+// memoryPolicy checks a memory setting of a request.
+func memoryPolicy(m *apitype.SessionMemory) (*agent.MemoryPolicy, error) {
+	if m == nil {
+		return nil, nil
+	}
+	switch m.Extract {
+	case agent.MemoryExtractAuto, agent.MemoryExtractOff:
+	default:
+		return nil, invalid(`memory.extract must be "auto" or "off"`)
+	}
+	return &agent.MemoryPolicy{Extract: m.Extract, Inject: m.Inject}, nil
 }
 
 func sessionViewOf(v host.SessionView) apitype.Session {

@@ -6,24 +6,24 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/seshat-host/seshat/actors/host"
+	"github.com/seshat-host/seshat/actors/routing"
 	"github.com/seshat-host/seshat/http/apitype"
 	"github.com/seshat-host/seshat/persist"
 )
 
 // ProviderSettings is what the provider settings handlers need of the
-// runtime. *host.Host implements it.
+// runtime. *routing.Host implements it.
 type ProviderSettings interface {
-	CreateProviderSetting(ctx context.Context, userID string, in host.ProviderSettingInput) (host.ProviderSettingView, error)
-	ListProviderSettings(ctx context.Context, userID string) (host.ProviderSettingList, error)
-	GetProviderSetting(ctx context.Context, userID, id string) (host.ProviderSettingView, error)
-	UpdateProviderSetting(ctx context.Context, userID, id string, u host.ProviderSettingUpdate) (host.ProviderSettingView, error)
+	CreateProviderSetting(ctx context.Context, userID string, in routing.ProviderSettingInput) (routing.ProviderSettingView, error)
+	ListProviderSettings(ctx context.Context, userID string) (routing.ProviderSettingList, error)
+	GetProviderSetting(ctx context.Context, userID, id string) (routing.ProviderSettingView, error)
+	UpdateProviderSetting(ctx context.Context, userID, id string, u routing.ProviderSettingUpdate) (routing.ProviderSettingView, error)
 	DeleteProviderSetting(ctx context.Context, userID, id string) error
 	SetDefaultProviderSetting(ctx context.Context, userID, id string) error
-	ProviderSettingModels(ctx context.Context, userID, id string) (host.ProviderModelList, error)
-	TestProviderSetting(ctx context.Context, userID, id, model string) (host.ProviderTestResult, error)
-	StartProviderOAuth(ctx context.Context, userID, id, callbackURL string) (host.OAuthStart, error)
-	FinishProviderOAuth(ctx context.Context, state, code, oauthError string) (host.ProviderSettingView, error)
+	ProviderSettingModels(ctx context.Context, userID, id string) (routing.ProviderModelList, error)
+	TestProviderSetting(ctx context.Context, userID, id, model string) (routing.ProviderTestResult, error)
+	StartProviderOAuth(ctx context.Context, userID, id, callbackURL string) (routing.OAuthStart, error)
+	FinishProviderOAuth(ctx context.Context, state, code, oauthError string) (routing.ProviderSettingView, error)
 }
 
 // oauthCallbackPath is the route the authorization server sends the
@@ -37,7 +37,7 @@ func (s *Server) createProviderSetting(ctx *fasthttp.RequestCtx) error {
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
 	}
-	v, err := s.deps.Runtime.CreateProviderSetting(s.opCtx, p.UserID, host.ProviderSettingInput{
+	v, err := s.deps.Providers.CreateProviderSetting(s.opCtx, p.UserID, routing.ProviderSettingInput{
 		Name: req.Name, Provider: req.Provider, BaseURL: req.BaseURL, APIKey: req.APIKey,
 		DefaultModel: req.DefaultModel, Models: catalogOf(req.Models), Scope: req.Scope,
 		WorkspaceID: req.WorkspaceID, OAuth: oauthInputOf(req.OAuth),
@@ -51,7 +51,7 @@ func (s *Server) createProviderSetting(ctx *fasthttp.RequestCtx) error {
 // GET /api/v1/settings/providers → 200 {data, default_provider_setting_id}.
 func (s *Server) listProviderSettings(ctx *fasthttp.RequestCtx) error {
 	p := principal(ctx)
-	list, err := s.deps.Runtime.ListProviderSettings(s.opCtx, p.UserID)
+	list, err := s.deps.Providers.ListProviderSettings(s.opCtx, p.UserID)
 	if err != nil {
 		return err
 	}
@@ -65,7 +65,7 @@ func (s *Server) listProviderSettings(ctx *fasthttp.RequestCtx) error {
 // GET /api/v1/settings/providers/{id} → 200 setting.
 func (s *Server) getProviderSetting(ctx *fasthttp.RequestCtx) error {
 	p := principal(ctx)
-	v, err := s.deps.Runtime.GetProviderSetting(s.opCtx, p.UserID, pathParam(ctx, "id"))
+	v, err := s.deps.Providers.GetProviderSetting(s.opCtx, p.UserID, pathParam(ctx, "id"))
 	if err != nil {
 		return err
 	}
@@ -79,7 +79,7 @@ func (s *Server) updateProviderSetting(ctx *fasthttp.RequestCtx) error {
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
 	}
-	u := host.ProviderSettingUpdate{
+	u := routing.ProviderSettingUpdate{
 		Name: req.Name, BaseURL: req.BaseURL, APIKey: req.APIKey, DefaultModel: req.DefaultModel,
 		OAuth: oauthInputOf(req.OAuth), Provider: req.Provider, Scope: req.Scope, WorkspaceID: req.WorkspaceID,
 	}
@@ -87,7 +87,7 @@ func (s *Server) updateProviderSetting(ctx *fasthttp.RequestCtx) error {
 		models := catalogOf(*req.Models)
 		u.Models = &models
 	}
-	v, err := s.deps.Runtime.UpdateProviderSetting(s.opCtx, p.UserID, pathParam(ctx, "id"), u)
+	v, err := s.deps.Providers.UpdateProviderSetting(s.opCtx, p.UserID, pathParam(ctx, "id"), u)
 	if err != nil {
 		return err
 	}
@@ -97,7 +97,7 @@ func (s *Server) updateProviderSetting(ctx *fasthttp.RequestCtx) error {
 // DELETE /api/v1/settings/providers/{id} → 204.
 func (s *Server) deleteProviderSetting(ctx *fasthttp.RequestCtx) error {
 	p := principal(ctx)
-	if err := s.deps.Runtime.DeleteProviderSetting(s.opCtx, p.UserID, pathParam(ctx, "id")); err != nil {
+	if err := s.deps.Providers.DeleteProviderSetting(s.opCtx, p.UserID, pathParam(ctx, "id")); err != nil {
 		return err
 	}
 	ctx.SetStatusCode(fasthttp.StatusNoContent)
@@ -112,7 +112,7 @@ func (s *Server) setDefaultProviderSetting(ctx *fasthttp.RequestCtx) error {
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
 	}
-	if err := s.deps.Runtime.SetDefaultProviderSetting(s.opCtx, p.UserID, req.ProviderSettingID); err != nil {
+	if err := s.deps.Providers.SetDefaultProviderSetting(s.opCtx, p.UserID, req.ProviderSettingID); err != nil {
 		return err
 	}
 	return writeJSON(ctx, fasthttp.StatusOK, apitype.DefaultProviderSetting{DefaultProviderSettingID: req.ProviderSettingID})
@@ -121,7 +121,7 @@ func (s *Server) setDefaultProviderSetting(ctx *fasthttp.RequestCtx) error {
 // GET /api/v1/settings/providers/{id}/models → 200 {data, upstream_error?}.
 func (s *Server) providerSettingModels(ctx *fasthttp.RequestCtx) error {
 	p := principal(ctx)
-	list, err := s.deps.Runtime.ProviderSettingModels(s.opCtx, p.UserID, pathParam(ctx, "id"))
+	list, err := s.deps.Providers.ProviderSettingModels(s.opCtx, p.UserID, pathParam(ctx, "id"))
 	if err != nil {
 		return err
 	}
@@ -140,7 +140,7 @@ func (s *Server) testProviderSetting(ctx *fasthttp.RequestCtx) error {
 	if err := decodeJSONOrEmpty(ctx, &req); err != nil {
 		return err
 	}
-	res, err := s.deps.Runtime.TestProviderSetting(s.opCtx, p.UserID, pathParam(ctx, "id"), req.Model)
+	res, err := s.deps.Providers.TestProviderSetting(s.opCtx, p.UserID, pathParam(ctx, "id"), req.Model)
 	if err != nil {
 		return err
 	}
@@ -153,7 +153,7 @@ func (s *Server) testProviderSetting(ctx *fasthttp.RequestCtx) error {
 // state}.
 func (s *Server) startProviderOAuth(ctx *fasthttp.RequestCtx) error {
 	p := principal(ctx)
-	start, err := s.deps.Runtime.StartProviderOAuth(s.opCtx, p.UserID, pathParam(ctx, "id"), callbackURL(ctx))
+	start, err := s.deps.Providers.StartProviderOAuth(s.opCtx, p.UserID, pathParam(ctx, "id"), callbackURL(ctx))
 	if err != nil {
 		return err
 	}
@@ -164,7 +164,7 @@ func (s *Server) startProviderOAuth(ctx *fasthttp.RequestCtx) error {
 // state is the credential) → 200 setting.
 func (s *Server) providerOAuthCallback(ctx *fasthttp.RequestCtx) error {
 	args := ctx.QueryArgs()
-	v, err := s.deps.Runtime.FinishProviderOAuth(s.opCtx, string(args.Peek("state")), string(args.Peek("code")), string(args.Peek("error")))
+	v, err := s.deps.Providers.FinishProviderOAuth(s.opCtx, string(args.Peek("state")), string(args.Peek("code")), string(args.Peek("error")))
 	if err != nil {
 		return err
 	}
@@ -194,11 +194,11 @@ func catalogOf(in []apitype.ProviderModel) []persist.ProviderModel {
 	return out
 }
 
-func oauthInputOf(o *apitype.ProviderOAuthRequest) *host.OAuthInput {
+func oauthInputOf(o *apitype.ProviderOAuthRequest) *routing.OAuthInput {
 	if o == nil {
 		return nil
 	}
-	return &host.OAuthInput{AuthorizeURL: o.AuthorizeURL, TokenURL: o.TokenURL, ClientID: o.ClientID,
+	return &routing.OAuthInput{AuthorizeURL: o.AuthorizeURL, TokenURL: o.TokenURL, ClientID: o.ClientID,
 		ClientSecret: o.ClientSecret, Scopes: o.Scopes, RedirectURL: o.RedirectURL}
 }
 
@@ -209,7 +209,7 @@ func providerModelOf(m persist.ProviderModel) apitype.ProviderModel {
 
 // providerSettingOf shows a setting; its credentials are never part of
 // what it is given, so they cannot be shown.
-func providerSettingOf(v host.ProviderSettingView) apitype.ProviderSetting {
+func providerSettingOf(v routing.ProviderSettingView) apitype.ProviderSetting {
 	ps := v.Setting
 	out := apitype.ProviderSetting{
 		ID: ps.ID, Name: ps.Name, Provider: ps.Provider, BaseURL: ps.BaseURL, DefaultModel: ps.DefaultModel,

@@ -7,18 +7,18 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/seshat-host/seshat/actors/host"
+	"github.com/seshat-host/seshat/actors/tenancy"
 	"github.com/seshat-host/seshat/http/apitype"
 	"github.com/seshat-host/seshat/persist"
 )
 
 // Users is what the user administration and preferences handlers need of
-// the runtime. *host.Host implements it. The administration routes are
+// the runtime. *tenancy.Host implements it. The administration routes are
 // for server admins; the route table says so, and adapt checks it.
 type Users interface {
 	ListUsers(ctx context.Context, cursor string, limit int) ([]persist.User, string, error)
 	GetUser(ctx context.Context, id string) (persist.User, error)
-	UpdateUser(ctx context.Context, id string, u host.UserUpdate) (before, after persist.User, err error)
+	UpdateUser(ctx context.Context, id string, u tenancy.UserUpdate) (before, after persist.User, err error)
 	Preferences(ctx context.Context, userID string) (map[string]json.RawMessage, error)
 	UpdatePreferences(ctx context.Context, userID string, patch map[string]json.RawMessage) (map[string]json.RawMessage, error)
 }
@@ -32,7 +32,7 @@ func (s *Server) listUsers(ctx *fasthttp.RequestCtx) error {
 			return invalid("limit must be a number from 1 to 500")
 		}
 	}
-	users, next, err := s.deps.Runtime.ListUsers(s.opCtx, string(ctx.QueryArgs().Peek("cursor")), limit)
+	users, next, err := s.deps.Tenancy.ListUsers(s.opCtx, string(ctx.QueryArgs().Peek("cursor")), limit)
 	if err != nil {
 		return err
 	}
@@ -45,7 +45,7 @@ func (s *Server) listUsers(ctx *fasthttp.RequestCtx) error {
 
 // GET /api/v1/users/{id} (server admins)
 func (s *Server) getUser(ctx *fasthttp.RequestCtx) error {
-	u, err := s.deps.Runtime.GetUser(s.opCtx, pathParam(ctx, "id"))
+	u, err := s.deps.Tenancy.GetUser(s.opCtx, pathParam(ctx, "id"))
 	if err != nil {
 		return err
 	}
@@ -58,7 +58,7 @@ func (s *Server) updateUser(ctx *fasthttp.RequestCtx) error {
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
 	}
-	before, after, err := s.deps.Runtime.UpdateUser(s.opCtx, pathParam(ctx, "id"), host.UserUpdate{Name: req.Name, Role: req.Role, Disabled: req.Disabled})
+	before, after, err := s.deps.Tenancy.UpdateUser(s.opCtx, pathParam(ctx, "id"), tenancy.UserUpdate{Name: req.Name, Role: req.Role, Disabled: req.Disabled})
 	if err != nil {
 		return err
 	}
@@ -76,7 +76,7 @@ func (s *Server) updateUser(ctx *fasthttp.RequestCtx) error {
 // GET /api/v1/users/me/preferences
 func (s *Server) getPreferences(ctx *fasthttp.RequestCtx) error {
 	p := principal(ctx)
-	prefs, err := s.deps.Runtime.Preferences(s.opCtx, p.UserID)
+	prefs, err := s.deps.Tenancy.Preferences(s.opCtx, p.UserID)
 	if err != nil {
 		return err
 	}
@@ -93,7 +93,7 @@ func (s *Server) updatePreferences(ctx *fasthttp.RequestCtx) error {
 	if patch == nil {
 		return invalid("the body must be a JSON object")
 	}
-	prefs, err := s.deps.Runtime.UpdatePreferences(s.opCtx, p.UserID, patch)
+	prefs, err := s.deps.Tenancy.UpdatePreferences(s.opCtx, p.UserID, patch)
 	if err != nil {
 		return err
 	}

@@ -6,22 +6,22 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/seshat-host/seshat/actors/host"
+	"github.com/seshat-host/seshat/actors/tenancy"
 	"github.com/seshat-host/seshat/http/apitype"
 	"github.com/seshat-host/seshat/persist"
 )
 
 // Workspaces is what the workspace handlers need of the runtime.
-// *host.Host implements it.
+// *tenancy.Host implements it.
 type Workspaces interface {
-	CreateWorkspace(ctx context.Context, userID, name, orgID string) (host.WorkspaceView, error)
-	ListWorkspaces(ctx context.Context, userID string) ([]host.WorkspaceView, error)
-	GetWorkspace(ctx context.Context, userID, id string) (host.WorkspaceView, error)
-	UpdateWorkspace(ctx context.Context, userID, id string, name *string) (host.WorkspaceView, error)
+	CreateWorkspace(ctx context.Context, userID, name, orgID string) (tenancy.WorkspaceView, error)
+	ListWorkspaces(ctx context.Context, userID string) ([]tenancy.WorkspaceView, error)
+	GetWorkspace(ctx context.Context, userID, id string) (tenancy.WorkspaceView, error)
+	UpdateWorkspace(ctx context.Context, userID, id string, name *string) (tenancy.WorkspaceView, error)
 	DeleteWorkspace(ctx context.Context, userID, id string) (persist.DeletedWorkspace, error)
-	ListWorkspaceMembers(ctx context.Context, userID, id string) ([]host.WorkspaceMember, error)
-	AddWorkspaceMember(ctx context.Context, userID, id string, ref host.MemberRef, role string) (host.WorkspaceMember, error)
-	UpdateWorkspaceMember(ctx context.Context, userID, id, memberID, role string) (host.WorkspaceMember, error)
+	ListWorkspaceMembers(ctx context.Context, userID, id string) ([]tenancy.WorkspaceMember, error)
+	AddWorkspaceMember(ctx context.Context, userID, id string, ref tenancy.MemberRef, role string) (tenancy.WorkspaceMember, error)
+	UpdateWorkspaceMember(ctx context.Context, userID, id, memberID, role string) (tenancy.WorkspaceMember, error)
 	RemoveWorkspaceMember(ctx context.Context, userID, id, memberID string) error
 }
 
@@ -32,7 +32,7 @@ func (s *Server) createWorkspace(ctx *fasthttp.RequestCtx) error {
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
 	}
-	v, err := s.deps.Runtime.CreateWorkspace(s.opCtx, p.UserID, req.Name, req.OrganizationID)
+	v, err := s.deps.Tenancy.CreateWorkspace(s.opCtx, p.UserID, req.Name, req.OrganizationID)
 	if err != nil {
 		return err
 	}
@@ -43,7 +43,7 @@ func (s *Server) createWorkspace(ctx *fasthttp.RequestCtx) error {
 // GET /api/v1/workspaces → the workspaces the caller has a role in.
 func (s *Server) listWorkspaces(ctx *fasthttp.RequestCtx) error {
 	p := principal(ctx)
-	list, err := s.deps.Runtime.ListWorkspaces(s.opCtx, p.UserID)
+	list, err := s.deps.Tenancy.ListWorkspaces(s.opCtx, p.UserID)
 	if err != nil {
 		return err
 	}
@@ -57,7 +57,7 @@ func (s *Server) listWorkspaces(ctx *fasthttp.RequestCtx) error {
 // GET /api/v1/workspaces/{id}
 func (s *Server) getWorkspace(ctx *fasthttp.RequestCtx) error {
 	p := principal(ctx)
-	v, err := s.deps.Runtime.GetWorkspace(s.opCtx, p.UserID, pathParam(ctx, "id"))
+	v, err := s.deps.Tenancy.GetWorkspace(s.opCtx, p.UserID, pathParam(ctx, "id"))
 	if err != nil {
 		return err
 	}
@@ -71,7 +71,7 @@ func (s *Server) updateWorkspace(ctx *fasthttp.RequestCtx) error {
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
 	}
-	v, err := s.deps.Runtime.UpdateWorkspace(s.opCtx, p.UserID, pathParam(ctx, "id"), req.Name)
+	v, err := s.deps.Tenancy.UpdateWorkspace(s.opCtx, p.UserID, pathParam(ctx, "id"), req.Name)
 	if err != nil {
 		return err
 	}
@@ -81,7 +81,7 @@ func (s *Server) updateWorkspace(ctx *fasthttp.RequestCtx) error {
 // DELETE /api/v1/workspaces/{id} → 200 with what was removed.
 func (s *Server) deleteWorkspace(ctx *fasthttp.RequestCtx) error {
 	p := principal(ctx)
-	d, err := s.deps.Runtime.DeleteWorkspace(s.opCtx, p.UserID, pathParam(ctx, "id"))
+	d, err := s.deps.Tenancy.DeleteWorkspace(s.opCtx, p.UserID, pathParam(ctx, "id"))
 	if err != nil {
 		return err
 	}
@@ -97,7 +97,7 @@ func (s *Server) deleteWorkspace(ctx *fasthttp.RequestCtx) error {
 // GET /api/v1/workspaces/{id}/members
 func (s *Server) listWorkspaceMembers(ctx *fasthttp.RequestCtx) error {
 	p := principal(ctx)
-	list, err := s.deps.Runtime.ListWorkspaceMembers(s.opCtx, p.UserID, pathParam(ctx, "id"))
+	list, err := s.deps.Tenancy.ListWorkspaceMembers(s.opCtx, p.UserID, pathParam(ctx, "id"))
 	if err != nil {
 		return err
 	}
@@ -115,8 +115,8 @@ func (s *Server) addWorkspaceMember(ctx *fasthttp.RequestCtx) error {
 	if err := decodeJSON(ctx, &req); err != nil {
 		return err
 	}
-	ref := host.MemberRef{UserRef: host.UserRef{ID: req.UserID, Email: req.Email}, GroupID: req.GroupID}
-	m, err := s.deps.Runtime.AddWorkspaceMember(s.opCtx, p.UserID, pathParam(ctx, "id"), ref, req.Role)
+	ref := tenancy.MemberRef{UserRef: tenancy.UserRef{ID: req.UserID, Email: req.Email}, GroupID: req.GroupID}
+	m, err := s.deps.Tenancy.AddWorkspaceMember(s.opCtx, p.UserID, pathParam(ctx, "id"), ref, req.Role)
 	if err != nil {
 		return err
 	}
@@ -134,7 +134,7 @@ func (s *Server) updateWorkspaceMember(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	noteAudit(ctx).set("role", req.Role)
-	m, err := s.deps.Runtime.UpdateWorkspaceMember(s.opCtx, p.UserID, pathParam(ctx, "id"), pathParam(ctx, "member_id"), req.Role)
+	m, err := s.deps.Tenancy.UpdateWorkspaceMember(s.opCtx, p.UserID, pathParam(ctx, "id"), pathParam(ctx, "member_id"), req.Role)
 	if err != nil {
 		return err
 	}
@@ -144,14 +144,14 @@ func (s *Server) updateWorkspaceMember(ctx *fasthttp.RequestCtx) error {
 // DELETE /api/v1/workspaces/{id}/members/{member_id} → 204.
 func (s *Server) removeWorkspaceMember(ctx *fasthttp.RequestCtx) error {
 	p := principal(ctx)
-	if err := s.deps.Runtime.RemoveWorkspaceMember(s.opCtx, p.UserID, pathParam(ctx, "id"), pathParam(ctx, "member_id")); err != nil {
+	if err := s.deps.Tenancy.RemoveWorkspaceMember(s.opCtx, p.UserID, pathParam(ctx, "id"), pathParam(ctx, "member_id")); err != nil {
 		return err
 	}
 	ctx.SetStatusCode(fasthttp.StatusNoContent)
 	return nil
 }
 
-func workspaceOf(v host.WorkspaceView) apitype.Workspace {
+func workspaceOf(v tenancy.WorkspaceView) apitype.Workspace {
 	w := v.Workspace
 	updated := w.UpdatedAt
 	if updated.IsZero() {
@@ -163,7 +163,7 @@ func workspaceOf(v host.WorkspaceView) apitype.Workspace {
 	}
 }
 
-func workspaceMember(m host.WorkspaceMember) apitype.Member {
+func workspaceMember(m tenancy.WorkspaceMember) apitype.Member {
 	if m.Group != nil {
 		return apitype.Member{Type: "group", ID: m.Group.ID, Role: m.Role, Name: m.Group.Name}
 	}

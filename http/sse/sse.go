@@ -89,27 +89,46 @@ func (w *Writer) Flush() error {
 // one value; Pump coalesces the values already queued into one flush and
 // writes `: keepalive` after Keepalive of silence.
 func Pump[T any](done <-chan struct{}, w *Writer, ch <-chan T, write func(*Writer, T) error) error {
-	idle := time.NewTimer(w.cfg.Keepalive)
-	defer idle.Stop()
+	return PumpUntil(done, w, ch, func(w *Writer, v T) (bool, error) { return false, write(w, v) },
+		Idle{Every: w.cfg.Keepalive, Write: func(w *Writer) error { return w.Comment("keepalive") }})
+}
+
+// Idle is what a stream writes after Every of silence: a surface's own
+// keepalive (a comment on the native streams, an `event: ping` on the
+// Anthropic ones).
+type Idle struct {
+	Every time.Duration
+	Write func(*Writer) error
+}
+
+// PumpUntil is Pump with the end of the stream in the values (write
+// reports it: the pump flushes and returns nil) and the surface's idle
+// writer. It is the one loop of every stream: coalescing what is queued
+// into one flush (at most MaxCoalesce values), the idle writes, and the
+// end at shutdown (ErrShutdown).
+func PumpUntil[T any](done <-chan struct{}, w *Writer, ch <-chan T, write func(*Writer, T) (end bool, err error), idle Idle) error {
+	timer := time.NewTimer(idle.Every)
+	defer timer.Stop()
 	for {
 		select {
 		case v, ok := <-ch:
 			if !ok {
 				return nil
 			}
-			if err := write(w, v); err != nil {
+			end, err := write(w, v)
+			if err != nil {
 				return err
 			}
 			closed := false
 		drain:
-			for i := 1; i < w.cfg.MaxCoalesce; i++ {
+			for i := 1; i < w.cfg.MaxCoalesce && !end; i++ {
 				select {
 				case v, ok := <-ch:
 					if !ok {
 						closed = true
 						break drain
 					}
-					if err := write(w, v); err != nil {
+					if end, err = write(w, v); err != nil {
 						return err
 					}
 				default:
@@ -119,21 +138,20 @@ func Pump[T any](done <-chan struct{}, w *Writer, ch <-chan T, write func(*Write
 			if err := w.Flush(); err != nil {
 				return err
 			}
-			if closed {
+			if closed || end {
 				return nil
 			}
-			idle.Reset(w.cfg.Keepalive)
-		case <-idle.C:
-			if err := w.Comment("keepalive"); err != nil {
+		case <-timer.C:
+			if err := idle.Write(w); err != nil {
 				return err
 			}
 			if err := w.Flush(); err != nil {
 				return err
 			}
-			idle.Reset(w.cfg.Keepalive)
 		case <-done:
 			return ErrShutdown
 		}
+		timer.Reset(idle.Every)
 	}
 }
 
