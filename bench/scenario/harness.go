@@ -59,6 +59,13 @@ type Harness struct {
 	// Pin, if not empty, prefixes every server command (taskset -c 0),
 	// so that servers run on their own core.
 	Pin []string
+	// UpstreamCmd is the mock Anthropic upstream's command (the gateway
+	// scenario); the bench appends -addr and -deltas. Empty means no
+	// gateway scenario.
+	UpstreamCmd []string
+	// UpstreamPin prefixes the upstream's command (taskset -c 1): the
+	// upstream stays off the host's core.
+	UpstreamPin []string
 	// WorkDir holds the spawned hosts' data directories. Required with
 	// ServerCmd.
 	WorkDir string
@@ -83,15 +90,19 @@ type Harness struct {
 }
 
 // DefaultServerEnv is the environment of a spawned host besides PATH and
-// HOME: the offline mock model, a low bcrypt cost (registration is setup,
-// not load), and per-user caps on running turns and open streams raised
-// so that one bench user can hold every stream.
+// HOME: the offline mock model, a low bcrypt cost and no cap on
+// registrations (registration is setup, not load), per-user caps on
+// running turns and open streams raised so that one bench user can hold
+// every stream, and no cap on connections per client address, since the
+// load comes from a few loopback addresses.
 func DefaultServerEnv() map[string]string {
 	return map[string]string{
 		"SESHAT_DEFAULT_MODEL":        mockModel,
 		"SESHAT_BCRYPT_COST":          "4",
+		"SESHAT_REGISTER_PER_MINUTE":  "0",
 		"SESHAT_MAX_TURNS_PER_USER":   "1000000",
 		"SESHAT_MAX_STREAMS_PER_USER": "1000000",
+		"SESHAT_MAX_CONNS_PER_IP":     "0",
 	}
 }
 

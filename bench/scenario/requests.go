@@ -109,22 +109,25 @@ func baselineOp(t *target) opFunc {
 	}
 }
 
-// messagesRequest builds POST /v1/messages with an API key, as an
-// Anthropic SDK sends it.
-func messagesRequest(t *target, stream bool) []byte {
+// messagesRequestFor builds POST /v1/messages of model with an API key, as
+// an Anthropic SDK sends it.
+func messagesRequestFor(t *target, model string, stream bool) []byte {
 	return t.cl.Build(Request{
 		Method: http.MethodPost, Path: "/v1/messages",
 		Header: [][2]string{{"X-Api-Key", t.key}, {"Anthropic-Version", "2023-06-01"}},
 		Body: JSON(anthropic.MessagesRequest{
-			Model: mockModel, MaxTokens: 64, Stream: stream,
+			Model: model, MaxTokens: 64, Stream: stream,
 			Messages: []anthropic.MessageParam{{Role: anthropic.RoleUser, Content: anthropic.Content{{Type: anthropic.BlockText, Text: prompt}}}},
 		}),
 	})
 }
 
 // messagesOp is one non-streaming /v1/messages call.
-func messagesOp(t *target) opFunc {
-	req := messagesRequest(t, false)
+func messagesOp(t *target) opFunc { return messagesOpFor(t, mockModel) }
+
+// messagesOpFor is messagesOp for another model.
+func messagesOpFor(t *target, model string) opFunc {
+	req := messagesRequestFor(t, model, false)
 	return func(c *Conn, deadline time.Time) (time.Duration, error) {
 		resp, err := c.Do(req, deadline)
 		if err != nil {
@@ -146,8 +149,11 @@ func messagesOp(t *target) opFunc {
 
 // messagesStreamOp is one streaming /v1/messages call, read to its
 // message_stop with the Anthropic stream grammar checked.
-func messagesStreamOp(t *target) opFunc {
-	req := messagesRequest(t, true)
+func messagesStreamOp(t *target) opFunc { return messagesStreamOpFor(t, mockModel) }
+
+// messagesStreamOpFor is messagesStreamOp for another model.
+func messagesStreamOpFor(t *target, model string) opFunc {
+	req := messagesRequestFor(t, model, true)
 	return func(c *Conn, deadline time.Time) (time.Duration, error) {
 		sent := time.Now()
 		if err := c.Write(req, deadline); err != nil {

@@ -234,12 +234,13 @@ func (s *Suite) runIdle(ctx context.Context) report.Result {
 	// Wait for the passivation: the actors in memory fall back to what
 	// was there before the sessions were made.
 	waitStart := time.Now()
-	m3, _, err := t.waitSessions(ctx, m0[metricSessions], limit, prog, fmt.Sprintf("idle: wait for %d sessions to passivate", cfg.Sessions))
+	_, _, err = t.waitSessions(ctx, m0[metricSessions], limit, prog, fmt.Sprintf("idle: wait for %d sessions to passivate", cfg.Sessions))
 	if err != nil {
 		return failed(res, err)
 	}
 	passivatedAt := time.Now()
-	if m3, err = t.ctl.scrapeAfterGC(ctx); err != nil {
+	m3, err := t.ctl.scrapeAfterGC(ctx)
+	if err != nil {
 		return failed(res, err)
 	}
 	passivated := report.Step{Name: "passivated", Level: m3[metricSessions], Count: int64(cfg.Sessions), Values: memory(m3)}

@@ -19,10 +19,12 @@ const (
 	Reattach = "reattach"
 	Idle     = "idle"
 	Restore  = "restore"
+	Gateway  = "gateway"
+	Memory   = "memory"
 )
 
 // All lists every scenario in the order a suite runs them.
-var All = []string{Baseline, Query, Messages, Streams, Reattach, Idle, Restore}
+var All = []string{Baseline, Query, Messages, Streams, Reattach, Idle, Restore, Gateway, Memory}
 
 // Config holds every scenario's settings; zero values take the defaults
 // each field documents, which make a short suite.
@@ -33,6 +35,8 @@ type Config struct {
 	Reattach ReattachConfig
 	Idle     IdleConfig
 	Restore  RestoreConfig
+	Gateway  GatewayConfig
+	Memory   MemoryConfig
 }
 
 // Suite runs scenarios against the servers its harness reaches.
@@ -107,6 +111,10 @@ func (s *Suite) Run(ctx context.Context, names []string) []report.Result {
 			res = s.runIdle(ctx)
 		case Restore:
 			res = s.runRestore(ctx)
+		case Gateway:
+			res = s.runGateway(ctx)
+		case Memory:
+			res = s.runMemory(ctx)
 		}
 		s.Harness.logf("scenario %s: %s in %s", name, res.Status, time.Since(start).Round(time.Millisecond))
 		results = append(results, res)

@@ -27,15 +27,6 @@ func (b baselineRates) ratio(c int, rate float64) float64 {
 	return 0
 }
 
-// best returns the highest baseline rate.
-func (b baselineRates) best() float64 {
-	m := 0.0
-	for _, r := range b {
-		m = max(m, r)
-	}
-	return m
-}
-
 func loopParams(cfg LoopConfig) map[string]string {
 	var cs []string
 	for _, c := range cfg.Concurrency {

@@ -90,6 +90,11 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.cfg.Idle.IdleAfter, "idle-after", 2*time.Second, "SESHAT_SESSION_IDLE of the idle scenario's server")
 	fs.IntVar(&o.cfg.Restore.Sessions, "sessions", 1000, "sessions stored before the restart (100000 for the project's figure)")
 	fs.IntVar(&o.cfg.Restore.Cold, "cold", 200, "cold sessions requested after the restart, per kind of request")
+	var memLevels string
+	fs.IntVar(&o.cfg.Memory.Conversations, "memory-conversations", 10, "scripted conversations of the memory scenario")
+	fs.IntVar(&o.cfg.Memory.TurnsPerConversation, "memory-turns", 60, "turns per scripted conversation (the last sixth are questions)")
+	fs.StringVar(&memLevels, "memory-levels", "100,10000", "store sizes at which memory adds and searches are timed (100000 for the project's figure)")
+	fs.IntVar(&o.cfg.Memory.Samples, "memory-samples", 300, "adds and searches timed at each store size")
 
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -112,6 +117,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if st.Together == nil {
 		st.Together = []int{}
+	}
+	if o.cfg.Memory.Levels, err = intList(memLevels); err != nil {
+		return nil, fmt.Errorf("%w: -memory-levels %q: want a list of positive integers", errUsage, memLevels)
+	}
+	if o.cfg.Memory.Levels == nil {
+		o.cfg.Memory.Levels = []int{}
 	}
 	if o.progress != "auto" && o.progress != "on" && o.progress != "off" {
 		return nil, fmt.Errorf("%w: -progress must be auto, on or off", errUsage)
@@ -205,6 +216,8 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	h.BaselineCmd = []string{self, "serve-baseline"}
+	// The upstream inherits the bench's CPUs: it stays off the host's.
+	h.UpstreamCmd = []string{self, "serve-upstream"}
 	if o.spawn {
 		server, err := filepath.Abs(o.server)
 		if err != nil {

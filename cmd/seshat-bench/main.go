@@ -12,6 +12,8 @@
 //
 // "seshat-bench serve-baseline -addr ADDR" is the baseline server the
 // bench spawns; it logs "listening on ADDR" as the host does.
+// "seshat-bench serve-upstream -addr ADDR" is the mock Anthropic upstream
+// of the gateway scenario.
 package main
 
 import (
@@ -48,6 +50,9 @@ var errUsage = errors.New("usage")
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "serve-baseline" {
 		return serveBaseline(ctx, args[1:], stderr)
+	}
+	if len(args) > 0 && args[0] == "serve-upstream" {
+		return serveUpstream(ctx, args[1:], stderr)
 	}
 	return bench(ctx, args, stdout, stderr)
 }

@@ -22,11 +22,12 @@ import (
 )
 
 // TestMain lets the test binary stand in for seshat-bench when the bench
-// spawns its baseline server (os.Executable is the test binary).
+// spawns its baseline server or the mock upstream (os.Executable is the
+// test binary).
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == "serve-baseline" {
+	if len(os.Args) > 1 && (os.Args[1] == "serve-baseline" || os.Args[1] == "serve-upstream") {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		err := serveBaseline(ctx, os.Args[2:], os.Stderr)
+		err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 		stop()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -43,6 +44,7 @@ var tiny = []string{
 	"-concurrency", "1,4", "-duration", "300ms", "-warmup", "100ms", "-workers", "8",
 	"-streams", "20", "-steps", "2", "-ramp", "200ms", "-settle", "200ms", "-hold", "200ms", "-delay", "100ms", "-together", "10",
 	"-reattach", "5", "-idle-sessions", "20", "-idle-after", "500ms", "-sessions", "50", "-cold", "10",
+	"-memory-conversations", "2", "-memory-turns", "12", "-memory-levels", "50", "-memory-samples", "20",
 }
 
 // buildServer builds the host's binary.
@@ -107,7 +109,15 @@ func TestBenchAgainstServer(t *testing.T) {
 		for _, res := range rep.Results {
 			names = append(names, res.Scenario)
 		}
-		require.Equal(t, []string{"baseline", "query", "messages", "streams", "reattach", "idle", "restore"}, names)
+		require.Equal(t, []string{"baseline", "query", "messages", "streams", "reattach", "idle", "restore", "gateway", "memory"}, names)
+
+		mem, _ := rep.Find("memory")
+		script, ok := mem.Step("scripted conversations")
+		require.True(t, ok)
+		stale, _ := script.Val("stale_hit_rate")
+		require.Zero(t, stale, "no superseded fact is recalled")
+		dup, _ := script.Val("duplicate_ratio")
+		require.LessOrEqual(t, dup, 1.1)
 
 		streams, _ := rep.Find("streams")
 		total, ok := streams.Step("ramp total 20")
@@ -121,6 +131,18 @@ func TestBenchAgainstServer(t *testing.T) {
 		idle, _ := rep.Find("idle")
 		activations, _ := idle.Steps[3].Val("activations")
 		require.EqualValues(t, 20, activations, "every sampled session was passivated and re-activated")
+
+		gateway, _ := rep.Find("gateway")
+		via, ok := gateway.Step("host closed c=64")
+		require.True(t, ok, "the gateway scenario measured calls through the host")
+		require.Positive(t, via.Count)
+		conns, ok := via.Val("upstream_conns_per_1000_calls")
+		require.True(t, ok)
+		require.Positive(t, conns)
+		after, ok := gateway.Step("after the run")
+		require.True(t, ok)
+		inMemory, _ := after.Val("sessions_in_memory")
+		require.Zero(t, inMemory, "one-shot /v1/messages sessions do not stay in memory")
 
 		require.Contains(t, table, "== targets")
 		require.Len(t, rep.Targets, 7)
@@ -143,7 +165,8 @@ func TestBenchAgainstServer(t *testing.T) {
 func startServer(t *testing.T, bin string) string {
 	t.Helper()
 	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-data-dir", t.TempDir())
-	cmd.Env = append(os.Environ(), "SESHAT_BCRYPT_COST=4", "SESHAT_DEFAULT_MODEL=mock:echo")
+	cmd.Env = append(os.Environ(), "SESHAT_BCRYPT_COST=4", "SESHAT_DEFAULT_MODEL=mock:echo",
+		"SESHAT_REGISTER_PER_MINUTE=0", "SESHAT_MAX_CONNS_PER_IP=0")
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())

@@ -20,176 +20,370 @@ const (
 	mockModel             = "mock:echo"
 )
 
-// Config is the server's whole configuration: flags win over environment
-// variables, which win over the defaults noted on each field.
+// Sign-up policies (SESHAT_SIGNUP) and log formats (SESHAT_LOG_FORMAT).
+const (
+	signupOpen   = "open"
+	signupInvite = "invite"
+	signupClosed = "closed"
+	logText      = "text"
+	logJSON      = "json"
+)
+
+// Config is the server's whole configuration. Each field is filled from
+// one line of the settings table, which names its flag, environment
+// variable and default: flags win over environment variables, which win
+// over the defaults.
 type Config struct {
-	// Addr is the listen address: -addr, SESHAT_ADDR. Default ":8090".
+	// Addr is the listen address.
 	Addr string
-	// DataDir holds the store and secrets.json: -data-dir,
-	// SESHAT_DATA_DIR. Default "./data".
+	// DataDir holds the store and secrets.json.
 	DataDir string
-	// Debug enables debug logs and the localhost CORS allowlist: -debug,
-	// SESHAT_DEBUG. Default false.
+	// Debug enables debug logs and the localhost CORS allowlist.
 	Debug bool
-	// MaxUploadBytes caps an uploaded file: SESHAT_MAX_UPLOAD_BYTES.
-	// Default 50 MiB.
+	// LogFormat is "text" or "json".
+	LogFormat string
+	// AccessLog logs one line per request at info.
+	AccessLog bool
+	// Signup is who may register: "open", "invite" or "closed".
+	Signup string
+	// RegisterPerMinute caps registrations per client address per
+	// minute; 0 turns the cap off.
+	RegisterPerMinute int
+	// MaxConns caps the connections served at once; 0 means 90 % of the
+	// open-file limit, worked out at start.
+	MaxConns int
+	// MaxConnsPerIP caps the connections of one client address; 0 turns
+	// the cap off.
+	MaxConnsPerIP int
+	// MaxUploadBytes caps an uploaded file.
 	MaxUploadBytes int64
-	// JWTSecret signs tokens: SESHAT_JWT_SECRET (at least 32 bytes). If
-	// unset, generated once and kept in DataDir/secrets.json.
+	// JWTSecret signs tokens (at least 32 bytes). If nil, generated once
+	// and kept in DataDir/secrets.json.
 	JWTSecret []byte
-	// MasterKey encrypts provider credentials at rest: SESHAT_MASTER_KEY
-	// (at least 32 bytes: 32 raw bytes, base64 or hex text of 32 bytes, or
-	// a longer passphrase, stretched with HKDF-SHA256). If unset,
-	// generated once and kept in DataDir/secrets.json. Starting with
-	// another key than the credentials were sealed with fails.
+	// MasterKey encrypts provider credentials at rest (at least 32 bytes:
+	// 32 raw bytes, base64 or hex text of 32 bytes, or a longer
+	// passphrase, stretched with HKDF-SHA256). If nil, generated once and
+	// kept in DataDir/secrets.json. Starting with another key than the
+	// credentials were sealed with fails.
 	MasterKey []byte
-	// SessionIdle is how long an idle session actor stays in memory:
-	// SESHAT_SESSION_IDLE. Default 5m.
+	// SessionIdle is how long an idle session actor stays in memory.
 	SessionIdle time.Duration
-	// PermissionTimeout is how long a permission request waits before it is
-	// denied: SESHAT_PERMISSION_TIMEOUT. Default 10m.
+	// PermissionTimeout is how long a permission request waits before it
+	// is denied.
 	PermissionTimeout time.Duration
-	// SSEKeepalive is the idle interval between `: keepalive` comments:
-	// SESHAT_SSE_KEEPALIVE. Default 15s.
+	// SSEKeepalive is the idle interval between `: keepalive` comments.
 	SSEKeepalive time.Duration
-	// DebugAddr, if set, serves Go's pprof profiles on this loopback
-	// address: SESHAT_DEBUG_ADDR (for example 127.0.0.1:6060).
-	DebugAddr string
-	// MaxStreams caps open streams over all users: SESHAT_MAX_STREAMS.
-	MaxStreams int
-	// MaxSubscribers caps the streams following one session:
-	// SESHAT_MAX_SUBSCRIBERS_PER_SESSION.
-	MaxSubscribers int
-	// MaxTurnEvents bounds the events of one turn kept for re-attaching:
-	// SESHAT_MAX_TURN_EVENTS.
-	MaxTurnEvents int
-	// ReadTimeout bounds reading one request, headers and body (a client
-	// that sends its headers byte by byte is cut): SESHAT_READ_TIMEOUT.
-	ReadTimeout time.Duration
-	// JobRunHistory is how many runs each scheduled job keeps:
-	// SESHAT_JOB_RUN_HISTORY.
-	JobRunHistory int
+	// GRPCAddr, if set, serves the gRPC API (gRPC, gRPC-Web and Connect,
+	// HTTP/2 without TLS and HTTP/1.1) on this address. Default "": off.
+	GRPCAddr string
 	// SSEWriteTimeout is how long one write to a stream may wait for a
-	// client that does not read before the client is cut: SESHAT_SSE_WRITE_TIMEOUT.
+	// client that does not read before the client is cut.
 	SSEWriteTimeout time.Duration
-	// MaxTurnsPerUser caps running turns per user:
-	// SESHAT_MAX_TURNS_PER_USER. Default 256.
+	// ReadTimeout bounds reading one request, headers and body.
+	ReadTimeout time.Duration
+	// DebugAddr, if set, serves Go's pprof profiles on this loopback
+	// address.
+	DebugAddr string
+	// MaxTurnsPerUser caps running turns per user.
 	MaxTurnsPerUser int
-	// MaxStreamsPerUser caps open streams per user:
-	// SESHAT_MAX_STREAMS_PER_USER. Default 1024.
+	// MaxStreamsPerUser caps open streams per user.
 	MaxStreamsPerUser int
-	// AnthropicAPIKey is ANTHROPIC_API_KEY.
-	AnthropicAPIKey string
-	// AnthropicBaseURL is ANTHROPIC_BASE_URL, for a proxy or a test upstream.
-	AnthropicBaseURL string
-	// OpenAIAPIKey is OPENAI_API_KEY.
-	OpenAIAPIKey string
-	// OpenAIBaseURL is OPENAI_BASE_URL, for OpenAI-compatible servers.
-	OpenAIBaseURL string
-	// PublicURL is the server's base URL as browsers reach it
-	// (https://seshat.example.com): SESHAT_PUBLIC_URL. The OAuth redirect
-	// URI of provider settings is built from it. If empty, each request
-	// that starts an OAuth flow names it from its Host header.
-	PublicURL string
-	// DefaultModel is the model of sessions that name none:
-	// SESHAT_DEFAULT_MODEL, else chosen from the provider credentials
-	// present (anthropic, then openai), else "mock:echo".
-	DefaultModel string
-	// BcryptCost is the bcrypt cost of new password hashes:
-	// SESHAT_BCRYPT_COST, 4 to 31. Default 10 (bcrypt.DefaultCost).
+	// MaxStreams caps open streams over all users.
+	MaxStreams int
+	// MaxSubscribers caps the streams following one session.
+	MaxSubscribers int
+	// MaxTurnEvents bounds the events of one turn kept for re-attaching.
+	MaxTurnEvents int
+	// JobRunHistory is how many runs each scheduled job keeps.
+	JobRunHistory int
+	// MemoryWorkers caps the users whose memory extractions run at once.
+	MemoryWorkers int
+	// MemoryExtractTimeout bounds one memory extraction's model call.
+	MemoryExtractTimeout time.Duration
+	// AllowPrivateUpstreams lets outbound requests set by non-admins (MCP
+	// server URLs, web_fetch) reach private and local addresses.
+	AllowPrivateUpstreams bool
+	// MCPCallTimeout bounds one MCP tool call.
+	MCPCallTimeout time.Duration
+	// BcryptCost is the bcrypt cost of new password hashes, 4 to 31.
 	BcryptCost int
-	// ShutdownTimeout bounds the graceful drain of connections at
-	// shutdown. Default 15s.
-	ShutdownTimeout time.Duration
-	// AuditRetention is how long audit log entries are kept:
-	// SESHAT_AUDIT_RETENTION. Default 0: forever.
+	// DefaultModel is the model of sessions that name none; if empty,
+	// chosen from the provider credentials present.
+	DefaultModel string
+	// AuditRetention is how long audit log entries are kept; 0 is
+	// forever.
 	AuditRetention time.Duration
 	// QuotaReserveTokens is the output a model call without max_tokens
-	// reserves (and is capped at) under a token quota:
-	// SESHAT_QUOTA_RESERVE_TOKENS. Default 4096.
+	// reserves (and is capped at) under a token quota.
 	QuotaReserveTokens int
+	// ShutdownTimeout bounds the graceful drain of connections at
+	// shutdown.
+	ShutdownTimeout time.Duration
+	// AnthropicAPIKey enables the anthropic provider.
+	AnthropicAPIKey string
+	// AnthropicBaseURL is for a proxy or a test upstream.
+	AnthropicBaseURL string
+	// OpenAIAPIKey enables the openai provider.
+	OpenAIAPIKey string
+	// OpenAIBaseURL is for OpenAI-compatible servers.
+	OpenAIBaseURL string
+	// PublicURL is the server's base URL as browsers reach it; the OAuth
+	// redirect URI of provider settings is built from it.
+	PublicURL string
+}
+
+// setting is one line of the settings table: a setting's names, its
+// default and what it does. loadConfig fills Config from the table and
+// -help prints it, so a setting exists once, here.
+type setting struct {
+	// key names the setting in a configuration file: snake_case.
+	key string
+	// flag is the command-line flag without its dash, or "" if none.
+	flag string
+	// env is the environment variable.
+	env string
+	// def is the default, written as the environment would give it; it
+	// is parsed like any other value. "" leaves the zero value.
+	def string
+	// defNote, if set, is shown instead of def: a default worked out at
+	// start, or a generated secret.
+	defNote string
+	// usage says what the setting does, for -help and the README.
+	usage string
+	// secret settings are never printed or logged.
+	secret bool
+	// field is the Config field the setting fills: a *string, *bool,
+	// *int, *int64, *time.Duration or *[]byte (read byte for byte).
+	field func(*Config) any
+}
+
+// settings is every setting of the server, in the order -help lists them.
+var settings = []setting{
+	{key: "addr", flag: "addr", env: "SESHAT_ADDR", def: "127.0.0.1:8090",
+		usage: "listen address; :8090 serves every interface, 127.0.0.1:0 picks a free port (the log line names it)",
+		field: func(c *Config) any { return &c.Addr }},
+	{key: "data_dir", flag: "data-dir", env: "SESHAT_DATA_DIR", def: "./data",
+		usage: "the store, uploaded files and secrets.json; created with mode 0700",
+		field: func(c *Config) any { return &c.DataDir }},
+	{key: "debug", flag: "debug", env: "SESHAT_DEBUG", def: "false",
+		usage: "debug logs, and CORS for browser apps on http(s)://localhost, 127.0.0.1 or [::1] (any port)",
+		field: func(c *Config) any { return &c.Debug }},
+	{key: "log_format", env: "SESHAT_LOG_FORMAT", def: logText,
+		usage: "log format: text (key=value) or json (one object a line)",
+		field: func(c *Config) any { return &c.LogFormat }},
+	{key: "access_log", env: "SESHAT_ACCESS_LOG", def: "true",
+		usage: "one info line per request: method, route, status, duration, request id, user id",
+		field: func(c *Config) any { return &c.AccessLog }},
+	{key: "signup", env: "SESHAT_SIGNUP", def: signupOpen,
+		usage: "who may register: open (anyone), invite (a pending invitation for that email) or closed (admins create accounts); the first account always may, and becomes admin",
+		field: func(c *Config) any { return &c.Signup }},
+	{key: "register_per_minute", env: "SESHAT_REGISTER_PER_MINUTE", def: "20",
+		usage: "registrations per client address per minute; 0 turns the limit off",
+		field: func(c *Config) any { return &c.RegisterPerMinute }},
+	{key: "max_conns", env: "SESHAT_MAX_CONNS", def: "0", defNote: "90% of the open-file limit",
+		usage: "connections served at once; one more is answered 503 and closed, so that the server never runs out of file descriptors",
+		field: func(c *Config) any { return &c.MaxConns }},
+	{key: "max_conns_per_ip", env: "SESHAT_MAX_CONNS_PER_IP", def: "2048",
+		usage: "connections from one client address at once; one more is answered 429 and closed; 0 turns the limit off",
+		field: func(c *Config) any { return &c.MaxConnsPerIP }},
+	{key: "max_upload_bytes", env: "SESHAT_MAX_UPLOAD_BYTES", def: "52428800",
+		usage: "largest file POST /api/v1/files accepts (50 MiB)",
+		field: func(c *Config) any { return &c.MaxUploadBytes }},
+	{key: "jwt_secret", env: "SESHAT_JWT_SECRET", defNote: "generated", secret: true,
+		usage: "signs login tokens (HS256); at least 32 bytes; if unset, generated and kept in DATA_DIR/secrets.json",
+		field: func(c *Config) any { return &c.JWTSecret }},
+	{key: "master_key", env: "SESHAT_MASTER_KEY", defNote: "generated", secret: true,
+		usage: "encrypts provider credentials at rest (AES-256-GCM): 32 bytes, their base64 or hex, or a longer passphrase; if unset, generated and kept in DATA_DIR/secrets.json",
+		field: func(c *Config) any { return &c.MasterKey }},
+	{key: "session_idle", env: "SESHAT_SESSION_IDLE", def: "5m",
+		usage: "how long an idle session stays in memory",
+		field: func(c *Config) any { return &c.SessionIdle }},
+	{key: "permission_timeout", env: "SESHAT_PERMISSION_TIMEOUT", def: "10m",
+		usage: "how long a tool permission request waits before it is denied",
+		field: func(c *Config) any { return &c.PermissionTimeout }},
+	{key: "sse_keepalive", env: "SESHAT_SSE_KEEPALIVE", def: "15s",
+		usage: "interval of : keepalive comments on idle streams",
+		field: func(c *Config) any { return &c.SSEKeepalive }},
+	{key: "sse_write_timeout", env: "SESHAT_SSE_WRITE_TIMEOUT", def: "30s",
+		usage: "a stream whose client takes no bytes for this long is cut (the turn goes on)",
+		field: func(c *Config) any { return &c.SSEWriteTimeout }},
+	{key: "read_timeout", env: "SESHAT_READ_TIMEOUT", def: "15s",
+		usage: "time to read one request (headers and body); a slower client is cut",
+		field: func(c *Config) any { return &c.ReadTimeout }},
+	{key: "debug_addr", env: "SESHAT_DEBUG_ADDR", defNote: "off",
+		usage: "serve Go's pprof profiles on this loopback address (e.g. 127.0.0.1:6060)",
+		field: func(c *Config) any { return &c.DebugAddr }},
+	{key: "grpc_addr", env: "SESHAT_GRPC_ADDR", defNote: "off",
+		usage: "serve the gRPC API (gRPC, gRPC-Web and Connect; HTTP/2 without TLS and HTTP/1.1) on this address (e.g. 127.0.0.1:8091)",
+		field: func(c *Config) any { return &c.GRPCAddr }},
+	{key: "max_turns_per_user", env: "SESHAT_MAX_TURNS_PER_USER", def: "256",
+		usage: "running turns per user; one more gets 429 too_many_turns",
+		field: func(c *Config) any { return &c.MaxTurnsPerUser }},
+	{key: "max_streams_per_user", env: "SESHAT_MAX_STREAMS_PER_USER", def: "1024",
+		usage: "open streams per user; one more gets 429 too_many_streams",
+		field: func(c *Config) any { return &c.MaxStreamsPerUser }},
+	{key: "max_streams", env: "SESHAT_MAX_STREAMS", def: "50000",
+		usage: "open streams over all users; one more gets 429 too_many_streams",
+		field: func(c *Config) any { return &c.MaxStreams }},
+	{key: "max_subscribers_per_session", env: "SESHAT_MAX_SUBSCRIBERS_PER_SESSION", def: "64",
+		usage: "streams following one session at once (re-attaching beyond it gets 429)",
+		field: func(c *Config) any { return &c.MaxSubscribers }},
+	{key: "max_turn_events", env: "SESHAT_MAX_TURN_EVENTS", def: "10000",
+		usage: "events of a turn kept for re-attaching; an older cursor gets resync",
+		field: func(c *Config) any { return &c.MaxTurnEvents }},
+	{key: "allow_private_upstreams", env: "SESHAT_ALLOW_PRIVATE_UPSTREAMS", def: "false",
+		usage: "let MCP server URLs set by non-admins and web_fetch reach loopback, private and link-local addresses (a single-user host)",
+		field: func(c *Config) any { return &c.AllowPrivateUpstreams }},
+	{key: "mcp_call_timeout", env: "SESHAT_MCP_CALL_TIMEOUT", def: "60s",
+		usage: "longest an MCP tool call may take before it fails",
+		field: func(c *Config) any { return &c.MCPCallTimeout }},
+	{key: "job_run_history", env: "SESHAT_JOB_RUN_HISTORY", def: "100",
+		usage: "runs kept per scheduled job (older ones are pruned)",
+		field: func(c *Config) any { return &c.JobRunHistory }},
+	{key: "memory_workers", env: "SESHAT_MEMORY_WORKERS", def: "4",
+		usage: "users whose memory extractions (a model call after a turn) run at once; the others wait",
+		field: func(c *Config) any { return &c.MemoryWorkers }},
+	{key: "memory_extract_timeout", env: "SESHAT_MEMORY_EXTRACT_TIMEOUT", def: "2m",
+		usage: "bound on one memory extraction's model call",
+		field: func(c *Config) any { return &c.MemoryExtractTimeout }},
+	{key: "bcrypt_cost", env: "SESHAT_BCRYPT_COST", def: "10",
+		usage: "bcrypt cost of new password hashes (4-31)",
+		field: func(c *Config) any { return &c.BcryptCost }},
+	{key: "default_model", env: "SESHAT_DEFAULT_MODEL",
+		defNote: defaultAnthropicModel + " with ANTHROPIC_API_KEY, else " + defaultOpenAIModel + " with an OpenAI key or base URL, else " + mockModel,
+		usage:   "model of sessions that name none (provider:model)",
+		field:   func(c *Config) any { return &c.DefaultModel }},
+	{key: "audit_retention", env: "SESHAT_AUDIT_RETENTION", def: "0",
+		usage: "how long audit log entries are kept (say 2160h); 0 keeps them forever; older ones go as new ones are written, the chain staying verifiable",
+		field: func(c *Config) any { return &c.AuditRetention }},
+	{key: "quota_reserve_tokens", env: "SESHAT_QUOTA_RESERVE_TOKENS", def: "4096",
+		usage: "tokens a model call without max_tokens reserves (and is capped at) while a token quota applies",
+		field: func(c *Config) any { return &c.QuotaReserveTokens }},
+	{key: "shutdown_timeout", env: "SESHAT_SHUTDOWN_TIMEOUT", def: "15s",
+		usage: "how long a graceful shutdown waits for open connections to finish",
+		field: func(c *Config) any { return &c.ShutdownTimeout }},
+	{key: "anthropic_api_key", env: "ANTHROPIC_API_KEY", secret: true,
+		usage: "enables the anthropic provider",
+		field: func(c *Config) any { return &c.AnthropicAPIKey }},
+	{key: "anthropic_base_url", env: "ANTHROPIC_BASE_URL",
+		usage: "base URL of the anthropic provider (a proxy, a test upstream)",
+		field: func(c *Config) any { return &c.AnthropicBaseURL }},
+	{key: "openai_api_key", env: "OPENAI_API_KEY", secret: true,
+		usage: "enables the openai provider",
+		field: func(c *Config) any { return &c.OpenAIAPIKey }},
+	{key: "openai_base_url", env: "OPENAI_BASE_URL",
+		usage: "enables the openai provider for an OpenAI-compatible server at this base URL",
+		field: func(c *Config) any { return &c.OpenAIBaseURL }},
+	{key: "public_url", env: "SESHAT_PUBLIC_URL",
+		usage: "the server's URL as browsers reach it; provider OAuth redirects go to its /api/v1/settings/providers/oauth/callback (if unset, the URL the OAuth start request used)",
+		field: func(c *Config) any { return &c.PublicURL }},
 }
 
 // errUsage marks a configuration error: main exits with status 2.
 var errUsage = errors.New("usage")
 
-// loadConfig builds the Config from args (without the program name) and
-// getenv. Secrets not given are left nil; loadSecrets fills them from the
-// data dir.
-func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
-	cfg := Config{
-		Addr:              ":8090",
-		DataDir:           "./data",
-		MaxUploadBytes:    50 << 20,
-		SessionIdle:       5 * time.Minute,
-		PermissionTimeout: 10 * time.Minute,
-		SSEKeepalive:      15 * time.Second,
-		SSEWriteTimeout:   30 * time.Second,
-		JobRunHistory:     100,
-		ReadTimeout:       15 * time.Second,
-		MaxStreams:        50000,
-		MaxSubscribers:    64,
-		MaxTurnEvents:     10000,
-		MaxTurnsPerUser:   256,
-		MaxStreamsPerUser: 1024,
-		BcryptCost:        10,
-		ShutdownTimeout:   15 * time.Second,
+// startMode is what the command line asks for.
+type startMode uint8
 
-		QuotaReserveTokens: 4096,
+const (
+	modeServe startMode = iota
+	modeHelp
+	modeVersion
+)
+
+// loadConfig builds the Config from the settings table, getenv and args
+// (without the program name), and says whether to serve, print the help
+// or print the version. Secrets not given are left nil; loadSecrets fills
+// them from the data dir.
+func loadConfig(args []string, getenv func(string) string) (Config, startMode, error) {
+	var cfg Config
+	for _, s := range settings {
+		if s.def == "" {
+			continue
+		}
+		if err := setValue(s.field(&cfg), s.def); err != nil {
+			panic(fmt.Sprintf("settings table: default of %s: %v", s.env, err))
+		}
 	}
-	env := envReader{getenv: getenv}
-	env.str("SESHAT_ADDR", &cfg.Addr)
-	env.str("SESHAT_DATA_DIR", &cfg.DataDir)
-	env.boolean("SESHAT_DEBUG", &cfg.Debug)
-	env.int64("SESHAT_MAX_UPLOAD_BYTES", &cfg.MaxUploadBytes)
-	env.secret("SESHAT_JWT_SECRET", &cfg.JWTSecret)
-	env.secret("SESHAT_MASTER_KEY", &cfg.MasterKey)
-	env.duration("SESHAT_SESSION_IDLE", &cfg.SessionIdle)
-	env.duration("SESHAT_PERMISSION_TIMEOUT", &cfg.PermissionTimeout)
-	env.duration("SESHAT_SSE_KEEPALIVE", &cfg.SSEKeepalive)
-	env.duration("SESHAT_SSE_WRITE_TIMEOUT", &cfg.SSEWriteTimeout)
-	env.duration("SESHAT_READ_TIMEOUT", &cfg.ReadTimeout)
-	env.str("SESHAT_DEBUG_ADDR", &cfg.DebugAddr)
-	env.integer("SESHAT_MAX_TURNS_PER_USER", &cfg.MaxTurnsPerUser)
-	env.integer("SESHAT_MAX_STREAMS_PER_USER", &cfg.MaxStreamsPerUser)
-	env.integer("SESHAT_JOB_RUN_HISTORY", &cfg.JobRunHistory)
-	env.integer("SESHAT_MAX_STREAMS", &cfg.MaxStreams)
-	env.integer("SESHAT_MAX_SUBSCRIBERS_PER_SESSION", &cfg.MaxSubscribers)
-	env.integer("SESHAT_MAX_TURN_EVENTS", &cfg.MaxTurnEvents)
-	env.integer("SESHAT_BCRYPT_COST", &cfg.BcryptCost)
-	env.str("ANTHROPIC_API_KEY", &cfg.AnthropicAPIKey)
-	env.str("ANTHROPIC_BASE_URL", &cfg.AnthropicBaseURL)
-	env.str("OPENAI_API_KEY", &cfg.OpenAIAPIKey)
-	env.str("OPENAI_BASE_URL", &cfg.OpenAIBaseURL)
-	env.str("SESHAT_PUBLIC_URL", &cfg.PublicURL)
-	env.str("SESHAT_DEFAULT_MODEL", &cfg.DefaultModel)
-	env.duration("SESHAT_AUDIT_RETENTION", &cfg.AuditRetention)
-	env.integer("SESHAT_QUOTA_RESERVE_TOKENS", &cfg.QuotaReserveTokens)
-	if err := errors.Join(env.errs...); err != nil {
-		return Config{}, fmt.Errorf("%w: %w", errUsage, err)
+	var errs []error
+	for _, s := range settings {
+		v := getenv(s.env)
+		if _, raw := s.field(&cfg).(*[]byte); !raw {
+			v = strings.TrimSpace(v)
+		}
+		if v == "" {
+			continue
+		}
+		if err := setValue(s.field(&cfg), v); err != nil {
+			shown := strconv.Quote(v)
+			if s.secret {
+				shown = "(secret)"
+			}
+			errs = append(errs, fmt.Errorf("%s=%s: %w", s.env, shown, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, modeServe, fmt.Errorf("%w: %w", errUsage, err)
 	}
 
 	fs := flag.NewFlagSet("seshat", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (env SESHAT_ADDR)")
-	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "data directory (env SESHAT_DATA_DIR)")
-	fs.BoolVar(&cfg.Debug, "debug", cfg.Debug, "debug logs and localhost CORS (env SESHAT_DEBUG)")
+	// The flag package's own usage text would list only the flags; the
+	// caller prints the whole table instead.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	for _, s := range settings {
+		if s.flag != "" {
+			fs.Var(flagValue{dst: s.field(&cfg)}, s.flag, s.usage)
+		}
+	}
+	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return Config{}, err
+			return Config{}, modeHelp, nil
 		}
-		return Config{}, fmt.Errorf("%w: %w", errUsage, err)
+		return Config{}, modeServe, fmt.Errorf("%w: %w (seshat -help lists the settings)", errUsage, err)
+	}
+	if *showVersion {
+		return Config{}, modeVersion, nil
 	}
 	if fs.NArg() > 0 {
-		return Config{}, fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+		return Config{}, modeServe, fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
 	}
+	if err := validate(cfg); err != nil {
+		return Config{}, modeServe, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if cfg.DefaultModel == "" {
+		cfg.DefaultModel = defaultModel(cfg)
+	}
+	return cfg, modeServe, nil
+}
 
+// validate checks what the types of the settings do not.
+func validate(cfg Config) error {
 	var bad []error
 	if cfg.Addr == "" {
 		bad = append(bad, errors.New("the listen address is empty"))
 	}
 	if cfg.DataDir == "" {
 		bad = append(bad, errors.New("the data dir is empty"))
+	}
+	if cfg.LogFormat != logText && cfg.LogFormat != logJSON {
+		bad = append(bad, fmt.Errorf("SESHAT_LOG_FORMAT=%q: want text or json", cfg.LogFormat))
+	}
+	if cfg.Signup != signupOpen && cfg.Signup != signupInvite && cfg.Signup != signupClosed {
+		bad = append(bad, fmt.Errorf("SESHAT_SIGNUP=%q: want open, invite or closed", cfg.Signup))
+	}
+	for _, n := range []struct {
+		name string
+		v    int
+	}{
+		{"SESHAT_REGISTER_PER_MINUTE", cfg.RegisterPerMinute},
+		{"SESHAT_MAX_CONNS", cfg.MaxConns},
+		{"SESHAT_MAX_CONNS_PER_IP", cfg.MaxConnsPerIP},
+	} {
+		if n.v < 0 {
+			bad = append(bad, fmt.Errorf("%s must not be negative (0 is the default or no limit)", n.name))
+		}
 	}
 	if cfg.MaxUploadBytes <= 0 {
 		bad = append(bad, errors.New("SESHAT_MAX_UPLOAD_BYTES must be positive"))
@@ -203,6 +397,8 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		{"SESHAT_SSE_KEEPALIVE", cfg.SSEKeepalive},
 		{"SESHAT_SSE_WRITE_TIMEOUT", cfg.SSEWriteTimeout},
 		{"SESHAT_READ_TIMEOUT", cfg.ReadTimeout},
+		{"SESHAT_SHUTDOWN_TIMEOUT", cfg.ShutdownTimeout},
+		{"SESHAT_MEMORY_EXTRACT_TIMEOUT", cfg.MemoryExtractTimeout},
 	} {
 		if d.v <= 0 {
 			bad = append(bad, fmt.Errorf("%s must be positive", d.name))
@@ -216,6 +412,9 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 	}
 	if cfg.JobRunHistory <= 0 {
 		bad = append(bad, errors.New("SESHAT_JOB_RUN_HISTORY must be positive"))
+	}
+	if cfg.MemoryWorkers <= 0 {
+		bad = append(bad, errors.New("SESHAT_MEMORY_WORKERS must be positive"))
 	}
 	if cfg.AuditRetention < 0 {
 		bad = append(bad, errors.New("SESHAT_AUDIT_RETENTION must not be negative (0 keeps entries forever)"))
@@ -238,13 +437,116 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 	if cfg.MasterKey != nil && len(cfg.MasterKey) < secretBytes {
 		bad = append(bad, fmt.Errorf("SESHAT_MASTER_KEY must be at least %d bytes, got %d", secretBytes, len(cfg.MasterKey)))
 	}
-	if err := errors.Join(bad...); err != nil {
-		return Config{}, fmt.Errorf("%w: %w", errUsage, err)
+	return errors.Join(bad...)
+}
+
+// setValue parses v into dst, one of the field types the settings table
+// allows.
+func setValue(dst any, v string) error {
+	switch d := dst.(type) {
+	case *string:
+		*d = v
+	case *[]byte:
+		*d = []byte(v)
+	case *bool:
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return errors.New("want true or false")
+		}
+		*d = b
+	case *int:
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return errors.New("want an integer")
+		}
+		*d = n
+	case *int64:
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return errors.New("want an integer")
+		}
+		*d = n
+	case *time.Duration:
+		t, err := time.ParseDuration(v)
+		if err != nil {
+			return errors.New("want a Go duration such as 30s or 5m")
+		}
+		*d = t
+	default:
+		return fmt.Errorf("unsupported setting type %T", dst)
 	}
-	if cfg.DefaultModel == "" {
-		cfg.DefaultModel = defaultModel(cfg)
+	return nil
+}
+
+// flagValue is a flag.Value over a settings-table field.
+type flagValue struct{ dst any }
+
+func (f flagValue) Set(v string) error { return setValue(f.dst, v) }
+
+// String is what the flag package shows as the default; the help prints
+// the table's own defaults instead.
+func (f flagValue) String() string { return "" }
+
+// IsBoolFlag lets a boolean flag stand alone (-debug).
+func (f flagValue) IsBoolFlag() bool {
+	_, ok := f.dst.(*bool)
+	return ok
+}
+
+// shownDefault is a setting's default as -help and the README show it.
+func (s setting) shownDefault() string {
+	if s.defNote != "" {
+		return s.defNote
 	}
-	return cfg, nil
+	return s.def
+}
+
+// writeHelp prints the usage line and every setting of the table with
+// its flag, environment variable and default.
+func writeHelp(w io.Writer) {
+	fmt.Fprint(w, `Usage: seshat [-addr ADDR] [-data-dir DIR] [-debug] [-version] [-help]
+
+Seshat host serves its HTTP API with its embedded store in the data directory.
+Flags win over environment variables, which win over the defaults. Durations
+use Go syntax (30s, 5m, 1h).
+
+  -version
+      print the version and exit
+  -help
+      print this help and exit
+
+Settings:
+`)
+	for _, s := range settings {
+		names := s.env
+		if s.flag != "" {
+			names = "-" + s.flag + ", " + s.env
+		}
+		def := s.shownDefault()
+		if def == "" {
+			def = "unset"
+		}
+		fmt.Fprintf(w, "  %s (default %s)\n      %s\n", names, def, s.usage)
+	}
+}
+
+// settingsMarkdown renders the settings table as the README's
+// configuration table.
+func settingsMarkdown() string {
+	var b strings.Builder
+	b.WriteString("| flag | environment | default | meaning |\n|---|---|---|---|\n")
+	for _, s := range settings {
+		flagCol := ""
+		if s.flag != "" {
+			flagCol = "`-" + s.flag + "`"
+		}
+		def := s.shownDefault()
+		if def != "" && s.defNote == "" {
+			def = "`" + def + "`"
+		}
+		fmt.Fprintf(&b, "| %s | `%s` | %s | %s |\n", flagCol, s.env, def, s.usage)
+	}
+	return b.String()
 }
 
 // defaultModel picks the default model from the provider credentials
@@ -257,75 +559,6 @@ func defaultModel(cfg Config) string {
 		return defaultOpenAIModel
 	}
 	return mockModel
-}
-
-// envReader parses environment variables, collecting every error so that
-// one run reports them all.
-type envReader struct {
-	getenv func(string) string
-	errs   []error
-}
-
-func (e *envReader) lookup(name string) (string, bool) {
-	v := strings.TrimSpace(e.getenv(name))
-	return v, v != ""
-}
-
-func (e *envReader) str(name string, dst *string) {
-	if v, ok := e.lookup(name); ok {
-		*dst = v
-	}
-}
-
-// secret keeps the value byte for byte: trimming could change a secret.
-func (e *envReader) secret(name string, dst *[]byte) {
-	if v := e.getenv(name); v != "" {
-		*dst = []byte(v)
-	}
-}
-
-func (e *envReader) boolean(name string, dst *bool) {
-	if v, ok := e.lookup(name); ok {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			e.errs = append(e.errs, fmt.Errorf("%s=%q: want true or false", name, v))
-			return
-		}
-		*dst = b
-	}
-}
-
-func (e *envReader) integer(name string, dst *int) {
-	if v, ok := e.lookup(name); ok {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			e.errs = append(e.errs, fmt.Errorf("%s=%q: want an integer", name, v))
-			return
-		}
-		*dst = n
-	}
-}
-
-func (e *envReader) int64(name string, dst *int64) {
-	if v, ok := e.lookup(name); ok {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			e.errs = append(e.errs, fmt.Errorf("%s=%q: want an integer number of bytes", name, v))
-			return
-		}
-		*dst = n
-	}
-}
-
-func (e *envReader) duration(name string, dst *time.Duration) {
-	if v, ok := e.lookup(name); ok {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			e.errs = append(e.errs, fmt.Errorf("%s=%q: want a Go duration such as 30s or 5m", name, v))
-			return
-		}
-		*dst = d
-	}
 }
 
 // loopbackAddr reports whether addr is host:port with a loopback host.

@@ -72,9 +72,14 @@ func TestRegisterLoginAndRoles(t *testing.T) {
 		requireAPIError(t, resp, 415, "unsupported_media_type")
 	})
 
-	t.Run("unknown fields are ignored and charset is accepted", func(t *testing.T) {
+	t.Run("unknown fields are refused and charset is accepted", func(t *testing.T) {
 		resp := srv.do(t, request{Method: http.MethodPost, Path: "/api/v1/auth/login",
 			Body:   `{"email":"member@example.com","password":"password1","remember_me":true}`,
+			Header: map[string]string{"Content-Type": "application/json; charset=utf-8"}})
+		e := requireAPIError(t, resp, 400, "invalid_field")
+		require.Contains(t, e.Error, "remember_me")
+		resp = srv.do(t, request{Method: http.MethodPost, Path: "/api/v1/auth/login",
+			Body:   `{"email":"member@example.com","password":"password1"}`,
 			Header: map[string]string{"Content-Type": "application/json; charset=utf-8"}})
 		require.Equal(t, 200, resp.Status, "body: %s", resp.Body)
 	})

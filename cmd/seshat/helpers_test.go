@@ -55,8 +55,9 @@ type testServer struct {
 
 // testEnv is the environment every test server gets unless a test
 // overrides it: a low bcrypt cost, since -race makes the default take
-// about half a second per hash.
-var testEnv = map[string]string{"SESHAT_BCRYPT_COST": "4"}
+// about half a second per hash, and no cap on registrations, since tests
+// register many accounts from one address.
+var testEnv = map[string]string{"SESHAT_BCRYPT_COST": "4", "SESHAT_REGISTER_PER_MINUTE": "0"}
 
 // startServer runs the server on dataDir (a fresh temp dir if empty) with
 // testEnv plus env, and waits for its "listening on" line. It is stopped
@@ -68,7 +69,10 @@ func startServer(t testing.TB, dataDir string, env map[string]string) *testServe
 	}
 	srv, err := tryStartServer(t, dataDir, env)
 	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, srv.Stop()) })
+	t.Cleanup(func() {
+		srv.checkAgainstSpec(t)
+		require.NoError(t, srv.Stop())
+	})
 	return srv
 }
 
@@ -93,13 +97,15 @@ func tryStartServer(t testing.TB, dataDir string, env map[string]string) (*testS
 
 	select {
 	case addr := <-logs.listening:
+		loadSpec("http://" + addr)
 		s := &testServer{
 			t:       t,
 			DataDir: dataDir,
 			URL:     "http://" + addr,
 			// A transport of its own, so that Stop can close its idle
 			// connections and leave no goroutines behind.
-			Client: &http.Client{Transport: &http.Transport{}, Timeout: 30 * time.Second},
+			// It records its exchanges for checkAgainstSpec.
+			Client: &http.Client{Transport: &recordingTransport{base: &http.Transport{}, host: addr}, Timeout: 30 * time.Second},
 			Log:    logs,
 			cancel: cancel,
 			done:   done,

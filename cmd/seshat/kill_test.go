@@ -39,7 +39,7 @@ func startProcess(t *testing.T, bin, dataDir string) (*testServer, *exec.Cmd) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	cmd := exec.CommandContext(ctx, bin, "-addr", "127.0.0.1:0", "-data-dir", dataDir)
-	cmd.Env = append(os.Environ(), "SESHAT_BCRYPT_COST=4")
+	cmd.Env = append(os.Environ(), "SESHAT_BCRYPT_COST=4", "SESHAT_REGISTER_PER_MINUTE=0")
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())

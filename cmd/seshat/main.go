@@ -14,9 +14,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/seshat-host/seshat/actors/mcpconn"
+	"github.com/seshat-host/seshat/actors/turn"
+	"github.com/seshat-host/seshat/actors/websearch"
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -26,10 +30,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/seshat-host/seshat/actors/files"
 	"github.com/seshat-host/seshat/actors/host"
+	"github.com/seshat-host/seshat/actors/memory"
 	"github.com/seshat-host/seshat/actors/provider"
+	"github.com/seshat-host/seshat/actors/quota"
+	"github.com/seshat-host/seshat/actors/routing"
 	"github.com/seshat-host/seshat/actors/session"
+	"github.com/seshat-host/seshat/actors/tenancy"
 	"github.com/seshat-host/seshat/http/auth"
+	"github.com/seshat-host/seshat/http/grpcapi"
 	"github.com/seshat-host/seshat/http/httpapi"
 	"github.com/seshat-host/seshat/http/sse"
 	"github.com/seshat-host/seshat/persist"
@@ -56,22 +66,64 @@ func main() {
 
 // run serves until ctx is cancelled, then shuts down in order and returns
 // nil. It returns an error if the server cannot start or stops on its own.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	_ = stdout // reserved for command output; logs go to stderr
-	cfg, err := loadConfig(args, getenv, stderr)
+// -help and -version print to stdout and return nil.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
+	cfg, mode, err := loadConfig(args, getenv)
 	if err != nil {
 		return err
 	}
-	level := slog.LevelInfo
-	if cfg.Debug {
-		level = slog.LevelDebug
+	switch mode {
+	case modeHelp:
+		writeHelp(stdout)
+		return nil
+	case modeVersion:
+		fmt.Fprintln(stdout, "seshat", serverVersion())
+		return nil
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log := newLogger(cfg, stderr)
 
-	if soft, hard, err := raiseFileLimit(); err != nil {
+	soft, hard, err := raiseFileLimit()
+	if err != nil {
 		log.Warn("could not raise the open file limit", "soft", soft, "hard", hard, "error", err)
 	} else {
 		log.Info("open file limit", "soft", soft, "hard", hard)
+	}
+	if cfg.MaxConns == 0 && soft > 0 {
+		// The rest of the descriptors stay for the store, uploads, streams'
+		// upstream calls and the runtime.
+		cfg.MaxConns = max(1, int(min(soft, 1<<30)*9/10))
+	}
+
+	// Bind first: a busy port must fail before anything is written to the
+	// data dir.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			ln.Close()
+		}
+	}()
+	// The gRPC listener is bound here too, so that both APIs fail fast on
+	// a busy port and accept calls once "listening on" is logged.
+	var gln net.Listener
+	if cfg.GRPCAddr != "" {
+		if gln, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
+			return fmt.Errorf("grpc listen: %w", err)
+		}
+		defer func() {
+			if err != nil {
+				gln.Close()
+			}
+		}()
+	}
+	if cfg.DebugAddr != "" {
+		stopDebug, err := serveDebug(context.Background(), cfg.DebugAddr, log)
+		if err != nil {
+			return fmt.Errorf("debug listener: %w", err)
+		}
+		defer stopDebug()
 	}
 
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
@@ -92,59 +144,68 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		AuditRetention: cfg.AuditRetention,
 	})
 	if errors.Is(err, persist.ErrLocked) {
-		return fmt.Errorf("data dir %s is in use by another seshat process: %w", cfg.DataDir, err)
+		return &plainError{msg: fmt.Sprintf("data dir %s is in use by another seshat process", cfg.DataDir), cause: err}
 	}
 	if errors.Is(err, persist.ErrWrongMasterKey) {
-		return fmt.Errorf("SESHAT_MASTER_KEY is not the key the provider credentials in %s were sealed with; "+
-			"start with the original key (or without SESHAT_MASTER_KEY to use the one kept in %s): %w",
-			cfg.DataDir, secretsFileName, err)
+		return &plainError{msg: fmt.Sprintf("SESHAT_MASTER_KEY is not the key the provider credentials in %s were sealed with; "+
+			"start with the original key (or without SESHAT_MASTER_KEY to use the one kept in %s)",
+			cfg.DataDir, secretsFileName), cause: err}
 	}
 	if err != nil {
 		return fmt.Errorf("open store in %s: %w", cfg.DataDir, err)
 	}
-	srv, hst, err := newServer(cfg, store, log)
+	srv, gsrv, hst, fam, err := newServer(cfg, store, log)
 	if err != nil {
 		return errors.Join(err, store.Close())
 	}
 	// Re-arm every enabled job; runs missed while the server was down are
 	// not replayed.
 	if err := hst.StartJobs(ctx, host.JobsConfig{RunHistory: cfg.JobRunHistory}); err != nil {
-		return errors.Join(fmt.Errorf("start the scheduler: %w", err), hst.Close(context.Background()), store.Close())
+		return errors.Join(fmt.Errorf("start the scheduler: %w", err), hst.Close(context.Background()), fam.Close(context.Background()), store.Close())
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return errors.Join(fmt.Errorf("listen: %w", err), hst.Close(context.Background()), store.Close())
-	}
-	if cfg.DebugAddr != "" {
-		stopDebug, err := serveDebug(context.Background(), cfg.DebugAddr, log)
-		if err != nil {
-			return errors.Join(fmt.Errorf("debug listener: %w", err), ln.Close(), hst.Close(context.Background()), store.Close())
-		}
-		defer stopDebug()
+	if gln != nil {
+		gaddr := gln.Addr().String()
+		log.Info("serving gRPC on "+gaddr, "addr", gaddr)
 	}
 	addr := ln.Addr().String()
-	log.Info("listening on "+addr, "addr", addr, "data_dir", cfg.DataDir, "debug", cfg.Debug)
+	log.Info("listening on "+addr, "addr", addr, "data_dir", cfg.DataDir, "version", serverVersion(),
+		"debug", cfg.Debug, "signup", cfg.Signup, "max_conns", cfg.MaxConns)
 
-	served := make(chan error, 1)
+	// served receives each server's Serve result: one, or two with gRPC.
+	served := make(chan error, 2)
+	serving := 1
 	go func() { served <- srv.Serve(ln) }()
+	if gsrv != nil {
+		serving++
+		go func() { served <- gsrv.Serve(gln) }()
+	}
 
 	var serveErr error
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")
 	case serveErr = <-served:
-		served = nil
+		serving--
 		log.Error("server stopped unexpectedly", "error", serveErr)
 	}
 
-	// Shutdown order: stop accepting and end streams, snapshot live
-	// sessions, close the store. Shutdown cancels the server's base context
-	// as it starts, so open streams end at once instead of holding the
-	// drain until the grace period runs out.
+	// Shutdown order: stop accepting and end streams (REST and gRPC
+	// together), snapshot live sessions, close the store. Each Shutdown
+	// cancels its server's base context as it starts, so open streams end
+	// at once instead of holding the drain until the grace period runs
+	// out; a gRPC stream ending interrupts nothing but itself.
 	graceCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	shutdownErr := srv.Shutdown(graceCtx)
-	if served != nil {
+	grpcDone := make(chan error, 1)
+	go func() {
+		if gsrv == nil {
+			grpcDone <- nil
+			return
+		}
+		grpcDone <- gsrv.Shutdown(graceCtx)
+	}()
+	shutdownErr := errors.Join(srv.Shutdown(graceCtx), <-grpcDone)
+	for ; serving > 0; serving-- {
 		if err := <-served; err != nil && serveErr == nil {
 			serveErr = err
 		}
@@ -152,8 +213,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// Every live session is snapshotted (running turns recorded as
 	// interrupted) before the store closes.
 	hostErr := hst.Close(graceCtx)
+	// Extractions the last turns queued finish (or are cancelled at the
+	// grace period's end), and MCP connections and their processes end,
+	// before the store closes.
+	memErr := fam.Close(graceCtx)
 	closeErr := store.Close()
-	if err := errors.Join(serveErr, shutdownErr, hostErr, closeErr); err != nil {
+	if err := errors.Join(serveErr, shutdownErr, hostErr, memErr, closeErr); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	log.Info("stopped")
@@ -161,11 +226,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 }
 
 // newServer builds the auth service, the metrics registry, the session
-// host and the HTTP server. cfg's secrets must be loaded.
-func newServer(cfg Config, store *persist.Store, log *slog.Logger) (*httpapi.Server, *host.Host, error) {
-	authSvc, err := auth.New(auth.Config{Secret: cfg.JWTSecret, Store: store, BcryptCost: cfg.BcryptCost})
+// host, the HTTP server and, when cfg.GRPCAddr is set, the gRPC server
+// (else nil). cfg's secrets must be loaded.
+func newServer(cfg Config, store *persist.Store, log *slog.Logger) (*httpapi.Server, *grpcapi.Server, *host.Host, *families, error) {
+	registrations := cfg.RegisterPerMinute
+	if registrations == 0 {
+		registrations = -1 // SESHAT_REGISTER_PER_MINUTE=0 turns the cap off
+	}
+	authSvc, err := auth.New(auth.Config{
+		Secret:                 cfg.JWTSecret,
+		Store:                  store,
+		BcryptCost:             cfg.BcryptCost,
+		Signup:                 auth.SignupPolicy(cfg.Signup),
+		RegistrationsPerMinute: registrations,
+		Invitations:            noInvitations{},
+	})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	if cfg.AnthropicAPIKey == "" && cfg.OpenAIAPIKey == "" && cfg.OpenAIBaseURL == "" {
 		log.Warn("no provider API key set; default model is " + cfg.DefaultModel)
@@ -177,7 +254,7 @@ func newServer(cfg Config, store *persist.Store, log *slog.Logger) (*httpapi.Ser
 	)
 	// Provider settings route models per user over the server-wide
 	// providers configured from the environment.
-	selector, err := host.NewProviders(host.ProvidersConfig{
+	selector, err := routing.New(routing.Config{
 		Store:            store,
 		Registry:         providers(cfg, log),
 		OAuthRedirectURL: oauthRedirectURL(cfg),
@@ -185,11 +262,59 @@ func newServer(cfg Config, store *persist.Store, log *slog.Logger) (*httpapi.Ser
 		Registerer:       reg,
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, nil, err
 	}
-	hst, err := host.New(host.Config{
-		Store:     store,
-		Providers: selector,
+	ten, err := tenancy.New(tenancy.Config{Store: store, Models: selector})
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	ledger, err := quota.New(quota.Config{
+		Store:             store,
+		ReserveTokens:     cfg.QuotaReserveTokens,
+		MaxTurnsPerUser:   cfg.MaxTurnsPerUser,
+		MaxStreamsPerUser: cfg.MaxStreamsPerUser,
+		MaxStreams:        cfg.MaxStreams,
+		Logger:            log,
+	})
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	// The memories family extracts with the session's model and reads
+	// sessions through the host, which in turn runs its extension.
+	var hst *host.Host
+	mem, err := memory.New(memory.Config{
+		Store: store,
+		// Extraction's model calls count against the user's quotas, as
+		// the turn's do.
+		Providers: lateSelector(func() provider.Selector { return hst.ModelSelector() }),
+		Sessions: func(ctx context.Context, userID, sessionID string) (memory.Conversation, error) {
+			return sessionConversations(hst, cfg.DefaultModel)(ctx, userID, sessionID)
+		},
+		Workers:        cfg.MemoryWorkers,
+		ExtractTimeout: cfg.MemoryExtractTimeout,
+		Logger:         log,
+	})
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	mcpMgr, err := mcpconn.New(mcpconn.Config{
+		Store: store, Logger: log.With("component", "mcp"), AllowPrivate: cfg.AllowPrivateUpstreams,
+		CallTimeout: cfg.MCPCallTimeout, WorkDir: cfg.DataDir,
+	})
+	if err != nil {
+		return nil, nil, nil, nil, errors.Join(err, mem.Close(context.Background()))
+	}
+	fam := &families{mem: mem, mcp: mcpMgr}
+	web, err := websearch.New(websearch.Config{Store: store, AllowPrivate: cfg.AllowPrivateUpstreams})
+	if err != nil {
+		return nil, nil, nil, nil, errors.Join(err, fam.Close(context.Background()))
+	}
+	hst, err = host.New(host.Config{
+		Store:      store,
+		Providers:  selector,
+		Tenancy:    ten,
+		Ledger:     ledger,
+		Extensions: []turn.Extension{mem.Extension(), mcpMgr.Extension(), web.Extension()},
 		Session: session.Config{
 			Idle:              cfg.SessionIdle,
 			PermissionTimeout: cfg.PermissionTimeout,
@@ -197,29 +322,49 @@ func newServer(cfg Config, store *persist.Store, log *slog.Logger) (*httpapi.Ser
 			MaxSubscribers:    cfg.MaxSubscribers,
 			MaxTurnEvents:     cfg.MaxTurnEvents,
 		},
-		MaxStreams:        cfg.MaxStreams,
-		MaxTurnsPerUser:   cfg.MaxTurnsPerUser,
-		MaxStreamsPerUser: cfg.MaxStreamsPerUser,
-		Quotas:            host.QuotaConfig{ReserveTokens: cfg.QuotaReserveTokens},
-		Logger:            log,
-		Registerer:        reg,
+		Logger:     log,
+		Registerer: reg,
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, nil, errors.Join(err, fam.Close(context.Background()))
 	}
 	srv, err := httpapi.New(httpapi.Config{
+		PathPrefix:     publicPathPrefix(cfg),
 		Debug:          cfg.Debug,
 		MaxUploadBytes: cfg.MaxUploadBytes,
 		ReadTimeout:    cfg.ReadTimeout,
+		MaxConns:       cfg.MaxConns,
+		MaxConnsPerIP:  cfg.MaxConnsPerIP,
+		AccessLog:      cfg.AccessLog,
 		SSE:            sse.Config{Keepalive: cfg.SSEKeepalive, WriteTimeout: cfg.SSEWriteTimeout},
 		Logger:         log,
 		Registerer:     reg,
 		Gatherer:       reg,
-	}, httpapi.Deps{Store: store, Auth: authSvc, Runtime: hst})
+	}, httpapi.Deps{Store: store, Auth: authSvc, Runtime: hst, Tenancy: ten, Providers: selector, Quotas: ledger, Memories: memoryAPI{svc: mem}, Tools: toolFamily{mcp: mcpMgr, web: web}})
 	if err != nil {
-		return nil, nil, errors.Join(err, hst.Close(context.Background()))
+		return nil, nil, nil, nil, errors.Join(err, hst.Close(context.Background()), fam.Close(context.Background()))
 	}
-	return srv, hst, nil
+	if cfg.GRPCAddr == "" {
+		return srv, nil, hst, fam, nil
+	}
+	fileSvc, err := files.New(files.Config{Store: store, MaxUploadBytes: cfg.MaxUploadBytes})
+	if err != nil {
+		return nil, nil, nil, nil, errors.Join(err, hst.Close(context.Background()), fam.Close(context.Background()))
+	}
+	gsrv, err := grpcapi.New(grpcapi.Config{
+		StreamWriteTimeout: cfg.SSEWriteTimeout,
+		Keepalive:          cfg.SSEKeepalive,
+		ReadHeaderTimeout:  cfg.ReadTimeout,
+		Logger:             log,
+	}, grpcapi.Deps{
+		Auth: authSvc, Admitter: ledger,
+		Sessions: hst, Turns: hst, Permissions: hst, Jobs: hst,
+		Files: fileSvc, Memories: mem,
+	})
+	if err != nil {
+		return nil, nil, nil, nil, errors.Join(err, hst.Close(context.Background()), fam.Close(context.Background()))
+	}
+	return srv, gsrv, hst, fam, nil
 }
 
 // providers returns the model providers: the offline mock always, and the
@@ -227,13 +372,13 @@ func newServer(cfg Config, store *persist.Store, log *slog.Logger) (*httpapi.Ser
 func providers(cfg Config, log *slog.Logger) *provider.Registry {
 	reg := provider.NewRegistry()
 	if cfg.AnthropicAPIKey != "" {
-		reg.Register("anthropic", provider.NewAnthropic(provider.AnthropicConfig{
-			BaseURL: cfg.AnthropicBaseURL, APIKey: cfg.AnthropicAPIKey, Logger: log.With("component", "provider", "provider", "anthropic"),
+		reg.Register(provider.AnthropicName, provider.NewAnthropic(provider.AnthropicConfig{
+			BaseURL: cfg.AnthropicBaseURL, APIKey: cfg.AnthropicAPIKey, Logger: log.With("component", "provider", "provider", provider.AnthropicName),
 		}))
 	}
 	if cfg.OpenAIAPIKey != "" || cfg.OpenAIBaseURL != "" {
-		reg.Register("openai", provider.NewOpenAI(provider.OpenAIConfig{
-			BaseURL: cfg.OpenAIBaseURL, APIKey: cfg.OpenAIAPIKey, Logger: log.With("component", "provider", "provider", "openai"),
+		reg.Register(provider.OpenAIName, provider.NewOpenAI(provider.OpenAIConfig{
+			BaseURL: cfg.OpenAIBaseURL, APIKey: cfg.OpenAIAPIKey, Logger: log.With("component", "provider", "provider", provider.OpenAIName),
 		}))
 	}
 	if name, model, ok := strings.Cut(cfg.DefaultModel, ":"); ok && name != provider.MockName {
@@ -251,5 +396,74 @@ func oauthRedirectURL(cfg Config) string {
 	return strings.TrimRight(cfg.PublicURL, "/") + "/api/v1/settings/providers/oauth/callback"
 }
 
-// Compile-time check that the host is the runtime httpapi's handlers need.
-var _ httpapi.Runtime = (*host.Host)(nil)
+// publicPathPrefix is the path of SESHAT_PUBLIC_URL ("/seshat" for
+// https://example.com/seshat/), where a reverse proxy serves the server's
+// root; "" when there is none.
+func publicPathPrefix(cfg Config) string {
+	u, err := url.Parse(cfg.PublicURL)
+	if cfg.PublicURL == "" || err != nil {
+		return ""
+	}
+	return strings.TrimRight(u.EscapedPath(), "/")
+}
+
+// noInvitations is the sign-up policy's invitation lookup until the
+// store keeps invitations: no email has one, so SESHAT_SIGNUP=invite lets
+// only the first account register.
+type noInvitations struct{}
+
+func (noInvitations) HasPendingInvitation(string) (bool, error) { return false, nil }
+
+// Compile-time checks that the host is the runtime httpapi's handlers
+// need, and that the host and the files family are the backends of
+// grpcapi's services.
+var (
+	_ httpapi.Runtime         = (*host.Host)(nil)
+	_ httpapi.Tenancy         = (*tenancy.Service)(nil)
+	_ httpapi.Providers       = (*routing.Service)(nil)
+	_ grpcapi.Sessions        = (*host.Host)(nil)
+	_ grpcapi.Turns           = (*host.Host)(nil)
+	_ grpcapi.Permissions     = (*host.Host)(nil)
+	_ grpcapi.Jobs            = (*host.Host)(nil)
+	_ grpcapi.RequestAdmitter = (*quota.Ledger)(nil)
+	_ httpapi.QuotaLedger     = (*quota.Ledger)(nil)
+	_ grpcapi.Files           = (*files.Service)(nil)
+	_ grpcapi.Authenticator   = (*auth.Service)(nil)
+)
+
+// newLogger is the server's logger: text or JSON on stderr, at info, or
+// debug with -debug.
+func newLogger(cfg Config, stderr io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+	if cfg.Debug {
+		opts.Level = slog.LevelDebug
+	}
+	if cfg.LogFormat == logJSON {
+		return slog.New(slog.NewJSONHandler(stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(stderr, opts))
+}
+
+// plainError says msg and nothing more, while errors.Is and errors.As
+// still see its cause: for causes whose own text would repeat what msg
+// says.
+type plainError struct {
+	msg   string
+	cause error
+}
+
+func (e *plainError) Error() string { return e.msg }
+func (e *plainError) Unwrap() error { return e.cause }
+
+// families are the domain families that outlive the host's turns: memory
+// extraction and the MCP connections. Close ends them after the host.
+type families struct {
+	mem *memory.Service
+	mcp *mcpconn.Manager
+}
+
+// Close waits for queued extractions and ends the MCP connections and
+// their processes, until ctx is done.
+func (f *families) Close(ctx context.Context) error {
+	return errors.Join(f.mem.Close(ctx), f.mcp.Shutdown(ctx))
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -9,6 +10,10 @@ import (
 // TestMain fails the package if any test leaves a goroutine behind once
 // its servers have shut down.
 func TestMain(m *testing.M) {
+	if os.Getenv(envMCPServer) == "stdio" {
+		runStdioMCPServer()
+		return
+	}
 	goleak.VerifyTestMain(m,
 		// fasthttp's process-wide clock for the Date header, started once
 		// and never stopped.

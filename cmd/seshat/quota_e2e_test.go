@@ -63,6 +63,8 @@ func TestTokenQuotaUnderConcurrency(t *testing.T) {
 	srv := startServer(t, dir, env)
 	root := srv.register(t, "root@example.com", "password1")
 	u := srv.register(t, "u@example.com", "password1")
+	// Memory extraction would add a model call after each turn.
+	memoryOff(t, srv, u.Token)
 	q := created[apitype.Quota](t, srv.call(t, "PUT", "/api/v1/quotas/user/"+u.User.ID, root.Token, apitype.QuotaLimits{TokensPerDay: limit}), 200)
 	require.Equal(t, int64(limit), q.Limits.TokensPerDay)
 	require.Equal(t, root.User.ID, q.UpdatedBy)

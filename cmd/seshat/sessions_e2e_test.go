@@ -363,3 +363,33 @@ func TestRestartKeepsHistoryAndCutTurnIsInterrupted(t *testing.T) {
 	events := re.Rest()
 	require.Equal(t, "interrupted", decodeDone(t, events[len(events)-1]).StopReason)
 }
+
+// TestSessionKeepsItsTurnContext checks that a session's corpora and
+// memory setting are stored and shown, and a bad setting is refused.
+func TestSessionKeepsItsTurnContext(t *testing.T) {
+	s := startServer(t, "", nil)
+	a := s.register(t, "ctx@example.com", "password123").Token
+
+	resp := s.do(t, request{Method: http.MethodPost, Path: "/api/v1/sessions", Token: a, Body: map[string]any{
+		"corpus_ids": []string{"corp_one"}, "memory": map[string]any{"extract": "off", "inject": true},
+	}})
+	require.Equal(t, http.StatusCreated, resp.Status, "%s", resp.Body)
+	var created apitype.Session
+	resp.JSON(t, &created)
+	require.Equal(t, []string{"corp_one"}, created.CorpusIDs)
+	require.Equal(t, &apitype.SessionMemory{Extract: "off", Inject: true}, created.Memory)
+
+	var got apitype.Session
+	s.get(t, "/api/v1/sessions/"+created.ID, a).JSON(t, &got)
+	require.Equal(t, []string{"corp_one"}, got.CorpusIDs)
+	require.Equal(t, created.Memory, got.Memory)
+
+	var plain apitype.Session
+	s.do(t, request{Method: http.MethodPost, Path: "/api/v1/sessions", Token: a}).JSON(t, &plain)
+	require.Equal(t, []string{}, plain.CorpusIDs)
+	require.Nil(t, plain.Memory)
+
+	requireAPIError(t, s.do(t, request{Method: http.MethodPost, Path: "/api/v1/sessions", Token: a, Body: map[string]any{
+		"memory": map[string]any{"extract": "sometimes"},
+	}}), 400, "invalid_request")
+}

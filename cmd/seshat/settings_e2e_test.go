@@ -266,6 +266,8 @@ func TestProviderSettingsAnthropicToolTurn(t *testing.T) {
 	up := startAnthropicUpstream(t)
 	s := startServer(t, "", nil)
 	tok := s.register(t, "anthropic@example.com", "password123").Token
+	// These tests count the upstream calls of the turn alone.
+	memoryOff(t, s, tok)
 	require.Equal(t, http.StatusCreated, s.upload(t, tok, "notes.txt", "text/plain", []byte("hello"), nil).Status)
 
 	const key = "sk-ant-api03-e2e-SECRET-abcd"
@@ -307,6 +309,8 @@ func TestProviderSettingsOpenAIToolTurn(t *testing.T) {
 	up := startOpenAIUpstream(t)
 	s := startServer(t, "", nil)
 	tok := s.register(t, "openai@example.com", "password123").Token
+	// These tests count the upstream calls of the turn alone.
+	memoryOff(t, s, tok)
 	require.Equal(t, http.StatusCreated, s.upload(t, tok, "notes.txt", "text/plain", []byte("hello"), nil).Status)
 
 	const key = "sk-proj-e2e-SECRET-wxyz"
@@ -708,6 +712,8 @@ func TestProviderSettingsOAuthFlowWithRefresh(t *testing.T) {
 	dir := t.TempDir()
 	s := startServer(t, dir, nil)
 	tok := s.register(t, "oauth@example.com", "password123").Token
+	// These tests count the upstream calls of the turn alone.
+	memoryOff(t, s, tok)
 	secret := "client-SECRET-e2e"
 	ps := s.createSetting(t, tok, apitype.CreateProviderSettingRequest{Name: "sso", Provider: "openai", BaseURL: a.srv.URL + "/v1",
 		DefaultModel: "gpt-sso",
