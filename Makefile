@@ -1,25 +1,38 @@
-# Seshat host. `make run` serves on :8090 with its data in ./data;
-# `make test` is what CI runs (through .ci/run, after `make lint`).
+# Seshat host. `make run` serves on 127.0.0.1:8090 with its data in
+# ./data (ADDR=:8090 serves every interface); `make test` is what CI runs
+# (through .ci/run, after `make lint`).
 
 GO ?= go
+ADDR ?= 127.0.0.1:8090
+# VERSION is what `seshat -version` prints for a `make build` binary.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: run build test lint bench crash fuzz
+.PHONY: run build test lint bench crash fuzz generate generate-check proto-lint proto-baseline proto-check
 
 run:
-	$(GO) run ./cmd/seshat -addr :8090 -data-dir ./data
+	$(GO) run -ldflags '$(LDFLAGS)' ./cmd/seshat -addr $(ADDR) -data-dir ./data
 
 build:
-	$(GO) build -o bin/seshat ./cmd/seshat
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/seshat ./cmd/seshat
 
 test:
 	$(GO) test -race ./...
 
+# golangci-lint runs at a pinned version through `go run`, so a fresh
+# machine needs nothing but Go (the first run builds it, about two
+# minutes; later runs use the build cache). Its linters are listed in
+# .golangci.yml.
+GOLANGCI_LINT = $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
+
 # gofmt -l lists unformatted files and exits 0 regardless, so fail on
-# any output.
+# any output. go mod tidy -diff fails when go.mod or go.sum are not tidy.
 lint:
 	@unformatted="$$(gofmt -l .)"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt -w needed on:"; echo "$$unformatted"; exit 1; fi
+	$(GO) mod tidy -diff
 	$(GO) vet ./...
+	$(GOLANGCI_LINT) run ./...
 
 # The load bench (docs/perf.md, "Load bench"): builds the server and the
 # bench, spawns the server on CPU 0 and the bench on CPU 1 (taskset), runs
@@ -27,7 +40,7 @@ lint:
 # BENCHFLAGS adds flags, e.g. BENCHFLAGS='-scenarios streams -streams 10000'.
 BENCHFLAGS ?=
 bench:
-	$(GO) build -o bin/seshat ./cmd/seshat
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/seshat ./cmd/seshat
 	$(GO) build -o bin/seshat-bench ./cmd/seshat-bench
 	bin/seshat-bench -spawn -server bin/seshat -out bench/results $(BENCHFLAGS)
 
@@ -57,3 +70,50 @@ fuzz:
 		echo "== $$fn in $$pkg for $(FUZZTIME)"; \
 		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	done
+
+# The gRPC API's code generation (docs/api.md, "gRPC"). buf and
+# protoc-gen-connect-go are pinned in tools/go.mod, a module of their own
+# (in the main module, version selection downgraded buf); protoc-gen-go
+# runs from the main module, so that it is always the version of the
+# google.golang.org/protobuf runtime in go.mod. `go tool` builds each once
+# and the Go build cache keeps it: the first run takes about two minutes,
+# later ones a few seconds. Nothing is fetched at run time (no remote
+# plugins, no registry modules).
+BUF = $(GO) tool -modfile=tools/go.mod buf
+PROTO_GO = proto/seshat/v1
+# The breaking-change baseline: the API as last released. Until a release
+# is cut it is the API as first merged; `make proto-baseline` refreshes it
+# when a release is made.
+PROTO_BASELINE = proto/baseline.binpb
+
+# generate rewrites the generated code from proto/ (the hand-written
+# doc.go files stay).
+generate:
+	rm -f $(PROTO_GO)/*.pb.go $(PROTO_GO)/seshatv1connect/*.connect.go
+	$(BUF) generate
+
+# generate-check regenerates into a temporary directory and fails if the
+# committed code differs, or if a generated file is missing or stale.
+generate-check:
+	@tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; \
+	$(BUF) generate -o "$$tmp" || exit 1; \
+	list() { (cd "$$1" && find proto -name '*.pb.go' -o -name '*.connect.go' | sort); }; \
+	list "$$tmp" > "$$tmp/fresh.txt"; list . > "$$tmp/committed.txt"; \
+	if ! cmp -s "$$tmp/fresh.txt" "$$tmp/committed.txt"; then \
+		echo "the generated files are not those of a fresh make generate (< fresh, > here):"; \
+		diff "$$tmp/fresh.txt" "$$tmp/committed.txt"; exit 1; fi; \
+	for f in $$(cat "$$tmp/fresh.txt"); do \
+		cmp -s "$$tmp/$$f" "$$f" || { echo "$$f is stale: run make generate"; diff -u "$$f" "$$tmp/$$f" | head -40; exit 1; }; \
+	done; \
+	echo "generated code is up to date"
+
+# proto-lint runs buf lint (STANDARD) and buf breaking against the
+# baseline.
+proto-lint:
+	$(BUF) lint
+	$(BUF) breaking --against $(PROTO_BASELINE)
+
+proto-baseline:
+	$(BUF) build --exclude-source-info -o $(PROTO_BASELINE)
+
+proto-check: proto-lint generate-check

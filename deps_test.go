@@ -68,6 +68,15 @@ func relPath(importPath string) (string, bool) {
 	return rel, ok
 }
 
+// familyPackages are the API families' own packages under actors/: plain
+// Go over persist, without actors (protoactor or actors/{host,session,jobs}).
+var familyPackages = map[string]bool{
+	"actors/files":   true,
+	"actors/tenancy": true,
+	"actors/routing": true,
+	"actors/quota":   true,
+}
+
 // under reports whether rel is dir or inside it.
 func under(rel, dir string) bool { return rel == dir || strings.HasPrefix(rel, dir+"/") }
 
@@ -94,9 +103,10 @@ func TestDependencyRules(t *testing.T) {
 			}
 		}
 
-		// actors/agent, http/apitype and compat/eventstream import only
-		// the standard library.
-		if pkg == "actors/agent" || pkg == "http/apitype" || pkg == "compat/eventstream" {
+		// actors/agent, actors/egress, http/apitype, http/apispec,
+		// http/console and compat/eventstream import only the standard
+		// library.
+		if pkg == "actors/agent" || pkg == "actors/egress" || pkg == "http/apitype" || pkg == "http/apispec" || pkg == "http/console" || pkg == "compat/eventstream" {
 			check(len(own) == 0, "must import only the standard library, imports %v", own)
 			for _, imp := range other {
 				check(standard[imp], "must import only the standard library, imports %s", imp)
@@ -130,20 +140,73 @@ func TestDependencyRules(t *testing.T) {
 				check(ok, "must not import %s: outside http/ only cmd/seshat imports http/… (bench/ may import http/apitype)", imp)
 			}
 
-			// httpapi reaches the runtime only through host and agent.
+			// httpapi reaches the runtime through host, agent and the
+			// family packages it serves.
 			if pkg == "http/httpapi" && under(imp, "actors") {
-				check(imp == "actors/host" || imp == "actors/agent", "must not import %s: only actors/host and actors/agent", imp)
+				check(imp == "actors/host" || imp == "actors/agent" || familyPackages[imp],
+					"must not import %s: only actors/host, actors/agent and the family packages", imp)
+			}
+
+			// grpcapi reaches the runtime through host, agent and the
+			// family packages it serves, and never through httpapi.
+			if pkg == "http/grpcapi" && under(imp, "actors") {
+				check(imp == "actors/host" || imp == "actors/agent" || imp == "actors/files" || imp == "actors/memory",
+					"must not import %s: only actors/host, actors/agent and the family packages it serves", imp)
+			}
+			check(pkg != "http/grpcapi" || imp != "http/httpapi", "must not import http/httpapi: the surfaces share http/apierr")
+
+			// apierr maps the errors of agent, persist and auth, and nothing
+			// else of ours.
+			if pkg == "http/apierr" {
+				ok := imp == "actors/agent" || imp == "persist" || imp == "http/auth" || imp == "http/apitype"
+				check(ok, "must not import %s: only actors/agent, persist, http/auth and http/apitype", imp)
+			}
+
+			// The generated gRPC code imports only itself.
+			if under(pkg, "proto") {
+				check(under(imp, "proto"), "generated code must not import %s", imp)
+			}
+
+			// The files family imports only agent, tenancy and persist.
+			if pkg == "actors/files" {
+				check(imp == "actors/agent" || imp == "actors/tenancy" || imp == "persist", "must not import %s: only actors/agent, actors/tenancy and persist", imp)
+			}
+
+			// tenancy imports only agent and persist: every family may
+			// check roles with it.
+			if pkg == "actors/tenancy" {
+				check(imp == "actors/agent" || imp == "persist", "must not import %s: only actors/agent and persist", imp)
+			}
+
+			// routing imports agent, provider, tenancy and persist.
+			if pkg == "actors/routing" {
+				ok := imp == "actors/agent" || imp == "actors/provider" || imp == "actors/tenancy" || imp == "persist"
+				check(ok, "must not import %s: only actors/{agent,provider,tenancy} and persist", imp)
+			}
+
+			// quota imports agent, provider, tenancy and persist.
+			if pkg == "actors/quota" {
+				ok := imp == "actors/agent" || imp == "actors/provider" || imp == "actors/tenancy" || imp == "persist"
+				check(ok, "must not import %s: only actors/{agent,provider,tenancy} and persist", imp)
+			}
+
+			// The family packages never reach the actor runtime.
+			if familyPackages[pkg] {
+				check(imp != "actors/host" && imp != "actors/session" && imp != "actors/jobs",
+					"must not import %s: a family package does not reach the actor runtime", imp)
 			}
 
 			// persisttest is for tests only.
 			check(imp != "persist/persisttest", "must not import persist/persisttest outside _test.go files")
 		}
 
-		// protoactor-go only in actors/{host,session,jobs} and cmd/.
+		// protoactor-go only in actors/{host,session,jobs}, the ingestion
+		// actors of actors/knowledge, the connection actors of
+		// actors/mcpconn, and cmd/.
 		for _, imp := range other {
 			if strings.HasPrefix(imp, "github.com/asynkron/protoactor-go") {
-				ok := pkg == "actors/host" || pkg == "actors/session" || pkg == "actors/jobs" || under(pkg, "cmd")
-				check(ok, "must not import %s: protoactor-go is for actors/{host,session,jobs} and cmd/", imp)
+				ok := pkg == "actors/host" || pkg == "actors/session" || pkg == "actors/jobs" || pkg == "actors/knowledge" || pkg == "actors/mcpconn" || under(pkg, "cmd")
+				check(ok, "must not import %s: protoactor-go is for actors/{host,session,jobs,knowledge,mcpconn} and cmd/", imp)
 			}
 		}
 
