@@ -75,6 +75,7 @@ var familyPackages = map[string]bool{
 	"actors/tenancy": true,
 	"actors/routing": true,
 	"actors/quota":   true,
+	"actors/skills":  true,
 }
 
 // under reports whether rel is dir or inside it.
@@ -198,6 +199,7 @@ func TestDependencyRules(t *testing.T) {
 
 			// persisttest is for tests only.
 			check(imp != "persist/persisttest", "must not import persist/persisttest outside _test.go files")
+			check(imp != "actors/skills/skillstest", "must not import actors/skills/skillstest outside _test.go files")
 		}
 
 		// protoactor-go only in actors/{host,session,jobs}, the ingestion
