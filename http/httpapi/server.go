@@ -109,6 +109,8 @@ type Deps struct {
 	// Tools serves MCP servers and web search. If nil, those routes
 	// answer 503.
 	Tools ToolFamily
+	// Skills serves the skills family. If nil, its routes answer 503.
+	Skills Skills
 }
 
 // Providers is the provider settings' and model listings' view of
