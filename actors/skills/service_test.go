@@ -25,7 +25,7 @@ type fixture struct {
 	admin, other persist.User
 }
 
-func newFixture(t *testing.T, cfg skills.Config) fixture {
+func newFixture(t testing.TB, cfg skills.Config) fixture {
 	t.Helper()
 	store := persisttest.Open(t)
 	cfg.Store = store
