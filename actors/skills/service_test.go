@@ -318,3 +318,21 @@ func TestSyncFromAFileRepository(t *testing.T) {
 	_, err = f.store.SkillByName("", "pdf")
 	require.ErrorIs(t, err, persist.ErrNotFound, "a repository's skills go with it")
 }
+
+// TestHTTPSSyncGoesThroughTheFence stores a repository whose https URL
+// names a loopback address (as a record written before a policy change
+// could) and checks that the sync's connection is refused by the fence.
+func TestHTTPSSyncGoesThroughTheFence(t *testing.T) {
+	f := newFixture(t, skills.Config{})
+	ctx := t.Context()
+	admin := skills.Caller{UserID: f.admin.ID, Admin: true}
+	r, err := f.store.CreateSkillRepository(ctx, persist.SkillRepository{ID: agent.NewID(agent.PrefixSkillRepo), Name: "local", URL: "https://127.0.0.1:9/x.git", Ref: "main"})
+	require.NoError(t, err)
+	_, err = f.svc.Sync(ctx, admin, r.ID)
+	var ue *agent.UpstreamError
+	require.ErrorAs(t, err, &ue)
+	require.Contains(t, ue.Msg, "outbound fence")
+	stored, err := f.svc.Repository(ctx, admin, r.ID)
+	require.NoError(t, err)
+	require.Contains(t, stored.LastError, "outbound fence")
+}
