@@ -359,7 +359,7 @@ func newServer(cfg Config, store *persist.Store, log *slog.Logger) (*httpapi.Ser
 	}, grpcapi.Deps{
 		Auth: authSvc, Admitter: ledger,
 		Sessions: hst, Turns: hst, Permissions: hst, Jobs: hst,
-		Files: fileSvc, Memories: mem,
+		Files: fileSvc, Memories: mem, MCP: toolFamily{mcp: mcpMgr, web: web},
 	})
 	if err != nil {
 		return nil, nil, nil, nil, errors.Join(err, hst.Close(context.Background()), fam.Close(context.Background()))
