@@ -64,6 +64,12 @@ type Config struct {
 	// MaxResumes is how many times a restart resumes a file before it
 	// fails with "interrupted". If zero, 2.
 	MaxResumes int
+	// Storage are the environment's storage settings, which the storage
+	// settings route reports under the stored ones.
+	Storage StorageDefaults
+	// AdmitStream, if set, admits a stream of corpus events for a user
+	// (the open-stream caps); release is called when it ends.
+	AdmitStream func(userID string) (release func(), err error)
 	// Logger receives the family's logs. If nil, none.
 	Logger *slog.Logger
 }
@@ -689,10 +695,20 @@ func (s *Service) CancelJob(ctx context.Context, userID, corpusID, jobID string)
 	return j, nil
 }
 
-// Subscribe follows a corpus's file events after the cursor.
+// Subscribe follows a corpus's file events after the cursor. The caller
+// must Close the subscription.
 func (s *Service) Subscribe(_ context.Context, userID, corpusID string, after uint64) (*Subscription, error) {
 	if _, err := s.corpusFor(userID, corpusID, RoleViewer); err != nil {
 		return nil, err
 	}
-	return s.feed(corpusID).subscribe(after), nil
+	var release func()
+	if s.cfg.AdmitStream != nil {
+		var err error
+		if release, err = s.cfg.AdmitStream(userID); err != nil {
+			return nil, err
+		}
+	}
+	sub := s.feed(corpusID).subscribe(after)
+	sub.release = release
+	return sub, nil
 }
