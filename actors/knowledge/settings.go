@@ -75,7 +75,7 @@ func (s *Service) openAI(st persist.EmbedderSetting, key string) (*OpenAI, error
 	return NewOpenAI(OpenAIConfig{
 		BaseURL: st.BaseURL, APIKey: key, Model: st.Model, Dimensions: st.Dimensions,
 		SendDimensions: st.Dimensions > 0 && strings.HasPrefix(st.Model, "text-embedding-3"),
-		BatchSize:      st.BatchSize, Client: NewFencedClient(s.cfg.AllowPrivateUpstreams, embedTimeout),
+		BatchSize:      st.BatchSize, Client: s.embedClient,
 	})
 }
 

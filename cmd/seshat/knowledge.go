@@ -22,11 +22,10 @@ const indexDirName = "index"
 // ledger's open-stream caps.
 func newKnowledge(cfg Config, store *persist.Store, ledger *quota.Ledger, log *slog.Logger) (*knowledge.Service, error) {
 	svc, err := knowledge.New(knowledge.Config{
-		Store:                 store,
-		Authorizer:            workspaceRoles{access: tenancy.NewAccess(store), store: store},
-		IndexDir:              filepath.Join(cfg.DataDir, indexDirName),
-		Workers:               cfg.KnowledgeWorkers,
-		AllowPrivateUpstreams: cfg.AllowPrivateUpstreams,
+		Store:      store,
+		Authorizer: workspaceRoles{access: tenancy.NewAccess(store), store: store},
+		IndexDir:   filepath.Join(cfg.DataDir, indexDirName),
+		Workers:    cfg.KnowledgeWorkers,
 		Storage: knowledge.StorageDefaults{
 			AuditRetention: cfg.AuditRetention, JobRunHistory: cfg.JobRunHistory, MaxUploadBytes: cfg.MaxUploadBytes,
 		},
