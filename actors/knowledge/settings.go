@@ -30,7 +30,7 @@ const (
 
 // ErrSecretRequired refuses a change of an embedder's destination that
 // does not send its API key again.
-var ErrSecretRequired = fmt.Errorf("%w: changing the embedder's provider or base_url needs its api_key again", agent.ErrInvalid)
+var ErrSecretRequired = fmt.Errorf("%w: changing the embedder's provider or base_url needs its api_key again", agent.ErrSecretRequired)
 
 // EmbedderInfo is the embedder setting as the API shows it.
 type EmbedderInfo struct {
