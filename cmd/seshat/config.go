@@ -100,6 +100,8 @@ type Config struct {
 	MemoryWorkers int
 	// MemoryExtractTimeout bounds one memory extraction's model call.
 	MemoryExtractTimeout time.Duration
+	// KnowledgeWorkers caps the files ingested into corpora at once.
+	KnowledgeWorkers int
 	// AllowPrivateUpstreams lets outbound requests set by non-admins (MCP
 	// server URLs, web_fetch) reach private and local addresses.
 	AllowPrivateUpstreams bool
@@ -246,6 +248,9 @@ var settings = []setting{
 	{key: "memory_extract_timeout", env: "SESHAT_MEMORY_EXTRACT_TIMEOUT", def: "2m",
 		usage: "bound on one memory extraction's model call",
 		field: func(c *Config) any { return &c.MemoryExtractTimeout }},
+	{key: "knowledge_workers", env: "SESHAT_KNOWLEDGE_WORKERS", def: "2",
+		usage: "files ingested into corpora at once (extract, chunk, embed), over all corpora; the others wait in their corpus's queue",
+		field: func(c *Config) any { return &c.KnowledgeWorkers }},
 	{key: "bcrypt_cost", env: "SESHAT_BCRYPT_COST", def: "10",
 		usage: "bcrypt cost of new password hashes (4-31)",
 		field: func(c *Config) any { return &c.BcryptCost }},
@@ -415,6 +420,9 @@ func validate(cfg Config) error {
 	}
 	if cfg.MemoryWorkers <= 0 {
 		bad = append(bad, errors.New("SESHAT_MEMORY_WORKERS must be positive"))
+	}
+	if cfg.KnowledgeWorkers <= 0 {
+		bad = append(bad, errors.New("SESHAT_KNOWLEDGE_WORKERS must be positive"))
 	}
 	if cfg.AuditRetention < 0 {
 		bad = append(bad, errors.New("SESHAT_AUDIT_RETENTION must not be negative (0 keeps entries forever)"))

@@ -109,6 +109,9 @@ type Deps struct {
 	// Tools serves MCP servers and web search. If nil, those routes
 	// answer 503.
 	Tools ToolFamily
+	// Knowledge serves corpora and the embedder and storage settings. If
+	// nil, those routes answer 503. *knowledge.Service implements it.
+	Knowledge Knowledge
 }
 
 // Providers is the provider settings' and model listings' view of
