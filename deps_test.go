@@ -78,6 +78,7 @@ var familyPackages = map[string]bool{
 	// knowledge runs its ingestion actors on a protoactor system of its
 	// own; it never reaches the session runtime either.
 	"actors/knowledge": true,
+	"actors/skills":    true,
 }
 
 // under reports whether rel is dir or inside it.
@@ -201,6 +202,7 @@ func TestDependencyRules(t *testing.T) {
 
 			// persisttest is for tests only.
 			check(imp != "persist/persisttest", "must not import persist/persisttest outside _test.go files")
+			check(imp != "actors/skills/skillstest", "must not import actors/skills/skillstest outside _test.go files")
 		}
 
 		// protoactor-go only in actors/{host,session,jobs}, the ingestion

@@ -32,6 +32,7 @@ func (tx *Tx) checkInvariants() error {
 	tx.checkIndex(&p)
 	tx.checkTenancy(&p)
 	tx.checkMemories(&p)
+	tx.checkSkills(&p)
 	if len(p) > 0 {
 		return fmt.Errorf("persist: inconsistent store: %w", errors.Join(p...))
 	}

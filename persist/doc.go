@@ -53,6 +53,7 @@
 //	mcp_servers           serverID -> MCPServer (env and headers sealed, see mcp.go)
 //	mcp_servers_by_workspace  workspaceID|serverID -> ""  ("" for global servers)
 //	web_search            "settings" -> WebSearchSettings (API key sealed)
+//	skills, skill_names, skill_files, skill_repositories, skills_by_repository  (skills.go)
 //
 // meta/master_key_check holds a known text sealed with the master key, so
 // that Open with another key fails at once instead of opening credentials

@@ -19,6 +19,7 @@ var migrations = []func(kvTx) error{
 	migrateMemoryBuckets,
 	migrateCorpusBuckets,
 	migrateToolBuckets,
+	migrateSkillBuckets,
 }
 
 // currentSchema is the version a file has once Open returns.
@@ -189,6 +190,17 @@ func migrateCorpusBuckets(tx kvTx) error {
 // settings (see mcp.go).
 func migrateToolBuckets(tx kvTx) error {
 	for _, name := range [][]byte{bucketMCPServers, bucketMCPServersByWorkspace, bucketWebSearch} {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// migrateSkillBuckets adds the buckets of skills, their files and the
+// repositories they are synced from (see skills.go).
+func migrateSkillBuckets(tx kvTx) error {
+	for _, name := range [][]byte{bucketSkills, bucketSkillNames, bucketSkillFiles, bucketSkillRepos, bucketSkillsByRepo} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
 		}

@@ -25,6 +25,8 @@ const (
 	PrefixGroup     = "grp"
 	PrefixAudit     = "aud"
 	PrefixMemory    = "mem"
+	PrefixSkill     = "skill"
+	PrefixSkillRepo = "srepo"
 )
 
 // idEncoding is lower-case base32 without padding: URL-safe and unambiguous.
