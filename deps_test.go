@@ -75,7 +75,10 @@ var familyPackages = map[string]bool{
 	"actors/tenancy": true,
 	"actors/routing": true,
 	"actors/quota":   true,
-	"actors/skills":  true,
+	// knowledge runs its ingestion actors on a protoactor system of its
+	// own; it never reaches the session runtime either.
+	"actors/knowledge": true,
+	"actors/skills":    true,
 }
 
 // under reports whether rel is dir or inside it.

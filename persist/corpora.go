@@ -1002,8 +1002,10 @@ func (s *Store) PutStorageSetting(ctx context.Context, st StorageSetting) error 
 
 // Usage counts what the store holds, for the storage settings.
 type Usage struct {
-	Sessions, Messages, Files, Chunks, AuditEntries int
-	BlobBytes                                       int64
+	Sessions, Messages, Files, Chunks, Memories, AuditEntries int
+	// DBBytes is the size of the embedded store's file (0 for
+	// PostgreSQL); BlobBytes is what the files' bytes take.
+	DBBytes, BlobBytes int64
 }
 
 // Usage counts the store's records and file bytes.
@@ -1014,6 +1016,7 @@ func (s *Store) Usage() (Usage, error) {
 		u.Messages = tx.bucket(bucketMessages).Stats().KeyN
 		u.Files = tx.bucket(bucketFiles).Stats().KeyN
 		u.Chunks = tx.bucket(bucketCorpusChunkKeys).Stats().KeyN
+		u.Memories = tx.bucket(bucketMemories).Stats().KeyN
 		u.AuditEntries = tx.bucket(bucketAudit).Stats().KeyN
 		return tx.bucket(bucketBlobRefs).ForEach(func(k, v []byte) error {
 			if readU64(v) > 0 {
@@ -1022,6 +1025,11 @@ func (s *Store) Usage() (Usage, error) {
 			return nil
 		})
 	})
+	if err == nil && s.db != nil {
+		if fi, serr := os.Stat(s.db.Path()); serr == nil {
+			u.DBBytes = fi.Size()
+		}
+	}
 	return u, err
 }
 

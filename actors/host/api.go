@@ -161,6 +161,9 @@ func (h *Host) createSession(ctx context.Context, userID string, o SessionOption
 		return persist.Session{}, err
 	}
 	o.WorkspaceID = ws
+	if err := h.validate(ctx, userID, ws, o.Context); err != nil {
+		return persist.Session{}, err
+	}
 	if o.PermissionMode == "" {
 		o.PermissionMode = agent.ModeDefault
 	}
@@ -281,6 +284,9 @@ func (h *Host) StartTurn(ctx context.Context, userID string, req TurnRequest) (*
 		if wsID, err = h.tenancy.WorkspaceFor(ctx, userID, wsID, persist.WorkspaceEditor); err != nil {
 			return nil, err
 		}
+	}
+	if err := h.validate(ctx, userID, wsID, req.Context); err != nil {
+		return nil, err
 	}
 	// The turn's model is resolved once, here: where the request names a
 	// model or a setting, before the quota admission (an unknown model is

@@ -14,5 +14,6 @@
 // each page under a time limit and a recover) and DOCX. The builtin
 // embedder hashes character n-grams (it matches spellings and word forms,
 // not meanings); the openai embedder calls any OpenAI-compatible
-// /v1/embeddings server through a client fenced from private addresses.
+// /v1/embeddings server through the outbound fence (actors/egress); only
+// server admins set its address, so it may be a private one.
 package knowledge

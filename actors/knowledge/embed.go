@@ -18,6 +18,8 @@ import (
 
 	"github.com/viterin/vek/vek32"
 
+	"github.com/seshat-host/seshat/actors/egress"
+
 	"github.com/seshat-host/seshat/persist"
 )
 
@@ -112,7 +114,7 @@ type OpenAIConfig struct {
 	SendDimensions bool
 	// BatchSize is how many texts go in one request. If zero, 64.
 	BatchSize int
-	// Client makes the requests (fenced: see NewFencedClient). Required.
+	// Client makes the requests (an actors/egress client). Required.
 	Client *http.Client
 	// Retries is how many times a failed request is tried again. If
 	// zero, 3; negative, none.
@@ -226,8 +228,8 @@ func (o *OpenAI) post(ctx context.Context, body []byte, n int) ([][]float32, boo
 	}
 	resp, err := o.cfg.Client.Do(hr)
 	if err != nil {
-		if errors.Is(err, ErrFenced) {
-			return nil, false, ErrFenced
+		if errors.Is(err, egress.ErrBlocked) {
+			return nil, false, fmt.Errorf("embeddings request refused: %w", egress.ErrBlocked)
 		}
 		return nil, true, fmt.Errorf("embeddings request failed: %w", err)
 	}

@@ -330,6 +330,12 @@ func docxText(data []byte) (string, error) {
 	if doc == nil {
 		return "", errors.New("no word/document.xml in the DOCX")
 	}
+	// A zip bomb that declares its size fails here, before anything is
+	// inflated; one that lies is cut by the limit below (and archive/zip
+	// refuses data past the declared size).
+	if doc.UncompressedSize64 > maxDocxXMLBytes {
+		return "", fileErr(CodeTooLarge, "the DOCX's text is over %d MiB", maxDocxXMLBytes>>20)
+	}
 	rc, err := doc.Open()
 	if err != nil {
 		return "", err

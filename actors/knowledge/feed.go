@@ -52,13 +52,31 @@ type Subscription struct {
 	ch   chan Event
 	f    *feed
 	once sync.Once
+	// gone is set, before C closes, when the corpus was deleted or the
+	// service closed (rather than the subscriber falling behind).
+	gone bool
+	// release ends the stream's admission, once; nil if none.
+	release     func()
+	releaseOnce sync.Once
 }
 
-// Close ends the subscription.
-func (s *Subscription) Close() {
+// Gone reports, once C is closed, whether it closed because the corpus
+// was deleted or the service closed; false means the subscriber fell
+// behind (it may re-attach with its last event id).
+func (s *Subscription) Gone() bool {
 	s.f.mu.Lock()
 	defer s.f.mu.Unlock()
+	return s.gone
+}
+
+// Close ends the subscription. It is safe to call more than once.
+func (s *Subscription) Close() {
+	s.f.mu.Lock()
 	s.drop()
+	s.f.mu.Unlock()
+	if s.release != nil {
+		s.releaseOnce.Do(s.release)
+	}
 }
 
 // drop removes s; the caller holds f.mu.
@@ -105,6 +123,7 @@ func (f *feed) subscribe(after uint64) *Subscription {
 		s.Resync = true
 	}
 	if f.closed {
+		s.gone = true
 		s.drop()
 		return s
 	}
@@ -120,6 +139,7 @@ func (f *feed) close() {
 	defer f.mu.Unlock()
 	f.closed = true
 	for s := range f.subs {
+		s.gone = true
 		s.drop()
 	}
 }

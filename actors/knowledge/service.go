@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/seshat-host/seshat/actors/agent"
+	"github.com/seshat-host/seshat/actors/egress"
 	"github.com/seshat-host/seshat/persist"
 )
 
@@ -58,12 +60,15 @@ type Config struct {
 	// Idle is how long a corpus's ingestion actor waits without work
 	// before it stops. If zero, 2m.
 	Idle time.Duration
-	// AllowPrivateUpstreams lets the openai embedder reach private and
-	// loopback addresses.
-	AllowPrivateUpstreams bool
 	// MaxResumes is how many times a restart resumes a file before it
 	// fails with "interrupted". If zero, 2.
 	MaxResumes int
+	// Storage are the environment's storage settings, which the storage
+	// settings route reports under the stored ones.
+	Storage StorageDefaults
+	// AdmitStream, if set, admits a stream of corpus events for a user
+	// (the open-stream caps); release is called when it ends.
+	AdmitStream func(userID string) (release func(), err error)
 	// Logger receives the family's logs. If nil, none.
 	Logger *slog.Logger
 }
@@ -84,6 +89,11 @@ type Service struct {
 	sem    chan struct{}
 
 	embedder atomic.Pointer[embedderBox]
+	// embedClient carries the openai embedder's requests through the
+	// outbound fence. Only server admins set the embedder's base_url, so
+	// it may be a private address (an Ollama on the host), as API.md
+	// allows for destinations a server admin set.
+	embedClient *http.Client
 
 	mu      sync.Mutex
 	indexes map[string]*corpusIndex
@@ -117,6 +127,7 @@ func New(cfg Config) (*Service, error) {
 		cfg: cfg, store: cfg.Store, auth: cfg.Authorizer, log: log,
 		ctx: ctx, cancel: cancel, sem: make(chan struct{}, cfg.Workers),
 		indexes: map[string]*corpusIndex{}, feeds: map[string]*feed{},
+		embedClient: egress.NewClient(egress.Policy{AllowPrivate: true, Timeout: embedTimeout}),
 	}
 	e, err := s.loadEmbedder()
 	if err != nil {
@@ -689,10 +700,20 @@ func (s *Service) CancelJob(ctx context.Context, userID, corpusID, jobID string)
 	return j, nil
 }
 
-// Subscribe follows a corpus's file events after the cursor.
+// Subscribe follows a corpus's file events after the cursor. The caller
+// must Close the subscription.
 func (s *Service) Subscribe(_ context.Context, userID, corpusID string, after uint64) (*Subscription, error) {
 	if _, err := s.corpusFor(userID, corpusID, RoleViewer); err != nil {
 		return nil, err
 	}
-	return s.feed(corpusID).subscribe(after), nil
+	var release func()
+	if s.cfg.AdmitStream != nil {
+		var err error
+		if release, err = s.cfg.AdmitStream(userID); err != nil {
+			return nil, err
+		}
+	}
+	sub := s.feed(corpusID).subscribe(after)
+	sub.release = release
+	return sub, nil
 }

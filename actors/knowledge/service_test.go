@@ -17,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/seshat-host/seshat/actors/agent"
+	"github.com/seshat-host/seshat/actors/egress"
 	"github.com/seshat-host/seshat/actors/knowledge"
 	"github.com/seshat-host/seshat/actors/knowledge/knowledgetest"
 	"github.com/seshat-host/seshat/persist"
@@ -85,7 +86,7 @@ func newRig(t *testing.T) *rig {
 
 func (r *rig) start() {
 	svc, err := knowledge.New(knowledge.Config{Store: r.store, Authorizer: roles{r.store}, IndexDir: filepath.Join(r.dir, "knowledge"),
-		Idle: 200 * time.Millisecond, AllowPrivateUpstreams: true})
+		Idle: 200 * time.Millisecond})
 	require.NoError(r.t, err)
 	require.NoError(r.t, svc.Start(r.t.Context()))
 	r.svc = svc
@@ -338,9 +339,9 @@ func TestEmbedderChangeMarksNeedsReindexAndWarns(t *testing.T) {
 func TestFencedClientRefusesLoopback(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
 	defer srv.Close()
-	e, err := knowledge.NewOpenAI(knowledge.OpenAIConfig{BaseURL: srv.URL, Model: "m", Client: knowledge.NewFencedClient(false, 5*time.Second), Retries: -1})
+	e, err := knowledge.NewOpenAI(knowledge.OpenAIConfig{BaseURL: srv.URL, Model: "m", Client: egress.NewClient(egress.Policy{Timeout: 5 * time.Second}), Retries: -1})
 	require.NoError(t, err)
 	_, err = e.Embed(t.Context(), []string{"x"})
-	require.ErrorIs(t, err, knowledge.ErrFenced)
+	require.ErrorIs(t, err, egress.ErrBlocked)
 	require.False(t, strings.Contains(err.Error(), "secret"))
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -28,7 +30,7 @@ const (
 
 // ErrSecretRequired refuses a change of an embedder's destination that
 // does not send its API key again.
-var ErrSecretRequired = fmt.Errorf("%w: changing the embedder's provider or base_url needs its api_key again", agent.ErrInvalid)
+var ErrSecretRequired = fmt.Errorf("%w: changing the embedder's provider or base_url needs its api_key again", agent.ErrSecretRequired)
 
 // EmbedderInfo is the embedder setting as the API shows it.
 type EmbedderInfo struct {
@@ -73,7 +75,7 @@ func (s *Service) openAI(st persist.EmbedderSetting, key string) (*OpenAI, error
 	return NewOpenAI(OpenAIConfig{
 		BaseURL: st.BaseURL, APIKey: key, Model: st.Model, Dimensions: st.Dimensions,
 		SendDimensions: st.Dimensions > 0 && strings.HasPrefix(st.Model, "text-embedding-3"),
-		BatchSize:      st.BatchSize, Client: NewFencedClient(s.cfg.AllowPrivateUpstreams, embedTimeout),
+		BatchSize:      st.BatchSize, Client: s.embedClient,
 	})
 }
 
@@ -228,9 +230,121 @@ func (s *Service) probe(ctx context.Context, e Embedder) EmbedderTest {
 
 func ptr[T any](v T) *T { return &v }
 
-// StorageInfo is what the storage settings report.
+// StorageDefaults are the storage settings of the environment; the
+// stored ones (PATCH /api/v1/settings/storage) win over them.
+type StorageDefaults struct {
+	// AuditRetention is how long audit entries are kept; 0 is forever.
+	AuditRetention time.Duration
+	// JobRunHistory is how many runs each scheduled job keeps.
+	JobRunHistory int
+	// MaxUploadBytes caps an uploaded file.
+	MaxUploadBytes int64
+	// DefaultUserStoredBytes is the stored_bytes quota of a user with no
+	// quota of their own; 0 is none.
+	DefaultUserStoredBytes int64
+}
+
+// Over returns d with every field the stored setting sets taken from it.
+func (d StorageDefaults) Over(st persist.StorageSetting) StorageDefaults {
+	if st.AuditRetention != "" {
+		if v, err := time.ParseDuration(st.AuditRetention); err == nil {
+			d.AuditRetention = v
+		}
+	}
+	if st.JobRunRetention > 0 {
+		d.JobRunHistory = st.JobRunRetention
+	}
+	if st.MaxUploadBytes > 0 {
+		d.MaxUploadBytes = st.MaxUploadBytes
+	}
+	if st.DefaultUserStoredBytes > 0 {
+		d.DefaultUserStoredBytes = st.DefaultUserStoredBytes
+	}
+	return d
+}
+
+// StorageInfo is what the storage settings report: real usage, and the
+// retention and limits in effect.
 type StorageInfo struct {
-	persist.Usage
-	DBBytes, IndexBytes int64
-	Setting             persist.StorageSetting
+	Usage persist.Usage
+	// IndexBytes is what the lexical indexes take under the data dir.
+	IndexBytes int64
+	Settings   StorageDefaults
+}
+
+// StorageUpdate changes the stored storage settings; nil fields keep
+// their value.
+type StorageUpdate struct {
+	AuditRetention         *time.Duration
+	JobRunHistory          *int
+	MaxUploadBytes         *int64
+	DefaultUserStoredBytes *int64
+}
+
+// Storage reports the store's usage and the storage settings in effect
+// (server admins only: the handler's route checks it).
+func (s *Service) Storage(_ context.Context) (StorageInfo, error) {
+	u, err := s.store.Usage()
+	if err != nil {
+		return StorageInfo{}, err
+	}
+	st, err := s.store.StorageSetting()
+	if err != nil {
+		return StorageInfo{}, err
+	}
+	return StorageInfo{Usage: u, IndexBytes: dirBytes(s.cfg.IndexDir), Settings: s.cfg.Storage.Over(st)}, nil
+}
+
+// SetStorage keeps the storage settings in the store, where they win over
+// the environment's. The server reads them at start-up.
+func (s *Service) SetStorage(ctx context.Context, up StorageUpdate) (StorageInfo, error) {
+	st, err := s.store.StorageSetting()
+	if err != nil {
+		return StorageInfo{}, err
+	}
+	if v := up.AuditRetention; v != nil {
+		if *v < 0 {
+			return StorageInfo{}, fmt.Errorf("%w: retention.audit must not be negative (0 keeps entries forever)", agent.ErrInvalid)
+		}
+		st.AuditRetention = v.String()
+	}
+	if v := up.JobRunHistory; v != nil {
+		if *v < 1 || *v > 100000 {
+			return StorageInfo{}, fmt.Errorf("%w: retention.job_runs must be between 1 and 100000", agent.ErrInvalid)
+		}
+		st.JobRunRetention = *v
+	}
+	if v := up.MaxUploadBytes; v != nil {
+		if *v < 1 || *v > 1<<40 {
+			return StorageInfo{}, fmt.Errorf("%w: limits.max_upload_bytes must be between 1 and 2^40", agent.ErrInvalid)
+		}
+		st.MaxUploadBytes = *v
+	}
+	if v := up.DefaultUserStoredBytes; v != nil {
+		if *v < 0 {
+			return StorageInfo{}, fmt.Errorf("%w: limits.default_user_stored_bytes must not be negative", agent.ErrInvalid)
+		}
+		st.DefaultUserStoredBytes = *v
+	}
+	if err := s.store.PutStorageSetting(ctx, st); err != nil {
+		return StorageInfo{}, err
+	}
+	return s.Storage(ctx)
+}
+
+// dirBytes sums the sizes of the files under dir.
+func dirBytes(dir string) int64 {
+	var n int64
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if !d.IsDir() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
 }

@@ -15,7 +15,9 @@ import (
 	"github.com/seshat-host/seshat/persist/persisttest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/asynkron/protoactor-go/actor.NewDeadLetter.NewThrottle.func4.1"))
+}
 
 func newService(t *testing.T, sel provider.Selector) (*memory.Service, *persist.Store) {
 	t.Helper()

@@ -194,3 +194,12 @@ func (t *run) sources() []agent.Source {
 	defer t.mu.Unlock()
 	return slices.Clip(t.res.Sources)
 }
+
+// Validator is implemented by an Extension that checks the context a
+// request gives a turn (or a session, when it is created) before anything
+// runs or streams: an unknown or foreign corpus id is refused here, with
+// an error wrapping agent.ErrNotFound, rather than failing the turn later.
+// Validate must be quick (store reads at most).
+type Validator interface {
+	Validate(ctx context.Context, userID, workspaceID string, c agent.TurnContext) error
+}

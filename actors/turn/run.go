@@ -53,6 +53,7 @@ type run struct {
 
 	msgs  []agent.Message // history as the next model call sees it
 	calls int
+	uses  map[string]int // server tool calls by name, for ToolUseLimits
 	res   Result
 }
 
@@ -282,6 +283,15 @@ func (t *run) runTool(ctx context.Context, u agent.Block) (content string, isErr
 	if err := tool.ValidateInput(tl.Spec().InputSchema, u.Input); err != nil {
 		return err.Error(), true
 	}
+	if limit, ok := t.in.ToolUseLimits[u.Name]; ok {
+		if t.uses == nil {
+			t.uses = make(map[string]int)
+		}
+		if t.uses[u.Name] >= limit {
+			return fmt.Sprintf("%s: %s may be called at most %d times in this turn", ErrMaxUsesExceeded, u.Name, limit), true
+		}
+		t.uses[u.Name]++
+	}
 	info := permission.ToolInfo{Name: u.Name, NeedsApproval: tl.NeedsApproval(), ReadOnly: tl.ReadOnly()}
 	switch permission.Decide(t.in.PermissionMode, info) {
 	case permission.Allow:
@@ -322,6 +332,10 @@ func (t *run) runTool(ctx context.Context, u agent.Block) (content string, isErr
 	t.runtime(agent.RuntimeEvent{Type: agent.RuntimeToolFinished, ToolUseID: u.ID, Name: u.Name, IsError: &isError, Output: &content})
 	return content, isError
 }
+
+// ErrMaxUsesExceeded starts the result of a call past its tool's cap in
+// Options.ToolUseLimits.
+const ErrMaxUsesExceeded = "max_uses_exceeded"
 
 // errCallOver answers an Ask made after the tool's Run returned.
 var errCallOver = errors.New("the tool call is over")

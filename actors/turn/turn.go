@@ -162,6 +162,10 @@ type Options struct {
 	// one is there to answer (an unattended or a compat caller). The
 	// session's sink applies it.
 	NoAsk bool
+	// ToolUseLimits caps the calls of named server tools in this turn (a
+	// Messages request's web_search max_uses); a call past its cap is
+	// answered with an error result that starts with ErrMaxUsesExceeded.
+	ToolUseLimits map[string]int
 	// Context is what the domain families add to the turn, handed to
 	// every Extension; in a request, its empty fields are the session's.
 	Context agent.TurnContext

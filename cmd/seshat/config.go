@@ -100,6 +100,8 @@ type Config struct {
 	MemoryWorkers int
 	// MemoryExtractTimeout bounds one memory extraction's model call.
 	MemoryExtractTimeout time.Duration
+	// KnowledgeWorkers caps the files ingested into corpora at once.
+	KnowledgeWorkers int
 	// SkillsBudget caps the characters of a turn's skills catalogue.
 	SkillsBudget int
 	// SkillMaxBytes caps one skill's files together, uncompressed.
@@ -250,6 +252,9 @@ var settings = []setting{
 	{key: "memory_extract_timeout", env: "SESHAT_MEMORY_EXTRACT_TIMEOUT", def: "2m",
 		usage: "bound on one memory extraction's model call",
 		field: func(c *Config) any { return &c.MemoryExtractTimeout }},
+	{key: "knowledge_workers", env: "SESHAT_KNOWLEDGE_WORKERS", def: "2",
+		usage: "files ingested into corpora at once (extract, chunk, embed), over all corpora; the others wait in their corpus's queue",
+		field: func(c *Config) any { return &c.KnowledgeWorkers }},
 	{key: "skills_budget", env: "SESHAT_SKILLS_BUDGET", def: "8000",
 		usage: "characters of the skills catalogue (names and descriptions) a turn's system prompt holds; past it the catalogue lists the best-ranked skills and the turn emits skills_truncated",
 		field: func(c *Config) any { return &c.SkillsBudget }},
@@ -428,6 +433,9 @@ func validate(cfg Config) error {
 	}
 	if cfg.MemoryWorkers <= 0 {
 		bad = append(bad, errors.New("SESHAT_MEMORY_WORKERS must be positive"))
+	}
+	if cfg.KnowledgeWorkers <= 0 {
+		bad = append(bad, errors.New("SESHAT_KNOWLEDGE_WORKERS must be positive"))
 	}
 	if cfg.AuditRetention < 0 {
 		bad = append(bad, errors.New("SESHAT_AUDIT_RETENTION must not be negative (0 keeps entries forever)"))

@@ -32,6 +32,7 @@ import (
 
 	"github.com/seshat-host/seshat/actors/files"
 	"github.com/seshat-host/seshat/actors/host"
+	"github.com/seshat-host/seshat/actors/knowledge"
 	"github.com/seshat-host/seshat/actors/memory"
 	"github.com/seshat-host/seshat/actors/provider"
 	"github.com/seshat-host/seshat/actors/quota"
@@ -153,6 +154,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if err != nil {
 		return fmt.Errorf("open store in %s: %w", cfg.DataDir, err)
+	}
+	if err := applyStoredStorage(&cfg, store); err != nil {
+		return errors.Join(err, store.Close())
 	}
 	srv, gsrv, hst, fam, err := newServer(cfg, store, log)
 	if err != nil {
@@ -305,6 +309,9 @@ func newServer(cfg Config, store *persist.Store, log *slog.Logger) (*httpapi.Ser
 		return nil, nil, nil, nil, errors.Join(err, mem.Close(context.Background()))
 	}
 	fam := &families{mem: mem, mcp: mcpMgr}
+	if fam.knowledge, err = newKnowledge(cfg, store, ledger, log); err != nil {
+		return nil, nil, nil, nil, errors.Join(err, fam.Close(context.Background()))
+	}
 	web, err := websearch.New(websearch.Config{Store: store, AllowPrivate: cfg.AllowPrivateUpstreams})
 	if err != nil {
 		return nil, nil, nil, nil, errors.Join(err, fam.Close(context.Background()))
@@ -318,7 +325,7 @@ func newServer(cfg Config, store *persist.Store, log *slog.Logger) (*httpapi.Ser
 		Providers:  selector,
 		Tenancy:    ten,
 		Ledger:     ledger,
-		Extensions: []turn.Extension{mem.Extension(), mcpMgr.Extension(), web.Extension(), skl.Extension()},
+		Extensions: []turn.Extension{mem.Extension(), mcpMgr.Extension(), web.Extension(), fam.knowledge.Extension(), skl.Extension()},
 		Session: session.Config{
 			Idle:              cfg.SessionIdle,
 			PermissionTimeout: cfg.PermissionTimeout,
@@ -344,7 +351,7 @@ func newServer(cfg Config, store *persist.Store, log *slog.Logger) (*httpapi.Ser
 		Logger:         log,
 		Registerer:     reg,
 		Gatherer:       reg,
-	}, httpapi.Deps{Store: store, Auth: authSvc, Runtime: hst, Tenancy: ten, Providers: selector, Quotas: ledger, Memories: memoryAPI{svc: mem}, Tools: toolFamily{mcp: mcpMgr, web: web}, Skills: skillAPI{svc: skl}})
+	}, httpapi.Deps{Store: store, Auth: authSvc, Runtime: hst, Tenancy: ten, Providers: selector, Quotas: ledger, Memories: memoryAPI{svc: mem}, Tools: toolFamily{mcp: mcpMgr, web: web}, Knowledge: fam.knowledge, Skills: skillAPI{svc: skl}})
 	if err != nil {
 		return nil, nil, nil, nil, errors.Join(err, hst.Close(context.Background()), fam.Close(context.Background()))
 	}
@@ -363,7 +370,7 @@ func newServer(cfg Config, store *persist.Store, log *slog.Logger) (*httpapi.Ser
 	}, grpcapi.Deps{
 		Auth: authSvc, Admitter: ledger,
 		Sessions: hst, Turns: hst, Permissions: hst, Jobs: hst,
-		Files: fileSvc, Memories: mem,
+		Files: fileSvc, Memories: mem, MCP: toolFamily{mcp: mcpMgr, web: web},
 	})
 	if err != nil {
 		return nil, nil, nil, nil, errors.Join(err, hst.Close(context.Background()), fam.Close(context.Background()))
@@ -462,12 +469,18 @@ func (e *plainError) Unwrap() error { return e.cause }
 // families are the domain families that outlive the host's turns: memory
 // extraction and the MCP connections. Close ends them after the host.
 type families struct {
-	mem *memory.Service
-	mcp *mcpconn.Manager
+	mem       *memory.Service
+	mcp       *mcpconn.Manager
+	knowledge *knowledge.Service
 }
 
 // Close waits for queued extractions and ends the MCP connections and
-// their processes, until ctx is done.
+// their processes, until ctx is done. Ingestion stops, its files in
+// progress resuming at the next start.
 func (f *families) Close(ctx context.Context) error {
-	return errors.Join(f.mem.Close(ctx), f.mcp.Shutdown(ctx))
+	var kerr error
+	if f.knowledge != nil {
+		kerr = f.knowledge.Close()
+	}
+	return errors.Join(f.mem.Close(ctx), f.mcp.Shutdown(ctx), kerr)
 }

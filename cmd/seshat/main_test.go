@@ -25,5 +25,8 @@ func TestMain(m *testing.M) {
 		// stopped actor (a stream leaving a session that shut down), it
 		// ends by itself within a second.
 		goleak.IgnoreAnyFunction("github.com/asynkron/protoactor-go/actor.NewDeadLetter.NewThrottle.func4.1"),
+		// bleve's process-wide analysis queue, started when the package
+		// is loaded.
+		goleak.IgnoreAnyFunction("github.com/blevesearch/bleve_index_api.AnalysisWorker"),
 	)
 }

@@ -211,7 +211,6 @@ func TestMCPServersAndWebSearchEndToEnd(t *testing.T) {
 // search tool is served by the host's search, with max_uses, in blocks the
 // official Go SDK parses.
 func TestMessagesServeWebSearch20250305(t *testing.T) {
-	t.Skip("the web_search_20250305 blocks are not yet wired into compat/anthropic.Reply, where the Messages reply is now built")
 	searx := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"query":%q,"results":[{"url":"https://go.dev/","title":"The Go Programming Language","content":"Go","publishedDate":"2025-01-02T03:04:05Z"}]}`, r.URL.Query().Get("q"))
@@ -225,15 +224,24 @@ func TestMessagesServeWebSearch20250305(t *testing.T) {
 	key := s.createKey(t, admin, "sdk").Key
 
 	client := sdkClient(s, option.WithAPIKey(key))
-	msg, err := client.Messages.New(t.Context(), anthropic.MessageNewParams{
+	params := anthropic.MessageNewParams{
 		Model: "mock:echo", MaxTokens: 100,
 		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock(
 			"@tool web_search {\"query\":\"golang\"}\n@tool web_search {\"query\":\"again\"}"))},
 		Tools: []anthropic.ToolUnionParam{{OfWebSearchTool20250305: &anthropic.WebSearchTool20250305Param{MaxUses: anthropic.Int(1)}}},
-	})
+	}
+	msg, err := client.Messages.New(t.Context(), params)
 	require.NoError(t, err)
+	checkWebSearchBlocks(t, msg.Content)
+	// The stream carries the same blocks, which the SDK's accumulator
+	// assembles.
+	checkWebSearchBlocks(t, stream(t, client, params).Message.Content)
+}
+
+func checkWebSearchBlocks(t *testing.T, content []anthropic.ContentBlockUnion) {
+	t.Helper()
 	var uses, results, errs int
-	for _, b := range msg.Content {
+	for _, b := range content {
 		switch v := b.AsAny().(type) {
 		case anthropic.ServerToolUseBlock:
 			uses++

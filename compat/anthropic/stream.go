@@ -370,6 +370,24 @@ func (c *StreamConverter) ToolUse(b agent.Block) []StreamEvent {
 	return append(evs, StreamEvent{Type: EventContentBlockStop, Index: idx})
 }
 
+// Raw returns the events of a whole block given as JSON (a server tool's
+// use or result): content_block_start carrying it, then
+// content_block_stop.
+func (c *StreamConverter) Raw(block json.RawMessage) []StreamEvent {
+	if c.finished {
+		return nil
+	}
+	evs := c.closeBlock(c.Start())
+	idx := c.next
+	c.next++
+	var head struct {
+		Type string `json:"type"`
+	}
+	_ = json.Unmarshal(block, &head)
+	evs = append(evs, StreamEvent{Type: EventContentBlockStart, Index: idx, ContentBlock: &ContentBlock{Type: head.Type, Raw: block}})
+	return append(evs, StreamEvent{Type: EventContentBlockStop, Index: idx})
+}
+
 // Ping returns a ping event (after message_start, which it sends first if
 // needed). Send one every ten seconds or so of silence to keep proxies
 // from timing the stream out.

@@ -42,6 +42,10 @@ type Reply struct {
 	Skip int
 	// Client holds the names of the tools the client declared.
 	Client map[string]bool
+	// WebSearch is set when the request declared Anthropic's web search
+	// server tool: the turn's web_search calls are then shown as
+	// server_tool_use and web_search_tool_result blocks.
+	WebSearch bool
 }
 
 // Blocks returns what the client sees of the messages a turn committed:
@@ -51,12 +55,22 @@ type Reply struct {
 // stream delivers it.
 func (r *Reply) Blocks(msgs []agent.Message) []agent.Block {
 	var out []agent.Block
+	var results map[string]agent.Block
+	if r.WebSearch {
+		results = toolResults(msgs[min(r.Skip, len(msgs)):])
+	}
 	for i, m := range msgs {
 		if i < r.Skip || m.Role != agent.RoleAssistant {
 			continue
 		}
 		for _, b := range m.Content {
 			switch {
+			case b.Type == agent.BlockToolUse && r.WebSearch && b.Name == WebSearchName && !r.Client[b.Name]:
+				out = append(out, serverToolUse(b))
+				if res, ok := results[b.ID]; ok {
+					out = append(out, webSearchResult(b, res))
+				}
+				continue
 			case b.Type == agent.BlockToolUse && !r.Client[b.Name]:
 				continue
 			case b.Type == agent.BlockText && len(out) > 0 && out[len(out)-1].Type == agent.BlockText:
@@ -66,6 +80,22 @@ func (r *Reply) Blocks(msgs []agent.Message) []agent.Block {
 				continue
 			}
 			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// toolResults indexes the tool results of msgs by tool use id.
+func toolResults(msgs []agent.Message) map[string]agent.Block {
+	out := map[string]agent.Block{}
+	for _, m := range msgs {
+		if m.Role != agent.RoleUser {
+			continue
+		}
+		for _, b := range m.Content {
+			if b.Type == agent.BlockToolResult {
+				out[b.ToolUseID] = b
+			}
 		}
 	}
 	return out
@@ -113,8 +143,13 @@ func (m *TurnStream) Next(ev agent.Event) ([]StreamEvent, bool) {
 		return m.pingOnce(m.Conv.Text(ev.Delta)), false
 	case agent.KindDone:
 		var evs []StreamEvent
-		for _, b := range ClientToolUses(m.Reply.Blocks(ev.Result.Messages)) {
-			evs = append(evs, m.Conv.ToolUse(b)...)
+		for _, b := range m.Reply.Blocks(ev.Result.Messages) {
+			switch b.Type {
+			case agent.BlockToolUse:
+				evs = append(evs, m.Conv.ToolUse(b)...)
+			case BlockServerToolUse, BlockWebSearchToolResult:
+				evs = append(evs, m.Conv.Raw(b.Input)...)
+			}
 		}
 		return m.pingOnce(append(evs, m.Conv.End(ev.Result.StopReason, ev.Result.Usage)...)), true
 	case agent.KindError:

@@ -75,6 +75,8 @@ type Deps struct {
 	Jobs Jobs
 	// Memories serves MemoryService.
 	Memories Memories
+	// MCP serves McpService.
+	MCP MCP
 }
 
 // Server is the gRPC API server.

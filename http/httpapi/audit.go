@@ -253,6 +253,7 @@ var resourceTypes = map[string]string{
 	agent.PrefixFile: "file", agent.PrefixJob: "job", agent.PrefixKey: "api_key", agent.PrefixOrg: "organization",
 	agent.PrefixGroup: "group", agent.PrefixPerm: "permission_request", agent.PrefixPrompt: "prompt_request",
 	agent.PrefixRun: "job_run", "pset": "provider_setting", agent.PrefixMemory: "memory",
+	"corp": "corpus",
 }
 
 func resourceType(id string) string {

@@ -29,6 +29,7 @@ func verifyNoLeaks(t testing.TB) {
 		goleak.IgnoreCurrent(),
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
+		goleak.IgnoreAnyFunction("github.com/asynkron/protoactor-go/actor.NewDeadLetter.NewThrottle.func4.1"),
 	}
 	t.Cleanup(func() { goleak.VerifyNone(t, opts...) })
 }

@@ -193,6 +193,13 @@ func (s *Server) messageTurn(ctx *fasthttp.RequestCtx, userID string, req anthro
 	}
 	tr.Model, tr.ProviderSettingID, tr.SystemPrompt, tr.MaxTokens = model, settingID, mr.System, mr.MaxTokens
 	tr.ClientTools, tr.ToolChoice, tr.NoAsk = mr.Tools, mr.ToolChoice, true
+	if ws, ok := anthropic.WebSearchTool(req.Tools); ok {
+		// The host's own web search serves Anthropic's server tool.
+		reply.WebSearch = true
+		if ws.MaxUses > 0 {
+			tr.ToolUseLimits = map[string]int{anthropic.WebSearchName: ws.MaxUses}
+		}
+	}
 	return tr, reply, nil
 }
 

@@ -415,6 +415,9 @@ func TestMessagesNoRetryAfterTool(t *testing.T) {
 		goleak.VerifyNone(t,
 			goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
 			goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
+			// bleve's process-wide analysis queue, started when the
+			// package is loaded.
+			goleak.IgnoreAnyFunction("github.com/blevesearch/bleve_index_api.AnalysisWorker"),
 			// protoactor's dead-letter log throttle: a one-shot 1s timer that
 			// messages to sessions stopped by host.Close start; it ends by
 			// itself.

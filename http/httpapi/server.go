@@ -109,6 +109,9 @@ type Deps struct {
 	// Tools serves MCP servers and web search. If nil, those routes
 	// answer 503.
 	Tools ToolFamily
+	// Knowledge serves corpora and the embedder and storage settings. If
+	// nil, those routes answer 503. *knowledge.Service implements it.
+	Knowledge Knowledge
 	// Skills serves the skills family. If nil, its routes answer 503.
 	Skills Skills
 }
