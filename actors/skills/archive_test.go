@@ -161,3 +161,16 @@ func zipRawDeflate(t *testing.T, n int) []byte {
 	require.NoError(t, err)
 	return out.Bytes()
 }
+
+// TestArchiveListingTooManyEntriesIsRefusedFirst checks that an archive
+// listing far more entries than a skill may hold is refused from its
+// listing (a zip's end record, a tar's headers) before the entries are
+// read.
+func TestArchiveListingTooManyEntriesIsRefusedFirst(t *testing.T) {
+	files := manyFiles(skillstest.Manifest("s", "d", ""), 10*lim.MaxFiles)
+	_, err := read(t, skillstest.Zip(t, files), "s.zip")
+	requireRule(t, err, skills.RuleFileCount)
+	require.Contains(t, err.Error(), fmt.Sprintf("the archive lists %d entries", len(files)))
+	_, err = read(t, skillstest.TarGz(t, files), "s.tar.gz")
+	requireRule(t, err, skills.RuleFileCount)
+}

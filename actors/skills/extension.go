@@ -146,7 +146,7 @@ func (t loadTool) Run(ctx context.Context, call tool.Call) (string, error) {
 		return "", err
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "Skill %s: %s\n\n%s", sk.Name, oneLine(sk.Description), sk.Body)
+	fmt.Fprintf(&b, "Skill %s: %s\n\n%s", sk.Name, oneLine(sk.Description), strings.TrimRight(sk.Body, "\n"))
 	if len(sk.Files) > 1 {
 		fmt.Fprintf(&b, "\n\nFiles of skill %s (read one with %s; scripts are never run):", sk.Name, ToolRead)
 		for _, f := range sk.Files {

@@ -119,7 +119,7 @@ func cleanRepoPath(p string) (string, error) {
 	}
 	clean, _, err := cleanName(p)
 	if err != nil || clean == "" {
-		return "", fmt.Errorf("%w: path must be a folder of the repository, relative, without ..", agent.ErrInvalid)
+		return "", fmt.Errorf("%w: path must be a relative folder of the repository (no .. elements)", agent.ErrInvalid)
 	}
 	return clean, nil
 }

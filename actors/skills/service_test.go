@@ -25,7 +25,7 @@ type fixture struct {
 	admin, other persist.User
 }
 
-func newFixture(t *testing.T, cfg skills.Config) fixture {
+func newFixture(t testing.TB, cfg skills.Config) fixture {
 	t.Helper()
 	store := persisttest.Open(t)
 	cfg.Store = store
@@ -317,4 +317,22 @@ func TestSyncFromAFileRepository(t *testing.T) {
 	require.NoError(t, f.svc.DeleteRepository(ctx, admin, r.ID))
 	_, err = f.store.SkillByName("", "pdf")
 	require.ErrorIs(t, err, persist.ErrNotFound, "a repository's skills go with it")
+}
+
+// TestHTTPSSyncGoesThroughTheFence stores a repository whose https URL
+// names a loopback address (as a record written before a policy change
+// could) and checks that the sync's connection is refused by the fence.
+func TestHTTPSSyncGoesThroughTheFence(t *testing.T) {
+	f := newFixture(t, skills.Config{})
+	ctx := t.Context()
+	admin := skills.Caller{UserID: f.admin.ID, Admin: true}
+	r, err := f.store.CreateSkillRepository(ctx, persist.SkillRepository{ID: agent.NewID(agent.PrefixSkillRepo), Name: "local", URL: "https://127.0.0.1:9/x.git", Ref: "main"})
+	require.NoError(t, err)
+	_, err = f.svc.Sync(ctx, admin, r.ID)
+	var ue *agent.UpstreamError
+	require.ErrorAs(t, err, &ue)
+	require.Contains(t, ue.Msg, "outbound fence")
+	stored, err := f.svc.Repository(ctx, admin, r.ID)
+	require.NoError(t, err)
+	require.Contains(t, stored.LastError, "outbound fence")
 }

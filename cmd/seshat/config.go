@@ -102,6 +102,10 @@ type Config struct {
 	MemoryExtractTimeout time.Duration
 	// KnowledgeWorkers caps the files ingested into corpora at once.
 	KnowledgeWorkers int
+	// SkillsBudget caps the characters of a turn's skills catalogue.
+	SkillsBudget int
+	// SkillMaxBytes caps one skill's files together, uncompressed.
+	SkillMaxBytes int64
 	// AllowPrivateUpstreams lets outbound requests set by non-admins (MCP
 	// server URLs, web_fetch) reach private and local addresses.
 	AllowPrivateUpstreams bool
@@ -251,6 +255,12 @@ var settings = []setting{
 	{key: "knowledge_workers", env: "SESHAT_KNOWLEDGE_WORKERS", def: "2",
 		usage: "files ingested into corpora at once (extract, chunk, embed), over all corpora; the others wait in their corpus's queue",
 		field: func(c *Config) any { return &c.KnowledgeWorkers }},
+	{key: "skills_budget", env: "SESHAT_SKILLS_BUDGET", def: "8000",
+		usage: "characters of the skills catalogue (names and descriptions) a turn's system prompt holds; past it the catalogue lists the best-ranked skills and the turn emits skills_truncated",
+		field: func(c *Config) any { return &c.SkillsBudget }},
+	{key: "skill_max_bytes", env: "SESHAT_SKILL_MAX_BYTES", def: "8388608",
+		usage: "largest skill (its files together, uncompressed; 8 MiB) an upload or a repository sync accepts",
+		field: func(c *Config) any { return &c.SkillMaxBytes }},
 	{key: "bcrypt_cost", env: "SESHAT_BCRYPT_COST", def: "10",
 		usage: "bcrypt cost of new password hashes (4-31)",
 		field: func(c *Config) any { return &c.BcryptCost }},
@@ -417,6 +427,9 @@ func validate(cfg Config) error {
 	}
 	if cfg.JobRunHistory <= 0 {
 		bad = append(bad, errors.New("SESHAT_JOB_RUN_HISTORY must be positive"))
+	}
+	if cfg.SkillsBudget <= 0 || cfg.SkillMaxBytes <= 0 {
+		bad = append(bad, errors.New("SESHAT_SKILLS_BUDGET and SESHAT_SKILL_MAX_BYTES must be positive"))
 	}
 	if cfg.MemoryWorkers <= 0 {
 		bad = append(bad, errors.New("SESHAT_MEMORY_WORKERS must be positive"))

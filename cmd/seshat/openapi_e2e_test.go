@@ -159,8 +159,8 @@ func loadSpec(baseURL string) {
 				}
 				params = append(params, strings.Trim(seg, "{}"))
 				segs[i] = "([^/]+)"
-				if strings.HasPrefix(path, "/console/") {
-					segs[i] = "(.*)" // the console's catch-all
+				if strings.HasPrefix(path, "/console/") || (i == len(segs)-1 && strings.HasPrefix(path, "/api/v1/skills/") && seg == "{path}") {
+					segs[i] = "(.*)" // the console's and a skill file's catch-all
 				}
 			}
 			pattern := "^" + strings.Join(segs, "/") + "$"

@@ -159,18 +159,21 @@ func (r *reflector) operation(rt Route, errType reflect.Type) map[string]any {
 	if o.lenient {
 		m = modeLenient
 	}
-	switch {
-	case o.request != nil:
-		op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
-			"application/json": map[string]any{"schema": r.schema(o.request, m)}}}
-	case o.upload != nil:
+	// A route may take JSON, a multipart upload, or either.
+	content := map[string]any{}
+	if o.request != nil {
+		content["application/json"] = map[string]any{"schema": r.schema(o.request, m)}
+	}
+	if o.upload != nil {
 		props := map[string]any{}
 		for _, f := range o.upload {
 			props[f] = map[string]any{"type": "string"}
 		}
 		props["file"] = map[string]any{"type": "string", "contentMediaType": "application/octet-stream"}
-		op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
-			"multipart/form-data": map[string]any{"schema": map[string]any{"type": "object", "properties": props, "required": []any{"file"}}}}}
+		content["multipart/form-data"] = map[string]any{"schema": map[string]any{"type": "object", "properties": props, "required": []any{"file"}}}
+	}
+	if len(content) > 0 {
+		op["requestBody"] = map[string]any{"required": true, "content": content}
 	}
 	responses := map[string]any{}
 	for _, resp := range o.responses {

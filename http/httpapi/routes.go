@@ -286,6 +286,32 @@ func (s *Server) routes() []route {
 			doc: d("Change a memory: a new memory supersedes it").In(apitype.UpdateMemoryRequest{}).Out(200, apitype.Memory{}).Fails(403, 409, 503)},
 		{method: del, path: "/api/v1/memories/{id}", access: bearer, handle: s.deleteMemory,
 			doc: d("Delete a memory for good").Empty(204).Fails(403, 503)},
+		// Skills.
+		{method: post, path: "/api/v1/skills", access: bearer, maxBody: uploadCap, handle: s.createSkill,
+			doc: d("Add a skill: a .zip or .tar.gz of one skill folder, or its name, description and instructions").
+				Detail("An archive is checked before anything is stored: no path outside the folder, no link, at most SESHAT_SKILL_MAX_BYTES uncompressed. A broken rule of the Agent Skills format is a 400 that names it. Without workspace_id the skill is global (server admins only).").
+				In(apitype.CreateSkillRequest{}).Upload("workspace_id").Out(201, apitype.Skill{}).Fails(403, 404, 409, 413, 415, 503)},
+		{method: get, path: "/api/v1/skills", access: bearer, handle: s.listSkills,
+			doc: d("List the skills of a workspace and the global ones").Query("workspace_id").Out(200, apitype.List[apitype.Skill]{}).Fails(404, 503)},
+		{method: post, path: "/api/v1/skills/repositories", access: admin, handle: s.createSkillRepository,
+			doc: d("Add a git repository (https:// or file://) whose skills sync into the global scope").In(apitype.CreateSkillRepositoryRequest{}).Out(201, apitype.SkillRepository{}).Fails(503)},
+		{method: get, path: "/api/v1/skills/repositories", access: admin, handle: s.listSkillRepositories,
+			doc: d("List the skill repositories").Out(200, apitype.List[apitype.SkillRepository]{}).Fails(503)},
+		{method: get, path: "/api/v1/skills/repositories/{id}", access: admin, handle: s.getSkillRepository,
+			doc: d("A skill repository").Out(200, apitype.SkillRepository{}).Fails(503)},
+		{method: del, path: "/api/v1/skills/repositories/{id}", access: admin, handle: s.deleteSkillRepository,
+			doc: d("Delete a skill repository and the skills synced from it").Empty(204).Fails(503)},
+		{method: post, path: "/api/v1/skills/repositories/{id}/sync", access: admin, handle: s.syncSkillRepository,
+			doc: d("Sync a repository: what it added, updated and removed, and the paths that failed").Out(200, apitype.SkillSyncResult{}).Fails(409, 502, 503)},
+		{method: get, path: "/api/v1/skills/{id}", access: bearer, handle: s.getSkill,
+			doc: d("A skill with its instructions").Out(200, apitype.Skill{}).Fails(503)},
+		{method: patch, path: "/api/v1/skills/{id}", access: bearer, handle: s.updateSkill,
+			doc: d("Turn a skill on or off").In(apitype.UpdateSkillRequest{}).Out(200, apitype.Skill{}).Fails(403, 503)},
+		{method: del, path: "/api/v1/skills/{id}", access: bearer, handle: s.deleteSkill,
+			doc: d("Delete an uploaded skill (a synced one is read-only: 409)").Empty(204).Fails(403, 409, 503)},
+		{method: get, path: "/api/v1/skills/{id}/files/{path:*}", access: bearer, handle: s.skillFile,
+			doc: d("One file of a skill").Bytes(200, "*/*", "The file's bytes").Fails(503)},
+
 		// MCP servers.
 		{method: post, path: "/api/v1/mcp/servers", access: bearer, handle: s.createMCPServer,
 			doc: d("Add an MCP server (stdio and global ones: server admins; HTTP ones: workspace admins)").In(apitype.MCPServerRequest{}).Out(201, apitype.MCPServer{}).Fails(403, 404, 409)},

@@ -112,6 +112,8 @@ type Deps struct {
 	// Knowledge serves corpora and the embedder and storage settings. If
 	// nil, those routes answer 503. *knowledge.Service implements it.
 	Knowledge Knowledge
+	// Skills serves the skills family. If nil, its routes answer 503.
+	Skills Skills
 }
 
 // Providers is the provider settings' and model listings' view of
