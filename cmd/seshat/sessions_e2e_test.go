@@ -369,20 +369,25 @@ func TestRestartKeepsHistoryAndCutTurnIsInterrupted(t *testing.T) {
 func TestSessionKeepsItsTurnContext(t *testing.T) {
 	s := startServer(t, "", nil)
 	a := s.register(t, "ctx@example.com", "password123").Token
+	corp := created[apitype.Corpus](t, s.call(t, http.MethodPost, "/api/v1/corpora", a, apitype.CreateCorpusRequest{Name: "Notes"}), 201)
+
+	requireAPIError(t, s.do(t, request{Method: http.MethodPost, Path: "/api/v1/sessions", Token: a, Body: map[string]any{
+		"corpus_ids": []string{"corp_missing"},
+	}}), 404, "not_found")
 
 	resp := s.do(t, request{Method: http.MethodPost, Path: "/api/v1/sessions", Token: a, Body: map[string]any{
-		"corpus_ids": []string{"corp_one"}, "memory": map[string]any{"extract": "off", "inject": true},
+		"corpus_ids": []string{corp.ID}, "memory": map[string]any{"extract": "off", "inject": true},
 	}})
 	require.Equal(t, http.StatusCreated, resp.Status, "%s", resp.Body)
-	var created apitype.Session
-	resp.JSON(t, &created)
-	require.Equal(t, []string{"corp_one"}, created.CorpusIDs)
-	require.Equal(t, &apitype.SessionMemory{Extract: "off", Inject: true}, created.Memory)
+	var sess apitype.Session
+	resp.JSON(t, &sess)
+	require.Equal(t, []string{corp.ID}, sess.CorpusIDs)
+	require.Equal(t, &apitype.SessionMemory{Extract: "off", Inject: true}, sess.Memory)
 
 	var got apitype.Session
-	s.get(t, "/api/v1/sessions/"+created.ID, a).JSON(t, &got)
-	require.Equal(t, []string{"corp_one"}, got.CorpusIDs)
-	require.Equal(t, created.Memory, got.Memory)
+	s.get(t, "/api/v1/sessions/"+sess.ID, a).JSON(t, &got)
+	require.Equal(t, []string{corp.ID}, got.CorpusIDs)
+	require.Equal(t, sess.Memory, got.Memory)
 
 	var plain apitype.Session
 	s.do(t, request{Method: http.MethodPost, Path: "/api/v1/sessions", Token: a}).JSON(t, &plain)
