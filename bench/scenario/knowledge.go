@@ -625,6 +625,8 @@ func (k *knowledgeRun) levels(ctx context.Context, docs []goDoc) ([]report.Step,
 	}
 	const perFile = 500
 	have := 0
+	var fillBytes int64
+	var fillTook time.Duration
 	var steps []report.Step
 	prog := k.s.Harness.progress()
 	for _, level := range k.cfg.Levels {
@@ -637,9 +639,11 @@ func (k *knowledgeRun) levels(ctx context.Context, docs []goDoc) ([]report.Step,
 					b.WriteString(paragraph() + "\n\n")
 				}
 				names[i], bodies[i] = fmt.Sprintf("scale-%d-%d.txt", level, i), []byte(b.String())
+				fillBytes += int64(len(bodies[i]))
 			}
 			prog.Begin(fmt.Sprintf("knowledge: fill to %d chunks", level), 0)
 			ids, err := k.uploadAll(ctx, names, "text/plain", bodies)
+			start := time.Now()
 			if err == nil {
 				err = k.addFiles(ctx, corpusID, ids)
 			}
@@ -647,6 +651,7 @@ func (k *knowledgeRun) levels(ctx context.Context, docs []goDoc) ([]report.Step,
 			if err == nil {
 				c, err = k.settle(ctx, corpusID, 30*time.Minute)
 			}
+			fillTook += time.Since(start)
 			prog.End()
 			if err != nil {
 				return nil, err
@@ -677,6 +682,12 @@ func (k *knowledgeRun) levels(ctx context.Context, docs []goDoc) ([]report.Step,
 			st.Values = append(st.Values, report.Value{Name: ranker + "_p99", Value: ms(sum.P99), Unit: "ms"})
 		}
 		prog.End()
+		if sec := fillTook.Seconds(); sec > 0 {
+			// The ingestion of the whole corpus so far, 500 paragraphs a file.
+			st.Values = append(st.Values,
+				report.Value{Name: "fill_mb_per_s", Value: float64(fillBytes) / (1 << 20) / sec, Unit: "MB/s"},
+				report.Value{Name: "fill_chunks_per_s", Value: float64(have) / sec, Unit: "chunks/s"})
+		}
 		steps = append(steps, st)
 	}
 	return steps, nil
