@@ -21,10 +21,12 @@ const (
 	Restore  = "restore"
 	Gateway  = "gateway"
 	Memory   = "memory"
+	// Knowledge is ingestion, retrieval quality and search latency.
+	Knowledge = "knowledge"
 )
 
 // All lists every scenario in the order a suite runs them.
-var All = []string{Baseline, Query, Messages, Streams, Reattach, Idle, Restore, Gateway, Memory}
+var All = []string{Baseline, Query, Messages, Streams, Reattach, Idle, Restore, Gateway, Memory, Knowledge}
 
 // Config holds every scenario's settings; zero values take the defaults
 // each field documents, which make a short suite.
@@ -37,6 +39,8 @@ type Config struct {
 	Restore  RestoreConfig
 	Gateway  GatewayConfig
 	Memory   MemoryConfig
+	// Knowledge shapes the knowledge scenario.
+	Knowledge KnowledgeConfig
 }
 
 // Suite runs scenarios against the servers its harness reaches.
@@ -115,6 +119,8 @@ func (s *Suite) Run(ctx context.Context, names []string) []report.Result {
 			res = s.runGateway(ctx)
 		case Memory:
 			res = s.runMemory(ctx)
+		case Knowledge:
+			res = s.runKnowledge(ctx)
 		}
 		s.Harness.logf("scenario %s: %s in %s", name, res.Status, time.Since(start).Round(time.Millisecond))
 		results = append(results, res)

@@ -95,6 +95,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.cfg.Memory.TurnsPerConversation, "memory-turns", 60, "turns per scripted conversation (the last sixth are questions)")
 	fs.StringVar(&memLevels, "memory-levels", "100,10000", "store sizes at which memory adds and searches are timed (100000 for the project's figure)")
 	fs.IntVar(&o.cfg.Memory.Samples, "memory-samples", 300, "adds and searches timed at each store size")
+	var knowLevels string
+	fs.IntVar(&o.cfg.Knowledge.IngestFiles, "knowledge-files", 40, "files of each kind (text, HTML, PDF) whose ingestion is timed")
+	fs.IntVar(&o.cfg.Knowledge.Queries, "knowledge-queries", 1000, "known-item queries of the retrieval quality step")
+	fs.StringVar(&knowLevels, "knowledge-levels", "10000", "corpus sizes in chunks at which search is timed (10000,100000 for the project's figures)")
+	fs.IntVar(&o.cfg.Knowledge.KillFiles, "knowledge-kill-files", 40, "files being ingested when the server is killed")
+	fs.IntVar(&o.cfg.Knowledge.Samples, "knowledge-samples", 200, "searches per ranker timed at each corpus size, and streamed queries with and without a corpus")
 
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -123,6 +129,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.cfg.Memory.Levels == nil {
 		o.cfg.Memory.Levels = []int{}
+	}
+	if o.cfg.Knowledge.Levels, err = intList(knowLevels); err != nil {
+		return nil, fmt.Errorf("%w: -knowledge-levels %q: want a list of positive integers", errUsage, knowLevels)
+	}
+	if o.cfg.Knowledge.Levels == nil {
+		o.cfg.Knowledge.Levels = []int{}
 	}
 	if o.progress != "auto" && o.progress != "on" && o.progress != "off" {
 		return nil, fmt.Errorf("%w: -progress must be auto, on or off", errUsage)

@@ -45,6 +45,7 @@ var tiny = []string{
 	"-streams", "20", "-steps", "2", "-ramp", "200ms", "-settle", "200ms", "-hold", "200ms", "-delay", "100ms", "-together", "10",
 	"-reattach", "5", "-idle-sessions", "20", "-idle-after", "500ms", "-sessions", "50", "-cold", "10",
 	"-memory-conversations", "2", "-memory-turns", "12", "-memory-levels", "50", "-memory-samples", "20",
+	"-knowledge-files", "3", "-knowledge-queries", "60", "-knowledge-levels", "600", "-knowledge-samples", "10", "-knowledge-kill-files", "6",
 }
 
 // buildServer builds the host's binary.
@@ -109,7 +110,26 @@ func TestBenchAgainstServer(t *testing.T) {
 		for _, res := range rep.Results {
 			names = append(names, res.Scenario)
 		}
-		require.Equal(t, []string{"baseline", "query", "messages", "streams", "reattach", "idle", "restore", "gateway", "memory"}, names)
+		require.Equal(t, []string{"baseline", "query", "messages", "streams", "reattach", "idle", "restore", "gateway", "memory", "knowledge"}, names)
+
+		kn, _ := rep.Find("knowledge")
+		hybrid, ok := kn.Step("known items hybrid")
+		require.True(t, ok)
+		recall, _ := hybrid.Val("recall_at_10")
+		require.Greater(t, recall, 0.5, "the known-item queries find their chunks")
+		for _, kind := range []string{"text", "html", "pdf"} {
+			st, ok := kn.Step("ingest " + kind)
+			require.True(t, ok, kind)
+			failedFiles, _ := st.Val("failed_files")
+			require.Zero(t, failedFiles, kind)
+			chunks, _ := st.Val("chunks")
+			require.Positive(t, chunks, kind)
+		}
+		killed, ok := kn.Step("kill during ingestion")
+		require.True(t, ok)
+		left, ok := killed.Val("in_progress_after_restart")
+		require.True(t, ok)
+		require.Zero(t, left)
 
 		mem, _ := rep.Find("memory")
 		script, ok := mem.Step("scripted conversations")
