@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/seshat-host/seshat/actors/skills/skillstest"
 	seshatv1 "github.com/seshat-host/seshat/proto/seshat/v1"
@@ -140,6 +141,13 @@ func TestGRPCCorpora(t *testing.T) {
 	require.EqualValues(t, 2, listed.GetData()[0].GetFileCounts().GetCompleted())
 	require.NoError(t, g.invoke(ctx, bob, svc+"ListCorpora", &seshatv1.ListCorporaRequest{}, &listed))
 	require.Empty(t, listed.GetData())
+
+	// Cancelling a watch ends that subscription only: the other watcher
+	// still hears the corpus go.
+	ctx2, cancel2 := context.WithCancel(ctx)
+	watch2 := g.openStream(t, ctx2, alice, svc+"WatchCorpus", &seshatv1.WatchCorpusRequest{Id: corp.GetId(), After: last})
+	cancel2()
+	require.Equal(t, codes.Canceled, status.Code(watch2.RecvMsg(&seshatv1.WatchCorpusResponse{})))
 
 	// Deleting the corpus ends its watchers with NotFound.
 	require.NoError(t, g.invoke(ctx, alice, svc+"DeleteCorpus", &seshatv1.DeleteCorpusRequest{Id: corp.GetId()}, &seshatv1.DeleteCorpusResponse{}))
