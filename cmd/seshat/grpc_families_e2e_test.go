@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -265,4 +266,40 @@ func TestGRPCSkills(t *testing.T) {
 	require.NoError(t, g.invoke(ctx, member, svc+"DeleteSkill", &seshatv1.DeleteSkillRequest{Id: csv.GetId()}, &seshatv1.DeleteSkillResponse{}))
 	code, _ = errorInfo(t, g.invoke(ctx, member, svc+"GetSkill", &seshatv1.GetSkillRequest{Id: csv.GetId()}, &got))
 	require.Equal(t, codes.NotFound, code)
+}
+
+// BenchmarkUnarySearchCorpus is one corpus search of two small files,
+// over REST and over gRPC: the same family call behind both.
+func BenchmarkUnarySearchCorpus(b *testing.B) {
+	g := startGRPCServer(b, nil)
+	ctx := b.Context()
+	tok := g.register(b, "search@example.com", "password123").Token
+	var created seshatv1.CreateCorpusResponse
+	require.NoError(b, g.invoke(ctx, tok, "/seshat.v1.CorpusService/CreateCorpus", &seshatv1.CreateCorpusRequest{Name: "bench"}, &created))
+	id := created.GetCorpus().GetId()
+	f1 := g.grpcUpload(b, ctx, tok, "falcons.md", []byte(falconText))
+	f2 := g.grpcUpload(b, ctx, tok, "owls.txt", []byte("The barn owl hunts at night by sound alone, hearing voles under snow."))
+	watch := g.openStream(b, ctx, tok, "/seshat.v1.CorpusService/WatchCorpus", &seshatv1.WatchCorpusRequest{Id: id})
+	require.NoError(b, g.invoke(ctx, tok, "/seshat.v1.CorpusService/AddCorpusFiles", &seshatv1.AddCorpusFilesRequest{
+		Id: id, FileIds: []string{f1.GetId(), f2.GetId()}}, &seshatv1.AddCorpusFilesResponse{}))
+	for done := 0; done < 2; {
+		var ev seshatv1.WatchCorpusResponse
+		require.NoError(b, watch.RecvMsg(&ev))
+		if ev.GetStatus() != "in_progress" {
+			done++
+		}
+	}
+	b.Run("rest", func(b *testing.B) {
+		for range b.N {
+			if r := g.call(b, http.MethodPost, "/api/v1/corpora/"+id+"/search", tok, map[string]any{"query": "barn owl"}); r.Status != http.StatusOK {
+				b.Fatal(r.Status)
+			}
+		}
+	})
+	b.Run("grpc", func(b *testing.B) {
+		for range b.N {
+			var out seshatv1.SearchCorpusResponse
+			require.NoError(b, g.invoke(ctx, tok, "/seshat.v1.CorpusService/SearchCorpus", &seshatv1.SearchCorpusRequest{Id: id, Query: "barn owl"}, &out))
+		}
+	})
 }
