@@ -163,16 +163,30 @@ func ErrorType(status int) string {
 	return ErrorServer
 }
 
-// NewError returns the envelope {"error":{"message","type","param","code"}}
-// for status; code is the host's own error code (null when empty), and a
-// 401 carries OpenAI's invalid_api_key.
-func NewError(status int, msg, code string) openai.ErrorResponse {
+// ErrorResponse is the OpenAI error envelope
+// {"error":{"message","type","param","code"}}.
+type ErrorResponse struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail is the error of an envelope. Param and Code are null when
+// nil.
+type ErrorDetail struct {
+	Message string  `json:"message"`
+	Type    string  `json:"type"`
+	Param   *string `json:"param"`
+	Code    *string `json:"code"`
+}
+
+// NewError returns the envelope for status; code is the host's own error
+// code (null when empty), and a 401 carries OpenAI's invalid_api_key.
+func NewError(status int, msg, code string) ErrorResponse {
 	if status == http.StatusUnauthorized {
 		code = "invalid_api_key"
 	}
-	c := json.RawMessage("null")
+	e := ErrorResponse{Error: ErrorDetail{Message: msg, Type: ErrorType(status)}}
 	if code != "" {
-		c, _ = json.Marshal(code) // a string: cannot fail
+		e.Error.Code = &code
 	}
-	return openai.ErrorResponse{Error: openai.ErrorDetail{Message: msg, Type: ErrorType(status), Param: json.RawMessage("null"), Code: c}}
+	return e
 }

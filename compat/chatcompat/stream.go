@@ -94,9 +94,9 @@ func (s *Stream) Next(ev agent.Event) ([]openai.ChatChunk, bool) {
 
 // Failed reports whether ev ends the stream with an error, and the
 // envelope to write for it.
-func Failed(ev agent.Event) (openai.ErrorResponse, bool) {
+func Failed(ev agent.Event) (ErrorResponse, bool) {
 	if ev.Kind != agent.KindError {
-		return openai.ErrorResponse{}, false
+		return ErrorResponse{}, false
 	}
 	return NewError(http.StatusInternalServerError, ev.Error, ""), true
 }

@@ -122,7 +122,7 @@ func TestOpenAPIErrorShape(t *testing.T) {
 			want := "#/components/schemas/Error"
 			switch {
 			case path == "/v1/chat/completions":
-				want = "#/components/schemas/OpenaiErrorResponse"
+				want = "#/components/schemas/ChatcompatErrorResponse"
 			case strings.HasPrefix(path, "/v1/"):
 				want = "#/components/schemas/ErrorResponse"
 			}

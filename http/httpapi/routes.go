@@ -6,6 +6,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/seshat-host/seshat/compat/anthropic"
+	"github.com/seshat-host/seshat/compat/chatcompat"
 	"github.com/seshat-host/seshat/compat/openai"
 	"github.com/seshat-host/seshat/http/apispec"
 	"github.com/seshat-host/seshat/http/apitype"
@@ -393,7 +394,7 @@ func (s *Server) routes() []route {
 
 		// OpenAI-compatible Chat Completions API.
 		{method: post, path: "/v1/chat/completions", access: bearer, surface: openaiSurface, needsRuntime: true, handle: s.chatCompletions,
-			doc: d("OpenAI Chat Completions API (JSON, or a stream of chat.completion.chunk data lines ending in [DONE] with stream: true)").In(openai.ChatRequest{}).Lenient().Out(200, openai.ChatResponse{}).Bytes(200, "text/event-stream", "chat.completion.chunk data lines, then data: [DONE]").ErrorsAs(openai.ErrorResponse{}).Fails(403, 404, 409)},
+			doc: d("OpenAI Chat Completions API (JSON, or a stream of chat.completion.chunk data lines ending in [DONE] with stream: true)").In(openai.ChatRequest{}).Lenient().Out(200, openai.ChatResponse{}).Bytes(200, "text/event-stream", "chat.completion.chunk data lines, then data: [DONE]").ErrorsAs(chatcompat.ErrorResponse{}).Fails(403, 404, 409)},
 	}
 }
 
