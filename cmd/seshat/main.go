@@ -80,6 +80,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case modeVersion:
 		fmt.Fprintln(stdout, "seshat", serverVersion())
 		return nil
+	case modeConfigPrint:
+		writeEffectiveConfig(stdout, cfg)
+		return nil
 	}
 	log := newLogger(cfg, stderr)
 
