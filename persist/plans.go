@@ -212,13 +212,18 @@ func (s *Store) UpdatePlan(ctx context.Context, id string, fn func(cur Plan) (ne
 		case next.Version == cur.Version:
 			next.Title, next.Content, next.TurnID, next.CreatedAt, next.CreatedBy = cur.Title, cur.Content, cur.TurnID, cur.CreatedAt, cur.CreatedBy
 			next.DecidedAt = normTime(next.DecidedAt)
-			if next.Status != PlanProposed && next.Status != PlanRejected {
+			open := tx.bucket(bucketPlansOpen)
+			switch {
+			case next.Status == PlanProposed || next.Status == PlanRejected:
+				// Still open: the session's next proposal revises it.
+				if err := open.Put([]byte(cur.SessionID), []byte(cur.ID)); err != nil {
+					return err
+				}
+			case bytes.Equal(open.Get([]byte(cur.SessionID)), []byte(cur.ID)):
 				// Decided for good: a new proposal in the session is a
 				// new plan.
-				if open := tx.bucket(bucketPlansOpen); bytes.Equal(open.Get([]byte(cur.SessionID)), []byte(cur.ID)) {
-					if err := open.Delete([]byte(cur.SessionID)); err != nil {
-						return err
-					}
+				if err := open.Delete([]byte(cur.SessionID)); err != nil {
+					return err
 				}
 			}
 		default:
@@ -228,6 +233,28 @@ func (s *Store) UpdatePlan(ctx context.Context, id string, fn func(cur Plan) (ne
 		return tx.putPlanVersion(next)
 	})
 	return out, err
+}
+
+// OpenPlan returns the session's plan that is still proposed or rejected
+// (the one its next proposal revises), if there is one.
+func (s *Store) OpenPlan(sessionID string) (Plan, bool, error) {
+	var (
+		p  Plan
+		ok bool
+	)
+	err := s.View(func(tx *Tx) error {
+		id := tx.bucket(bucketPlansOpen).Get([]byte(sessionID))
+		if id == nil {
+			return nil
+		}
+		var err error
+		if p, err = tx.Plan(string(id)); err != nil {
+			return err
+		}
+		ok = p.Status == PlanProposed || p.Status == PlanRejected
+		return nil
+	})
+	return p, ok, err
 }
 
 // PlanQuery selects plans for a listing.
