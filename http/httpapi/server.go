@@ -115,6 +115,8 @@ type Deps struct {
 	Knowledge Knowledge
 	// Skills serves the skills family. If nil, its routes answer 503.
 	Skills Skills
+	// Plans serves the plans family. If nil, its routes answer 503.
+	Plans Plans
 }
 
 // Providers is the provider settings' and model listings' view of
