@@ -313,10 +313,13 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		// 16 MiB spilled to temporary files, so an upload is never held in
 		// memory whole.
 		DisablePreParseMultipartForm: false,
-		CloseOnShutdown:              true,
-		Concurrency:                  cfg.MaxConns,
-		MaxConnsPerIP:                cfg.MaxConnsPerIP,
-		Logger:                       fasthttpLogger{s.log},
+		// A held stream or an idle keep-alive connection then holds no read
+		// or write buffer: they go back to fasthttp's pools between requests.
+		ReduceMemoryUsage: true,
+		CloseOnShutdown:   true,
+		Concurrency:       cfg.MaxConns,
+		MaxConnsPerIP:     cfg.MaxConnsPerIP,
+		Logger:            fasthttpLogger{s.log},
 	}
 	return s, nil
 }
