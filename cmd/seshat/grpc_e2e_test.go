@@ -187,8 +187,8 @@ func TestGRPCUnaryAndErrors(t *testing.T) {
 	}
 
 	t.Run("not wired yet", func(t *testing.T) {
-		var out seshatv1.ListPlansResponse
-		err := g.invoke(ctx, alice, "/seshat.v1.PlanService/ListPlans", &seshatv1.ListPlansRequest{}, &out)
+		var out seshatv1.ListAgentsResponse
+		err := g.invoke(ctx, alice, "/seshat.v1.AgentService/ListAgents", &seshatv1.ListAgentsRequest{}, &out)
 		require.Equal(t, codes.Unimplemented, status.Code(err), "%v", err)
 	})
 

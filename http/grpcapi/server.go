@@ -81,6 +81,8 @@ type Deps struct {
 	Corpora Corpora
 	// Skills serves SkillService.
 	Skills Skills
+	// Plans serves PlanService.
+	Plans Plans
 }
 
 // Server is the gRPC API server.

@@ -39,8 +39,10 @@ type Plan struct {
 	DecidedAt      *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=decided_at,json=decidedAt,proto3" json:"decided_at,omitempty"`
 	DecidedBy      string                 `protobuf:"bytes,12,opt,name=decided_by,json=decidedBy,proto3" json:"decided_by,omitempty"`
 	ExecutedTurnId string                 `protobuf:"bytes,13,opt,name=executed_turn_id,json=executedTurnId,proto3" json:"executed_turn_id,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// created_by is the user whose turn or edit wrote this version.
+	CreatedBy     string `protobuf:"bytes,14,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Plan) Reset() {
@@ -160,6 +162,13 @@ func (x *Plan) GetDecidedBy() string {
 func (x *Plan) GetExecutedTurnId() string {
 	if x != nil {
 		return x.ExecutedTurnId
+	}
+	return ""
+}
+
+func (x *Plan) GetCreatedBy() string {
+	if x != nil {
+		return x.CreatedBy
 	}
 	return ""
 }
@@ -584,7 +593,8 @@ func (x *UpdatePlanResponse) GetPlan() *Plan {
 type ApprovePlanRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	// execute defaults to true.
+	// execute starts the turn that carries the plan out; as REST's, it is
+	// off unless set.
 	Execute *bool `protobuf:"varint,2,opt,name=execute,proto3,oneof" json:"execute,omitempty"`
 	// permission_mode is default or accept_all.
 	PermissionMode string `protobuf:"bytes,3,opt,name=permission_mode,json=permissionMode,proto3" json:"permission_mode,omitempty"`
@@ -806,7 +816,7 @@ var File_seshat_v1_plans_proto protoreflect.FileDescriptor
 
 const file_seshat_v1_plans_proto_rawDesc = "" +
 	"\n" +
-	"\x15seshat/v1/plans.proto\x12\tseshat.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xae\x03\n" +
+	"\x15seshat/v1/plans.proto\x12\tseshat.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcd\x03\n" +
 	"\x04Plan\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fworkspace_id\x18\x02 \x01(\tR\vworkspaceId\x12\x1d\n" +
@@ -825,7 +835,9 @@ const file_seshat_v1_plans_proto_rawDesc = "" +
 	"decided_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tdecidedAt\x12\x1d\n" +
 	"\n" +
 	"decided_by\x18\f \x01(\tR\tdecidedBy\x12(\n" +
-	"\x10executed_turn_id\x18\r \x01(\tR\x0eexecutedTurnId\"\x9a\x01\n" +
+	"\x10executed_turn_id\x18\r \x01(\tR\x0eexecutedTurnId\x12\x1d\n" +
+	"\n" +
+	"created_by\x18\x0e \x01(\tR\tcreatedBy\"\x9a\x01\n" +
 	"\x10ListPlansRequest\x12!\n" +
 	"\fworkspace_id\x18\x01 \x01(\tR\vworkspaceId\x12\x1d\n" +
 	"\n" +
