@@ -79,6 +79,7 @@ var familyPackages = map[string]bool{
 	// own; it never reaches the session runtime either.
 	"actors/knowledge": true,
 	"actors/skills":    true,
+	"actors/plans":     true,
 }
 
 // under reports whether rel is dir or inside it.
@@ -154,7 +155,7 @@ func TestDependencyRules(t *testing.T) {
 			// grpcapi reaches the runtime through host, agent and the
 			// family packages it serves, and never through httpapi.
 			if pkg == "http/grpcapi" && under(imp, "actors") {
-				check(imp == "actors/host" || imp == "actors/agent" || imp == "actors/files" || imp == "actors/memory",
+				check(imp == "actors/host" || imp == "actors/agent" || imp == "actors/memory" || familyPackages[imp],
 					"must not import %s: only actors/host, actors/agent and the family packages it serves", imp)
 			}
 			check(pkg != "http/grpcapi" || imp != "http/httpapi", "must not import http/httpapi: the surfaces share http/apierr")
