@@ -8,7 +8,7 @@ ADDR ?= 127.0.0.1:8090
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: run build test lint bench crash fuzz generate generate-check proto-lint proto-baseline proto-check
+.PHONY: run build test lint bench crash fuzz generate generate-check proto-lint proto-baseline proto-check image
 
 run:
 	$(GO) run -ldflags '$(LDFLAGS)' ./cmd/seshat -addr $(ADDR) -data-dir ./data
@@ -117,3 +117,11 @@ proto-baseline:
 	$(BUF) build --exclude-source-info -o $(PROTO_BASELINE)
 
 proto-check: proto-lint generate-check
+
+# The container image (Dockerfile): IMAGE names it. Without Docker, or
+# when Docker cannot pull the base images, it fails saying so.
+IMAGE ?= seshat:$(VERSION)
+image:
+	@command -v docker >/dev/null 2>&1 || { echo "make image: docker is not on PATH; install Docker (or set up a compatible builder) to build the image" >&2; exit 1; }
+	@docker info >/dev/null 2>&1 || { echo "make image: the Docker daemon is not reachable (docker info failed)" >&2; exit 1; }
+	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) . || { echo "make image: docker build failed; it needs to pull golang:1.26 and gcr.io/distroless/static-debian12 (see above)" >&2; exit 1; }

@@ -127,3 +127,16 @@ func TestConfigPrint(t *testing.T) {
 	_, _, err = loadConfig([]string{"config", "show"}, envOf(nil))
 	require.ErrorIs(t, err, errUsage)
 }
+
+// TestConfigFileKeys checks every setting but the file itself has a file
+// key, and that it is its environment variable without SESHAT_, in lower
+// case, as the README says.
+func TestConfigFileKeys(t *testing.T) {
+	for _, s := range settings {
+		if s.env == "SESHAT_CONFIG" {
+			require.Empty(t, s.key)
+			continue
+		}
+		require.Equal(t, strings.ToLower(strings.TrimPrefix(s.env, "SESHAT_")), s.key, s.env)
+	}
+}

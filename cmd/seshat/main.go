@@ -69,6 +69,9 @@ func main() {
 // nil. It returns an error if the server cannot start or stops on its own.
 // -help and -version print to stdout and return nil.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
+	if len(args) > 0 && args[0] == "healthcheck" {
+		return runHealthcheck(ctx, args[1:], getenv, stdout)
+	}
 	cfg, mode, err := loadConfig(args, getenv)
 	if err != nil {
 		return err

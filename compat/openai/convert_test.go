@@ -226,3 +226,19 @@ func TestContentJSON(t *testing.T) {
 	require.NoError(t, err)
 	require.JSONEq(t, `{"role":"user","content":[]}`, string(b))
 }
+
+// TestResponseFormatPassesThrough checks a response_format reaches the
+// outbound request, and is left out when there is none.
+func TestResponseFormatPassesThrough(t *testing.T) {
+	rf := json.RawMessage(`{"type":"json_object"}`)
+	in, err := FromChatRequest(ChatRequest{Model: "m", ResponseFormat: rf, Messages: []ChatMessage{{Role: RoleUser, Content: TextContent("hi")}}})
+	require.NoError(t, err)
+	require.JSONEq(t, string(rf), string(in.ResponseFormat))
+	b, err := json.Marshal(ToChatRequest(in, false))
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"response_format":{"type":"json_object"}`)
+	in.ResponseFormat = nil
+	b, err = json.Marshal(ToChatRequest(in, false))
+	require.NoError(t, err)
+	require.NotContains(t, string(b), "response_format")
+}
