@@ -170,3 +170,28 @@ func TestPlansLifecycle(t *testing.T) {
 		require.Equal(t, "approved", ok.Plan.Status)
 	})
 }
+
+// TestSIGKILLKeepsPlans checks that a plan is committed with its turn: a
+// plan whose turn's answer reached the client survives SIGKILL, and can be
+// approved and carried out after the restart.
+func TestSIGKILLKeepsPlans(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	s, cmd := startProcess(t, bin, dir)
+	tok := s.register(t, "plans-kill@example.com", "password123").Token
+	res := s.query(t, tok, apitype.QueryRequest{PermissionMode: "plan", Prompt: submitPlan(t, "Durable", "1. survive")})
+	require.NotEmpty(t, res.PlanID)
+	kill(t, cmd)
+
+	s, cmd = startProcess(t, bin, dir)
+	defer kill(t, cmd)
+	p := created[apitype.Plan](t, s.get(t, "/api/v1/plans/"+res.PlanID, tok), 200)
+	require.Equal(t, "proposed", p.Status)
+	require.Equal(t, "1. survive", p.Content)
+	require.Equal(t, res.SessionID, p.SessionID)
+	appr := created[apitype.ApprovePlanResponse](t, s.call(t, http.MethodPost, "/api/v1/plans/"+res.PlanID+"/approve", tok, apitype.ApprovePlanRequest{Execute: true}), 200)
+	require.NotNil(t, appr.TurnID)
+	re := s.openStream(t, http.MethodGet, "/api/v1/sessions/"+res.SessionID+"/stream", tok, nil, nil)
+	require.Equal(t, *appr.TurnID, decodeRuntime(t, re.MustNext()).TurnID)
+	require.Equal(t, "done", re.Until(isEnd).Name)
+}
