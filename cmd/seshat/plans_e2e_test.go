@@ -8,8 +8,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/seshat-host/seshat/http/apitype"
 	"github.com/seshat-host/seshat/compat/eventstream"
+	"github.com/seshat-host/seshat/http/apitype"
 )
 
 // submitPlan is a mock prompt line that calls submit_plan.
