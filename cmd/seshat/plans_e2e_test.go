@@ -169,6 +169,20 @@ func TestPlansLifecycle(t *testing.T) {
 		require.Nil(t, ok.TurnID)
 		require.Equal(t, "approved", ok.Plan.Status)
 	})
+
+	t.Run("a busy session keeps the plan proposed", func(t *testing.T) {
+		res := srv.query(t, a, apitype.QueryRequest{PermissionMode: "plan", Prompt: "@say 1. wait"})
+		require.NotEmpty(t, res.PlanID)
+		st := srv.stream(t, a, apitype.QueryRequest{SessionID: res.SessionID, Prompt: "@tokens 100000\n@delay 1ms"})
+		st.Until(func(ev eventstream.Event) bool { return ev.Name == "" })
+		requireAPIError(t, srv.call(t, http.MethodPost, "/api/v1/plans/"+res.PlanID+"/approve", a, apitype.ApprovePlanRequest{Execute: true}), 409, "session_busy")
+		p := created[apitype.Plan](t, srv.get(t, "/api/v1/plans/"+res.PlanID, a), 200)
+		require.Equal(t, "proposed", p.Status)
+		require.Nil(t, p.DecidedBy)
+		srv.call(t, http.MethodPost, "/api/v1/sessions/"+res.SessionID+"/interrupt", a, nil)
+		st.Until(isEnd)
+		requireAPIError(t, srv.call(t, http.MethodPost, "/api/v1/plans/"+res.PlanID+"/approve", a, apitype.ApprovePlanRequest{PermissionMode: "plan"}), 400, "invalid_request")
+	})
 }
 
 // TestSIGKILLKeepsPlans checks that a plan is committed with its turn: a
