@@ -201,14 +201,15 @@ func (t *run) loop(ctx context.Context) Result {
 // cut short by ctx.
 func (t *run) callModel(ctx context.Context) (agent.ModelResponse, string, error) {
 	req := agent.ModelRequest{
-		Model:      t.model,
-		System:     t.system,
-		Messages:   t.msgs,
-		Tools:      t.specs,
-		ToolChoice: t.in.ToolChoice,
-		MaxTokens:  t.in.MaxTokens,
-		Sources:    t.sources(),
-		Memories:   t.res.Memories,
+		Model:          t.model,
+		System:         t.system,
+		Messages:       t.msgs,
+		Tools:          t.specs,
+		ToolChoice:     t.in.ToolChoice,
+		MaxTokens:      t.in.MaxTokens,
+		ResponseFormat: t.in.ResponseFormat,
+		Sources:        t.sources(),
+		Memories:       t.res.Memories,
 	}
 	if t.calls > 0 && forces(req.ToolChoice) {
 		req.ToolChoice = nil

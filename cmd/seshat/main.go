@@ -80,6 +80,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case modeVersion:
 		fmt.Fprintln(stdout, "seshat", serverVersion())
 		return nil
+	case modeConfigPrint:
+		writeEffectiveConfig(stdout, cfg)
+		return nil
 	}
 	log := newLogger(cfg, stderr)
 
@@ -375,6 +378,7 @@ func newServer(cfg Config, store *persist.Store, log *slog.Logger) (*httpapi.Ser
 		Auth: authSvc, Admitter: ledger,
 		Sessions: hst, Turns: hst, Permissions: hst, Jobs: hst,
 		Files: fileSvc, Memories: mem, MCP: toolFamily{mcp: mcpMgr, web: web},
+		Corpora: fam.knowledge, Skills: skillAPI{svc: skl},
 	})
 	if err != nil {
 		return nil, nil, nil, nil, errors.Join(err, hst.Close(context.Background()), fam.Close(context.Background()))

@@ -6,6 +6,8 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/seshat-host/seshat/compat/anthropic"
+	"github.com/seshat-host/seshat/compat/chatcompat"
+	"github.com/seshat-host/seshat/compat/openai"
 	"github.com/seshat-host/seshat/http/apispec"
 	"github.com/seshat-host/seshat/http/apitype"
 )
@@ -402,6 +404,10 @@ func (s *Server) routes() []route {
 			doc: d("Models, as Anthropic and OpenAI list them").Query("limit:integer", "after_id", "before_id").Out(200, anthropic.ModelList{}).ErrorsAs(anthropic.ErrorResponse{})},
 		{method: get, path: "/v1/models/{model_id}", access: bearer, surface: anthropicSurface, needsRuntime: true, handle: s.getModel,
 			doc: d("A model").Out(200, anthropic.Model{}).ErrorsAs(anthropic.ErrorResponse{})},
+
+		// OpenAI-compatible Chat Completions API.
+		{method: post, path: "/v1/chat/completions", access: bearer, surface: openaiSurface, needsRuntime: true, handle: s.chatCompletions,
+			doc: d("OpenAI Chat Completions API (JSON, or a stream of chat.completion.chunk data lines ending in [DONE] with stream: true)").In(openai.ChatRequest{}).Lenient().Out(200, openai.ChatResponse{}).Bytes(200, "text/event-stream", "chat.completion.chunk data lines, then data: [DONE]").ErrorsAs(chatcompat.ErrorResponse{}).Fails(403, 404, 409)},
 	}
 }
 
