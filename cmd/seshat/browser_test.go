@@ -380,7 +380,7 @@ func TestBrowserApprovePlan(t *testing.T) {
 	b.signIn(email, password)
 	b.startChat()
 	b.run("choose plan mode", chromedp.SetValue(chromedp.ID("mode"), "plan"))
-	b.send("@say 1. List the files\n2. Summarise them")
+	b.send("@say 1. List the files\n@say 2. Summarise them")
 	b.waitFor("the proposed plan", `document.querySelector('.ev.plan button.approve') !== null && document.querySelector('.ev.done') !== null`)
 	b.waitFor("the plan's text", `document.querySelector('.ev.plan .plan-content').textContent.includes('Summarise')`)
 	b.screenshot("plan-proposed")

@@ -169,4 +169,43 @@ func TestPlansLifecycle(t *testing.T) {
 		require.Nil(t, ok.TurnID)
 		require.Equal(t, "approved", ok.Plan.Status)
 	})
+
+	t.Run("a busy session keeps the plan proposed", func(t *testing.T) {
+		res := srv.query(t, a, apitype.QueryRequest{PermissionMode: "plan", Prompt: "@say 1. wait"})
+		require.NotEmpty(t, res.PlanID)
+		st := srv.stream(t, a, apitype.QueryRequest{SessionID: res.SessionID, Prompt: "@tokens 100000\n@delay 1ms"})
+		st.Until(func(ev eventstream.Event) bool { return ev.Name == "" })
+		requireAPIError(t, srv.call(t, http.MethodPost, "/api/v1/plans/"+res.PlanID+"/approve", a, apitype.ApprovePlanRequest{Execute: true}), 409, "session_busy")
+		p := created[apitype.Plan](t, srv.get(t, "/api/v1/plans/"+res.PlanID, a), 200)
+		require.Equal(t, "proposed", p.Status)
+		require.Nil(t, p.DecidedBy)
+		srv.call(t, http.MethodPost, "/api/v1/sessions/"+res.SessionID+"/interrupt", a, nil)
+		st.Until(isEnd)
+		requireAPIError(t, srv.call(t, http.MethodPost, "/api/v1/plans/"+res.PlanID+"/approve", a, apitype.ApprovePlanRequest{PermissionMode: "plan"}), 400, "invalid_request")
+	})
+}
+
+// TestSIGKILLKeepsPlans checks that a plan is committed with its turn: a
+// plan whose turn's answer reached the client survives SIGKILL, and can be
+// approved and carried out after the restart.
+func TestSIGKILLKeepsPlans(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	s, cmd := startProcess(t, bin, dir)
+	tok := s.register(t, "plans-kill@example.com", "password123").Token
+	res := s.query(t, tok, apitype.QueryRequest{PermissionMode: "plan", Prompt: submitPlan(t, "Durable", "1. survive")})
+	require.NotEmpty(t, res.PlanID)
+	kill(t, cmd)
+
+	s, cmd = startProcess(t, bin, dir)
+	defer kill(t, cmd)
+	p := created[apitype.Plan](t, s.get(t, "/api/v1/plans/"+res.PlanID, tok), 200)
+	require.Equal(t, "proposed", p.Status)
+	require.Equal(t, "1. survive", p.Content)
+	require.Equal(t, res.SessionID, p.SessionID)
+	appr := created[apitype.ApprovePlanResponse](t, s.call(t, http.MethodPost, "/api/v1/plans/"+res.PlanID+"/approve", tok, apitype.ApprovePlanRequest{Execute: true}), 200)
+	require.NotNil(t, appr.TurnID)
+	re := s.openStream(t, http.MethodGet, "/api/v1/sessions/"+res.SessionID+"/stream", tok, nil, nil)
+	require.Equal(t, *appr.TurnID, decodeRuntime(t, re.MustNext()).TurnID)
+	require.Equal(t, "done", re.Until(isEnd).Name)
 }
