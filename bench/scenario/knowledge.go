@@ -19,7 +19,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -146,7 +145,7 @@ type goDoc struct {
 // goDocs reads the doc comments of the standard library's exported
 // declarations under GOROOT: text every machine with Go has.
 func goDocs() ([]goDoc, error) {
-	root := runtime.GOROOT()
+	var root string
 	if out, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
 		root = strings.TrimSpace(string(out))
 	}
