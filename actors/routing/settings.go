@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"cmp"
 	"container/list"
 	"context"
 	"crypto/rand"
@@ -36,8 +37,10 @@ import (
 // A model id resolves as follows. "mock:…" is always the server's mock.
 // "provider:model" goes to the caller's default setting if it is of that
 // provider and admits the model, else to the first usable setting of that
-// provider that admits it (the user's own, then their workspaces', then
-// the server's, each oldest first), else to the server-wide provider of
+// provider that admits it (the turn's workspace's, named by
+// provider.WithWorkspace, then the caller's own, then the server's, each
+// oldest first; other workspaces the caller belongs to never serve a
+// turn), else to the server-wide provider of
 // that name configured from the environment. A bare "model" (no colon)
 // goes to the caller's default setting. A provider setting id given with
 // the turn forces that setting (the model's provider part, if any, must
@@ -665,6 +668,53 @@ func (p *Service) visibleSettings(userID string) ([]persist.ProviderSetting, err
 	return p.store.ProviderSettingsFor(userID, ids)
 }
 
+// turnSettings returns the settings that may serve a turn of userID in
+// workspace wsID, in resolution order: the workspace's (when the caller
+// has a role in it), then the caller's own, then the server's. Settings of
+// other workspaces the caller belongs to are never among them, so that
+// whoever adds the caller to a workspace cannot take over their turns.
+func (p *Service) turnSettings(userID, wsID string) ([]persist.ProviderSetting, error) {
+	var ids []string
+	if wsID != "" {
+		role, err := p.access.Role(userID, wsID)
+		if err != nil {
+			return nil, err
+		}
+		if role != "" {
+			ids = []string{wsID}
+		}
+	}
+	sets, err := p.store.ProviderSettingsFor(userID, ids)
+	if err != nil {
+		return nil, err
+	}
+	rank := func(scope string) int {
+		switch scope {
+		case persist.ScopeWorkspace:
+			return 0
+		case persist.ScopeUser:
+			return 1
+		}
+		return 2
+	}
+	slices.SortStableFunc(sets, func(a, b persist.ProviderSetting) int { return cmp.Compare(rank(a.Scope), rank(b.Scope)) })
+	return sets, nil
+}
+
+// defaultSetting returns the caller's default setting if they have one
+// and may still use it.
+func (p *Service) defaultSetting(userID string) (persist.ProviderSetting, bool, error) {
+	def, err := p.store.DefaultProviderSetting(userID)
+	if err != nil || def == "" {
+		return persist.ProviderSetting{}, false, err
+	}
+	ps, err := p.lookup(userID, def)
+	if errors.Is(err, agent.ErrNotFound) {
+		return ps, false, nil
+	}
+	return ps, err == nil, err
+}
+
 func (p *Service) view(userID string, ps persist.ProviderSetting) (ProviderSettingView, error) {
 	def, err := p.store.DefaultProviderSetting(userID)
 	if err != nil {
@@ -709,7 +759,7 @@ func catalogIDs(ps persist.ProviderSetting) string {
 
 // Select implements provider.Selector (see the top of this file for the
 // rules).
-func (p *Service) Select(_ context.Context, userID, settingID, model string) (provider.Provider, string, error) {
+func (p *Service) Select(ctx context.Context, userID, settingID, model string) (provider.Provider, string, error) {
 	name, id, qualified := strings.Cut(model, ":")
 	if !qualified {
 		name, id = "", model
@@ -734,18 +784,14 @@ func (p *Service) Select(_ context.Context, userID, settingID, model string) (pr
 	if id == "" {
 		return nil, "", fmt.Errorf("%w: model %q names no model", agent.ErrInvalid, model)
 	}
-	sets, err := p.visibleSettings(userID)
+	sets, err := p.turnSettings(userID, provider.WorkspaceOf(ctx))
 	if err != nil {
 		return nil, "", err
 	}
-	def, err := p.store.DefaultProviderSetting(userID)
-	if err != nil {
+	if ps, ok, err := p.defaultSetting(userID); err != nil {
 		return nil, "", err
-	}
-	if i := slices.IndexFunc(sets, func(ps persist.ProviderSetting) bool { return ps.ID == def }); i >= 0 {
-		if ps := sets[i]; (name == "" || ps.Provider == name) && usable(ps) && (name == "" || admits(ps, id)) {
-			return p.serve(ps, id)
-		}
+	} else if ok && (name == "" || ps.Provider == name) && usable(ps) && (name == "" || admits(ps, id)) {
+		return p.serve(ps, id)
 	}
 	if name == "" {
 		return nil, "", fmt.Errorf("%w: model %q names no provider and you have no usable default provider setting: use provider:model (known providers: %s)",
