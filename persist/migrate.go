@@ -20,6 +20,7 @@ var migrations = []func(kvTx) error{
 	migrateCorpusBuckets,
 	migrateToolBuckets,
 	migrateSkillBuckets,
+	migrateInvitationBuckets,
 }
 
 // currentSchema is the version a file has once Open returns.
