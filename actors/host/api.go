@@ -294,9 +294,12 @@ func (h *Host) StartTurn(ctx context.Context, userID string, req TurnRequest) (*
 	// the client's error); else after it, from the new session's default
 	// or the session's own model.
 	opts := req.Options
-	if id == "" {
+	switch {
+	case opts.Model == "" && opts.ProviderSettingID != "":
+		// The setting's default model serves a request that names none.
+	case id == "":
 		opts.Model = cmp.Or(opts.Model, h.tenancy.DefaultModel(userID, h.cfg.Session.DefaultModel))
-	} else {
+	default:
 		opts.Model = cmp.Or(opts.Model, sessionModel)
 	}
 	route := req.Route

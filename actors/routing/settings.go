@@ -383,7 +383,13 @@ func applySettingFields(ps *persist.ProviderSetting, sec *persist.ProviderSecret
 				return err
 			}
 		}
-		ps.BaseURL = strings.TrimRight(base, "/")
+		base = strings.TrimRight(base, "/")
+		// Credentials follow their destination: a key stored for one
+		// host is never sent to another.
+		if base != ps.BaseURL && sec.APIKey != "" && u.APIKey == nil {
+			return fmt.Errorf("%w: changing base_url needs the api_key again", agent.ErrSecretRequired)
+		}
+		ps.BaseURL = base
 	}
 	if u.Models != nil {
 		models, err := checkCatalog(*u.Models)
@@ -434,6 +440,9 @@ func applySettingFields(ps *persist.ProviderSetting, sec *persist.ProviderSecret
 			if s = strings.TrimSpace(s); s != "" {
 				next.Scopes = append(next.Scopes, s)
 			}
+		}
+		if old := ps.OAuth; old != nil && old.TokenURL != next.TokenURL && sec.ClientSecret != "" && o.ClientSecret == nil {
+			return fmt.Errorf("%w: changing oauth.token_url needs the oauth.client_secret again", agent.ErrSecretRequired)
 		}
 		if old := ps.OAuth; old == nil || old.AuthorizeURL != next.AuthorizeURL || old.TokenURL != next.TokenURL || old.ClientID != next.ClientID {
 			// Tokens belong to the client that obtained them.
