@@ -82,6 +82,11 @@ type Config struct {
 	// client with pooled connections, bounded dial, TLS and header waits,
 	// and no overall timeout (each call's context bounds it).
 	HTTPClient *http.Client
+	// FencedHTTPClient, if set, makes the upstream calls of settings
+	// created by anyone but a server admin instead of HTTPClient: a client
+	// of actors/egress that refuses loopback, private and link-local
+	// destinations on every connection, redirects included.
+	FencedHTTPClient *http.Client
 	// CacheSize bounds the provider clients kept, one per setting. If
 	// zero, 256.
 	CacheSize int
@@ -946,7 +951,8 @@ func (p *Service) build(ps persist.ProviderSetting) (*settingClient, error) {
 	if err != nil {
 		return nil, notFound(err, ps.ID)
 	}
-	c := &settingClient{id: ps.ID, version: ps.UpdatedAt, backend: ps.Provider, http: p.http, apiKey: string(sec.APIKey)}
+	base := p.httpFor(ps)
+	c := &settingClient{id: ps.ID, version: ps.UpdatedAt, backend: ps.Provider, http: base, apiKey: string(sec.APIKey)}
 	if ps.OAuth != nil {
 		if sec.Token == nil {
 			return nil, fmt.Errorf("%w: provider setting %s is not connected yet", agent.ErrInvalid, ps.ID)
@@ -956,7 +962,7 @@ func (p *Service) build(ps persist.ProviderSetting) (*settingClient, error) {
 			AccessToken: string(sec.Token.AccessToken), RefreshToken: string(sec.Token.RefreshToken),
 			TokenType: sec.Token.TokenType, Expiry: sec.Token.Expiry,
 		}, oauthEarlyRefresh, func(tok *oauth2.Token) { p.saveToken(id, version, tok) })
-		c.http, c.apiKey, c.oauth = provider.BearerClient(p.http, ts), "", true
+		c.http, c.apiKey, c.oauth = provider.BearerClient(base, ts), "", true
 	}
 	logger := p.cfg.Logger.With("component", "provider", "provider", ps.Provider, "provider_setting_id", ps.ID)
 	var prov provider.Provider
@@ -994,8 +1000,20 @@ func (p *Service) oauthConfig(ps persist.ProviderSetting, sec persist.ProviderSe
 	return provider.OAuthConfig{
 		AuthorizeURL: o.AuthorizeURL, TokenURL: o.TokenURL, ClientID: o.ClientID, ClientSecret: string(sec.ClientSecret),
 		Scopes: o.Scopes, RedirectURL: redirect,
-		HTTPClient: &http.Client{Transport: p.http.Transport, Timeout: 30 * time.Second},
+		HTTPClient: &http.Client{Transport: p.httpFor(ps).Transport, Timeout: 30 * time.Second},
 	}
+}
+
+// httpFor returns the client of a setting's upstream calls: the fenced
+// one unless a server admin created the setting.
+func (p *Service) httpFor(ps persist.ProviderSetting) *http.Client {
+	if p.cfg.FencedHTTPClient == nil {
+		return p.http
+	}
+	if u, err := p.store.UserByID(ps.CreatedBy); err == nil && u.Role == persist.RoleAdmin {
+		return p.http
+	}
+	return p.cfg.FencedHTTPClient
 }
 
 // Models implements provider.Lister: the mock, the server-wide providers'

@@ -47,3 +47,31 @@ func TestProviderSettingKeyFollowsDestination(t *testing.T) {
 		require.Equal(t, "Bearer sk-new-5678", c.Header.Get("Authorization"))
 	}
 }
+
+// The outbound fence: a setting made by a non-admin may not reach
+// loopback; a server admin's may; the operator may lift the fence.
+func TestProviderSettingOutboundFence(t *testing.T) {
+	up := startOpenAIUpstream(t)
+	for _, allow := range []string{"false", "true"} {
+		s := startServer(t, "", map[string]string{"SESHAT_ALLOW_PRIVATE_UPSTREAMS": allow})
+		root := s.register(t, "root@example.com", "password123").Token
+		user := s.register(t, "user@example.com", "password123").Token
+		before := len(up.Requests("/v1/chat/completions"))
+		ps := s.createSetting(t, user, apitype.CreateProviderSettingRequest{
+			Name: "local", Provider: "openai", BaseURL: up.srv.URL + "/v1", APIKey: "sk-x", DefaultModel: "gpt-test",
+		})
+		resp := s.do(t, request{Method: http.MethodPost, Path: "/api/v1/query", Token: user,
+			Body: apitype.QueryRequest{Prompt: "hi", ProviderSettingID: ps.ID}})
+		if allow == "false" {
+			require.NotEqual(t, http.StatusOK, resp.Status, "%s", resp.Body)
+			require.Len(t, up.Requests("/v1/chat/completions"), before, "the fence let a non-admin reach loopback")
+		} else {
+			require.Equal(t, http.StatusOK, resp.Status, "%s", resp.Body)
+		}
+		admin := s.createSetting(t, root, apitype.CreateProviderSettingRequest{
+			Name: "local", Provider: "openai", BaseURL: up.srv.URL + "/v1", APIKey: "sk-x", DefaultModel: "gpt-test",
+		})
+		r := s.query(t, root, apitype.QueryRequest{Prompt: "hi", ProviderSettingID: admin.ID})
+		require.NotEmpty(t, r.Content)
+	}
+}

@@ -16,7 +16,9 @@ import (
 // their own workspace never reach the stranger's upstream.
 func TestInvitationsAndTurnProviderTakeOver(t *testing.T) {
 	up := startOpenAIUpstream(t)
-	s := startServer(t, "", nil)
+	// The loopback upstream stands for the attacker's host: let it through
+	// the outbound fence (the take-over is about routing, not addresses).
+	s := startServer(t, "", map[string]string{"SESHAT_ALLOW_PRIVATE_UPSTREAMS": "true"})
 	s.register(t, "root@example.com", "password123")
 	mallory := s.register(t, "mallory@example.com", "password123")
 	victim := s.register(t, "victim@example.com", "password123")

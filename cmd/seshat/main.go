@@ -265,6 +265,7 @@ func newServer(cfg Config, store *persist.Store, log *slog.Logger) (*httpapi.Ser
 		Store:            store,
 		Registry:         providers(cfg, log),
 		OAuthRedirectURL: oauthRedirectURL(cfg),
+		FencedHTTPClient: providerFence(cfg),
 		Logger:           log,
 		Registerer:       reg,
 	})
