@@ -1384,11 +1384,20 @@ func (p *Service) FinishProviderOAuth(ctx context.Context, state, code, oauthErr
 	}
 	tok, err := p.oauthConfig(ps, sec, flow.redirect).Exchange(ctx, code, flow.verifier)
 	if err != nil {
+		// The authorization server failed, not the caller: 502, with the
+		// status and the OAuth error code but never its body.
+		ue := &agent.UpstreamError{Service: "oauth token endpoint", Msg: "the token exchange failed"}
 		var re *oauth2.RetrieveError
-		if errors.As(err, &re) && re.ErrorCode != "" {
-			return ProviderSettingView{}, fmt.Errorf("%w: the token exchange failed: %s", agent.ErrInvalid, re.ErrorCode)
+		if errors.As(err, &re) {
+			if re.Response != nil {
+				ue.Status = re.Response.StatusCode
+			}
+			if re.ErrorCode != "" && len(re.ErrorCode) <= 64 {
+				ue.Msg += ": " + re.ErrorCode
+			}
 		}
-		return ProviderSettingView{}, fmt.Errorf("oauth token exchange for provider setting %s: %w", ps.ID, err)
+		p.log.Warn("oauth token exchange failed", "provider_setting_id", ps.ID, "error", err)
+		return ProviderSettingView{}, ue
 	}
 	stored, err := p.store.UpdateProviderSetting(ctx, ps.ID, func(s *persist.ProviderSetting, sec *persist.ProviderSecrets) error {
 		if s.OAuth == nil || s.OAuth.TokenURL != flow.tokenURL || s.OAuth.ClientID != flow.clientID {
