@@ -21,6 +21,7 @@ var migrations = []func(kvTx) error{
 	migrateToolBuckets,
 	migrateSkillBuckets,
 	migratePlanBuckets,
+	migrateInvitationBuckets,
 }
 
 // currentSchema is the version a file has once Open returns.

@@ -135,8 +135,9 @@ func (h *Host) CheckModel(ctx context.Context, userID, settingID, model string) 
 }
 
 // resolve selects the provider of opts.Model for the user.
-func (h *Host) resolve(ctx context.Context, userID string, opts turn.Options) (*provider.Route, error) {
-	prov, model, err := h.cfg.Providers.Select(ctx, userID, opts.ProviderSettingID, opts.Model)
+func (h *Host) resolve(ctx context.Context, userID, wsID string, opts turn.Options) (*provider.Route, error) {
+	// Only the turn's own workspace's settings may serve it.
+	prov, model, err := h.cfg.Providers.Select(provider.WithWorkspace(ctx, wsID), userID, opts.ProviderSettingID, opts.Model)
 	if err != nil {
 		return nil, err
 	}
@@ -293,15 +294,18 @@ func (h *Host) StartTurn(ctx context.Context, userID string, req TurnRequest) (*
 	// the client's error); else after it, from the new session's default
 	// or the session's own model.
 	opts := req.Options
-	if id == "" {
+	switch {
+	case opts.Model == "" && opts.ProviderSettingID != "":
+		// The setting's default model serves a request that names none.
+	case id == "":
 		opts.Model = cmp.Or(opts.Model, h.tenancy.DefaultModel(userID, h.cfg.Session.DefaultModel))
-	} else {
+	default:
 		opts.Model = cmp.Or(opts.Model, sessionModel)
 	}
 	route := req.Route
 	named := req.Model != "" || req.ProviderSettingID != ""
 	if route == nil && named {
-		r, err := h.resolve(ctx, userID, opts)
+		r, err := h.resolve(ctx, userID, wsID, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -326,7 +330,7 @@ func (h *Host) StartTurn(ctx context.Context, userID string, req TurnRequest) (*
 		}
 	}
 	if route == nil {
-		r, err := h.resolve(ctx, userID, opts)
+		r, err := h.resolve(ctx, userID, wsID, opts)
 		switch {
 		case err == nil:
 			route = r

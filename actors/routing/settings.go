@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"cmp"
 	"container/list"
 	"context"
 	"crypto/rand"
@@ -36,8 +37,10 @@ import (
 // A model id resolves as follows. "mock:…" is always the server's mock.
 // "provider:model" goes to the caller's default setting if it is of that
 // provider and admits the model, else to the first usable setting of that
-// provider that admits it (the user's own, then their workspaces', then
-// the server's, each oldest first), else to the server-wide provider of
+// provider that admits it (the turn's workspace's, named by
+// provider.WithWorkspace, then the caller's own, then the server's, each
+// oldest first; other workspaces the caller belongs to never serve a
+// turn), else to the server-wide provider of
 // that name configured from the environment. A bare "model" (no colon)
 // goes to the caller's default setting. A provider setting id given with
 // the turn forces that setting (the model's provider part, if any, must
@@ -79,6 +82,11 @@ type Config struct {
 	// client with pooled connections, bounded dial, TLS and header waits,
 	// and no overall timeout (each call's context bounds it).
 	HTTPClient *http.Client
+	// FencedHTTPClient, if set, makes the upstream calls of settings
+	// created by anyone but a server admin instead of HTTPClient: a client
+	// of actors/egress that refuses loopback, private and link-local
+	// destinations on every connection, redirects included.
+	FencedHTTPClient *http.Client
 	// CacheSize bounds the provider clients kept, one per setting. If
 	// zero, 256.
 	CacheSize int
@@ -380,7 +388,13 @@ func applySettingFields(ps *persist.ProviderSetting, sec *persist.ProviderSecret
 				return err
 			}
 		}
-		ps.BaseURL = strings.TrimRight(base, "/")
+		base = strings.TrimRight(base, "/")
+		// Credentials follow their destination: a key stored for one
+		// host is never sent to another.
+		if base != ps.BaseURL && sec.APIKey != "" && u.APIKey == nil {
+			return fmt.Errorf("%w: changing base_url needs the api_key again", agent.ErrSecretRequired)
+		}
+		ps.BaseURL = base
 	}
 	if u.Models != nil {
 		models, err := checkCatalog(*u.Models)
@@ -431,6 +445,9 @@ func applySettingFields(ps *persist.ProviderSetting, sec *persist.ProviderSecret
 			if s = strings.TrimSpace(s); s != "" {
 				next.Scopes = append(next.Scopes, s)
 			}
+		}
+		if old := ps.OAuth; old != nil && old.TokenURL != next.TokenURL && sec.ClientSecret != "" && o.ClientSecret == nil {
+			return fmt.Errorf("%w: changing oauth.token_url needs the oauth.client_secret again", agent.ErrSecretRequired)
 		}
 		if old := ps.OAuth; old == nil || old.AuthorizeURL != next.AuthorizeURL || old.TokenURL != next.TokenURL || old.ClientID != next.ClientID {
 			// Tokens belong to the client that obtained them.
@@ -665,6 +682,53 @@ func (p *Service) visibleSettings(userID string) ([]persist.ProviderSetting, err
 	return p.store.ProviderSettingsFor(userID, ids)
 }
 
+// turnSettings returns the settings that may serve a turn of userID in
+// workspace wsID, in resolution order: the workspace's (when the caller
+// has a role in it), then the caller's own, then the server's. Settings of
+// other workspaces the caller belongs to are never among them, so that
+// whoever adds the caller to a workspace cannot take over their turns.
+func (p *Service) turnSettings(userID, wsID string) ([]persist.ProviderSetting, error) {
+	var ids []string
+	if wsID != "" {
+		role, err := p.access.Role(userID, wsID)
+		if err != nil {
+			return nil, err
+		}
+		if role != "" {
+			ids = []string{wsID}
+		}
+	}
+	sets, err := p.store.ProviderSettingsFor(userID, ids)
+	if err != nil {
+		return nil, err
+	}
+	rank := func(scope string) int {
+		switch scope {
+		case persist.ScopeWorkspace:
+			return 0
+		case persist.ScopeUser:
+			return 1
+		}
+		return 2
+	}
+	slices.SortStableFunc(sets, func(a, b persist.ProviderSetting) int { return cmp.Compare(rank(a.Scope), rank(b.Scope)) })
+	return sets, nil
+}
+
+// defaultSetting returns the caller's default setting if they have one
+// and may still use it.
+func (p *Service) defaultSetting(userID string) (persist.ProviderSetting, bool, error) {
+	def, err := p.store.DefaultProviderSetting(userID)
+	if err != nil || def == "" {
+		return persist.ProviderSetting{}, false, err
+	}
+	ps, err := p.lookup(userID, def)
+	if errors.Is(err, agent.ErrNotFound) {
+		return ps, false, nil
+	}
+	return ps, err == nil, err
+}
+
 func (p *Service) view(userID string, ps persist.ProviderSetting) (ProviderSettingView, error) {
 	def, err := p.store.DefaultProviderSetting(userID)
 	if err != nil {
@@ -709,7 +773,7 @@ func catalogIDs(ps persist.ProviderSetting) string {
 
 // Select implements provider.Selector (see the top of this file for the
 // rules).
-func (p *Service) Select(_ context.Context, userID, settingID, model string) (provider.Provider, string, error) {
+func (p *Service) Select(ctx context.Context, userID, settingID, model string) (provider.Provider, string, error) {
 	name, id, qualified := strings.Cut(model, ":")
 	if !qualified {
 		name, id = "", model
@@ -734,18 +798,14 @@ func (p *Service) Select(_ context.Context, userID, settingID, model string) (pr
 	if id == "" {
 		return nil, "", fmt.Errorf("%w: model %q names no model", agent.ErrInvalid, model)
 	}
-	sets, err := p.visibleSettings(userID)
+	sets, err := p.turnSettings(userID, provider.WorkspaceOf(ctx))
 	if err != nil {
 		return nil, "", err
 	}
-	def, err := p.store.DefaultProviderSetting(userID)
-	if err != nil {
+	if ps, ok, err := p.defaultSetting(userID); err != nil {
 		return nil, "", err
-	}
-	if i := slices.IndexFunc(sets, func(ps persist.ProviderSetting) bool { return ps.ID == def }); i >= 0 {
-		if ps := sets[i]; (name == "" || ps.Provider == name) && usable(ps) && (name == "" || admits(ps, id)) {
-			return p.serve(ps, id)
-		}
+	} else if ok && (name == "" || ps.Provider == name) && usable(ps) && (name == "" || admits(ps, id)) {
+		return p.serve(ps, id)
 	}
 	if name == "" {
 		return nil, "", fmt.Errorf("%w: model %q names no provider and you have no usable default provider setting: use provider:model (known providers: %s)",
@@ -891,7 +951,8 @@ func (p *Service) build(ps persist.ProviderSetting) (*settingClient, error) {
 	if err != nil {
 		return nil, notFound(err, ps.ID)
 	}
-	c := &settingClient{id: ps.ID, version: ps.UpdatedAt, backend: ps.Provider, http: p.http, apiKey: string(sec.APIKey)}
+	base := p.httpFor(ps)
+	c := &settingClient{id: ps.ID, version: ps.UpdatedAt, backend: ps.Provider, http: base, apiKey: string(sec.APIKey)}
 	if ps.OAuth != nil {
 		if sec.Token == nil {
 			return nil, fmt.Errorf("%w: provider setting %s is not connected yet", agent.ErrInvalid, ps.ID)
@@ -901,7 +962,7 @@ func (p *Service) build(ps persist.ProviderSetting) (*settingClient, error) {
 			AccessToken: string(sec.Token.AccessToken), RefreshToken: string(sec.Token.RefreshToken),
 			TokenType: sec.Token.TokenType, Expiry: sec.Token.Expiry,
 		}, oauthEarlyRefresh, func(tok *oauth2.Token) { p.saveToken(id, version, tok) })
-		c.http, c.apiKey, c.oauth = provider.BearerClient(p.http, ts), "", true
+		c.http, c.apiKey, c.oauth = provider.BearerClient(base, ts), "", true
 	}
 	logger := p.cfg.Logger.With("component", "provider", "provider", ps.Provider, "provider_setting_id", ps.ID)
 	var prov provider.Provider
@@ -939,8 +1000,20 @@ func (p *Service) oauthConfig(ps persist.ProviderSetting, sec persist.ProviderSe
 	return provider.OAuthConfig{
 		AuthorizeURL: o.AuthorizeURL, TokenURL: o.TokenURL, ClientID: o.ClientID, ClientSecret: string(sec.ClientSecret),
 		Scopes: o.Scopes, RedirectURL: redirect,
-		HTTPClient: &http.Client{Transport: p.http.Transport, Timeout: 30 * time.Second},
+		HTTPClient: &http.Client{Transport: p.httpFor(ps).Transport, Timeout: 30 * time.Second},
 	}
+}
+
+// httpFor returns the client of a setting's upstream calls: the fenced
+// one unless a server admin created the setting.
+func (p *Service) httpFor(ps persist.ProviderSetting) *http.Client {
+	if p.cfg.FencedHTTPClient == nil {
+		return p.http
+	}
+	if u, err := p.store.UserByID(ps.CreatedBy); err == nil && u.Role == persist.RoleAdmin {
+		return p.http
+	}
+	return p.cfg.FencedHTTPClient
 }
 
 // Models implements provider.Lister: the mock, the server-wide providers'
@@ -1311,11 +1384,20 @@ func (p *Service) FinishProviderOAuth(ctx context.Context, state, code, oauthErr
 	}
 	tok, err := p.oauthConfig(ps, sec, flow.redirect).Exchange(ctx, code, flow.verifier)
 	if err != nil {
+		// The authorization server failed, not the caller: 502, with the
+		// status and the OAuth error code but never its body.
+		ue := &agent.UpstreamError{Service: "oauth token endpoint", Msg: "the token exchange failed"}
 		var re *oauth2.RetrieveError
-		if errors.As(err, &re) && re.ErrorCode != "" {
-			return ProviderSettingView{}, fmt.Errorf("%w: the token exchange failed: %s", agent.ErrInvalid, re.ErrorCode)
+		if errors.As(err, &re) {
+			if re.Response != nil {
+				ue.Status = re.Response.StatusCode
+			}
+			if re.ErrorCode != "" && len(re.ErrorCode) <= 64 {
+				ue.Msg += ": " + re.ErrorCode
+			}
 		}
-		return ProviderSettingView{}, fmt.Errorf("oauth token exchange for provider setting %s: %w", ps.ID, err)
+		p.log.Warn("oauth token exchange failed", "provider_setting_id", ps.ID, "error", err)
+		return ProviderSettingView{}, ue
 	}
 	stored, err := p.store.UpdateProviderSetting(ctx, ps.ID, func(s *persist.ProviderSetting, sec *persist.ProviderSecrets) error {
 		if s.OAuth == nil || s.OAuth.TokenURL != flow.tokenURL || s.OAuth.ClientID != flow.clientID {

@@ -33,6 +33,9 @@ type OrgView struct {
 type OrgMemberView struct {
 	User persist.User
 	Role string
+	// Invitation is set instead of User when the add made an invitation
+	// that the invitee has yet to accept.
+	Invitation *InvitationView
 }
 
 // UserRef names a user by id or, if ID is empty, by email.
@@ -231,6 +234,29 @@ func (s *Service) AddOrgMember(ctx context.Context, userID, orgID string, ref Us
 	}
 	if role == persist.OrgOwner && mine != persist.OrgOwner {
 		return OrgMemberView{}, fmt.Errorf("%w: only an owner may add an owner", agent.ErrForbidden)
+	}
+	direct, err := s.isServerAdmin(userID)
+	if err != nil {
+		return OrgMemberView{}, err
+	}
+	if direct && ref.ID == "" {
+		// A server admin adds an account directly; an email with no
+		// account yet gets an invitation (which lets it register under
+		// SESHAT_SIGNUP=invite).
+		if _, err := s.findUser(ref); errors.Is(err, agent.ErrNotFound) {
+			direct = false
+		}
+	}
+	if !direct {
+		org, err := s.store.Organization(orgID)
+		if err != nil {
+			return OrgMemberView{}, NotFound(err, "organization "+orgID)
+		}
+		inv, err := s.invite(ctx, userID, persist.InvitationOrganization, orgID, org.Name, ref, role)
+		if err != nil {
+			return OrgMemberView{}, err
+		}
+		return OrgMemberView{Role: role, Invitation: &inv}, nil
 	}
 	u, err := s.findUser(ref)
 	if err != nil {

@@ -21,6 +21,9 @@ type WorkspaceMember struct {
 	Role  string
 	User  *persist.User
 	Group *persist.Group
+	// Invitation is set instead of User when the add made an invitation
+	// that the invitee has yet to accept.
+	Invitation *InvitationView
 }
 
 // MemberRef names the subject of a workspace grant: a user by id or
@@ -213,8 +216,28 @@ func (s *Service) AddWorkspaceMember(ctx context.Context, userID, id string, ref
 	if !persist.ValidWorkspaceRole(role) {
 		return WorkspaceMember{}, fmt.Errorf("%w: role must be admin, editor or viewer", agent.ErrInvalid)
 	}
-	if _, err := s.workspaceAccess(userID, id, persist.WorkspaceAdmin); err != nil {
+	v, err := s.workspaceAccess(userID, id, persist.WorkspaceAdmin)
+	if err != nil {
 		return WorkspaceMember{}, err
+	}
+	direct, err := s.isServerAdmin(userID)
+	if err != nil {
+		return WorkspaceMember{}, err
+	}
+	// A group, or anyone in an organization's workspace (who must be of
+	// that organization, which they joined by consent), is granted
+	// directly; anyone else is invited.
+	if direct && ref.GroupID == "" && ref.ID == "" && v.Workspace.OrganizationID == "" {
+		if _, err := s.findUser(ref.UserRef); errors.Is(err, agent.ErrNotFound) {
+			direct = false
+		}
+	}
+	if !direct && ref.GroupID == "" && v.Workspace.OrganizationID == "" {
+		inv, err := s.invite(ctx, userID, persist.InvitationWorkspace, id, v.Workspace.Name, ref.UserRef, role)
+		if err != nil {
+			return WorkspaceMember{}, err
+		}
+		return WorkspaceMember{Role: role, Invitation: &inv}, nil
 	}
 	subject, err := s.subjectOf(ref)
 	if err != nil {

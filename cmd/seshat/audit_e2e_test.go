@@ -63,7 +63,7 @@ func TestAuditLog(t *testing.T) {
 	key := srv.createKey(t, a, "ci")
 	require.Equal(t, 204, srv.call(t, "DELETE", "/api/v1/users/me/api-keys/"+key.ID, a, nil).Status)
 	org := created[apitype.Organization](t, srv.call(t, "POST", "/api/v1/organizations", a, apitype.CreateOrganizationRequest{Name: "O"}), 201).ID
-	created[apitype.Member](t, srv.call(t, "POST", "/api/v1/organizations/"+org+"/members", a, apitype.AddMemberRequest{UserID: bob.User.ID}), 201)
+	srv.invite(t, "/api/v1/organizations/"+org+"/members", a, apitype.AddMemberRequest{UserID: bob.User.ID}, bob.Token)
 	created[apitype.Member](t, srv.call(t, "PATCH", "/api/v1/organizations/"+org+"/members/"+bob.User.ID, a, apitype.UpdateMemberRequest{Role: "admin"}), 200)
 	ws := created[apitype.Workspace](t, srv.call(t, "POST", "/api/v1/workspaces", a, apitype.CreateWorkspaceRequest{Name: "W", OrganizationID: org}), 201).ID
 	st := srv.stream(t, a, apitype.QueryRequest{Prompt: `@tool write_file {"path":"a.txt","content":"x"}`, WorkspaceID: ws})

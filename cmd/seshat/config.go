@@ -244,7 +244,7 @@ var settings = []setting{
 		usage: "events of a turn kept for re-attaching; an older cursor gets resync",
 		field: func(c *Config) any { return &c.MaxTurnEvents }},
 	{key: "allow_private_upstreams", env: "SESHAT_ALLOW_PRIVATE_UPSTREAMS", def: "false",
-		usage: "let MCP server URLs set by non-admins and web_fetch reach loopback, private and link-local addresses (a single-user host)",
+		usage: "let provider settings, MCP server URLs and web search set by non-admins, and web_fetch, reach loopback, private and link-local addresses (a single-user host)",
 		field: func(c *Config) any { return &c.AllowPrivateUpstreams }},
 	{key: "mcp_call_timeout", env: "SESHAT_MCP_CALL_TIMEOUT", def: "60s",
 		usage: "longest an MCP tool call may take before it fails",

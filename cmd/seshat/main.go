@@ -249,7 +249,7 @@ func newServer(cfg Config, store *persist.Store, log *slog.Logger) (*httpapi.Ser
 		BcryptCost:             cfg.BcryptCost,
 		Signup:                 auth.SignupPolicy(cfg.Signup),
 		RegistrationsPerMinute: registrations,
-		Invitations:            noInvitations{},
+		Invitations:            invitationLookup{store: store},
 	})
 	if err != nil {
 		return nil, nil, nil, nil, err
@@ -268,6 +268,7 @@ func newServer(cfg Config, store *persist.Store, log *slog.Logger) (*httpapi.Ser
 		Store:            store,
 		Registry:         providers(cfg, log),
 		OAuthRedirectURL: oauthRedirectURL(cfg),
+		FencedHTTPClient: providerFence(cfg),
 		Logger:           log,
 		Registerer:       reg,
 	})
@@ -428,13 +429,6 @@ func publicPathPrefix(cfg Config) string {
 	}
 	return strings.TrimRight(u.EscapedPath(), "/")
 }
-
-// noInvitations is the sign-up policy's invitation lookup until the
-// store keeps invitations: no email has one, so SESHAT_SIGNUP=invite lets
-// only the first account register.
-type noInvitations struct{}
-
-func (noInvitations) HasPendingInvitation(string) (bool, error) { return false, nil }
 
 // Compile-time checks that the host is the runtime httpapi's handlers
 // need, and that the host and the files family are the backends of

@@ -781,6 +781,13 @@ func TestProviderSettingsOAuthFlowWithRefresh(t *testing.T) {
 	e := requireAPIError(t, s.get(t, settingsPath+"/oauth/callback?error=access_denied&state="+url.QueryEscape(start.State), ""),
 		http.StatusBadRequest, "invalid_request")
 	require.Contains(t, e.Error, "access_denied")
+
+	// A token exchange the authorization server refuses is its failure:
+	// 502, with its error code and never its body.
+	resp = s.do(t, request{Method: http.MethodPost, Path: settingsPath + "/" + ps.ID + "/oauth/start", Token: tok})
+	resp.JSON(t, &start)
+	e = requireAPIError(t, s.get(t, oauthCallbackURL(start.State, "forged-code"), ""), http.StatusBadGateway, "upstream_error")
+	require.Contains(t, e.Error, "invalid_grant")
 }
 
 func oauthCallbackURL(state, code string) string {

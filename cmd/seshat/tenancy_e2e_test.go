@@ -57,8 +57,7 @@ func newTenants(t *testing.T) *tenants {
 	tn.org1 = created[apitype.Organization](t, srv.call(t, "POST", "/api/v1/organizations", a, apitype.CreateOrganizationRequest{Name: "Org One"}), 201).ID
 	tn.org2 = created[apitype.Organization](t, srv.call(t, "POST", "/api/v1/organizations", b, apitype.CreateOrganizationRequest{Name: "Org Two"}), 201).ID
 	for _, u := range []apitype.AuthResponse{tn.carol, tn.erin} {
-		m := created[apitype.Member](t, srv.call(t, "POST", "/api/v1/organizations/"+tn.org1+"/members", a,
-			apitype.AddMemberRequest{Email: u.User.Email}), 201)
+		m := srv.invite(t, "/api/v1/organizations/"+tn.org1+"/members", a, apitype.AddMemberRequest{Email: u.User.Email}, u.Token)
 		require.Equal(t, "member", m.Role)
 	}
 	ws := created[apitype.Workspace](t, srv.call(t, "POST", "/api/v1/workspaces", a,

@@ -117,3 +117,37 @@ type UpdateUserRequest struct {
 	Role     *string `json:"role,omitempty"`
 	Disabled *bool   `json:"disabled,omitempty"`
 }
+
+// Invitation asks someone to join a workspace or an organization; the
+// grant is made when the invitee accepts it. It names the invitee only as
+// the inviter did (Email or UserID).
+type Invitation struct {
+	ID         string    `json:"id"`
+	Kind       string    `json:"kind"`
+	TargetID   string    `json:"target_id"`
+	TargetName string    `json:"target_name"`
+	Email      string    `json:"email,omitempty"`
+	UserID     string    `json:"user_id,omitempty"`
+	Role       string    `json:"role"`
+	Status     string    `json:"status"`
+	InvitedBy  string    `json:"invited_by"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+// AddMemberResult documents the answer of adding a member: a Member when
+// the grant was made at once (server admins; an organization's members on
+// its workspaces; groups), else the Invitation the invitee must accept.
+type AddMemberResult struct {
+	Type       string     `json:"type,omitempty"`
+	ID         string     `json:"id"`
+	Role       string     `json:"role"`
+	Email      string     `json:"email,omitempty"`
+	Name       string     `json:"name,omitempty"`
+	Kind       string     `json:"kind,omitempty"`
+	TargetID   string     `json:"target_id,omitempty"`
+	TargetName string     `json:"target_name,omitempty"`
+	UserID     string     `json:"user_id,omitempty"`
+	Status     string     `json:"status,omitempty"`
+	InvitedBy  string     `json:"invited_by,omitempty"`
+	CreatedAt  *time.Time `json:"created_at,omitempty"`
+}

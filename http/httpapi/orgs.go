@@ -113,6 +113,9 @@ func (s *Server) addOrgMember(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
+	if m.Invitation != nil {
+		return writeInvitation(ctx, m.Invitation)
+	}
 	noteAudit(ctx).set("member_id", m.User.ID)
 	noteAudit(ctx).set("role", m.Role)
 	return writeJSON(ctx, fasthttp.StatusCreated, userMember(m.User, m.Role))

@@ -93,6 +93,15 @@ func (s *Server) routes() []route {
 		{method: patch, path: "/api/v1/users/me/preferences", access: bearer, needsRuntime: true, handle: s.updatePreferences,
 			doc: d("Change preferences (a null value removes one)").In(prefs{}).Out(200, prefs{})},
 
+		{method: get, path: "/api/v1/users/me/invitations", access: bearer, needsRuntime: true, handle: s.listMyInvitations,
+			doc: d("The caller's pending invitations to workspaces and organizations").Out(200, apitype.List[apitype.Invitation]{})},
+		{method: post, path: "/api/v1/invitations/{id}/accept", access: bearer, needsRuntime: true, handle: s.acceptInvitation,
+			doc: d("Accept an invitation: the grant it offers is made").Out(200, apitype.Invitation{}).Fails(409)},
+		{method: post, path: "/api/v1/invitations/{id}/decline", access: bearer, needsRuntime: true, handle: s.declineInvitation,
+			doc: d("Decline an invitation").Out(200, apitype.Invitation{}).Fails(409)},
+		{method: del, path: "/api/v1/invitations/{id}", access: bearer, needsRuntime: true, handle: s.revokeInvitation,
+			doc: d("Revoke an invitation (its inviter or the target's admins)").Empty(204).Fails(409)},
+
 		// Users (server admins).
 		{method: post, path: "/api/v1/users", access: admin, handle: s.createUser,
 			doc: d("Create an account (how accounts are made when sign-up is closed)").In(apitype.CreateUserRequest{}).Out(201, apitype.User{}).Fails(409)},
@@ -117,7 +126,7 @@ func (s *Server) routes() []route {
 		{method: get, path: "/api/v1/organizations/{id}/members", access: bearer, needsRuntime: true, handle: s.listOrgMembers,
 			doc: d("List an organization's members").Out(200, apitype.List[apitype.Member]{})},
 		{method: post, path: "/api/v1/organizations/{id}/members", access: bearer, needsRuntime: true, handle: s.addOrgMember,
-			doc: d("Add a member to an organization").In(apitype.AddMemberRequest{}).Out(201, apitype.Member{}).Fails(403, 409)},
+			doc: d("Add a member to an organization: server admins add directly, others invite (the invitee accepts)").In(apitype.AddMemberRequest{}).Out(201, apitype.AddMemberResult{}).Fails(403, 409)},
 		{method: patch, path: "/api/v1/organizations/{id}/members/{user_id}", access: bearer, needsRuntime: true, handle: s.updateOrgMember,
 			doc: d("Change an organization member's role").In(apitype.UpdateMemberRequest{}).Out(200, apitype.Member{}).Fails(403, 409)},
 		{method: del, path: "/api/v1/organizations/{id}/members/{user_id}", access: bearer, needsRuntime: true, handle: s.removeOrgMember,
@@ -155,7 +164,7 @@ func (s *Server) routes() []route {
 		{method: get, path: "/api/v1/workspaces/{id}/members", access: bearer, needsRuntime: true, handle: s.listWorkspaceMembers,
 			doc: d("List a workspace's members").Out(200, apitype.List[apitype.Member]{})},
 		{method: post, path: "/api/v1/workspaces/{id}/members", access: bearer, needsRuntime: true, handle: s.addWorkspaceMember,
-			doc: d("Grant a user or group a role in a workspace").In(apitype.AddMemberRequest{}).Out(201, apitype.Member{}).Fails(403, 409)},
+			doc: d("Grant a user or group a role in a workspace: outside an organization, only server admins add users directly, others invite").In(apitype.AddMemberRequest{}).Out(201, apitype.AddMemberResult{}).Fails(403, 409)},
 		{method: patch, path: "/api/v1/workspaces/{id}/members/{member_id}", access: bearer, needsRuntime: true, handle: s.updateWorkspaceMember,
 			doc: d("Change a workspace member's role").In(apitype.UpdateMemberRequest{}).Out(200, apitype.Member{}).Fails(403, 409)},
 		{method: del, path: "/api/v1/workspaces/{id}/members/{member_id}", access: bearer, needsRuntime: true, handle: s.removeWorkspaceMember,

@@ -140,6 +140,7 @@ type Tenancy interface {
 	Workspaces
 	Users
 	Audit
+	Invitations
 }
 
 // Runtime is everything the handlers need of the agent runtime, as one

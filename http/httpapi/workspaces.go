@@ -120,6 +120,9 @@ func (s *Server) addWorkspaceMember(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
+	if m.Invitation != nil {
+		return writeInvitation(ctx, m.Invitation)
+	}
 	out := workspaceMember(m)
 	noteAudit(ctx).set("member_id", out.ID)
 	noteAudit(ctx).set("role", out.Role)
