@@ -20,6 +20,7 @@ var migrations = []func(kvTx) error{
 	migrateCorpusBuckets,
 	migrateToolBuckets,
 	migrateSkillBuckets,
+	migrateAgentBuckets,
 }
 
 // currentSchema is the version a file has once Open returns.
@@ -201,6 +202,17 @@ func migrateToolBuckets(tx kvTx) error {
 // repositories they are synced from (see skills.go).
 func migrateSkillBuckets(tx kvTx) error {
 	for _, name := range [][]byte{bucketSkills, bucketSkillNames, bucketSkillFiles, bucketSkillRepos, bucketSkillsByRepo} {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// migrateAgentBuckets adds the buckets of agent profiles and their
+// versions (see agents.go).
+func migrateAgentBuckets(tx kvTx) error {
+	for _, name := range [][]byte{bucketAgents, bucketAgentVersions, bucketAgentSlugs} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
 		}
