@@ -266,36 +266,25 @@ func (s *Store) UpdateAgent(ctx context.Context, id string, fn func(*AgentProfil
 	return out, err
 }
 
-// DeleteAgent removes a profile and its versions, or returns ErrNotFound.
+// DeleteAgent removes a profile: its slug is free again and it is no
+// longer listed, but its versions stay readable (AgentVersion) for the
+// sessions that started with one, until its workspace is deleted. It
+// returns ErrNotFound for an unknown profile.
 func (s *Store) DeleteAgent(ctx context.Context, id string) error {
 	return s.Update(ctx, func(tx *Tx) error {
 		a, err := tx.agent(id)
 		if err != nil {
 			return err
 		}
-		return tx.deleteAgent(a)
+		if err := tx.bucket(bucketAgentSlugs).Delete(key(a.WorkspaceID, a.Slug)); err != nil {
+			return err
+		}
+		return tx.bucket(bucketAgents).Delete([]byte(a.ID))
 	})
 }
 
-func (tx *Tx) deleteAgent(a AgentProfile) error {
-	var versions [][]byte
-	prefix := prefixKey(a.ID)
-	c := tx.bucket(bucketAgentVersions).Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		versions = append(versions, bytes.Clone(k))
-	}
-	for _, k := range versions {
-		if err := tx.bucket(bucketAgentVersions).Delete(k); err != nil {
-			return err
-		}
-	}
-	if err := tx.bucket(bucketAgentSlugs).Delete(key(a.WorkspaceID, a.Slug)); err != nil {
-		return err
-	}
-	return tx.bucket(bucketAgents).Delete([]byte(a.ID))
-}
-
-// deleteWorkspaceAgents removes the profiles of a workspace.
+// deleteWorkspaceAgents removes the profiles of a workspace and every
+// version of them, those of deleted profiles too.
 func (tx *Tx) deleteWorkspaceAgents(ws string) error {
 	var ids []string
 	prefix := prefixKey(ws)
@@ -308,7 +297,31 @@ func (tx *Tx) deleteWorkspaceAgents(ws string) error {
 		if err != nil {
 			return err
 		}
-		if err := tx.deleteAgent(a); err != nil {
+		if err := tx.bucket(bucketAgentSlugs).Delete(key(a.WorkspaceID, a.Slug)); err != nil {
+			return err
+		}
+		if err := tx.bucket(bucketAgents).Delete([]byte(id)); err != nil {
+			return err
+		}
+	}
+	var versions [][]byte
+	err := tx.bucket(bucketAgentVersions).ForEach(func(k, v []byte) error {
+		var a struct {
+			WorkspaceID string `json:"workspace_id"`
+		}
+		if err := json.Unmarshal(v, &a); err != nil {
+			return err
+		}
+		if a.WorkspaceID == ws {
+			versions = append(versions, bytes.Clone(k))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range versions {
+		if err := tx.bucket(bucketAgentVersions).Delete(k); err != nil {
 			return err
 		}
 	}

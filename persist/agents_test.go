@@ -50,6 +50,15 @@ func TestAgentProfilesVersionedAndSlugUnique(t *testing.T) {
 	require.Equal(t, "agent_a", list[0].ID)
 	require.Equal(t, "agent_g", list[1].ID, "server-wide last")
 
+	require.NoError(t, s.DeleteAgent(ctx, a.ID))
+	_, err = s.Agent(a.ID)
+	require.ErrorIs(t, err, persist.ErrNotFound)
+	kept, err := s.AgentVersion(a.ID, 2)
+	require.NoError(t, err, "a deleted profile's versions stay for its sessions")
+	require.Equal(t, "two", kept.SystemPrompt)
+	_, err = s.CreateAgent(ctx, persist.AgentProfile{ID: "agent_d", WorkspaceID: ws.ID, Slug: "helper-2"})
+	require.NoError(t, err, "the slug is free again")
+
 	_, err = s.DeleteWorkspace(ctx, ws.ID)
 	require.NoError(t, err)
 	_, err = s.Agent(a.ID)
