@@ -114,6 +114,9 @@ type Deps struct {
 	Knowledge Knowledge
 	// Skills serves the skills family. If nil, its routes answer 503.
 	Skills Skills
+	// Agents serves the agent profiles family. If nil, its routes answer
+	// 503.
+	Agents Agents
 }
 
 // Providers is the provider settings' and model listings' view of
