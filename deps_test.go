@@ -80,6 +80,7 @@ var familyPackages = map[string]bool{
 	"actors/knowledge": true,
 	"actors/skills":    true,
 	"actors/plans":     true,
+	"actors/agents":    true,
 }
 
 // under reports whether rel is dir or inside it.

@@ -22,6 +22,7 @@ var migrations = []func(kvTx) error{
 	migrateSkillBuckets,
 	migratePlanBuckets,
 	migrateInvitationBuckets,
+	migrateAgentBuckets,
 }
 
 // currentSchema is the version a file has once Open returns.
@@ -214,6 +215,17 @@ func migrateSkillBuckets(tx kvTx) error {
 // plans.go).
 func migratePlanBuckets(tx kvTx) error {
 	for _, name := range [][]byte{bucketPlans, bucketPlanVersions, bucketPlansByWorkspace, bucketPlansOpen} {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// migrateAgentBuckets adds the buckets of agent profiles and their
+// versions (see agents.go).
+func migrateAgentBuckets(tx kvTx) error {
+	for _, name := range [][]byte{bucketAgents, bucketAgentVersions, bucketAgentSlugs} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
 		}

@@ -23,6 +23,9 @@ type SessionOptions struct {
 	Model          string
 	SystemPrompt   string
 	PermissionMode string
+	// AgentSlug names an agent profile (see Profiles): it fills in the
+	// fields above that are empty and sets Context's agent profile.
+	AgentSlug string
 	// Context is the session's own turn context: its corpora, agent
 	// profile and memory setting.
 	Context agent.TurnContext
@@ -57,6 +60,9 @@ type TurnRequest struct {
 	// override the session's own for this turn otherwise; Context's agent
 	// profile and memory policy set up a new session too.
 	turn.Options
+	// AgentSlug names an agent profile (see Profiles) for this turn, and
+	// for the session it makes.
+	AgentSlug string
 	// Route, when set, is Model already resolved by the caller (see
 	// routing.Service.ResolveModel): the host then does not resolve it
 	// again.
@@ -162,6 +168,13 @@ func (h *Host) createSession(ctx context.Context, userID string, o SessionOption
 		return persist.Session{}, err
 	}
 	o.WorkspaceID = ws
+	if o.AgentSlug != "" {
+		p, err := h.resolveProfile(ctx, ws, o.AgentSlug)
+		if err != nil {
+			return persist.Session{}, err
+		}
+		sessionFromProfile(&o, p)
+	}
 	if err := h.validate(ctx, userID, ws, o.Context); err != nil {
 		return persist.Session{}, err
 	}
@@ -274,17 +287,29 @@ func (h *Host) StartTurn(ctx context.Context, userID string, req TurnRequest) (*
 	id := req.SessionID
 	wsID := req.WorkspaceID
 	sessionModel := ""
+	var sess persist.Session
 	if id != "" {
 		rec, err := h.authorize(userID, id, persist.WorkspaceEditor)
 		if err != nil {
 			return nil, err
 		}
-		wsID, sessionModel = rec.WorkspaceID, rec.Model
+		wsID, sessionModel, sess = rec.WorkspaceID, rec.Model, rec
 	} else {
 		var err error
 		if wsID, err = h.tenancy.WorkspaceFor(ctx, userID, wsID, persist.WorkspaceEditor); err != nil {
 			return nil, err
 		}
+	}
+	if req.AgentSlug != "" {
+		p, err := h.resolveProfile(ctx, wsID, req.AgentSlug)
+		if err != nil {
+			return nil, err
+		}
+		turnFromProfile(&req, p, true, sess)
+	} else if p, ok, err := h.profileOf(ctx, sess); err != nil {
+		return nil, err
+	} else if ok {
+		turnFromProfile(&req, p, false, sess)
 	}
 	if err := h.validate(ctx, userID, wsID, req.Context); err != nil {
 		return nil, err

@@ -40,6 +40,9 @@ type Config struct {
 	// Extensions contribute to every turn before its first model call
 	// (the domain families: retrieval, memories, skills, outside tools).
 	Extensions []turn.Extension
+	// Profiles resolves agent_slug and the profile a session keeps. If
+	// nil, agent_slug is a 404.
+	Profiles Profiles
 	// Session tunes every session actor (zero fields get their defaults).
 	Session session.Config
 	// MaxTurns caps model calls per turn. If zero, 20.

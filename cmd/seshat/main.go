@@ -331,12 +331,17 @@ func newServer(cfg Config, store *persist.Store, log *slog.Logger) (*httpapi.Ser
 	if err != nil {
 		return nil, nil, nil, nil, errors.Join(err, fam.Close(context.Background()))
 	}
+	agt, err := newAgents(store, mcpMgr, skl, log)
+	if err != nil {
+		return nil, nil, nil, nil, errors.Join(err, fam.Close(context.Background()))
+	}
 	hst, err = host.New(host.Config{
+		Profiles:   agt,
 		Store:      store,
 		Providers:  selector,
 		Tenancy:    ten,
 		Ledger:     ledger,
-		Extensions: []turn.Extension{mem.Extension(), mcpMgr.Extension(), web.Extension(), fam.knowledge.Extension(), skl.Extension(), pln.Extension()},
+		Extensions: []turn.Extension{mem.Extension(), mcpMgr.Extension(), web.Extension(), fam.knowledge.Extension(), skl.Extension(), pln.Extension(), agt.Extension()},
 		Session: session.Config{
 			Idle:              cfg.SessionIdle,
 			PermissionTimeout: cfg.PermissionTimeout,
@@ -362,7 +367,7 @@ func newServer(cfg Config, store *persist.Store, log *slog.Logger) (*httpapi.Ser
 		Logger:         log,
 		Registerer:     reg,
 		Gatherer:       reg,
-	}, httpapi.Deps{Store: store, Auth: authSvc, Runtime: hst, Tenancy: ten, Providers: selector, Quotas: ledger, Memories: memoryAPI{svc: mem}, Tools: toolFamily{mcp: mcpMgr, web: web}, Knowledge: fam.knowledge, Skills: skillAPI{svc: skl}, Plans: pln})
+	}, httpapi.Deps{Store: store, Auth: authSvc, Runtime: hst, Tenancy: ten, Providers: selector, Quotas: ledger, Memories: memoryAPI{svc: mem}, Tools: toolFamily{mcp: mcpMgr, web: web}, Knowledge: fam.knowledge, Skills: skillAPI{svc: skl}, Plans: pln, Agents: agentAPI{svc: agt}})
 	if err != nil {
 		return nil, nil, nil, nil, errors.Join(err, hst.Close(context.Background()), fam.Close(context.Background()))
 	}

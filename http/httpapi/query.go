@@ -28,6 +28,7 @@ func turnRequest(ctx *fasthttp.RequestCtx) (host.TurnRequest, error) {
 	if req.CorpusID != "" {
 		tr.Context.CorpusIDs = []string{req.CorpusID}
 	}
+	tr.AgentSlug = req.AgentSlug
 	return tr, nil
 }
 

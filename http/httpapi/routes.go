@@ -336,6 +336,22 @@ func (s *Server) routes() []route {
 		{method: get, path: "/api/v1/skills/{id}/files/{path:*}", access: bearer, handle: s.skillFile,
 			doc: d("One file of a skill").Bytes(200, "*/*", "The file's bytes").Fails(503)},
 
+		// Agent profiles.
+		{method: post, path: "/api/v1/agents", access: bearer, handle: s.createAgent,
+			doc: d("Add an agent profile (version 1)").
+				Detail("slug is 1 to 64 characters of a-z, 0-9 and -, unique within its workspace (409). Without workspace_id the profile is server-wide (server admins only). permission_mode accept_all needs a workspace admin; an unknown mcp_servers id is a 400.").
+				In(apitype.AgentRequest{}).Out(201, apitype.Agent{}).Fails(403, 404, 409, 503)},
+		{method: get, path: "/api/v1/agents", access: bearer, handle: s.listAgents,
+			doc: d("List the agent profiles of the caller's workspaces (or one of them) and the server-wide ones").Query("workspace_id", "slug").Out(200, apitype.List[apitype.Agent]{}).Fails(404, 503)},
+		{method: get, path: "/api/v1/agents/{id}", access: bearer, handle: s.getAgent,
+			doc: d("The current version of an agent profile").Out(200, apitype.Agent{}).Fails(503)},
+		{method: patch, path: "/api/v1/agents/{id}", access: bearer, handle: s.updateAgent,
+			doc: d("Change an agent profile: the change is a new version; sessions keep the version they started with").In(apitype.AgentRequest{}).Out(200, apitype.Agent{}).Fails(403, 409, 503)},
+		{method: del, path: "/api/v1/agents/{id}", access: bearer, handle: s.deleteAgent,
+			doc: d("Delete an agent profile; sessions that use one of its versions keep it").Empty(204).Fails(403, 503)},
+		{method: get, path: "/api/v1/agents/{id}/versions", access: bearer, handle: s.agentVersions,
+			doc: d("Every version of an agent profile, newest first").Out(200, apitype.List[apitype.Agent]{}).Fails(503)},
+
 		// MCP servers.
 		{method: post, path: "/api/v1/mcp/servers", access: bearer, handle: s.createMCPServer,
 			doc: d("Add an MCP server (stdio and global ones: server admins; HTTP ones: workspace admins)").In(apitype.MCPServerRequest{}).Out(201, apitype.MCPServer{}).Fails(403, 404, 409)},

@@ -117,6 +117,9 @@ type Deps struct {
 	Skills Skills
 	// Plans serves the plans family. If nil, its routes answer 503.
 	Plans Plans
+	// Agents serves the agent profiles family. If nil, its routes answer
+	// 503.
+	Agents Agents
 }
 
 // Providers is the provider settings' and model listings' view of

@@ -41,7 +41,7 @@ func (s *Server) createSession(ctx *fasthttp.RequestCtx) error {
 	}
 	rec, err := s.deps.Runtime.CreateSession(s.opCtx, p.UserID, host.SessionOptions{
 		WorkspaceID: req.WorkspaceID, Title: req.Title, Model: req.Model,
-		SystemPrompt: req.SystemPrompt, PermissionMode: req.PermissionMode,
+		SystemPrompt: req.SystemPrompt, PermissionMode: req.PermissionMode, AgentSlug: req.AgentSlug,
 		Context: agent.TurnContext{CorpusIDs: req.CorpusIDs, Memory: mem},
 	})
 	if err != nil {
