@@ -48,7 +48,8 @@ const DefaultKeepRuns = 100
 type Job struct {
 	ID          string `json:"id"`
 	WorkspaceID string `json:"workspace_id"`
-	// UserID is the user whose turns the runs are (the job's creator).
+	// UserID is the user whose turns the runs are (run_as_user_id): the
+	// creator, then whoever last set what the runs do.
 	UserID string `json:"user_id"`
 	Name   string `json:"name"`
 	// Schedule is a 5-field cron expression, a descriptor or "@every D".
@@ -207,8 +208,9 @@ func sortJobs(list []Job) {
 // UpdateJob applies fn to the stored job and stores the result, in one
 // transaction, and returns it. fn gets a fresh copy of the record each
 // time it runs (a write may run more than once, see Update), so it must
-// only set fields from values it captured. ID, UserID and CreatedAt keep
-// their stored values whatever fn does; UpdatedAt becomes now; a disabled
+// only set fields from values it captured. ID and CreatedAt keep their
+// stored values whatever fn does; UserID may change (the user the runs are
+// turns of) but not to an empty id; UpdatedAt becomes now; a disabled
 // job loses its NextRunAt. Moving the job to another workspace requires
 // that workspace to exist (ErrNotFound). A missing job is ErrNotFound.
 func (s *Store) UpdateJob(ctx context.Context, id string, fn func(*Job) error) (Job, error) {
@@ -234,7 +236,10 @@ func (tx *Tx) UpdateJob(id string, fn func(*Job) error) (Job, error) {
 	if err := fn(&j); err != nil {
 		return Job{}, err
 	}
-	j.ID, j.UserID, j.CreatedAt = stored.ID, stored.UserID, stored.CreatedAt
+	j.ID, j.CreatedAt = stored.ID, stored.CreatedAt
+	if err := checkID("user id", j.UserID); err != nil {
+		return Job{}, err
+	}
 	j.UpdatedAt = now()
 	if !j.Enabled {
 		j.NextRunAt = time.Time{}

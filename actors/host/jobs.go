@@ -1,6 +1,7 @@
 package host
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -221,10 +222,19 @@ func (h *Host) UpdateJob(ctx context.Context, userID, id string, u JobUpdate) (p
 	if u.Enabled != nil {
 		want.Enabled = *u.Enabled
 	}
+	// A job runs as whoever last set what its runs do (prompt, model,
+	// workspace, permission mode); an edit of its name, schedule or
+	// enabled flag keeps the user it runs as.
+	runAs := cur.UserID
+	if u.Prompt != nil || u.Model != nil || u.WorkspaceID != nil || u.PermissionMode != nil || u.SessionID != nil {
+		runAs = userID
+	}
+	want.UserID = runAs
 	if err := h.checkJob(ctx, userID, &want); err != nil {
 		return persist.Job{}, err
 	}
 	_, err = h.cfg.Store.UpdateJob(ctx, id, func(j *persist.Job) error {
+		j.UserID = runAs
 		// Only what the caller set (as checkJob normalised it), so that
 		// a concurrent change of other fields is kept.
 		pick := func(dst *string, given *string, checked string) {
@@ -374,7 +384,9 @@ func (h *Host) checkJob(ctx context.Context, userID string, j *persist.Job) erro
 		return fmt.Errorf("%w: permission_mode must be one of default, accept_all, deny_all, plan", agent.ErrInvalid)
 	}
 	if j.PermissionMode == agent.ModeAcceptAll {
-		return h.mayAcceptAll(userID, j.WorkspaceID)
+		// The rights the runs will use: those of the user they run as,
+		// in the job's workspace as it is now.
+		return h.mayAcceptAll(cmp.Or(j.UserID, userID), j.WorkspaceID)
 	}
 	return nil
 }
@@ -444,12 +456,38 @@ func callJobs[T any](ctx context.Context, h *Host, msg any) (T, error) {
 	return v, nil
 }
 
+// mayRunJob reports why the user a job runs as may no longer run it: a
+// disabled or deleted account, or a role below editor in the job's
+// workspace. Such a run fails before any model is called.
+func (h *Host) mayRunJob(ctx context.Context, userID, workspaceID string) error {
+	u, err := h.cfg.Store.UserByID(userID)
+	if errors.Is(err, persist.ErrNotFound) {
+		return fmt.Errorf("%w: the job runs as user %s, who no longer exists", ErrForbidden, userID)
+	}
+	if err != nil {
+		return err
+	}
+	if u.Disabled {
+		return fmt.Errorf("%w: the job runs as user %s, whose account is disabled", ErrForbidden, userID)
+	}
+	if workspaceID == "" {
+		return nil
+	}
+	if err := h.tenancy.Authorize(ctx, userID, workspaceID, persist.WorkspaceEditor); err != nil {
+		return fmt.Errorf("%w: the job runs as user %s, who is no longer an editor of workspace %s", ErrForbidden, userID, workspaceID)
+	}
+	return nil
+}
+
 // jobTurns is the host's facade as package jobs sees it.
 type jobTurns struct{ h *Host }
 
 // StartTurn starts an unattended turn: NoAsk denies what would need
 // approval instead of opening a request no one would answer.
 func (t jobTurns) StartTurn(ctx context.Context, req jobs.TurnRequest) (jobs.Turn, error) {
+	if err := t.h.mayRunJob(ctx, req.UserID, req.WorkspaceID); err != nil {
+		return jobs.Turn{}, err
+	}
 	tr, err := t.h.StartTurn(ctx, req.UserID, TurnRequest{
 		SessionID: req.SessionID, WorkspaceID: req.WorkspaceID, Prompt: req.Prompt,
 		Options: turn.Options{Model: req.Model, PermissionMode: req.PermissionMode, NoAsk: true},

@@ -42,21 +42,24 @@ type UpdateJobRequest struct {
 // new session each, or the session's model; NextRunAt is null while the
 // job is disabled; LastRunAt and LastStatus are null until a run starts.
 type Job struct {
-	ID             string     `json:"id"`
-	Name           string     `json:"name"`
-	Schedule       string     `json:"schedule"`
-	Timezone       string     `json:"timezone"`
-	Prompt         string     `json:"prompt"`
-	WorkspaceID    string     `json:"workspace_id"`
-	SessionID      *string    `json:"session_id"`
-	Model          *string    `json:"model"`
-	PermissionMode string     `json:"permission_mode"`
-	Enabled        bool       `json:"enabled"`
-	NextRunAt      *time.Time `json:"next_run_at"`
-	LastRunAt      *time.Time `json:"last_run_at"`
-	LastStatus     *string    `json:"last_status"`
-	CreatedAt      time.Time  `json:"created_at"`
-	UpdatedAt      time.Time  `json:"updated_at"`
+	ID             string  `json:"id"`
+	Name           string  `json:"name"`
+	Schedule       string  `json:"schedule"`
+	Timezone       string  `json:"timezone"`
+	Prompt         string  `json:"prompt"`
+	WorkspaceID    string  `json:"workspace_id"`
+	SessionID      *string `json:"session_id"`
+	Model          *string `json:"model"`
+	PermissionMode string  `json:"permission_mode"`
+	// RunAsUserID is the user the runs are turns of: whoever last set the
+	// job's prompt, model, workspace, session or permission mode.
+	RunAsUserID string     `json:"run_as_user_id"`
+	Enabled     bool       `json:"enabled"`
+	NextRunAt   *time.Time `json:"next_run_at"`
+	LastRunAt   *time.Time `json:"last_run_at"`
+	LastStatus  *string    `json:"last_status"`
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
 }
 
 // JobRun is one run of a job. Status is running, succeeded, failed or

@@ -135,7 +135,7 @@ func jobOf(j persist.Job) apitype.Job {
 	return apitype.Job{
 		ID: j.ID, Name: j.Name, Schedule: j.Schedule, Timezone: j.Timezone, Prompt: j.Prompt,
 		WorkspaceID: j.WorkspaceID, SessionID: optString(j.SessionID), Model: optString(j.Model),
-		PermissionMode: j.PermissionMode, Enabled: j.Enabled,
+		PermissionMode: j.PermissionMode, RunAsUserID: j.UserID, Enabled: j.Enabled,
 		NextRunAt: optTime(j.NextRunAt), LastRunAt: optTime(j.LastRunAt), LastStatus: optString(j.LastStatus),
 		CreatedAt: j.CreatedAt.UTC(), UpdatedAt: j.UpdatedAt.UTC(),
 	}
