@@ -60,6 +60,8 @@ func TestConformance(t *testing.T) {
 		{"CreateUserRolesAndWorkspace", TestCreateUserRolesAndWorkspace},
 		{"EngineCursors", testEngineCursors},
 		{"EngineNestedBuckets", testEngineNestedBuckets},
+		{"EngineCursorDirections", testEngineCursorDirections},
+		{"EngineCursorIdioms", testEngineCursorIdioms},
 	}
 	for _, engine := range persisttest.Engines(t) {
 		t.Run(engine, func(t *testing.T) {
