@@ -94,8 +94,7 @@ func TestTouchAPIKeyFlushedAtClose(t *testing.T) {
 }
 
 func TestTouchAPIKeyFlushedPeriodically(t *testing.T) {
-	dir := t.TempDir()
-	s := openAt(t, dir, func(c *persist.Config) { c.TouchFlushInterval = 5 * time.Millisecond })
+	s := openEngine(t, func(c *persist.Config) { c.TouchFlushInterval = 5 * time.Millisecond })
 	u := newUser(t, s)
 	require.NoError(t, s.CreateAPIKey(t.Context(), persist.APIKey{ID: "key_p", UserID: u.ID, Prefix: "sk-p"}))
 	before := s.Stats().Writes

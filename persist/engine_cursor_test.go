@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -255,4 +257,38 @@ func testEngineCursorIdioms(t *testing.T) {
 		}
 		return nil
 	}))
+}
+
+// testMigrateFromThePreviousSchema opens a store whose data the previous
+// schema version wrote (the last migration's buckets dropped, the version
+// set back) and checks that Open migrates it, keeping what was there, and
+// that a second Open has nothing left to do.
+func testMigrateFromThePreviousSchema(t *testing.T) {
+	cfg := persisttest.Config(t, persist.Config{})
+	s, err := persist.Open(cfg)
+	require.NoError(t, err)
+	u := newUser(t, s)
+	sess := newSession(t, s, u.DefaultWorkspaceID, time.Now(), "before the migration")
+	f, err := s.PutFile(t.Context(), persist.File{WorkspaceID: u.DefaultWorkspaceID, Path: "kept.txt", CreatedBy: u.ID}, strings.NewReader("kept"), 0)
+	require.NoError(t, err)
+	require.NoError(t, s.RollBackLastMigration())
+	require.NoError(t, s.Close())
+
+	for range 2 {
+		s, err = persist.Open(cfg)
+		require.NoError(t, err)
+		require.Equal(t, persist.LatestSchema(), s.SchemaVersion())
+		got, err := s.UserByID(u.ID)
+		require.NoError(t, err)
+		require.Equal(t, u.Email, got.Email)
+		gotSess, err := s.Session(sess.ID)
+		require.NoError(t, err)
+		require.Equal(t, sess.Title, gotSess.Title)
+		gotFile, err := s.File(f.ID)
+		require.NoError(t, err)
+		require.Equal(t, f.SHA256, gotFile.SHA256)
+		newUser(t, s)
+		require.NoError(t, s.Check())
+		require.NoError(t, s.Close())
+	}
 }

@@ -39,7 +39,7 @@ type pgEngine struct {
 	cancel context.CancelFunc
 	closed atomic.Bool
 	// top caches the names of top-level buckets known to exist: they are
-	// created by migrations and never dropped.
+	// created by migrations and dropped only by tests, through this engine.
 	top sync.Map
 }
 
@@ -269,6 +269,11 @@ func (t *pgTx) Bucket(name []byte) bucket {
 
 func (t *pgTx) CreateBucketIfNotExists(name []byte) (bucket, error) {
 	return t.root().CreateBucketIfNotExists(name)
+}
+
+func (t *pgTx) DeleteBucket(name []byte) error {
+	t.e.top.Delete(string(name))
+	return t.root().DeleteBucket(name)
 }
 
 type pgBucket struct {
