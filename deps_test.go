@@ -79,6 +79,7 @@ var familyPackages = map[string]bool{
 	// own; it never reaches the session runtime either.
 	"actors/knowledge": true,
 	"actors/skills":    true,
+	"actors/plans":     true,
 }
 
 // under reports whether rel is dir or inside it.

@@ -94,8 +94,10 @@ func (tx *Tx) countActiveAdmins() int {
 func (s *Store) UserPreferences(userID string) (map[string]json.RawMessage, error) {
 	prefs := map[string]json.RawMessage{}
 	err := s.View(func(tx *Tx) error {
-		if _, err := tx.user(userID); err != nil {
-			return err
+		// Every turn reads these (its default model, its memory policy):
+		// the user's record is checked for, not decoded.
+		if tx.bucket(bucketUsers).Get([]byte(userID)) == nil {
+			return fmt.Errorf("persist: user %s: %w", userID, ErrNotFound)
 		}
 		_, err := getJSON(tx.bucket(bucketUserPrefs), []byte(userID), &prefs)
 		return err

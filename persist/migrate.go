@@ -20,6 +20,7 @@ var migrations = []func(kvTx) error{
 	migrateCorpusBuckets,
 	migrateToolBuckets,
 	migrateSkillBuckets,
+	migratePlanBuckets,
 }
 
 // currentSchema is the version a file has once Open returns.
@@ -201,6 +202,17 @@ func migrateToolBuckets(tx kvTx) error {
 // repositories they are synced from (see skills.go).
 func migrateSkillBuckets(tx kvTx) error {
 	for _, name := range [][]byte{bucketSkills, bucketSkillNames, bucketSkillFiles, bucketSkillRepos, bucketSkillsByRepo} {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// migratePlanBuckets adds the buckets of plans and their versions (see
+// plans.go).
+func migratePlanBuckets(tx kvTx) error {
+	for _, name := range [][]byte{bucketPlans, bucketPlanVersions, bucketPlansByWorkspace, bucketPlansOpen} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
 		}

@@ -205,6 +205,9 @@ func (tx *Tx) DeleteSession(id string) error {
 	if err := tx.deleteMessages(id); err != nil {
 		return err
 	}
+	if err := tx.deletePlansWhere(sess.WorkspaceID, func(p Plan) bool { return p.SessionID == id }); err != nil {
+		return err
+	}
 	if err := tx.bucket(bucketIdxTime).Delete(listKey(sess.WorkspaceID, sess.CreatedAt, sess.ID)); err != nil {
 		return err
 	}

@@ -441,6 +441,9 @@ func (tx *Tx) deleteWorkspace(id string) (DeletedWorkspace, error) {
 	if err := tx.deleteWorkspaceSkills(id); err != nil {
 		return out, err
 	}
+	if err := tx.deletePlansWhere(id, func(Plan) bool { return true }); err != nil {
+		return out, err
+	}
 	for _, g := range tx.workspaceGrants(id) {
 		if err := tx.deleteGrant(id, g.SubjectID); err != nil {
 			return out, err

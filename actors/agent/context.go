@@ -14,6 +14,9 @@ type TurnContext struct {
 	AgentVersion int    `json:"agent_version,omitempty"`
 	// Memory is the memory policy; nil means the user's preferences.
 	Memory *MemoryPolicy `json:"memory,omitempty"`
+	// PlanID names the approved plan the turn carries out; it is the
+	// turn's own and never the session's.
+	PlanID string `json:"plan_id,omitempty"`
 }
 
 // Over returns c with every empty field taken from base: the turn's own

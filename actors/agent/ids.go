@@ -27,6 +27,7 @@ const (
 	PrefixMemory    = "mem"
 	PrefixSkill     = "skill"
 	PrefixSkillRepo = "srepo"
+	PrefixPlan      = "plan"
 )
 
 // idEncoding is lower-case base32 without padding: URL-safe and unambiguous.

@@ -26,6 +26,9 @@ type ModelRequest struct {
 	ToolChoice *ToolChoice
 	// MaxTokens caps the output of this call; zero means the provider's default.
 	MaxTokens int
+	// ResponseFormat is an OpenAI-style response_format object, kept raw;
+	// providers that support one send it, the others ignore it.
+	ResponseFormat json.RawMessage `json:",omitempty"`
 	// Sources are the chunks retrieved for the turn so far, in rank order.
 	// Providers need not send them (the system prompt carries them); the
 	// mock's @sources directive answers with their paths.

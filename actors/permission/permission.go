@@ -41,6 +41,14 @@ type ToolInfo struct {
 	ReadOnly bool
 }
 
+// PlanBlocks reports whether plan mode forbids calling t: in plan mode a
+// tool that changes anything never runs. It is checked before anything
+// else may weigh in (remembered allows, a profile, an outside server's
+// own approval setting), so none of them can widen plan mode.
+func PlanBlocks(mode string, t ToolInfo) bool {
+	return mode == agent.ModePlan && !t.ReadOnly
+}
+
 // Decide returns the verdict for calling t in the given permission mode:
 //
 //   - default (or ""): NeedsApproval → Ask, else Allow
@@ -51,6 +59,9 @@ type ToolInfo struct {
 // An unknown mode fails closed and behaves like deny_all, so a corrupted or
 // newer mode value never runs a tool that needs approval.
 func Decide(mode string, t ToolInfo) Verdict {
+	if PlanBlocks(mode, t) {
+		return Deny
+	}
 	switch mode {
 	case agent.ModeDefault, "":
 		if t.NeedsApproval {
@@ -60,10 +71,7 @@ func Decide(mode string, t ToolInfo) Verdict {
 	case agent.ModeAcceptAll:
 		return Allow
 	case agent.ModePlan:
-		if t.ReadOnly {
-			return Allow
-		}
-		return Deny
+		return Allow // read-only, as PlanBlocks let it through
 	default: // agent.ModeDenyAll and anything unknown
 		if t.NeedsApproval {
 			return Deny

@@ -52,3 +52,21 @@ func TestVerdictString(t *testing.T) {
 	require.Equal(t, "deny", Deny.String())
 	require.Equal(t, "invalid", Verdict(0).String())
 }
+
+// TestPlanBlocksEveryWriter checks the gate over every combination of a
+// tool's flags: in plan mode a tool that is not read-only is denied, what
+// ever its approval setting, and Decide agrees.
+func TestPlanBlocksEveryWriter(t *testing.T) {
+	for _, needs := range []bool{false, true} {
+		for _, ro := range []bool{false, true} {
+			info := ToolInfo{Name: "t", NeedsApproval: needs, ReadOnly: ro}
+			require.Equal(t, !ro, PlanBlocks(agent.ModePlan, info))
+			if !ro {
+				require.Equal(t, Deny, Decide(agent.ModePlan, info))
+			}
+			for _, m := range []string{"", agent.ModeDefault, agent.ModeAcceptAll, agent.ModeDenyAll} {
+				require.False(t, PlanBlocks(m, info), m)
+			}
+		}
+	}
+}

@@ -40,6 +40,8 @@ type Directives struct {
 	// contents, that the request carried.
 	Sources  bool
 	Memories bool
+	// System is set by @system: the reply is the request's system prompt.
+	System bool
 	// Remember are the @remember lines, in order. They do not change the
 	// reply; memory extraction reads them.
 	Remember []RememberDirective
@@ -60,7 +62,7 @@ type ToolDirective struct {
 }
 
 // knownDirectives is listed in errors about unknown ones.
-const knownDirectives = "@say, @tokens, @delay, @tool, @error, @sources, @memories, @remember"
+const knownDirectives = "@say, @tokens, @delay, @tool, @error, @sources, @memories, @system, @remember"
 
 // ParseDirectives parses a user message's text. Lines are trimmed; a line
 // that then starts with '@' is a directive, any other non-empty line is
@@ -73,6 +75,7 @@ const knownDirectives = "@say, @tokens, @delay, @tool, @error, @sources, @memori
 //	@error [MESSAGE]   fail the call with MESSAGE
 //	@sources           reply "sources: P1, P2, …" with the request's retrieved paths
 //	@memories          reply "memories: M1 | M2 | …" with the request's recalled memories
+//	@system            reply "system: …" with the request's system prompt
 //	@remember TEXT [!replaces OLD]  a memory for extraction; no effect on the reply
 //
 // An unknown directive or a bad argument is an error wrapping
@@ -135,6 +138,8 @@ func ParseDirectives(text string) (Directives, error) {
 			d.Sources = true
 		case "@memories":
 			d.Memories = true
+		case "@system":
+			d.System = true
 		case "@remember":
 			content, old, _ := strings.Cut(arg, "!replaces")
 			r := RememberDirective{Content: strings.TrimSpace(content), Replaces: strings.TrimSpace(old)}

@@ -97,7 +97,7 @@ func (mock) Stream(ctx context.Context, req agent.ModelRequest, emit func(agent.
 		chunks = sayChunks(d.Say)
 	case d.HasTokens:
 		chunks = tokenChunks(d.Tokens)
-	case d.Sources || d.Memories:
+	case d.Sources || d.Memories || d.System:
 		chunks = sayChunks(recallReply(d, req))
 	case len(uses) == 0:
 		chunks = echoChunks(d.Prompt)
@@ -130,6 +130,13 @@ func recallReply(d Directives, req agent.ModelRequest) string {
 			contents = append(contents, m.Content)
 		}
 		lines = append(lines, "memories: "+listOrNone(contents, " | "))
+	}
+	if d.System {
+		system := req.System
+		if system == "" {
+			system = "none"
+		}
+		lines = append(lines, "system: "+system)
 	}
 	return strings.Join(lines, "\n")
 }

@@ -408,6 +408,10 @@ func TestMockRecallDirectives(t *testing.T) {
 	mem := []agent.Memory{{ID: "mem_1", Content: "lives in Oslo"}, {ID: "mem_2", Content: "likes tea"}}
 	require.Equal(t, "memories: lives in Oslo | likes tea", ask("@memories", nil, mem))
 	require.Equal(t, "echo: hello", ask("hello\n@remember likes tea", nil, nil), "@remember leaves the reply alone")
+	require.Equal(t, "system: none", ask("@system", nil, nil))
+	_, sys, err := stream(t.Context(), agent.ModelRequest{System: "be brief", Messages: []agent.Message{userMsg("@system")}})
+	require.NoError(t, err)
+	require.Equal(t, "system: be brief", respText(sys))
 
 	d, err := ParseDirectives("@remember lives in Bergen !replaces lives in Oslo\n@remember likes tea")
 	require.NoError(t, err)

@@ -25,7 +25,10 @@ type Config struct {
 	InterruptGrace time.Duration
 	// MaxTurnEvents bounds a turn's event log kept for replay. If zero, 10000.
 	MaxTurnEvents int
-	// SubscriberBuffer is the channel size of each subscriber. If zero, 1024.
+	// SubscriberBuffer is the channel size of each subscriber. If zero, 256:
+	// a held stream costs 8 bytes a slot, its writer drains up to 64 queued
+	// events per flush, and one that falls behind is dropped and re-attaches
+	// from the event log with Last-Event-ID.
 	SubscriberBuffer int
 	// MaxSubscribers caps the streams following one session at once. If
 	// zero, 64.
@@ -49,7 +52,7 @@ func (c Config) WithDefaults() Config {
 		c.MaxTurnEvents = 10000
 	}
 	if c.SubscriberBuffer <= 0 {
-		c.SubscriberBuffer = 1024
+		c.SubscriberBuffer = 256
 	}
 	if c.MaxSubscribers <= 0 {
 		c.MaxSubscribers = 64

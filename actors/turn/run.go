@@ -201,14 +201,15 @@ func (t *run) loop(ctx context.Context) Result {
 // cut short by ctx.
 func (t *run) callModel(ctx context.Context) (agent.ModelResponse, string, error) {
 	req := agent.ModelRequest{
-		Model:      t.model,
-		System:     t.system,
-		Messages:   t.msgs,
-		Tools:      t.specs,
-		ToolChoice: t.in.ToolChoice,
-		MaxTokens:  t.in.MaxTokens,
-		Sources:    t.sources(),
-		Memories:   t.res.Memories,
+		Model:          t.model,
+		System:         t.system,
+		Messages:       t.msgs,
+		Tools:          t.specs,
+		ToolChoice:     t.in.ToolChoice,
+		MaxTokens:      t.in.MaxTokens,
+		ResponseFormat: t.in.ResponseFormat,
+		Sources:        t.sources(),
+		Memories:       t.res.Memories,
 	}
 	if t.calls > 0 && forces(req.ToolChoice) {
 		req.ToolChoice = nil
@@ -283,6 +284,12 @@ func (t *run) runTool(ctx context.Context, u agent.Block) (content string, isErr
 	if err := tool.ValidateInput(tl.Spec().InputSchema, u.Input); err != nil {
 		return err.Error(), true
 	}
+	info := permission.ToolInfo{Name: u.Name, NeedsApproval: tl.NeedsApproval(), ReadOnly: tl.ReadOnly()}
+	if permission.PlanBlocks(t.in.PermissionMode, info) {
+		// The absolute gate: nothing below (a remembered allow, NoAsk,
+		// a tool's own approval setting) is consulted in plan mode.
+		return deniedByMode(agent.ModePlan, u.Name), true
+	}
 	if limit, ok := t.in.ToolUseLimits[u.Name]; ok {
 		if t.uses == nil {
 			t.uses = make(map[string]int)
@@ -292,7 +299,6 @@ func (t *run) runTool(ctx context.Context, u agent.Block) (content string, isErr
 		}
 		t.uses[u.Name]++
 	}
-	info := permission.ToolInfo{Name: u.Name, NeedsApproval: tl.NeedsApproval(), ReadOnly: tl.ReadOnly()}
 	switch permission.Decide(t.in.PermissionMode, info) {
 	case permission.Allow:
 	case permission.Ask:

@@ -155,6 +155,9 @@ type Options struct {
 	// would otherwise force a tool call forever and always end at
 	// MaxTurns.
 	ToolChoice *agent.ToolChoice
+	// ResponseFormat is sent with every model call of the turn to the
+	// providers that support one (see agent.ModelRequest).
+	ResponseFormat json.RawMessage
 	// DisableServerTools hides the server tools from the model; calling one
 	// then gives "unknown tool".
 	DisableServerTools bool

@@ -136,6 +136,9 @@ type Config struct {
 	// PublicURL is the server's base URL as browsers reach it; the OAuth
 	// redirect URI of provider settings is built from it.
 	PublicURL string
+	// ConfigFile is the configuration file the settings were read from,
+	// if any.
+	ConfigFile string
 }
 
 // setting is one line of the settings table: a setting's names, its
@@ -165,6 +168,9 @@ type setting struct {
 
 // settings is every setting of the server, in the order -help lists them.
 var settings = []setting{
+	{flag: "config", env: "SESHAT_CONFIG",
+		usage: "a configuration file (.toml, .yaml or .yml) of the settings below under their snake_case keys (data_dir = \"/data\"); flags win over the environment, which wins over the file",
+		field: func(c *Config) any { return &c.ConfigFile }},
 	{key: "addr", flag: "addr", env: "SESHAT_ADDR", def: "127.0.0.1:8090",
 		usage: "listen address; :8090 serves every interface, 127.0.0.1:0 picks a free port (the log line names it)",
 		field: func(c *Config) any { return &c.Addr }},
@@ -304,6 +310,9 @@ const (
 	modeServe startMode = iota
 	modeHelp
 	modeVersion
+	// modeConfigPrint prints the effective configuration (seshat config
+	// print [flags]).
+	modeConfigPrint
 )
 
 // loadConfig builds the Config from the settings table, getenv and args
@@ -311,6 +320,13 @@ const (
 // or print the version. Secrets not given are left nil; loadSecrets fills
 // them from the data dir.
 func loadConfig(args []string, getenv func(string) string) (Config, startMode, error) {
+	mode := modeServe
+	if len(args) > 0 && args[0] == "config" {
+		if len(args) < 2 || args[1] != "print" {
+			return Config{}, modeServe, fmt.Errorf("%w: want \"seshat config print [flags]\"", errUsage)
+		}
+		mode, args = modeConfigPrint, args[2:]
+	}
 	var cfg Config
 	for _, s := range settings {
 		if s.def == "" {
@@ -318,6 +334,15 @@ func loadConfig(args []string, getenv func(string) string) (Config, startMode, e
 		}
 		if err := setValue(s.field(&cfg), s.def); err != nil {
 			panic(fmt.Sprintf("settings table: default of %s: %v", s.env, err))
+		}
+	}
+	if path := configFilePath(args, getenv); path != "" {
+		vals, err := readConfigFile(path)
+		if err == nil {
+			err = applyConfigFile(&cfg, path, vals)
+		}
+		if err != nil {
+			return Config{}, modeServe, fmt.Errorf("%w: config file: %w", errUsage, err)
 		}
 	}
 	var errs []error
@@ -370,7 +395,7 @@ func loadConfig(args []string, getenv func(string) string) (Config, startMode, e
 	if cfg.DefaultModel == "" {
 		cfg.DefaultModel = defaultModel(cfg)
 	}
-	return cfg, modeServe, nil
+	return cfg, mode, nil
 }
 
 // validate checks what the types of the settings do not.
@@ -525,11 +550,14 @@ func (s setting) shownDefault() string {
 // writeHelp prints the usage line and every setting of the table with
 // its flag, environment variable and default.
 func writeHelp(w io.Writer) {
-	fmt.Fprint(w, `Usage: seshat [-addr ADDR] [-data-dir DIR] [-debug] [-version] [-help]
+	fmt.Fprint(w, `Usage: seshat [-config FILE] [-addr ADDR] [-data-dir DIR] [-debug] [-version] [-help]
+       seshat config print [flags]
 
 Seshat host serves its HTTP API with its embedded store in the data directory.
-Flags win over environment variables, which win over the defaults. Durations
-use Go syntax (30s, 5m, 1h).
+Flags win over environment variables, which win over the configuration file
+(-config FILE or SESHAT_CONFIG), which wins over the defaults. Durations use
+Go syntax (30s, 5m, 1h). "seshat config print [flags]" prints the effective
+configuration with secrets masked.
 
   -version
       print the version and exit

@@ -187,8 +187,8 @@ func TestGRPCUnaryAndErrors(t *testing.T) {
 	}
 
 	t.Run("not wired yet", func(t *testing.T) {
-		var out seshatv1.ListCorporaResponse
-		err := g.invoke(ctx, alice, "/seshat.v1.CorpusService/ListCorpora", &seshatv1.ListCorporaRequest{}, &out)
+		var out seshatv1.ListPlansResponse
+		err := g.invoke(ctx, alice, "/seshat.v1.PlanService/ListPlans", &seshatv1.ListPlansRequest{}, &out)
 		require.Equal(t, codes.Unimplemented, status.Code(err), "%v", err)
 	})
 

@@ -80,6 +80,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case modeVersion:
 		fmt.Fprintln(stdout, "seshat", serverVersion())
 		return nil
+	case modeConfigPrint:
+		writeEffectiveConfig(stdout, cfg)
+		return nil
 	}
 	log := newLogger(cfg, stderr)
 
@@ -320,12 +323,16 @@ func newServer(cfg Config, store *persist.Store, log *slog.Logger) (*httpapi.Ser
 	if err != nil {
 		return nil, nil, nil, nil, errors.Join(err, fam.Close(context.Background()))
 	}
+	pln, err := newPlans(store, &hst)
+	if err != nil {
+		return nil, nil, nil, nil, errors.Join(err, fam.Close(context.Background()))
+	}
 	hst, err = host.New(host.Config{
 		Store:      store,
 		Providers:  selector,
 		Tenancy:    ten,
 		Ledger:     ledger,
-		Extensions: []turn.Extension{mem.Extension(), mcpMgr.Extension(), web.Extension(), fam.knowledge.Extension(), skl.Extension()},
+		Extensions: []turn.Extension{mem.Extension(), mcpMgr.Extension(), web.Extension(), fam.knowledge.Extension(), skl.Extension(), pln.Extension()},
 		Session: session.Config{
 			Idle:              cfg.SessionIdle,
 			PermissionTimeout: cfg.PermissionTimeout,
@@ -351,7 +358,7 @@ func newServer(cfg Config, store *persist.Store, log *slog.Logger) (*httpapi.Ser
 		Logger:         log,
 		Registerer:     reg,
 		Gatherer:       reg,
-	}, httpapi.Deps{Store: store, Auth: authSvc, Runtime: hst, Tenancy: ten, Providers: selector, Quotas: ledger, Memories: memoryAPI{svc: mem}, Tools: toolFamily{mcp: mcpMgr, web: web}, Knowledge: fam.knowledge, Skills: skillAPI{svc: skl}})
+	}, httpapi.Deps{Store: store, Auth: authSvc, Runtime: hst, Tenancy: ten, Providers: selector, Quotas: ledger, Memories: memoryAPI{svc: mem}, Tools: toolFamily{mcp: mcpMgr, web: web}, Knowledge: fam.knowledge, Skills: skillAPI{svc: skl}, Plans: pln})
 	if err != nil {
 		return nil, nil, nil, nil, errors.Join(err, hst.Close(context.Background()), fam.Close(context.Background()))
 	}
@@ -371,6 +378,7 @@ func newServer(cfg Config, store *persist.Store, log *slog.Logger) (*httpapi.Ser
 		Auth: authSvc, Admitter: ledger,
 		Sessions: hst, Turns: hst, Permissions: hst, Jobs: hst,
 		Files: fileSvc, Memories: mem, MCP: toolFamily{mcp: mcpMgr, web: web},
+		Corpora: fam.knowledge, Skills: skillAPI{svc: skl},
 	})
 	if err != nil {
 		return nil, nil, nil, nil, errors.Join(err, hst.Close(context.Background()), fam.Close(context.Background()))

@@ -2,6 +2,7 @@ package anthropic
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -43,15 +44,26 @@ type Model struct {
 	MaxTokens      int64 `json:"max_tokens,omitempty"`
 }
 
-// MarshalJSON writes the model with Type "model" and CreatedAt in UTC.
+// MarshalJSON writes the model with Type "model" and CreatedAt in UTC,
+// and with the fields an OpenAI client reads: object "model", created (the
+// Unix time of CreatedAt) and owned_by (the provider part of the id, or
+// "seshat").
 func (m Model) MarshalJSON() ([]byte, error) {
 	type plain Model
-	p := plain(m)
-	if p.Type == "" {
-		p.Type = "model"
+	w := struct {
+		plain
+		Object  string `json:"object"`
+		Created int64  `json:"created"`
+		OwnedBy string `json:"owned_by"`
+	}{plain: plain(m), Object: "model", Created: m.CreatedAt.Unix(), OwnedBy: "seshat"}
+	if w.Type == "" {
+		w.Type = "model"
 	}
-	p.CreatedAt = p.CreatedAt.UTC()
-	return json.Marshal(p)
+	w.CreatedAt = w.CreatedAt.UTC()
+	if owner, _, ok := strings.Cut(m.ID, ":"); ok && owner != "" {
+		w.OwnedBy = owner
+	}
+	return json.Marshal(w)
 }
 
 // ModelList is one page of GET /v1/models. HasMore is always written, as
@@ -76,6 +88,8 @@ func NewModelList(models []Model, hasMore bool) ModelList {
 }
 
 type modelListWire struct {
+	// Object is "list", for OpenAI clients.
+	Object  string  `json:"object,omitempty"`
 	Data    []Model `json:"data"`
 	HasMore bool    `json:"has_more"`
 	FirstID *string `json:"first_id"`
@@ -84,7 +98,7 @@ type modelListWire struct {
 
 // MarshalJSON writes the page with data as [] when empty.
 func (l ModelList) MarshalJSON() ([]byte, error) {
-	w := modelListWire{Data: l.Data, HasMore: l.HasMore, FirstID: nullable(l.FirstID), LastID: nullable(l.LastID)}
+	w := modelListWire{Object: "list", Data: l.Data, HasMore: l.HasMore, FirstID: nullable(l.FirstID), LastID: nullable(l.LastID)}
 	if w.Data == nil {
 		w.Data = []Model{}
 	}

@@ -121,9 +121,11 @@ func TestModelList(t *testing.T) {
 	}, false)
 	out, err := json.Marshal(l)
 	require.NoError(t, err)
-	require.JSONEq(t, `{"data":[
-		{"type":"model","id":"claude-haiku-4-5","display_name":"Claude Haiku 4.5","created_at":"2025-10-01T00:00:00Z"},
-		{"type":"model","id":"claude-sonnet-4-5","display_name":"Claude Sonnet 4.5","created_at":"2025-10-01T00:00:00Z","max_tokens":64000}
+	require.JSONEq(t, `{"object":"list","data":[
+		{"type":"model","id":"claude-haiku-4-5","display_name":"Claude Haiku 4.5","created_at":"2025-10-01T00:00:00Z",
+		 "object":"model","created":1759276800,"owned_by":"seshat"},
+		{"type":"model","id":"claude-sonnet-4-5","display_name":"Claude Sonnet 4.5","created_at":"2025-10-01T00:00:00Z","max_tokens":64000,
+		 "object":"model","created":1759276800,"owned_by":"seshat"}
 	],"has_more":false,"first_id":"claude-haiku-4-5","last_id":"claude-sonnet-4-5"}`, string(out))
 
 	var back ModelList
@@ -133,7 +135,7 @@ func TestModelList(t *testing.T) {
 
 	out, err = json.Marshal(NewModelList(nil, false))
 	require.NoError(t, err)
-	require.JSONEq(t, `{"data":[],"has_more":false,"first_id":null,"last_id":null}`, string(out))
+	require.JSONEq(t, `{"object":"list","data":[],"has_more":false,"first_id":null,"last_id":null}`, string(out))
 }
 
 func TestCountTokensRequest(t *testing.T) {

@@ -18,7 +18,7 @@ const blockImage = "image"
 // final usage chunk. MaxTokens is copied into max_tokens when not zero.
 // tool_choice is sent only with tools, as OpenAI rejects it otherwise.
 func ToChatRequest(r agent.ModelRequest, stream bool) ChatRequest {
-	out := ChatRequest{Model: r.Model, MaxTokens: r.MaxTokens, Stream: stream}
+	out := ChatRequest{Model: r.Model, MaxTokens: r.MaxTokens, Stream: stream, ResponseFormat: r.ResponseFormat}
 	if stream {
 		out.StreamOptions = &StreamOptions{IncludeUsage: true}
 	}
@@ -173,7 +173,7 @@ func imageBlock(url string) json.RawMessage {
 // unknown role, tool call arguments that are not a JSON object, a tool
 // message without tool_call_id) gives an error wrapping agent.ErrInvalid.
 func FromChatRequest(r ChatRequest) (agent.ModelRequest, error) {
-	out := agent.ModelRequest{Model: r.Model, MaxTokens: r.MaxTokens}
+	out := agent.ModelRequest{Model: r.Model, MaxTokens: r.MaxTokens, ResponseFormat: r.ResponseFormat}
 	if r.MaxCompletionTokens > 0 {
 		out.MaxTokens = r.MaxCompletionTokens
 	}

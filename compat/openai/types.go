@@ -41,6 +41,12 @@ type ChatRequest struct {
 	MaxCompletionTokens int      `json:"max_completion_tokens,omitempty"`
 	Temperature         *float64 `json:"temperature,omitempty"`
 	TopP                *float64 `json:"top_p,omitempty"`
+	// N is the number of choices asked for; only 1 (or none) is served
+	// inbound, and it is never sent.
+	N *int `json:"n,omitempty"`
+	// ResponseFormat is the requested output format ({"type":"text"},
+	// {"type":"json_object"} or {"type":"json_schema",…}), kept raw.
+	ResponseFormat json.RawMessage `json:"response_format,omitempty"`
 }
 
 // StreamOptions asks for a final usage chunk when IncludeUsage is set.

@@ -202,7 +202,8 @@ func nullable(s map[string]any) map[string]any {
 	}
 	typ, ok := s["type"].(string)
 	if !ok {
-		return s // no type: already any value
+		// No type: any value, which validators still read as not null.
+		return map[string]any{"anyOf": []any{s, map[string]any{"type": "null"}}}
 	}
 	out := make(map[string]any, len(s))
 	for k, v := range s {

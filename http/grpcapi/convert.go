@@ -52,13 +52,19 @@ func optional(s string) *string {
 }
 
 func sessionOf(r persist.Session) *seshatv1.Session {
-	return &seshatv1.Session{
+	out := &seshatv1.Session{
 		Id: r.ID, WorkspaceId: r.WorkspaceID, Title: r.Title, Model: r.Model, SystemPrompt: r.SystemPrompt,
 		PermissionMode: r.PermissionMode, Status: r.Status,
 		CreatedAt: timestamp(r.CreatedAt), UpdatedAt: timestamp(r.UpdatedAt),
 		MessageCount: int32(r.MessageCount),
 		Usage:        &seshatv1.Usage{InputTokens: r.InputTokens, OutputTokens: r.OutputTokens},
+		AgentId:      r.AgentID, AgentVersion: int32(r.AgentVersion), CorpusIds: r.CorpusIDs,
 	}
+	if r.Memory != nil {
+		inject := r.Memory.Inject
+		out.Memory = &seshatv1.MemorySettings{Extract: r.Memory.Extract, Inject: &inject}
+	}
+	return out
 }
 
 func sessionViewOf(v host.SessionView) *seshatv1.Session {

@@ -7,12 +7,11 @@ import (
 )
 
 // The API families whose services are defined in proto/ but not wired
-// here yet. Their services answer Unimplemented (see corpora.go,
-// plans.go, agents.go, skills.go, mcp.go), and so do request
-// fields of the wired services that need them.
+// here yet. Their services answer Unimplemented (see plans.go,
+// agents.go), and so do request fields of the wired services that need
+// them.
 const (
-	familyKnowledge = "knowledge (corpora)"
-	familyAgents    = "agent profiles"
+	familyAgents = "agent profiles"
 )
 
 // notServed refuses a request field whose family this server does not

@@ -77,6 +77,10 @@ type Deps struct {
 	Memories Memories
 	// MCP serves McpService.
 	MCP MCP
+	// Corpora serves CorpusService.
+	Corpora Corpora
+	// Skills serves SkillService.
+	Skills Skills
 }
 
 // Server is the gRPC API server.

@@ -49,11 +49,9 @@ func (h sessionService) CreateSession(ctx context.Context, req *connect.Request[
 	if err := notServed(familyAgents, "agent_slug", m.AgentSlug != ""); err != nil {
 		return nil, err
 	}
-	if err := notServed(familyKnowledge, "corpus_ids", len(m.CorpusIds) > 0); err != nil {
-		return nil, err
-	}
 	o := host.SessionOptions{
 		WorkspaceID: m.WorkspaceId, Title: m.Title, Model: m.Model, SystemPrompt: m.SystemPrompt, PermissionMode: m.PermissionMode,
+		Context: agent.TurnContext{CorpusIDs: m.CorpusIds},
 	}
 	if mem := m.Memory; mem != nil {
 		if mem.Extract != agent.MemoryExtractAuto && mem.Extract != agent.MemoryExtractOff {

@@ -13,6 +13,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/seshat-host/seshat/compat/anthropic"
+	"github.com/seshat-host/seshat/compat/chatcompat"
 	"github.com/seshat-host/seshat/http/apierr"
 	"github.com/seshat-host/seshat/http/apitype"
 )
@@ -119,6 +120,10 @@ const (
 	// {"type":"error","error":{"type","message"},"request_id"}, whose type
 	// follows from the status.
 	anthropicSurface
+	// openaiSurface renders the OpenAI envelope
+	// {"error":{"message","type","param","code"}}, whose type follows from
+	// the status.
+	openaiSurface
 )
 
 // surfaceKey is the user-value key of the matched route's surface.
@@ -157,9 +162,12 @@ func anthropicError(status int, msg, rid string) anthropic.ErrorResponse {
 // if set, names the limit that refused the request (native surface).
 func writeErrorBody(ctx *fasthttp.RequestCtx, status int, code, msg, rid string, quota *apitype.QuotaExceeded) {
 	var body []byte
-	if surfaceOf(ctx) == anthropicSurface {
+	switch surfaceOf(ctx) {
+	case anthropicSurface:
 		body, _ = json.Marshal(anthropicError(status, msg, rid))
-	} else {
+	case openaiSurface:
+		body, _ = json.Marshal(chatcompat.NewError(status, msg, code))
+	default:
 		body, _ = json.Marshal(apitype.Error{Error: msg, Code: code, RequestID: rid, Quota: quota})
 	}
 	ctx.Response.ResetBody()

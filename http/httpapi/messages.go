@@ -1,14 +1,12 @@
 package httpapi
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -262,19 +260,9 @@ func (s *Server) serveMessageStream(ctx *fasthttp.RequestCtx, st *host.Stream, m
 	ctx.SetContentType("text/event-stream; charset=utf-8")
 	ctx.Response.Header.Set("Cache-Control", "no-cache")
 	ctx.Response.Header.Set("X-Accel-Buffering", "no")
-	_ = ctx.SetWriteDeadline(time.Time{})
-	setDeadline := ctx.Conn().SetWriteDeadline
 	done := s.baseCtx.Done()
-	log := s.log
-	cfg := s.cfg.SSE
-	ctx.SetBodyStreamWriter(func(bw *bufio.Writer) {
-		defer st.Close()
-		defer func() {
-			if r := recover(); r != nil {
-				log.Error("message stream writer panic", "panic", r, "stack", string(debug.Stack()))
-			}
-		}()
-		_ = writeMessageStream(done, sse.NewWriter(bw, setDeadline, cfg), st.Replay, st.C, m, messagePingInterval)
+	s.writeStream(ctx, "message stream writer", st.Close, func(w *sse.Writer) {
+		_ = writeMessageStream(done, w, st.Replay, st.C, m, messagePingInterval)
 	})
 }
 

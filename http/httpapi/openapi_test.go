@@ -108,7 +108,8 @@ func TestOpenAPIDocumentValidates(t *testing.T) {
 }
 
 // TestOpenAPIErrorShape checks the error body of every native operation
-// is the API's {error, code, request_id}.
+// is the API's {error, code, request_id}, and the compatible routes' their
+// family's envelope.
 func TestOpenAPIErrorShape(t *testing.T) {
 	s, _ := newTestServer(t, Config{})
 	doc, err := openapi3.NewLoader().LoadFromData(s.openapiDoc)
@@ -119,7 +120,10 @@ func TestOpenAPIErrorShape(t *testing.T) {
 			require.NotNil(t, def, "%s %s: no default error", method, path)
 			schema := def.Value.Content.Get("application/json").Schema
 			want := "#/components/schemas/Error"
-			if strings.HasPrefix(path, "/v1/") {
+			switch {
+			case path == "/v1/chat/completions":
+				want = "#/components/schemas/ChatcompatErrorResponse"
+			case strings.HasPrefix(path, "/v1/"):
 				want = "#/components/schemas/ErrorResponse"
 			}
 			require.Equal(t, want, schema.Ref, "%s %s", method, path)

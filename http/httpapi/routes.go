@@ -6,6 +6,8 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/seshat-host/seshat/compat/anthropic"
+	"github.com/seshat-host/seshat/compat/chatcompat"
+	"github.com/seshat-host/seshat/compat/openai"
 	"github.com/seshat-host/seshat/http/apispec"
 	"github.com/seshat-host/seshat/http/apitype"
 )
@@ -287,6 +289,19 @@ func (s *Server) routes() []route {
 		{method: del, path: "/api/v1/memories/{id}", access: bearer, handle: s.deleteMemory,
 			doc: d("Delete a memory for good").Empty(204).Fails(403, 503)},
 		// Skills.
+		// Plans.
+		{method: get, path: "/api/v1/plans", access: bearer, handle: s.listPlans,
+			doc: d("List plans (their latest versions), newest first").Query("workspace_id", "session_id", "status", "limit:integer", "cursor").Out(200, apitype.PlanList{}).Fails(404, 503)},
+		{method: get, path: "/api/v1/plans/{id}", access: bearer, handle: s.getPlan,
+			doc: d("A plan: its latest version").Out(200, apitype.Plan{}).Fails(503)},
+		{method: get, path: "/api/v1/plans/{id}/versions", access: bearer, handle: s.planVersions,
+			doc: d("Every version of a plan, oldest first").Out(200, apitype.List[apitype.Plan]{}).Fails(503)},
+		{method: patch, path: "/api/v1/plans/{id}", access: bearer, handle: s.updatePlan,
+			doc: d("Edit a proposed plan: a new version, the one before it superseded").In(apitype.UpdatePlanRequest{}).Out(200, apitype.Plan{}).Fails(403, 409, 503)},
+		{method: post, path: "/api/v1/plans/{id}/approve", access: bearer, handle: s.approvePlan,
+			doc: d("Approve a proposed plan; with execute, start the turn that carries it out (follow it on the session's stream)").In(apitype.ApprovePlanRequest{}).Out(200, apitype.ApprovePlanResponse{}).Fails(403, 409, 429, 503)},
+		{method: post, path: "/api/v1/plans/{id}/reject", access: bearer, handle: s.rejectPlan,
+			doc: d("Reject a proposed plan, with feedback for the session's next turn").In(apitype.RejectPlanRequest{}).Out(200, apitype.Plan{}).Fails(403, 409, 503)},
 		{method: post, path: "/api/v1/skills", access: bearer, maxBody: uploadCap, handle: s.createSkill,
 			doc: d("Add a skill: a .zip or .tar.gz of one skill folder, or its name, description and instructions").
 				Detail("An archive is checked before anything is stored: no path outside the folder, no link, at most SESHAT_SKILL_MAX_BYTES uncompressed. A broken rule of the Agent Skills format is a 400 that names it. Without workspace_id the skill is global (server admins only).").
@@ -389,6 +404,10 @@ func (s *Server) routes() []route {
 			doc: d("Models, as Anthropic and OpenAI list them").Query("limit:integer", "after_id", "before_id").Out(200, anthropic.ModelList{}).ErrorsAs(anthropic.ErrorResponse{})},
 		{method: get, path: "/v1/models/{model_id}", access: bearer, surface: anthropicSurface, needsRuntime: true, handle: s.getModel,
 			doc: d("A model").Out(200, anthropic.Model{}).ErrorsAs(anthropic.ErrorResponse{})},
+
+		// OpenAI-compatible Chat Completions API.
+		{method: post, path: "/v1/chat/completions", access: bearer, surface: openaiSurface, needsRuntime: true, handle: s.chatCompletions,
+			doc: d("OpenAI Chat Completions API (JSON, or a stream of chat.completion.chunk data lines ending in [DONE] with stream: true)").In(openai.ChatRequest{}).Lenient().Out(200, openai.ChatResponse{}).Bytes(200, "text/event-stream", "chat.completion.chunk data lines, then data: [DONE]").ErrorsAs(chatcompat.ErrorResponse{}).Fails(403, 404, 409)},
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -114,6 +115,8 @@ type Deps struct {
 	Knowledge Knowledge
 	// Skills serves the skills family. If nil, its routes answer 503.
 	Skills Skills
+	// Plans serves the plans family. If nil, its routes answer 503.
+	Plans Plans
 }
 
 // Providers is the provider settings' and model listings' view of
@@ -172,6 +175,9 @@ type Server struct {
 	// graceful shutdown lets them finish.
 	opCtx    context.Context
 	shutdown atomic.Bool
+	// streams counts the streams that took over their connection; Shutdown
+	// waits for them as fasthttp waits for its own connections.
+	streams sync.WaitGroup
 }
 
 // New validates cfg and deps, fills in defaults, registers the metrics and
@@ -340,7 +346,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	s.cancelBase()
-	return s.srv.ShutdownWithContext(ctx)
+	err := s.srv.ShutdownWithContext(ctx)
+	return errors.Join(err, s.waitStreams(ctx))
 }
 
 // BaseContext is cancelled when Shutdown begins. Long-lived responses watch

@@ -2,7 +2,9 @@ package httpapi
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"net"
 	"runtime/debug"
 	"time"
 
@@ -28,6 +30,61 @@ const (
 	msgStreamInternal = "internal error"
 )
 
+// writeStream hands the response body to body. For an HTTP/1.1 client the
+// stream takes over the connection (fasthttp's Hijack): the headers and
+// every flush go straight to the socket as chunks from one goroutine, with
+// no pipe, no connection buffers held and no connection worker parked for
+// the stream's life; the connection closes when body returns. Other
+// clients get fasthttp's body stream writer. The write deadline rolls with
+// each flush instead of the server's absolute WriteTimeout. release runs
+// once the body is done.
+// body captures no ctx: fasthttp recycles it.
+func (s *Server) writeStream(ctx *fasthttp.RequestCtx, what string, release func(), body func(w *sse.Writer)) {
+	_ = ctx.SetWriteDeadline(time.Time{})
+	log, cfg := s.log, s.cfg.SSE
+	run := func(w *sse.Writer) {
+		defer release()
+		defer func() {
+			if r := recover(); r != nil {
+				log.Error(what+" panic", "panic", r, "stack", string(debug.Stack()))
+			}
+		}()
+		body(w)
+		_ = w.End()
+	}
+	if !ctx.Request.Header.IsHTTP11() || ctx.IsHead() {
+		setDeadline := ctx.Conn().SetWriteDeadline
+		ctx.SetBodyStreamWriter(func(bw *bufio.Writer) { run(sse.NewWriter(bw, setDeadline, cfg)) })
+		return
+	}
+	ctx.SetConnectionClose()
+	ctx.Response.Header.SetContentLength(-1) // chunked
+	ctx.HijackSetNoResponse(true)
+	s.streams.Add(1)
+	ctx.Hijack(func(c net.Conn) {
+		defer s.streams.Done()
+		// fasthttp releases ctx only after this handler returns; the
+		// head is copied before anything blocks.
+		head := ctx.Response.Header.AppendBytes(nil)
+		run(sse.NewConnWriter(c, head, cfg))
+	})
+}
+
+// waitStreams waits until the hijacked streams have ended, or ctx.
+func (s *Server) waitStreams(ctx context.Context) error {
+	ended := make(chan struct{})
+	go func() {
+		s.streams.Wait()
+		close(ended)
+	}()
+	select {
+	case <-ended:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // serveStream answers 200 text/event-stream and hands st to a stream
 // writer. The writer captures only st, the connection's deadline setter and
 // the server's base context's done channel — never ctx, which fasthttp
@@ -41,21 +98,8 @@ func (s *Server) serveStream(ctx *fasthttp.RequestCtx, st *host.Stream) {
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-SSE-Version", "1")
 	h.Set("X-Accel-Buffering", "no")
-	// The server's WriteTimeout is absolute; a stream lives on a rolling
-	// deadline set before each flush instead.
-	_ = ctx.SetWriteDeadline(time.Time{})
-	setDeadline := ctx.Conn().SetWriteDeadline
 	done := s.baseCtx.Done()
-	log := s.log
-	cfg := s.cfg.SSE
-	ctx.SetBodyStreamWriter(func(bw *bufio.Writer) {
-		defer st.Close()
-		defer func() {
-			if r := recover(); r != nil {
-				log.Error("stream writer panic", "panic", r, "stack", string(debug.Stack()))
-			}
-		}()
-		w := sse.NewWriter(bw, setDeadline, cfg)
+	s.writeStream(ctx, "stream writer", st.Close, func(w *sse.Writer) {
 		var last agent.EventKind
 		write := func(w *sse.Writer, ev *agent.Event) error {
 			last = ev.Kind

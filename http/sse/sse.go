@@ -3,7 +3,9 @@ package sse
 import (
 	"bufio"
 	"errors"
+	"net"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/seshat-host/seshat/compat/eventstream"
@@ -38,9 +40,16 @@ func (c Config) withDefaults() Config {
 // ErrShutdown is returned by Pump when the server's base context ends.
 var ErrShutdown = errors.New("sse: server shutting down")
 
+// sink is where a Writer's frames go: a bufio.Writer, or a chunked
+// connection writer.
+type sink interface {
+	Write(p []byte) (int, error)
+	Flush() error
+}
+
 // Writer frames events onto one stream.
 type Writer struct {
-	bw          *bufio.Writer
+	bw          sink
 	setDeadline func(time.Time) error
 	cfg         Config
 	buf         []byte
@@ -50,6 +59,94 @@ type Writer struct {
 // connection's write deadline; it is called before every flush.
 func NewWriter(bw *bufio.Writer, setDeadline func(time.Time) error, cfg Config) *Writer {
 	return &Writer{bw: bw, setDeadline: setDeadline, cfg: cfg.withDefaults()}
+}
+
+// NewConnWriter returns a Writer that owns conn: the response head is sent
+// with the first flush, and each flush is one HTTP/1.1 chunk written to
+// conn in one call. Frames wait in a pooled buffer that goes back to the
+// pool after every flush, so a silent stream holds no buffer. End writes
+// the last chunk.
+func NewConnWriter(conn net.Conn, head []byte, cfg Config) *Writer {
+	return &Writer{bw: &chunked{conn: conn, head: head}, setDeadline: conn.SetWriteDeadline, cfg: cfg.withDefaults()}
+}
+
+// End writes the end of the body on a Writer from NewConnWriter (a
+// no-op on others). The Writer must not be used after it.
+func (w *Writer) End() error {
+	c, ok := w.bw.(*chunked)
+	if !ok {
+		return nil
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if w.setDeadline != nil {
+		if err := w.setDeadline(time.Now().Add(w.cfg.WriteTimeout)); err != nil {
+			return err
+		}
+	}
+	_, err := c.conn.Write([]byte("0\r\n\r\n"))
+	return err
+}
+
+// chunkReserve is the room kept before a chunk's data for its size line:
+// up to 16 hex digits and CRLF.
+const chunkReserve = 18
+
+// maxPooledChunk caps the buffers put back in the pool, so that one large
+// burst does not keep a large buffer alive.
+const maxPooledChunk = 64 << 10
+
+var chunkPool = sync.Pool{New: func() any {
+	b := make([]byte, 0, 2<<10)
+	return &b
+}}
+
+// chunked frames what is written into HTTP/1.1 chunks.
+type chunked struct {
+	conn net.Conn
+	head []byte // the response head, written before the first chunk
+	buf  *[]byte
+}
+
+func (c *chunked) Write(p []byte) (int, error) {
+	if c.buf == nil {
+		c.buf = chunkPool.Get().(*[]byte)
+		*c.buf = append((*c.buf)[:0], make([]byte, chunkReserve)...)
+	}
+	*c.buf = append(*c.buf, p...)
+	return len(p), nil
+}
+
+func (c *chunked) Flush() error {
+	var out []byte
+	if c.buf != nil && len(*c.buf) > chunkReserve {
+		// An empty chunk would end the body.
+		b := *c.buf
+		n := len(b) - chunkReserve
+		var size [chunkReserve]byte
+		line := append(strconv.AppendUint(size[:0], uint64(n), 16), '\r', '\n')
+		start := chunkReserve - len(line)
+		copy(b[start:], line)
+		b = append(b, '\r', '\n')
+		*c.buf = b
+		out = b[start:]
+	}
+	if c.head != nil {
+		out = append(c.head, out...)
+		c.head = nil
+	}
+	var err error
+	if len(out) > 0 {
+		_, err = c.conn.Write(out)
+	}
+	if c.buf != nil {
+		if cap(*c.buf) <= maxPooledChunk {
+			chunkPool.Put(c.buf)
+		}
+		c.buf = nil
+	}
+	return err
 }
 
 // Event buffers one numbered event. name is "" for the default event.

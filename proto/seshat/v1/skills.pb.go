@@ -307,12 +307,15 @@ func (x *Skill) GetBody() string {
 // one skill folder, as REST's multipart field file) or as name,
 // description and body.
 type CreateSkillRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	File          []byte                 `protobuf:"bytes,1,opt,name=file,proto3" json:"file,omitempty"`
-	WorkspaceId   string                 `protobuf:"bytes,2,opt,name=workspace_id,json=workspaceId,proto3" json:"workspace_id,omitempty"`
-	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
-	Description   string                 `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
-	Body          string                 `protobuf:"bytes,5,opt,name=body,proto3" json:"body,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	File        []byte                 `protobuf:"bytes,1,opt,name=file,proto3" json:"file,omitempty"`
+	WorkspaceId string                 `protobuf:"bytes,2,opt,name=workspace_id,json=workspaceId,proto3" json:"workspace_id,omitempty"`
+	Name        string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	Description string                 `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
+	Body        string                 `protobuf:"bytes,5,opt,name=body,proto3" json:"body,omitempty"`
+	// filename is the archive's file name, as the multipart part's; the
+	// archive's folder is named after it when it holds SKILL.md at its top.
+	Filename      string `protobuf:"bytes,6,opt,name=filename,proto3" json:"filename,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -378,6 +381,13 @@ func (x *CreateSkillRequest) GetDescription() string {
 func (x *CreateSkillRequest) GetBody() string {
 	if x != nil {
 		return x.Body
+	}
+	return ""
+}
+
+func (x *CreateSkillRequest) GetFilename() string {
+	if x != nil {
+		return x.Filename
 	}
 	return ""
 }
@@ -907,6 +917,7 @@ type SkillRepository struct {
 	LastCommit    string                 `protobuf:"bytes,7,opt,name=last_commit,json=lastCommit,proto3" json:"last_commit,omitempty"`
 	SkillCount    int32                  `protobuf:"varint,8,opt,name=skill_count,json=skillCount,proto3" json:"skill_count,omitempty"`
 	LastError     string                 `protobuf:"bytes,9,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1002,6 +1013,13 @@ func (x *SkillRepository) GetLastError() string {
 		return x.LastError
 	}
 	return ""
+}
+
+func (x *SkillRepository) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
 }
 
 // CreateSkillRepositoryRequest is the body of
@@ -1472,13 +1490,20 @@ func (x *SkillSyncError) GetError() string {
 	return ""
 }
 
-// SyncSkillRepositoryResponse counts what the sync changed.
+// SyncSkillRepositoryResponse says what the sync changed: added, updated
+// and removed count the skills REST's lists name, and added_skills,
+// updated_skills and removed_skills name them.
 type SyncSkillRepositoryResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Added         int32                  `protobuf:"varint,1,opt,name=added,proto3" json:"added,omitempty"`
-	Updated       int32                  `protobuf:"varint,2,opt,name=updated,proto3" json:"updated,omitempty"`
-	Removed       int32                  `protobuf:"varint,3,opt,name=removed,proto3" json:"removed,omitempty"`
-	Errors        []*SkillSyncError      `protobuf:"bytes,4,rep,name=errors,proto3" json:"errors,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Added   int32                  `protobuf:"varint,1,opt,name=added,proto3" json:"added,omitempty"`
+	Updated int32                  `protobuf:"varint,2,opt,name=updated,proto3" json:"updated,omitempty"`
+	Removed int32                  `protobuf:"varint,3,opt,name=removed,proto3" json:"removed,omitempty"`
+	Errors  []*SkillSyncError      `protobuf:"bytes,4,rep,name=errors,proto3" json:"errors,omitempty"`
+	// repository is the repository after the sync.
+	Repository    *SkillRepository `protobuf:"bytes,5,opt,name=repository,proto3" json:"repository,omitempty"`
+	AddedSkills   []string         `protobuf:"bytes,6,rep,name=added_skills,json=addedSkills,proto3" json:"added_skills,omitempty"`
+	UpdatedSkills []string         `protobuf:"bytes,7,rep,name=updated_skills,json=updatedSkills,proto3" json:"updated_skills,omitempty"`
+	RemovedSkills []string         `protobuf:"bytes,8,rep,name=removed_skills,json=removedSkills,proto3" json:"removed_skills,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1541,6 +1566,34 @@ func (x *SyncSkillRepositoryResponse) GetErrors() []*SkillSyncError {
 	return nil
 }
 
+func (x *SyncSkillRepositoryResponse) GetRepository() *SkillRepository {
+	if x != nil {
+		return x.Repository
+	}
+	return nil
+}
+
+func (x *SyncSkillRepositoryResponse) GetAddedSkills() []string {
+	if x != nil {
+		return x.AddedSkills
+	}
+	return nil
+}
+
+func (x *SyncSkillRepositoryResponse) GetUpdatedSkills() []string {
+	if x != nil {
+		return x.UpdatedSkills
+	}
+	return nil
+}
+
+func (x *SyncSkillRepositoryResponse) GetRemovedSkills() []string {
+	if x != nil {
+		return x.RemovedSkills
+	}
+	return nil
+}
+
 var File_seshat_v1_skills_proto protoreflect.FileDescriptor
 
 const file_seshat_v1_skills_proto_rawDesc = "" +
@@ -1572,13 +1625,14 @@ const file_seshat_v1_skills_proto_rawDesc = "" +
 	"created_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
 	"\n" +
 	"updated_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x12\n" +
-	"\x04body\x18\x0f \x01(\tR\x04body\"\x95\x01\n" +
+	"\x04body\x18\x0f \x01(\tR\x04body\"\xb1\x01\n" +
 	"\x12CreateSkillRequest\x12\x12\n" +
 	"\x04file\x18\x01 \x01(\fR\x04file\x12!\n" +
 	"\fworkspace_id\x18\x02 \x01(\tR\vworkspaceId\x12\x12\n" +
 	"\x04name\x18\x03 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x04 \x01(\tR\vdescription\x12\x12\n" +
-	"\x04body\x18\x05 \x01(\tR\x04body\"=\n" +
+	"\x04body\x18\x05 \x01(\tR\x04body\x12\x1a\n" +
+	"\bfilename\x18\x06 \x01(\tR\bfilename\"=\n" +
 	"\x13CreateSkillResponse\x12&\n" +
 	"\x05skill\x18\x01 \x01(\v2\x10.seshat.v1.SkillR\x05skill\"6\n" +
 	"\x11ListSkillsRequest\x12!\n" +
@@ -1604,7 +1658,7 @@ const file_seshat_v1_skills_proto_rawDesc = "" +
 	"\x04path\x18\x02 \x01(\tR\x04path\"M\n" +
 	"\x14GetSkillFileResponse\x12!\n" +
 	"\fcontent_type\x18\x01 \x01(\tR\vcontentType\x12\x12\n" +
-	"\x04data\x18\x02 \x01(\fR\x04data\"\x90\x02\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\"\xcb\x02\n" +
 	"\x0fSkillRepository\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x10\n" +
@@ -1617,7 +1671,10 @@ const file_seshat_v1_skills_proto_rawDesc = "" +
 	"\vskill_count\x18\b \x01(\x05R\n" +
 	"skillCount\x12\x1d\n" +
 	"\n" +
-	"last_error\x18\t \x01(\tR\tlastError\"j\n" +
+	"last_error\x18\t \x01(\tR\tlastError\x129\n" +
+	"\n" +
+	"created_at\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"j\n" +
 	"\x1cCreateSkillRepositoryRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
 	"\x03url\x18\x02 \x01(\tR\x03url\x12\x10\n" +
@@ -1643,12 +1700,18 @@ const file_seshat_v1_skills_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\":\n" +
 	"\x0eSkillSyncError\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x14\n" +
-	"\x05error\x18\x02 \x01(\tR\x05error\"\x9a\x01\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\"\xc7\x02\n" +
 	"\x1bSyncSkillRepositoryResponse\x12\x14\n" +
 	"\x05added\x18\x01 \x01(\x05R\x05added\x12\x18\n" +
 	"\aupdated\x18\x02 \x01(\x05R\aupdated\x12\x18\n" +
 	"\aremoved\x18\x03 \x01(\x05R\aremoved\x121\n" +
-	"\x06errors\x18\x04 \x03(\v2\x19.seshat.v1.SkillSyncErrorR\x06errors2\xe6\a\n" +
+	"\x06errors\x18\x04 \x03(\v2\x19.seshat.v1.SkillSyncErrorR\x06errors\x12:\n" +
+	"\n" +
+	"repository\x18\x05 \x01(\v2\x1a.seshat.v1.SkillRepositoryR\n" +
+	"repository\x12!\n" +
+	"\fadded_skills\x18\x06 \x03(\tR\vaddedSkills\x12%\n" +
+	"\x0eupdated_skills\x18\a \x03(\tR\rupdatedSkills\x12%\n" +
+	"\x0eremoved_skills\x18\b \x03(\tR\rremovedSkills2\xe6\a\n" +
 	"\fSkillService\x12L\n" +
 	"\vCreateSkill\x12\x1d.seshat.v1.CreateSkillRequest\x1a\x1e.seshat.v1.CreateSkillResponse\x12I\n" +
 	"\n" +
@@ -1720,37 +1783,39 @@ var file_seshat_v1_skills_proto_depIdxs = []int32{
 	2,  // 7: seshat.v1.GetSkillResponse.skill:type_name -> seshat.v1.Skill
 	2,  // 8: seshat.v1.UpdateSkillResponse.skill:type_name -> seshat.v1.Skill
 	28, // 9: seshat.v1.SkillRepository.last_synced_at:type_name -> google.protobuf.Timestamp
-	15, // 10: seshat.v1.CreateSkillRepositoryResponse.repository:type_name -> seshat.v1.SkillRepository
-	15, // 11: seshat.v1.ListSkillRepositoriesResponse.data:type_name -> seshat.v1.SkillRepository
-	15, // 12: seshat.v1.GetSkillRepositoryResponse.repository:type_name -> seshat.v1.SkillRepository
-	25, // 13: seshat.v1.SyncSkillRepositoryResponse.errors:type_name -> seshat.v1.SkillSyncError
-	3,  // 14: seshat.v1.SkillService.CreateSkill:input_type -> seshat.v1.CreateSkillRequest
-	5,  // 15: seshat.v1.SkillService.ListSkills:input_type -> seshat.v1.ListSkillsRequest
-	7,  // 16: seshat.v1.SkillService.GetSkill:input_type -> seshat.v1.GetSkillRequest
-	9,  // 17: seshat.v1.SkillService.UpdateSkill:input_type -> seshat.v1.UpdateSkillRequest
-	11, // 18: seshat.v1.SkillService.DeleteSkill:input_type -> seshat.v1.DeleteSkillRequest
-	13, // 19: seshat.v1.SkillService.GetSkillFile:input_type -> seshat.v1.GetSkillFileRequest
-	16, // 20: seshat.v1.SkillService.CreateSkillRepository:input_type -> seshat.v1.CreateSkillRepositoryRequest
-	18, // 21: seshat.v1.SkillService.ListSkillRepositories:input_type -> seshat.v1.ListSkillRepositoriesRequest
-	20, // 22: seshat.v1.SkillService.GetSkillRepository:input_type -> seshat.v1.GetSkillRepositoryRequest
-	22, // 23: seshat.v1.SkillService.DeleteSkillRepository:input_type -> seshat.v1.DeleteSkillRepositoryRequest
-	24, // 24: seshat.v1.SkillService.SyncSkillRepository:input_type -> seshat.v1.SyncSkillRepositoryRequest
-	4,  // 25: seshat.v1.SkillService.CreateSkill:output_type -> seshat.v1.CreateSkillResponse
-	6,  // 26: seshat.v1.SkillService.ListSkills:output_type -> seshat.v1.ListSkillsResponse
-	8,  // 27: seshat.v1.SkillService.GetSkill:output_type -> seshat.v1.GetSkillResponse
-	10, // 28: seshat.v1.SkillService.UpdateSkill:output_type -> seshat.v1.UpdateSkillResponse
-	12, // 29: seshat.v1.SkillService.DeleteSkill:output_type -> seshat.v1.DeleteSkillResponse
-	14, // 30: seshat.v1.SkillService.GetSkillFile:output_type -> seshat.v1.GetSkillFileResponse
-	17, // 31: seshat.v1.SkillService.CreateSkillRepository:output_type -> seshat.v1.CreateSkillRepositoryResponse
-	19, // 32: seshat.v1.SkillService.ListSkillRepositories:output_type -> seshat.v1.ListSkillRepositoriesResponse
-	21, // 33: seshat.v1.SkillService.GetSkillRepository:output_type -> seshat.v1.GetSkillRepositoryResponse
-	23, // 34: seshat.v1.SkillService.DeleteSkillRepository:output_type -> seshat.v1.DeleteSkillRepositoryResponse
-	26, // 35: seshat.v1.SkillService.SyncSkillRepository:output_type -> seshat.v1.SyncSkillRepositoryResponse
-	25, // [25:36] is the sub-list for method output_type
-	14, // [14:25] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	28, // 10: seshat.v1.SkillRepository.created_at:type_name -> google.protobuf.Timestamp
+	15, // 11: seshat.v1.CreateSkillRepositoryResponse.repository:type_name -> seshat.v1.SkillRepository
+	15, // 12: seshat.v1.ListSkillRepositoriesResponse.data:type_name -> seshat.v1.SkillRepository
+	15, // 13: seshat.v1.GetSkillRepositoryResponse.repository:type_name -> seshat.v1.SkillRepository
+	25, // 14: seshat.v1.SyncSkillRepositoryResponse.errors:type_name -> seshat.v1.SkillSyncError
+	15, // 15: seshat.v1.SyncSkillRepositoryResponse.repository:type_name -> seshat.v1.SkillRepository
+	3,  // 16: seshat.v1.SkillService.CreateSkill:input_type -> seshat.v1.CreateSkillRequest
+	5,  // 17: seshat.v1.SkillService.ListSkills:input_type -> seshat.v1.ListSkillsRequest
+	7,  // 18: seshat.v1.SkillService.GetSkill:input_type -> seshat.v1.GetSkillRequest
+	9,  // 19: seshat.v1.SkillService.UpdateSkill:input_type -> seshat.v1.UpdateSkillRequest
+	11, // 20: seshat.v1.SkillService.DeleteSkill:input_type -> seshat.v1.DeleteSkillRequest
+	13, // 21: seshat.v1.SkillService.GetSkillFile:input_type -> seshat.v1.GetSkillFileRequest
+	16, // 22: seshat.v1.SkillService.CreateSkillRepository:input_type -> seshat.v1.CreateSkillRepositoryRequest
+	18, // 23: seshat.v1.SkillService.ListSkillRepositories:input_type -> seshat.v1.ListSkillRepositoriesRequest
+	20, // 24: seshat.v1.SkillService.GetSkillRepository:input_type -> seshat.v1.GetSkillRepositoryRequest
+	22, // 25: seshat.v1.SkillService.DeleteSkillRepository:input_type -> seshat.v1.DeleteSkillRepositoryRequest
+	24, // 26: seshat.v1.SkillService.SyncSkillRepository:input_type -> seshat.v1.SyncSkillRepositoryRequest
+	4,  // 27: seshat.v1.SkillService.CreateSkill:output_type -> seshat.v1.CreateSkillResponse
+	6,  // 28: seshat.v1.SkillService.ListSkills:output_type -> seshat.v1.ListSkillsResponse
+	8,  // 29: seshat.v1.SkillService.GetSkill:output_type -> seshat.v1.GetSkillResponse
+	10, // 30: seshat.v1.SkillService.UpdateSkill:output_type -> seshat.v1.UpdateSkillResponse
+	12, // 31: seshat.v1.SkillService.DeleteSkill:output_type -> seshat.v1.DeleteSkillResponse
+	14, // 32: seshat.v1.SkillService.GetSkillFile:output_type -> seshat.v1.GetSkillFileResponse
+	17, // 33: seshat.v1.SkillService.CreateSkillRepository:output_type -> seshat.v1.CreateSkillRepositoryResponse
+	19, // 34: seshat.v1.SkillService.ListSkillRepositories:output_type -> seshat.v1.ListSkillRepositoriesResponse
+	21, // 35: seshat.v1.SkillService.GetSkillRepository:output_type -> seshat.v1.GetSkillRepositoryResponse
+	23, // 36: seshat.v1.SkillService.DeleteSkillRepository:output_type -> seshat.v1.DeleteSkillRepositoryResponse
+	26, // 37: seshat.v1.SkillService.SyncSkillRepository:output_type -> seshat.v1.SyncSkillRepositoryResponse
+	27, // [27:38] is the sub-list for method output_type
+	16, // [16:27] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_seshat_v1_skills_proto_init() }
