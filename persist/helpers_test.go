@@ -80,3 +80,14 @@ func openEngine(t testing.TB, mod ...func(*persist.Config)) *persist.Store {
 	}
 	return persisttest.OpenConfig(t, cfg)
 }
+
+// reopen opens a store on cfg (from persisttest.Config, so on the engine
+// the test runs on) and closes it on cleanup; tests call it again with the
+// same cfg to reopen the same data.
+func reopen(t testing.TB, cfg persist.Config) *persist.Store {
+	t.Helper()
+	s, err := persist.Open(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	return s
+}
