@@ -216,6 +216,7 @@ func testEngineCursorIdioms(t *testing.T) {
 
 		// Forward over several pages, then back to the start.
 		k, _ = c.First()
+		require.Equal(t, key(0), k)
 		for i := 1; i < 100; i++ {
 			k, _ = c.Next()
 			require.Equal(t, key(i), k)
@@ -231,6 +232,7 @@ func testEngineCursorIdioms(t *testing.T) {
 
 		// Back over several pages from the end, then forward to it.
 		k, _ = c.Last()
+		require.Equal(t, key(n-1), k)
 		for i := n - 2; i >= n-100; i-- {
 			k, _ = c.Prev()
 			require.Equal(t, key(i), k)
