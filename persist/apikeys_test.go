@@ -66,8 +66,8 @@ func TestCreateAPIKeyInTx(t *testing.T) {
 }
 
 func TestTouchAPIKeyFlushedAtClose(t *testing.T) {
-	dir := t.TempDir()
-	s := openAt(t, dir)
+	cfg := persisttest.Config(t, persist.Config{})
+	s := reopen(t, cfg)
 	u := newUser(t, s)
 	require.NoError(t, s.CreateAPIKey(t.Context(), persist.APIKey{ID: "key_t", UserID: u.ID, Prefix: "sk-t"}))
 	before := s.Stats().Writes
@@ -86,7 +86,7 @@ func TestTouchAPIKeyFlushedAtClose(t *testing.T) {
 	require.True(t, t1.Equal(list[0].LastUsedAt))
 
 	require.NoError(t, s.Close())
-	s2 := openAt(t, dir)
+	s2 := reopen(t, cfg)
 	k, err = s2.APIKeyByPrefix("sk-t")
 	require.NoError(t, err)
 	require.True(t, t1.Equal(k.LastUsedAt), "touches are flushed at Close")
@@ -94,8 +94,7 @@ func TestTouchAPIKeyFlushedAtClose(t *testing.T) {
 }
 
 func TestTouchAPIKeyFlushedPeriodically(t *testing.T) {
-	dir := t.TempDir()
-	s := openAt(t, dir, func(c *persist.Config) { c.TouchFlushInterval = 5 * time.Millisecond })
+	s := openEngine(t, func(c *persist.Config) { c.TouchFlushInterval = 5 * time.Millisecond })
 	u := newUser(t, s)
 	require.NoError(t, s.CreateAPIKey(t.Context(), persist.APIKey{ID: "key_p", UserID: u.ID, Prefix: "sk-p"}))
 	before := s.Stats().Writes

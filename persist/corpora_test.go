@@ -74,15 +74,15 @@ func TestCorpusIngestionCountsAndFencing(t *testing.T) {
 }
 
 func TestInProgressCorpusFilesAfterReopen(t *testing.T) {
-	dir := t.TempDir()
-	s := openAt(t, dir)
+	cfg := persisttest.Config(t, persist.Config{})
+	s := reopen(t, cfg)
 	u := newUser(t, s)
 	c, err := s.CreateCorpus(t.Context(), persist.Corpus{ID: uniq("corp"), WorkspaceID: u.DefaultWorkspaceID, Name: "docs"})
 	require.NoError(t, err)
 	_, err = s.StartIngestJob(t.Context(), persist.IngestJob{ID: uniq("ing"), CorpusID: c.ID}, []persist.CorpusFile{{FileID: "file_x", Path: "x.txt"}})
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
-	s = openAt(t, dir)
+	s = reopen(t, cfg)
 	left, err := s.InProgressCorpusFiles()
 	require.NoError(t, err)
 	require.Len(t, left, 1)

@@ -33,6 +33,8 @@ type kvTx interface {
 	// CreateBucketIfNotExists returns the top-level bucket name, creating
 	// it first if needed. Migrations call it.
 	CreateBucketIfNotExists(name []byte) (bucket, error)
+	// DeleteBucket removes the top-level bucket name and everything in it.
+	DeleteBucket(name []byte) error
 }
 
 // bucket is an ordered set of keys, with values or nested buckets, like

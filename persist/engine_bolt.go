@@ -63,6 +63,8 @@ func (t boltTx) CreateBucketIfNotExists(name []byte) (bucket, error) {
 	return boltBucket{b}, nil
 }
 
+func (t boltTx) DeleteBucket(name []byte) error { return t.tx.DeleteBucket(name) }
+
 type boltBucket struct{ b *bolt.Bucket }
 
 func (b boltBucket) Get(key []byte) []byte          { return b.b.Get(key) }

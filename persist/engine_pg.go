@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,7 +39,7 @@ type pgEngine struct {
 	cancel context.CancelFunc
 	closed atomic.Bool
 	// top caches the names of top-level buckets known to exist: they are
-	// created by migrations and never dropped.
+	// created by migrations and dropped only by tests, through this engine.
 	top sync.Map
 }
 
@@ -125,6 +126,9 @@ func (e *pgEngine) View(fn func(kvTx) error) error {
 	if err != nil {
 		return err
 	}
+	// Deferred too, so that a panic (or a test's FailNow) in fn returns
+	// the connection to the pool; a second Rollback is a no-op.
+	defer func() { _ = tx.Rollback(e.ctx) }()
 	t := &pgTx{e: e, tx: tx}
 	ferr := fn(t)
 	rerr := tx.Rollback(e.ctx)
@@ -150,7 +154,7 @@ func (e *pgEngine) Update(fn func(kvTx) error) error {
 			return err
 		}
 		t := &pgTx{e: e, tx: tx}
-		ferr := fn(t)
+		ferr := runRollingBack(e.ctx, tx, fn, t)
 		if t.err == nil && ferr == nil {
 			if err := tx.Commit(e.ctx); err == nil {
 				return nil
@@ -172,6 +176,20 @@ func (e *pgEngine) Update(fn func(kvTx) error) error {
 		}
 		return &engineError{t.err}
 	}
+}
+
+// runRollingBack runs fn, rolling tx back if fn panics or exits its
+// goroutine, so that the connection returns to the pool.
+func runRollingBack(ctx context.Context, tx pgx.Tx, fn func(kvTx) error, t *pgTx) error {
+	ok := false
+	defer func() {
+		if !ok {
+			_ = tx.Rollback(ctx)
+		}
+	}()
+	err := fn(t)
+	ok = true
+	return err
 }
 
 // Check runs fn in one snapshot: PostgreSQL checks its own pages, and no
@@ -251,6 +269,11 @@ func (t *pgTx) Bucket(name []byte) bucket {
 
 func (t *pgTx) CreateBucketIfNotExists(name []byte) (bucket, error) {
 	return t.root().CreateBucketIfNotExists(name)
+}
+
+func (t *pgTx) DeleteBucket(name []byte) error {
+	t.e.top.Delete(string(name))
+	return t.root().DeleteBucket(name)
 }
 
 type pgBucket struct {
@@ -408,19 +431,27 @@ func (b *pgBucket) ForEach(fn func(k, v []byte) error) error {
 	return nil
 }
 
-func (b *pgBucket) Cursor() cursor { return &pgCursor{b: b, i: -1} }
+func (b *pgBucket) Cursor() cursor { return &pgCursor{b: b} }
 
-// pgCursor holds one page of rows, in the order it was read: ascending,
-// or descending (desc) after Last or a step back past the page. i is the
-// current row; -1 and len(rows) are the positions past either end of the
-// page.
+// pgCursor moves as a bbolt cursor does (see cursorModel in the tests): a
+// move that would leave the keys returns nil and stays on the key at the
+// edge, so that turning around continues from it; a Seek past every key
+// leaves the cursor after the last, where Prev lands on the last key.
+//
+// It holds a window of rows in ascending key order, read a page at a
+// time: the page after the window when Next leaves it, the page before
+// when Prev does. A new window keeps the row the cursor came from, so
+// that turning around at a page edge reads nothing. Pages start small,
+// since most seeks read one or two keys, and double up to pgMaxPage.
 type pgCursor struct {
 	b    *pgBucket
 	rows []pgRow
-	desc bool
-	i    int
-	// more is set when the page was full: rows may follow in its order.
-	more bool
+	i    int // the current row of rows, when rows is not empty
+	// head and tail are set when the window starts at the bucket's first
+	// key and ends at its last: there is nothing to read beyond them.
+	head, tail bool
+	// past is set after a Seek found no key at or after its argument.
+	past bool
 	size int
 }
 
@@ -443,133 +474,132 @@ var pgPageSQL = map[[2]int]string{
 	{int(pgLT), 1}:  `SELECT key, value FROM kv WHERE bucket = $1 AND key < $3 ORDER BY key DESC LIMIT $2`,
 }
 
-// fetch reads a page; it returns nil when there are no rows (or on a
-// database error, recorded in the transaction).
-func (c *pgCursor) fetch(bound pgBound, desc bool, key []byte) []pgRow {
+// fetch reads a page, in ascending key order whatever order the query
+// walks in, and reports whether it was full (rows may follow it in the
+// query's order). It returns nil when there are no rows, or on a database
+// error, which it records in the transaction.
+func (c *pgCursor) fetch(bound pgBound, desc bool, key []byte) (out []pgRow, full bool) {
 	t := c.b.t
 	if t.err != nil {
-		return nil
+		return nil, false
 	}
+	if c.size == 0 {
+		c.size = pgFirstPage
+	}
+	size := c.size
+	c.size = min(c.size*2, pgMaxPage)
 	d := 0
 	if desc {
 		d = 1
 	}
-	args := []any{c.b.path, c.size}
+	args := []any{c.b.path, size}
 	if bound != pgAll {
 		args = append(args, key)
 	}
 	rows, err := t.tx.Query(t.e.ctx, pgPageSQL[[2]int{int(bound), d}], args...)
 	if err != nil {
 		t.fail(err)
-		return nil
+		return nil, false
 	}
 	defer rows.Close()
-	out := make([]pgRow, 0, min(c.size, pgFirstPage))
+	out = make([]pgRow, 0, min(size, pgFirstPage))
 	for rows.Next() {
 		var r pgRow
 		if err := rows.Scan(&r.k, &r.v); err != nil {
 			t.fail(err)
-			return nil
+			return nil, false
 		}
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
 		t.fail(err)
-		return nil
+		return nil, false
 	}
-	c.more = len(out) == c.size
-	c.size = min(c.size*2, pgMaxPage)
-	return out
-}
-
-// start positions the cursor on the first row of a fresh page.
-func (c *pgCursor) start(bound pgBound, desc bool, key []byte) ([]byte, []byte) {
-	c.size = pgFirstPage
-	c.rows, c.desc, c.i = c.fetch(bound, desc, key), desc, 0
-	return c.cur()
+	if desc {
+		slices.Reverse(out)
+	}
+	return out, len(out) == size
 }
 
 func (c *pgCursor) cur() ([]byte, []byte) {
-	if c.i < 0 || c.i >= len(c.rows) {
+	if c.past || c.i < 0 || c.i >= len(c.rows) {
 		return nil, nil
 	}
 	r := c.rows[c.i]
 	return r.k, r.v
 }
 
-func (c *pgCursor) First() ([]byte, []byte)        { return c.start(pgAll, false, nil) }
-func (c *pgCursor) Last() ([]byte, []byte)         { return c.start(pgAll, true, nil) }
-func (c *pgCursor) Seek(k []byte) ([]byte, []byte) { return c.start(pgGE, false, k) }
+func (c *pgCursor) First() ([]byte, []byte) {
+	c.size, c.past = 0, false
+	var full bool
+	c.rows, full = c.fetch(pgAll, false, nil)
+	c.head, c.tail, c.i = true, !full, 0
+	return c.cur()
+}
+
+func (c *pgCursor) Last() ([]byte, []byte) {
+	c.size, c.past = 0, false
+	var full bool
+	c.rows, full = c.fetch(pgAll, true, nil)
+	c.head, c.tail, c.i = !full, true, len(c.rows)-1
+	return c.cur()
+}
+
+func (c *pgCursor) Seek(k []byte) ([]byte, []byte) {
+	c.size = 0
+	var full bool
+	c.rows, full = c.fetch(pgGE, false, k)
+	c.past = len(c.rows) == 0
+	c.head, c.tail, c.i = false, !full, 0
+	return c.cur()
+}
 
 // Next moves to the next larger key.
 func (c *pgCursor) Next() ([]byte, []byte) {
-	if len(c.rows) == 0 {
+	if c.past || len(c.rows) == 0 {
 		return nil, nil
 	}
-	if !c.desc {
-		switch {
-		case c.i+1 < len(c.rows):
-			c.i++
-			return c.cur()
-		case c.i >= len(c.rows) || !c.more:
-			c.i = len(c.rows)
-			return nil, nil
-		}
-		return c.refill(pgGT, false, c.rows[len(c.rows)-1].k)
-	}
-	switch {
-	case c.i > 0:
-		c.i--
+	if c.i+1 < len(c.rows) {
+		c.i++
 		return c.cur()
-	case c.i < 0:
+	}
+	if c.tail {
 		return nil, nil
 	}
-	return c.refill(pgGT, false, c.rows[0].k)
+	from := c.rows[c.i]
+	page, full := c.fetch(pgGT, false, from.k)
+	if len(page) == 0 {
+		c.tail = true
+		return nil, nil
+	}
+	c.rows = append([]pgRow{from}, page...)
+	c.head, c.tail, c.i = false, !full, 1
+	return c.cur()
 }
 
 // Prev moves to the next smaller key.
 func (c *pgCursor) Prev() ([]byte, []byte) {
+	if c.past {
+		return c.Last()
+	}
 	if len(c.rows) == 0 {
 		return nil, nil
 	}
-	if c.desc {
-		switch {
-		case c.i+1 < len(c.rows):
-			c.i++
-			return c.cur()
-		case c.i >= len(c.rows) || !c.more:
-			c.i = len(c.rows)
-			return nil, nil
-		}
-		return c.refill(pgLT, true, c.rows[len(c.rows)-1].k)
-	}
-	switch {
-	case c.i > 0:
+	if c.i > 0 {
 		c.i--
 		return c.cur()
-	case c.i < 0:
+	}
+	if c.head {
 		return nil, nil
 	}
-	return c.refill(pgLT, true, c.rows[0].k)
-}
-
-// refill reads the page after key in the given order. With no rows there,
-// the cursor stays on its page, past the end it moved towards.
-func (c *pgCursor) refill(bound pgBound, desc bool, key []byte) ([]byte, []byte) {
-	more := c.more
-	rows := c.fetch(bound, desc, key)
-	if len(rows) == 0 {
-		c.more = more // of the page the cursor stays on
-		// Past the end in the direction of travel: for the current page's
-		// order that is len(rows) when moving with it, -1 against it.
-		if desc == c.desc {
-			c.i = len(c.rows)
-		} else {
-			c.i = -1
-		}
+	from := c.rows[c.i]
+	page, full := c.fetch(pgLT, true, from.k)
+	if len(page) == 0 {
+		c.head = true
 		return nil, nil
 	}
-	c.rows, c.desc, c.i = rows, desc, 0
+	c.rows = append(page, from)
+	c.head, c.tail, c.i = !full, false, len(page)-1
 	return c.cur()
 }
 

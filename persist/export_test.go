@@ -1,6 +1,13 @@
 package persist
 
-import bolt "go.etcd.io/bbolt"
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+
+	bolt "go.etcd.io/bbolt"
+)
 
 // BenchPut puts v at k in a scratch bucket: a write of known size for
 // measuring the writer alone.
@@ -61,4 +68,42 @@ func (s *Store) RawUpdate(fn func(RawTx) error) error {
 func (tx *Tx) BenchAdd(k []byte) error {
 	b := tx.bucket([]byte("bench"))
 	return b.Put(k, u64(readU64(b.Get(k))+1))
+}
+
+// recordingTx records the top-level buckets a migration creates.
+type recordingTx struct {
+	kvTx
+	created [][]byte
+}
+
+func (r *recordingTx) CreateBucketIfNotExists(name []byte) (bucket, error) {
+	r.created = append(r.created, bytes.Clone(name))
+	return r.kvTx.CreateBucketIfNotExists(name)
+}
+
+// RollBackLastMigration makes s's data what the previous schema version
+// wrote: it drops the top-level buckets the last migration creates and
+// sets the schema version back by one. Call it only while nothing else
+// writes, then reopen the store.
+func (s *Store) RollBackLastMigration() error {
+	errAbort := errors.New("abort")
+	rec := &recordingTx{}
+	err := s.eng.Update(func(t kvTx) error {
+		rec.kvTx, rec.created = t, nil
+		if err := migrations[len(migrations)-1](rec); err != nil {
+			return err
+		}
+		return errAbort
+	})
+	if !errors.Is(err, errAbort) {
+		return fmt.Errorf("record the last migration: %w", err)
+	}
+	return s.eng.Update(func(t kvTx) error {
+		for _, name := range rec.created {
+			if err := t.DeleteBucket(name); err != nil {
+				return err
+			}
+		}
+		return t.Bucket(bucketMeta).Put(metaSchemaVersion, []byte(strconv.Itoa(len(migrations)-1)))
+	})
 }

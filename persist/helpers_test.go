@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/seshat-host/seshat/persist"
+	"github.com/seshat-host/seshat/persist/persisttest"
 )
 
 var seq atomic.Int64
@@ -67,4 +68,26 @@ func save(t testing.TB, s *persist.Store, sv persist.SessionSave) error {
 		t.Fatal("SaveSession did not report")
 		return nil
 	}
+}
+
+// openEngine opens a store with persisttest.OpenConfig, on the engine the
+// test runs on (see TestConformance), with mod applied to its config.
+func openEngine(t testing.TB, mod ...func(*persist.Config)) *persist.Store {
+	t.Helper()
+	var cfg persist.Config
+	for _, m := range mod {
+		m(&cfg)
+	}
+	return persisttest.OpenConfig(t, cfg)
+}
+
+// reopen opens a store on cfg (from persisttest.Config, so on the engine
+// the test runs on) and closes it on cleanup; tests call it again with the
+// same cfg to reopen the same data.
+func reopen(t testing.TB, cfg persist.Config) *persist.Store {
+	t.Helper()
+	s, err := persist.Open(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	return s
 }

@@ -85,7 +85,7 @@ func TestMCPServersSealedScopedAndNamed(t *testing.T) {
 }
 
 func TestDeleteWorkspaceRemovesItsMCPServers(t *testing.T) {
-	s := openAt(t, t.TempDir())
+	s := openEngine(t)
 	u := newUser(t, s)
 	ctx := t.Context()
 	ws, err := s.CreateWorkspace(ctx, persist.Workspace{Name: "team"}, u.ID)

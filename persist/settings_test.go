@@ -114,7 +114,7 @@ func TestWrongMasterKeyFailsOpen(t *testing.T) {
 }
 
 func TestProviderSettingWithoutMasterKey(t *testing.T) {
-	s := openAt(t, t.TempDir())
+	s := openEngine(t)
 	ctx := t.Context()
 	u := settingsUser(t, s)
 	_, err := s.CreateProviderSetting(ctx, persist.ProviderSetting{ID: "pset_k", Name: "k", Provider: "openai",
@@ -160,7 +160,7 @@ func TestSealedSecretsAreBoundToTheirSetting(t *testing.T) {
 }
 
 func TestProviderSettingsForScopesAndOrder(t *testing.T) {
-	s := openAt(t, t.TempDir(), withKey(masterKey(4)))
+	s := openEngine(t, withKey(masterKey(4)))
 	ctx := t.Context()
 	a, b := settingsUser(t, s), settingsUser(t, s)
 	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -256,7 +256,7 @@ func TestDefaultProviderSettingAndDelete(t *testing.T) {
 }
 
 func TestSaveProviderTokenKeepsVersion(t *testing.T) {
-	s := openAt(t, t.TempDir(), withKey(masterKey(6)))
+	s := openEngine(t, withKey(masterKey(6)))
 	ctx := t.Context()
 	u := settingsUser(t, s)
 	ps, err := s.CreateProviderSetting(ctx, persist.ProviderSetting{ID: "pset_o", Name: "o", Provider: "openai",

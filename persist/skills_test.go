@@ -18,7 +18,7 @@ func skillOf(id, name, scope, ws string, files map[string][]byte) persist.Skill 
 }
 
 func TestSkillsScopedNamedAndDeletedWithTheirWorkspace(t *testing.T) {
-	s := openAt(t, t.TempDir())
+	s := openEngine(t)
 	u := newUser(t, s)
 	ctx := t.Context()
 	files := map[string][]byte{persist.SkillManifest: []byte("---\nname: pdf\n---\nbody"), "ref/a.md": []byte("A"), "empty.txt": {}}
@@ -93,7 +93,7 @@ func synced(name, path, digest string) persist.SyncedSkill {
 }
 
 func TestSkillSyncAddsUpdatesRemovesAndKeepsFailedPaths(t *testing.T) {
-	s := openAt(t, t.TempDir())
+	s := openEngine(t)
 	ctx := t.Context()
 	n := 0
 	newID := func() string { n++; return uniq("skill_s") }

@@ -45,8 +45,8 @@ func TestOpenLockedDataDir(t *testing.T) {
 }
 
 func TestReopenKeepsEverything(t *testing.T) {
-	dir := t.TempDir()
-	s := openAt(t, dir)
+	cfg := persisttest.Config(t, persist.Config{})
+	s := reopen(t, cfg)
 	u := newUser(t, s)
 	key := persist.APIKey{UserID: u.ID, Name: "ci", Prefix: uniq("sk"), Hash: []byte{1, 2, 3}}
 	require.NoError(t, s.CreateAPIKey(t.Context(), key))
@@ -61,7 +61,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 	}))
 	require.NoError(t, s.Close())
 
-	s2 := openAt(t, dir)
+	s2 := reopen(t, cfg)
 	require.NoError(t, s2.Check())
 	require.Equal(t, persist.LatestSchema(), s2.SchemaVersion())
 	got, err := s2.UserByEmail(u.Email)

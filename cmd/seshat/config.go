@@ -98,6 +98,9 @@ type Config struct {
 	JobRunHistory int
 	// MemoryWorkers caps the users whose memory extractions run at once.
 	MemoryWorkers int
+	// Store names the store's engine: "bolt" (the file in DataDir) or a
+	// postgres:// URL.
+	Store string
 	// MemoryExtractTimeout bounds one memory extraction's model call.
 	MemoryExtractTimeout time.Duration
 	// KnowledgeWorkers caps the files ingested into corpora at once.
@@ -252,6 +255,9 @@ var settings = []setting{
 	{key: "job_run_history", env: "SESHAT_JOB_RUN_HISTORY", def: "100",
 		usage: "runs kept per scheduled job (older ones are pruned)",
 		field: func(c *Config) any { return &c.JobRunHistory }},
+	{key: "store", env: "SESHAT_STORE", def: "bolt", secret: true,
+		usage: "the store's engine: bolt (the embedded file in the data dir) or a postgres://USER:PASSWORD@HOST:PORT/DB URL (records in PostgreSQL, schema migrated at start; uploaded files' bytes stay in the data dir; servers sharing a database must share SESHAT_MASTER_KEY and SESHAT_JWT_SECRET)",
+		field: func(c *Config) any { return &c.Store }},
 	{key: "memory_workers", env: "SESHAT_MEMORY_WORKERS", def: "4",
 		usage: "users whose memory extractions (a model call after a turn) run at once; the others wait",
 		field: func(c *Config) any { return &c.MemoryWorkers }},

@@ -143,6 +143,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	store, err := persist.Open(persist.Config{
 		Dir: cfg.DataDir,
+		URL: cfg.Store,
 		// A second server on the same data dir must fail fast.
 		OpenTimeout: time.Second,
 		Logger:      log,

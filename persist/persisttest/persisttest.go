@@ -91,15 +91,24 @@ func Open(t testing.TB) *persist.Store {
 	return OpenConfig(t, persist.Config{})
 }
 
-// OpenConfig is Open with cfg's other fields; Dir, NoSync and the engine
-// settings are filled in.
-func OpenConfig(t testing.TB, cfg persist.Config) *persist.Store {
+// Config returns cfg with Dir, NoSync and the engine settings filled in,
+// for tests that close a store and open it again on the same data: each
+// call makes a fresh data dir (and schema), each persist.Open of the
+// result opens the same one.
+func Config(t testing.TB, cfg persist.Config) persist.Config {
 	t.Helper()
 	cfg.Dir, cfg.NoSync = t.TempDir(), true
 	if engineFor(t) == Postgres {
 		cfg = PostgresConfig(t, cfg)
 	}
-	s, err := persist.Open(cfg)
+	return cfg
+}
+
+// OpenConfig is Open with cfg's other fields; Dir, NoSync and the engine
+// settings are filled in.
+func OpenConfig(t testing.TB, cfg persist.Config) *persist.Store {
+	t.Helper()
+	s, err := persist.Open(Config(t, cfg))
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		require.NoError(t, s.Check(), "store consistency")
