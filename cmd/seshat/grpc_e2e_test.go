@@ -186,12 +186,6 @@ func TestGRPCUnaryAndErrors(t *testing.T) {
 		})
 	}
 
-	t.Run("not wired yet", func(t *testing.T) {
-		var out seshatv1.ListAgentsResponse
-		err := g.invoke(ctx, alice, "/seshat.v1.AgentService/ListAgents", &seshatv1.ListAgentsRequest{}, &out)
-		require.Equal(t, codes.Unimplemented, status.Code(err), "%v", err)
-	})
-
 	t.Run("files", func(t *testing.T) {
 		cs, err := g.Conn.NewStream(authed(ctx, alice), &grpc.StreamDesc{ClientStreams: true}, "/seshat.v1.FileService/UploadFile")
 		require.NoError(t, err)

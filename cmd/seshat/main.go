@@ -388,7 +388,7 @@ func newServer(cfg Config, store *persist.Store, log *slog.Logger) (*httpapi.Ser
 		Auth: authSvc, Admitter: ledger,
 		Sessions: hst, Turns: hst, Permissions: hst, Jobs: hst,
 		Files: fileSvc, Memories: mem, MCP: toolFamily{mcp: mcpMgr, web: web},
-		Corpora: fam.knowledge, Skills: skillAPI{svc: skl}, Plans: pln,
+		Corpora: fam.knowledge, Skills: skillAPI{svc: skl}, Plans: pln, Agents: agentAPI{svc: agt},
 	})
 	if err != nil {
 		return nil, nil, nil, nil, errors.Join(err, hst.Close(context.Background()), fam.Close(context.Background()))

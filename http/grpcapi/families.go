@@ -6,10 +6,9 @@ import (
 	"connectrpc.com/connect"
 )
 
-// The API families whose services are defined in proto/ but not wired
-// here yet. Their services answer Unimplemented (see plans.go,
-// agents.go), and so do request fields of the wired services that need
-// them.
+// The API families that request fields of the wired services need but
+// that those services do not serve over gRPC yet (agent_slug of sessions
+// and queries): such a field answers Unimplemented.
 const (
 	familyAgents = "agent profiles"
 )

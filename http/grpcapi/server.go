@@ -83,6 +83,8 @@ type Deps struct {
 	Skills Skills
 	// Plans serves PlanService.
 	Plans Plans
+	// Agents serves AgentService.
+	Agents Agents
 }
 
 // Server is the gRPC API server.
