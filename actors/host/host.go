@@ -86,6 +86,8 @@ type Host struct {
 	closed  atomic.Bool
 	// jobsStarted is set while the scheduler runs (StartJobs to StopJobs).
 	jobsStarted atomic.Bool
+	// maxJobs is JobsConfig.MaxJobsPerUser, set by StartJobs.
+	maxJobs atomic.Int64
 	strategy    actor.SupervisorStrategy
 	quotas      *quota.Ledger
 
