@@ -87,9 +87,9 @@ type Host struct {
 	// jobsStarted is set while the scheduler runs (StartJobs to StopJobs).
 	jobsStarted atomic.Bool
 	// maxJobs is JobsConfig.MaxJobsPerUser, set by StartJobs.
-	maxJobs atomic.Int64
-	strategy    actor.SupervisorStrategy
-	quotas      *quota.Ledger
+	maxJobs  atomic.Int64
+	strategy actor.SupervisorStrategy
+	quotas   *quota.Ledger
 
 	mu   sync.Mutex // guards live
 	live map[string]struct{}
