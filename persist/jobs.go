@@ -199,6 +199,26 @@ func (s *Store) ListEnabledJobs() ([]Job, error) {
 	return list, err
 }
 
+// CountJobsOfUser counts the jobs whose runs are turns of userID, in
+// every workspace.
+func (s *Store) CountJobsOfUser(userID string) (int, error) {
+	n := 0
+	err := s.View(func(tx *Tx) error {
+		jobs := tx.bucket(bucketJobs)
+		return jobs.ForEach(func(k, _ []byte) error {
+			var j Job
+			if _, err := getJSON(jobs, k, &j); err != nil {
+				return err
+			}
+			if j.UserID == userID {
+				n++
+			}
+			return nil
+		})
+	})
+	return n, err
+}
+
 func sortJobs(list []Job) {
 	slices.SortFunc(list, func(a, b Job) int {
 		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(b.ID, a.ID))

@@ -21,6 +21,8 @@ var (
 	ErrTooManyTurns = errors.New("too many running turns")
 	// ErrTooManyStreams: the caller holds as many streams as allowed.
 	ErrTooManyStreams = errors.New("too many open streams")
+	// ErrTooManyJobs: the caller owns as many scheduled jobs as allowed.
+	ErrTooManyJobs = errors.New("too many scheduled jobs")
 	// ErrOverloaded: the host refuses new work for now.
 	ErrOverloaded = errors.New("overloaded")
 	// ErrTurnFailed: the turn failed after it started (the provider call

@@ -86,8 +86,10 @@ type Host struct {
 	closed  atomic.Bool
 	// jobsStarted is set while the scheduler runs (StartJobs to StopJobs).
 	jobsStarted atomic.Bool
-	strategy    actor.SupervisorStrategy
-	quotas      *quota.Ledger
+	// maxJobs is JobsConfig.MaxJobsPerUser, set by StartJobs.
+	maxJobs  atomic.Int64
+	strategy actor.SupervisorStrategy
+	quotas   *quota.Ledger
 
 	mu   sync.Mutex // guards live
 	live map[string]struct{}

@@ -45,6 +45,9 @@ type JobsConfig struct {
 	RunHistory int
 	// StartTimeout bounds starting a run's turn. If zero, 30s.
 	StartTimeout time.Duration
+	// MaxJobsPerUser caps the jobs whose runs are one user's turns; one
+	// more is agent.ErrTooManyJobs. If zero, 100.
+	MaxJobsPerUser int
 }
 
 // JobSpec creates a job. Name, Schedule and Prompt are required.
@@ -112,6 +115,7 @@ func (h *Host) StartJobs(ctx context.Context, cfg JobsConfig) error {
 	if err := jobs.Start(ctx, d, actor.WithGuardian(h.strategy)); err != nil {
 		return err
 	}
+	h.maxJobs.Store(int64(cfg.MaxJobsPerUser))
 	h.jobsStarted.Store(true)
 	return nil
 }
@@ -157,6 +161,13 @@ func (h *Host) CreateJob(ctx context.Context, userID string, spec JobSpec) (pers
 	}
 	if err := h.checkJob(ctx, userID, &j); err != nil {
 		return persist.Job{}, err
+	}
+	n, err := h.cfg.Store.CountJobsOfUser(userID)
+	if err != nil {
+		return persist.Job{}, err
+	}
+	if limit := cmp.Or(int(h.maxJobs.Load()), 100); n >= limit {
+		return persist.Job{}, fmt.Errorf("%w: at most %d jobs per user", agent.ErrTooManyJobs, limit)
 	}
 	if err := h.cfg.Store.CreateJob(ctx, j); err != nil {
 		return persist.Job{}, err

@@ -277,25 +277,39 @@ func (t *run) toolRound(ctx context.Context, uses []agent.Block) agent.StopReaso
 // run, and the tool_started/tool_finished events. A panic in the tool is
 // left in t.res.Err and answered as an error result.
 func (t *run) runTool(ctx context.Context, u agent.Block) (content string, isError bool) {
+	tl, refusal := t.gate(ctx, u)
+	if tl == nil {
+		// A refused call still closes with tool_finished, so a client's
+		// tool card for it never stays open.
+		isError = true
+		t.runtime(agent.RuntimeEvent{Type: agent.RuntimeToolFinished, ToolUseID: u.ID, Name: u.Name, IsError: &isError, Output: &refusal})
+		return refusal, true
+	}
+	return t.execute(ctx, tl, u)
+}
+
+// gate runs the checks and the permission of one tool use. It returns the
+// tool to run, or nil and why the call is refused.
+func (t *run) gate(ctx context.Context, u agent.Block) (tool.Tool, string) {
 	tl, ok := t.serverTool(u.Name)
 	if !ok {
-		return "unknown tool: " + u.Name, true
+		return nil, "unknown tool: " + u.Name
 	}
 	if err := tool.ValidateInput(tl.Spec().InputSchema, u.Input); err != nil {
-		return err.Error(), true
+		return nil, err.Error()
 	}
 	info := permission.ToolInfo{Name: u.Name, NeedsApproval: tl.NeedsApproval(), ReadOnly: tl.ReadOnly()}
 	if permission.PlanBlocks(t.in.PermissionMode, info) {
 		// The absolute gate: nothing below (a remembered allow, NoAsk,
 		// a tool's own approval setting) is consulted in plan mode.
-		return deniedByMode(agent.ModePlan, u.Name), true
+		return nil, deniedByMode(agent.ModePlan, u.Name)
 	}
 	if limit, ok := t.in.ToolUseLimits[u.Name]; ok {
 		if t.uses == nil {
 			t.uses = make(map[string]int)
 		}
 		if t.uses[u.Name] >= limit {
-			return fmt.Sprintf("%s: %s may be called at most %d times in this turn", ErrMaxUsesExceeded, u.Name, limit), true
+			return nil, fmt.Sprintf("%s: %s may be called at most %d times in this turn", ErrMaxUsesExceeded, u.Name, limit)
 		}
 		t.uses[u.Name]++
 	}
@@ -305,19 +319,24 @@ func (t *run) runTool(ctx context.Context, u agent.Block) (content string, isErr
 		d, err := t.sink.Permission(ctx, PermissionRequest{ToolUseID: u.ID, ToolName: u.Name, Input: u.Input})
 		switch {
 		case ctx.Err() != nil:
-			return resultInterrupted, true
+			return nil, resultInterrupted
 		case err != nil:
-			return "permission denied: " + err.Error(), true
+			return nil, "permission denied: " + err.Error()
 		case !d.Allow:
 			if d.Reason != "" {
-				return "permission denied: " + d.Reason, true
+				return nil, "permission denied: " + d.Reason
 			}
-			return "permission denied", true
+			return nil, "permission denied"
 		}
 	default:
-		return deniedByMode(t.in.PermissionMode, u.Name), true
+		return nil, deniedByMode(t.in.PermissionMode, u.Name)
 	}
+	return tl, ""
+}
 
+// execute runs an allowed tool use between its tool_started and
+// tool_finished events.
+func (t *run) execute(ctx context.Context, tl tool.Tool, u agent.Block) (content string, isError bool) {
 	t.runtime(agent.RuntimeEvent{Type: agent.RuntimeToolStarted, ToolUseID: u.ID, Name: u.Name, Input: u.Input})
 	if t.log.Enabled(ctx, slog.LevelDebug) {
 		t.log.Debug("tool started", keyToolName, u.Name, keyToolUseID, u.ID)

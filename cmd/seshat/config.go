@@ -96,6 +96,8 @@ type Config struct {
 	MaxTurnEvents int
 	// JobRunHistory is how many runs each scheduled job keeps.
 	JobRunHistory int
+	// MaxJobsPerUser caps the scheduled jobs of one user.
+	MaxJobsPerUser int
 	// MemoryWorkers caps the users whose memory extractions run at once.
 	MemoryWorkers int
 	// Store names the store's engine: "bolt" (the file in DataDir) or a
@@ -255,6 +257,9 @@ var settings = []setting{
 	{key: "job_run_history", env: "SESHAT_JOB_RUN_HISTORY", def: "100",
 		usage: "runs kept per scheduled job (older ones are pruned)",
 		field: func(c *Config) any { return &c.JobRunHistory }},
+	{key: "max_jobs_per_user", env: "SESHAT_MAX_JOBS_PER_USER", def: "100",
+		usage: "scheduled jobs whose runs are one user's turns; one more is 429 too_many_jobs",
+		field: func(c *Config) any { return &c.MaxJobsPerUser }},
 	{key: "store", env: "SESHAT_STORE", secret: true,
 		usage: "the store's engine: unset or bolt (the embedded file in the data dir) or a postgres://USER:PASSWORD@HOST:PORT/DB URL (records in PostgreSQL, schema migrated at start; uploaded files' bytes stay in the data dir; servers sharing a database must share SESHAT_MASTER_KEY and SESHAT_JWT_SECRET)",
 		field: func(c *Config) any { return &c.Store }},
@@ -455,6 +460,9 @@ func validate(cfg Config) error {
 	}
 	if cfg.DebugAddr != "" && !loopbackAddr(cfg.DebugAddr) {
 		bad = append(bad, fmt.Errorf("SESHAT_DEBUG_ADDR %q must be a loopback address such as 127.0.0.1:6060", cfg.DebugAddr))
+	}
+	if cfg.MaxJobsPerUser <= 0 {
+		bad = append(bad, errors.New("SESHAT_MAX_JOBS_PER_USER must be positive"))
 	}
 	if cfg.JobRunHistory <= 0 {
 		bad = append(bad, errors.New("SESHAT_JOB_RUN_HISTORY must be positive"))

@@ -35,6 +35,7 @@ const (
 	CodeHeadersTooLarge      = "headers_too_large"      // 431
 	CodeRateLimited          = "rate_limited"           // 429: too many attempts; see Retry-After
 	CodeTooManyTurns         = "too_many_turns"         // 429
+	CodeTooManyJobs          = "too_many_jobs"          // 429
 	CodeTooManyStreams       = "too_many_streams"       // 429
 	CodeQuotaExceeded        = "quota_exceeded"         // 429: a quota limit refused the request; see quota and Retry-After
 	CodeStreamDropped        = "stream_dropped"         // a stream fell behind its turn and was cut; re-attach after its last event id
@@ -120,6 +121,7 @@ var sentinels = []struct {
 	{persist.ErrConflict, http.StatusConflict, CodeConflict, "conflict"},
 	{agent.ErrTooManyTurns, http.StatusTooManyRequests, CodeTooManyTurns, "too many running turns"},
 	{agent.ErrTooManyStreams, http.StatusTooManyRequests, CodeTooManyStreams, "too many open streams"},
+	{agent.ErrTooManyJobs, http.StatusTooManyRequests, CodeTooManyJobs, "too many scheduled jobs"},
 	{persist.ErrTooLarge, http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "file too large"},
 	{agent.ErrOverloaded, http.StatusServiceUnavailable, CodeOverloaded, "the server is overloaded; retry later"},
 	{agent.ErrTurnFailed, http.StatusBadGateway, CodeTurnFailed, ""},
