@@ -20,8 +20,9 @@
 // the profile's tools.allow and tools.deny, hides the tools of MCP
 // servers the profile does not name when it names some, and hides
 // web_search when the profile turns it off: a profile only ever narrows
-// what a turn may use, never widens it. The skills family ranks the
-// profile's skills first (Service.Skills is its hook).
+// what a turn may use, never widens it. A profile that names skills makes
+// them the turn's whole skill catalogue (Service.Skills is the skills
+// family's hook).
 //
 // # Security
 //
