@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -103,4 +104,42 @@ func TestToolUsesPerResponseAndTurnAreCapped(t *testing.T) {
 		}
 		require.Contains(t, r.ToolResults[3].Content, "at most 3 tools")
 	})
+}
+
+// TestWriteFileByAToolCountsTowardStoredBytes has a tool write files for a
+// user with a stored_bytes quota: what it writes counts toward the user's
+// and the workspace's stored bytes, and a write past the quota is a tool
+// error the model reads, with nothing stored.
+func TestWriteFileByAToolCountsTowardStoredBytes(t *testing.T) {
+	s := startServer(t, "", nil)
+	admin := s.register(t, "admin@example.com", "password123").Token
+	u := s.register(t, "writer@example.com", "password123")
+	tok := u.Token
+	created[apitype.Quota](t, s.call(t, "PUT", "/api/v1/quotas/user/"+u.User.ID, admin, apitype.QuotaLimits{StoredBytes: 10}), 200)
+
+	write := func(path, content string) apitype.ToolResult {
+		t.Helper()
+		input, err := json.Marshal(map[string]string{"path": path, "content": content})
+		require.NoError(t, err)
+		r := s.query(t, tok, apitype.QueryRequest{Prompt: "@tool write_file " + string(input), PermissionMode: "accept_all"})
+		require.Len(t, r.ToolResults, 1)
+		return r.ToolResults[0]
+	}
+	require.False(t, write("a.txt", "12345678").IsError)
+	require.Equal(t, int64(8), s.quotaOf(t, tok, "", "user").Usage.StoredBytes)
+	require.Equal(t, int64(8), s.quotaOf(t, tok, u.User.DefaultWorkspaceID, "workspace").Usage.StoredBytes)
+
+	res := write("b.txt", "12345")
+	require.True(t, res.IsError, "over the quota: %s", res.Content)
+	require.Contains(t, res.Content, "stored_bytes")
+	var files apitype.List[apitype.File]
+	s.get(t, "/api/v1/files", tok).JSON(t, &files)
+	require.Len(t, files.Data, 1, "nothing was stored")
+	require.Equal(t, int64(8), s.quotaOf(t, tok, "", "user").Usage.StoredBytes)
+
+	// Replacing a file counts its new size only; an upload then sees
+	// what the tool wrote.
+	require.False(t, write("a.txt", "1234").IsError)
+	require.Equal(t, int64(4), s.quotaOf(t, tok, "", "user").Usage.StoredBytes)
+	requireQuotaError(t, s.upload(t, tok, "c.txt", "text/plain", []byte("1234567"), nil), "user", "stored_bytes")
 }
