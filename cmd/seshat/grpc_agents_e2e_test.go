@@ -2,7 +2,10 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -211,4 +214,53 @@ func TestGRPCAgentSlug(t *testing.T) {
 			require.Equal(t, "not_found", info.GetReason())
 		}
 	})
+}
+
+// TestGRPCAgentWebSearch checks that a profile created over gRPC without
+// web_search leaves web search as the server offers it, as REST's absent
+// field does, and that an update naming web_search false hides the tool.
+func TestGRPCAgentWebSearch(t *testing.T) {
+	g := startGRPCServer(t, nil)
+	searx := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"query":%q,"results":[{"url":"https://go.dev/","title":"The Go Programming Language","content":"Go","publishedDate":null}]}`, r.URL.Query().Get("q"))
+	}))
+	t.Cleanup(searx.Close)
+	ctx := t.Context()
+	admin := g.register(t, "root@example.com", "password123").Token
+	aliceAcct := g.register(t, "alice@example.com", "password123")
+	alice, ws := aliceAcct.Token, aliceAcct.User.DefaultWorkspaceID
+	resp := g.do(t, request{Method: http.MethodPut, Path: "/api/v1/web/search/settings", Token: admin,
+		Body: map[string]any{"provider": "searxng", "base_url": searx.URL}})
+	require.Equal(t, http.StatusOK, resp.Status, string(resp.Body))
+
+	search := func() *seshatv1.ToolResult {
+		t.Helper()
+		var out seshatv1.QueryResponse
+		require.NoError(t, g.invoke(ctx, alice, "/seshat.v1.QueryService/Query",
+			&seshatv1.QueryRequest{Prompt: `@tool web_search {"query":"golang"}`, AgentSlug: "researcher"}, &out))
+		require.Len(t, out.GetToolResults(), 1)
+		return out.GetToolResults()[0]
+	}
+
+	var made seshatv1.CreateAgentResponse
+	require.NoError(t, g.invoke(ctx, alice, "/seshat.v1.AgentService/CreateAgent",
+		&seshatv1.CreateAgentRequest{Slug: "researcher", WorkspaceId: ws}, &made))
+	id := made.GetAgent().GetId()
+	require.True(t, made.GetAgent().GetWebSearch(), "the profile does not hide web search")
+	rest := created[apitype.Agent](t, g.call(t, http.MethodGet, "/api/v1/agents/"+id, alice, nil), 200)
+	require.Nil(t, rest.WebSearch, "REST shows the field as never set")
+	res := search()
+	require.False(t, res.GetIsError(), res.GetContent())
+	require.Contains(t, res.GetContent(), "https://go.dev/")
+
+	var upd seshatv1.UpdateAgentResponse
+	require.NoError(t, g.invoke(ctx, alice, "/seshat.v1.AgentService/UpdateAgent", &seshatv1.UpdateAgentRequest{
+		Id: id, Agent: &seshatv1.Agent{}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"web_search"}},
+	}, &upd))
+	require.False(t, upd.GetAgent().GetWebSearch())
+	rest = created[apitype.Agent](t, g.call(t, http.MethodGet, "/api/v1/agents/"+id, alice, nil), 200)
+	require.NotNil(t, rest.WebSearch)
+	require.False(t, *rest.WebSearch)
+	require.True(t, search().GetIsError(), "the profile now hides web_search")
 }
