@@ -352,6 +352,9 @@ func newServer(cfg Config, store *persist.Store, log *slog.Logger) (*httpapi.Ser
 		},
 		Logger:     log,
 		Registerer: reg,
+
+		MaxToolUsesPerResponse: cfg.MaxToolUsesPerResponse,
+		MaxToolUsesPerTurn:     cfg.MaxToolUsesPerTurn,
 	})
 	if err != nil {
 		return nil, nil, nil, nil, errors.Join(err, fam.Close(context.Background()))
