@@ -210,8 +210,8 @@ func showBars(mode string, w io.Writer) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-// migrateBar shows one phase's progress: a bar, or without one a line when
-// the phase ends.
+// migrateBar shows one phase's progress: a bar, or without one (or with
+// nothing to do) a line when the phase ends.
 type migrateBar struct {
 	w     io.Writer
 	desc  string
@@ -223,7 +223,7 @@ type migrateBar struct {
 
 func newMigrateBar(w io.Writer, draw bool, desc string, total int64, bytes bool) *migrateBar {
 	b := &migrateBar{w: w, desc: desc, total: total, start: time.Now()}
-	if draw {
+	if draw && total > 0 {
 		opts := []progressbar.Option{
 			progressbar.OptionSetWriter(w),
 			progressbar.OptionSetDescription("copying " + desc),
@@ -237,7 +237,7 @@ func newMigrateBar(w io.Writer, draw bool, desc string, total int64, bytes bool)
 		if bytes {
 			opts = append(opts, progressbar.OptionShowBytes(true))
 		}
-		b.bar = progressbar.NewOptions64(max(total, 1), opts...)
+		b.bar = progressbar.NewOptions64(total, opts...)
 	}
 	return b
 }
