@@ -98,6 +98,8 @@ type Host struct {
 
 	mu   sync.Mutex // guards live
 	live map[string]struct{}
+	// work is where each user follows streams and runs turns.
+	work userWork
 }
 
 // New builds a host. It starts no goroutine: actors start on first use.
@@ -183,6 +185,7 @@ func New(cfg Config) (*Host, error) {
 	}
 	h.props = session.Props(h.deps, actor.WithGuardian(h.strategy), actor.WithReceiverMiddleware(logPanics(log)))
 	cfg.Tenancy.SetRuntime(h)
+	cfg.Tenancy.OnUserDisabled(h.EndUser)
 	return h, nil
 }
 
