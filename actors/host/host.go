@@ -47,6 +47,11 @@ type Config struct {
 	Session session.Config
 	// MaxTurns caps model calls per turn. If zero, 20.
 	MaxTurns int
+	// MaxToolUsesPerResponse and MaxToolUsesPerTurn cap the tool uses of
+	// one model response and of one turn; the calls past them get error
+	// results and do not run. If zero, 64 and 256.
+	MaxToolUsesPerResponse int
+	MaxToolUsesPerTurn     int
 	// Ledger owns the quota state: limits, token usage, running turns and
 	// open streams. If nil, one over Store from Quotas and the caps below.
 	Ledger *quota.Ledger
@@ -149,6 +154,9 @@ func New(cfg Config) (*Host, error) {
 		Extensions: cfg.Extensions,
 		MaxTurns:   cfg.MaxTurns,
 		Logger:     cfg.Logger.With("component", "turn"),
+
+		MaxToolUsesPerResponse: cfg.MaxToolUsesPerResponse,
+		MaxToolUsesPerTurn:     cfg.MaxToolUsesPerTurn,
 	})
 	if err != nil {
 		return nil, err

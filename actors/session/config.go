@@ -137,6 +137,7 @@ const NamePrefix = "session/"
 // and the producer does nothing else, since protoactor may run it for a
 // name that turns out to be taken.
 func Props(d *Deps, opts ...actor.PropsOption) *actor.Props {
+	opts = append([]actor.PropsOption{actor.WithMailbox(newAnsweringMailbox(d))}, opts...)
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &sessionActor{d: d}
 	}, opts...)

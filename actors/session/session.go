@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -82,6 +83,9 @@ type sessionActor struct {
 	saveDue    bool
 	lastActive time.Time
 	idleTimer  *time.Timer
+	// stopped is set once the actor has stopped; its mailbox then answers
+	// requests itself (answeringMailbox).
+	stopped atomic.Bool
 }
 
 // Receive is the actor's single entry point.
@@ -105,6 +109,7 @@ func (a *sessionActor) Receive(ctx actor.Context) {
 		a.stopping()
 		return
 	case *actor.Stopped:
+		a.stopped.Store(true)
 		if a.loaded && a.d.Observer != nil {
 			a.d.Observer.SessionStopped(a.id)
 		}
@@ -183,7 +188,7 @@ func (a *sessionActor) Receive(ctx actor.Context) {
 			a.finish(agent.StopInterrupted, nil)
 		}
 	case *turnSaved:
-		a.onTurnSaved(m)
+		a.onTurnSaved(ctx, m)
 	case *unsubscribe:
 		if _, ok := a.subs[m.sub]; ok {
 			delete(a.subs, m.sub)
@@ -644,7 +649,7 @@ func (a *sessionActor) finish(stop agent.StopReason, err error) {
 	a.save(func(err error) { sys.Root.Send(self, &turnSaved{turnID: id, err: err}) })
 }
 
-func (a *sessionActor) onTurnSaved(m *turnSaved) {
+func (a *sessionActor) onTurnSaved(ctx actor.Context, m *turnSaved) {
 	t := a.turn
 	if t == nil || t.id != m.turnID {
 		return
@@ -673,13 +678,21 @@ func (a *sessionActor) onTurnSaved(m *turnSaved) {
 	if a.d.Observer != nil {
 		a.d.Observer.TurnEnded(t.stop, o.Err != nil, time.Since(t.started))
 	}
+	if t.oneShot && m.err == nil && len(a.waiters) == 0 {
+		// Everything is durable and the caller will not come back: stop
+		// now, before the outcome is delivered, so that nothing of the
+		// session stays in memory. A request that still comes (the
+		// session's id was in the answer) gets ErrPassivated, which makes
+		// the host activate the session again from the store.
+		a.gone = ErrPassivated
+		ctx.Poison(ctx.Self())
+	}
 	a.deliver(o)
 	a.turn = nil
 	a.touch()
-	if t.oneShot {
-		// Everything is durable: passivate through the idle check after a
-		// short grace, which lets the caller's own follow-up requests
-		// (reading the result, closing its stream) land first.
+	if t.oneShot && a.gone == nil {
+		// A one-shot turn whose end could not be saved stays for a short
+		// grace, through the idle check, with what it holds in memory.
 		a.oneShotIdle = true
 		a.armIdle()
 	}

@@ -61,12 +61,10 @@ func turnRequest(m queryFields) (host.TurnRequest, error) {
 	if m.GetMaxTurns() < 0 || m.GetMaxTurns() > 1000 {
 		return host.TurnRequest{}, apierr.Invalid("max_turns must be from 1 to 1000")
 	}
-	if err := notServed(familyAgents, "agent_slug", m.GetAgentSlug() != ""); err != nil {
-		return host.TurnRequest{}, err
-	}
 	tr := host.TurnRequest{SessionID: m.GetSessionId(), WorkspaceID: m.GetWorkspaceId(), Prompt: m.GetPrompt()}
 	tr.Model, tr.ProviderSettingID, tr.SystemPrompt = m.GetModel(), m.GetProviderSettingId(), m.GetSystemPrompt()
 	tr.PermissionMode, tr.MaxTurns = m.GetPermissionMode(), int(m.GetMaxTurns())
+	tr.AgentSlug = m.GetAgentSlug()
 	if id := m.GetCorpusId(); id != "" {
 		tr.Context.CorpusIDs = []string{id}
 	}
