@@ -271,7 +271,7 @@ var settings = []setting{
 		usage: "longest an MCP tool call may take before it fails",
 		field: func(c *Config) any { return &c.MCPCallTimeout }},
 	{key: "job_run_history", env: "SESHAT_JOB_RUN_HISTORY", def: "100",
-		usage: "runs kept per scheduled job (older ones are pruned)",
+		usage: "runs kept per scheduled job (older ones are pruned, with the sessions they made)",
 		field: func(c *Config) any { return &c.JobRunHistory }},
 	{key: "max_jobs_per_user", env: "SESHAT_MAX_JOBS_PER_USER", def: "100",
 		usage: "scheduled jobs whose runs are one user's turns; one more is 429 too_many_jobs",
