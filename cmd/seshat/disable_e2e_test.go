@@ -32,7 +32,8 @@ func requireStreamEndsWith(t *testing.T, st *sseStream, msg string) {
 
 // TestDisablingAUserEndsTheirWork: once a server admin disables an
 // account, its streams end at once with an `error` event (native and
-// Anthropic-compatible, following a turn or waiting for one), its running
+// Anthropic-compatible, following a turn or waiting for one, and a
+// corpus's events), its running
 // turn is interrupted for everyone else who follows it, its token and API
 // key are refused, and its scheduled job records failed runs that call no
 // model.
@@ -74,12 +75,15 @@ func TestDisablingAUserEndsTheirWork(t *testing.T) {
 		"messages": []map[string]any{{"role": "user", "content": long}},
 	})
 	msgs.Until(func(ev eventstream.Event) bool { return ev.Name == "content_block_delta" })
+	corpus := created[apitype.Corpus](t, srv.call(t, "POST", "/api/v1/corpora", alice.Token, apitype.CreateCorpusRequest{Name: "notes"}), 201)
+	corpusEvents := srv.openStream(t, http.MethodGet, "/api/v1/corpora/"+corpus.ID+"/events", alice.Token, nil, nil)
 
 	resp := srv.call(t, "PATCH", "/api/v1/users/"+alice.User.ID, root.Token, apitype.UpdateUserRequest{Disabled: ptrTo(true)})
 	require.Equal(t, 200, resp.Status, "body: %s", resp.Body)
 
 	requireStreamEndsWith(t, turn, "account disabled")
 	requireStreamEndsWith(t, waiting, "account disabled")
+	requireStreamEndsWith(t, corpusEvents, "account disabled")
 	var msgErr map[string]any
 	for _, ev := range msgs.Rest() {
 		if ev.Name == "error" {

@@ -329,6 +329,7 @@ func newServer(cfg Config, store *persist.Store, log *slog.Logger) (*httpapi.Ser
 	if fam.knowledge, err = newKnowledge(cfg, store, ledger, log); err != nil {
 		return nil, nil, nil, nil, errors.Join(err, fam.Close(context.Background()))
 	}
+	ten.OnUserDisabled(fam.knowledge.EndUser)
 	web, err := websearch.New(websearch.Config{Store: store, AllowPrivate: cfg.AllowPrivateUpstreams})
 	if err != nil {
 		return nil, nil, nil, nil, errors.Join(err, fam.Close(context.Background()))
