@@ -14,6 +14,7 @@ import (
 //
 //	jobs               jobID -> Job
 //	jobs_by_workspace  workspaceID|jobID -> ""
+//	jobs_by_user       userID|jobID -> "" (the user the job runs as; migrateJobUserIndex)
 //	job_runs           jobID|seq -> JobRun (seq: u64 BE, the bucket's sequence at the run's first write)
 //	job_run_keys       runID -> its key in job_runs
 //	job_running        jobID -> runID of the run in progress
@@ -28,6 +29,7 @@ import (
 var (
 	bucketJobs            = []byte("jobs")
 	bucketJobsByWorkspace = []byte("jobs_by_workspace")
+	bucketJobsByUser      = []byte("jobs_by_user")
 	bucketJobRuns         = []byte("job_runs")
 	bucketJobRunKeys      = []byte("job_run_keys")
 	bucketJobRunning      = []byte("job_running")
@@ -154,7 +156,10 @@ func (tx *Tx) CreateJob(j Job) error {
 	if err := putJSON(jobs, []byte(j.ID), j); err != nil {
 		return err
 	}
-	return tx.bucket(bucketJobsByWorkspace).Put(key(j.WorkspaceID, j.ID), nil)
+	if err := tx.bucket(bucketJobsByWorkspace).Put(key(j.WorkspaceID, j.ID), nil); err != nil {
+		return err
+	}
+	return tx.bucket(bucketJobsByUser).Put(key(j.UserID, j.ID), nil)
 }
 
 // CreateJobCapped is CreateJob that refuses, with ErrTooManyJobs, a job
@@ -273,18 +278,12 @@ func (s *Store) CountJobsOfUser(userID string) (int, error) {
 
 func (tx *Tx) countJobsOfUser(userID string) (int, error) {
 	n := 0
-	jobs := tx.bucket(bucketJobs)
-	err := jobs.ForEach(func(k, _ []byte) error {
-		var j Job
-		if _, err := getJSON(jobs, k, &j); err != nil {
-			return err
-		}
-		if j.UserID == userID {
-			n++
-		}
-		return nil
-	})
-	return n, err
+	prefix := prefixKey(userID)
+	c := tx.bucket(bucketJobsByUser).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		n++
+	}
+	return n, nil
 }
 
 func sortJobs(list []Job) {
@@ -348,6 +347,15 @@ func (tx *Tx) UpdateJob(id string, fn func(*Job) error) (Job, error) {
 			return Job{}, err
 		}
 	}
+	if j.UserID != stored.UserID {
+		byUser := tx.bucket(bucketJobsByUser)
+		if err := byUser.Delete(key(stored.UserID, id)); err != nil {
+			return Job{}, err
+		}
+		if err := byUser.Put(key(j.UserID, id), nil); err != nil {
+			return Job{}, err
+		}
+	}
 	if err := putJSON(tx.bucket(bucketJobs), []byte(id), j); err != nil {
 		return Job{}, err
 	}
@@ -391,6 +399,9 @@ func (tx *Tx) DeleteJob(id string) error {
 		return err
 	}
 	if err := tx.bucket(bucketJobsByWorkspace).Delete(key(j.WorkspaceID, id)); err != nil {
+		return err
+	}
+	if err := tx.bucket(bucketJobsByUser).Delete(key(j.UserID, id)); err != nil {
 		return err
 	}
 	if err := tx.bucket(bucketJobRunning).Delete([]byte(id)); err != nil {
