@@ -225,6 +225,9 @@ func (a *jobActor) startRun(due time.Time, next *time.Time, sender *actor.PID) {
 	rec := persist.JobRun{
 		ID: agent.NewID(agent.PrefixRun), JobID: a.id, Status: persist.RunRunning,
 		ScheduledAt: due, StartedAt: a.now(),
+		// Without a session of the job's, the run's turn makes one, which
+		// goes with the run.
+		OwnSession: a.job.SessionID == "",
 	}
 	runCtx, cancel := context.WithCancelCause(context.Background())
 	a.run = &activeRun{rec: rec, cancel: cancel}

@@ -102,6 +102,7 @@ func DefaultServerEnv() map[string]string {
 		"SESHAT_REGISTER_PER_MINUTE":  "0",
 		"SESHAT_MAX_TURNS_PER_USER":   "1000000",
 		"SESHAT_MAX_STREAMS_PER_USER": "1000000",
+		"SESHAT_MAX_STREAMS":          "16000000",
 		"SESHAT_MAX_CONNS_PER_IP":     "0",
 	}
 }
