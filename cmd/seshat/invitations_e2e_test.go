@@ -151,3 +151,67 @@ func (s *testServer) invite(t testing.TB, path, token string, req apitype.AddMem
 	require.Equal(t, "pending", inv.Status)
 	return created[apitype.Invitation](t, s.call(t, "POST", "/api/v1/invitations/"+inv.ID+"/accept", invitee, nil), 200)
 }
+
+// TestOrgAdminsCannotProbeAccounts has an organization's admin add
+// outsiders to its workspace and its group, by email and by user_id: an
+// existing account outside the organization gets the very answer an
+// address or id no account has, and that answer names no one.
+func TestOrgAdminsCannotProbeAccounts(t *testing.T) {
+	s := startServer(t, "", nil)
+	s.register(t, "root@example.com", "password123")
+	mallory := s.register(t, "mallory@example.com", "password123")
+	victim := s.register(t, "victim@example.com", "password123")
+	m := mallory.Token
+	org := created[apitype.Organization](t, s.call(t, "POST", "/api/v1/organizations", m, apitype.CreateOrganizationRequest{Name: "probe"}), 201)
+	ows := created[apitype.Workspace](t, s.call(t, "POST", "/api/v1/workspaces", m, apitype.CreateWorkspaceRequest{Name: "probe ws", OrganizationID: org.ID}), 201)
+	grp := created[apitype.Group](t, s.call(t, "POST", "/api/v1/groups", m, apitype.CreateGroupRequest{Name: "probe group", OrganizationID: org.ID}), 201)
+	ghostID := "usr_" + strings.Repeat("x", len(victim.User.ID)-len("usr_"))
+
+	for _, path := range []string{"/api/v1/workspaces/" + ows.ID + "/members", "/api/v1/groups/" + grp.ID + "/members"} {
+		for _, pair := range [][2]apitype.AddMemberRequest{
+			{{Email: "victim@example.com", Role: "editor"}, {Email: "nobody@example.com", Role: "editor"}},
+			{{UserID: victim.User.ID, Role: "editor"}, {UserID: ghostID, Role: "editor"}},
+		} {
+			known := s.call(t, "POST", path, m, pair[0])
+			unknown := s.call(t, "POST", path, m, pair[1])
+			require.Equal(t, unknown.Status, known.Status, "%s: %s vs %s", path, known.Body, unknown.Body)
+			require.Equal(t, http.StatusBadRequest, known.Status, "%s: %s", path, known.Body)
+			var ke, ue apitype.Error
+			known.JSON(t, &ke)
+			unknown.JSON(t, &ue)
+			require.Equal(t, ue.Code, ke.Code)
+			require.Equal(t, ue.Error, ke.Error, "%s: the same message either way", path)
+			require.NotContains(t, string(known.Body), "victim@example.com")
+			require.NotContains(t, string(known.Body), victim.User.ID)
+		}
+	}
+}
+
+// TestInvitationsNormaliseEmails invites look-alike spellings: a
+// full-width one reaches the account (and, under SESHAT_SIGNUP=invite,
+// the registration) of the plain address; a zero-width space is refused
+// as registration refuses it.
+func TestInvitationsNormaliseEmails(t *testing.T) {
+	s := startServer(t, "", map[string]string{"SESHAT_SIGNUP": "invite"})
+	root := s.register(t, "root@example.com", "password123")
+	ws := created[apitype.Workspace](t, s.call(t, "POST", "/api/v1/workspaces", root.Token, apitype.CreateWorkspaceRequest{Name: "team"}), 201)
+	members := "/api/v1/workspaces/" + ws.ID + "/members"
+
+	requireAPIError(t, s.call(t, "POST", members, root.Token, apitype.AddMemberRequest{Email: "gu\u200best@example.com", Role: "editor"}),
+		http.StatusBadRequest, "invalid_request")
+	inv := created[apitype.Invitation](t, s.call(t, "POST", members, root.Token, apitype.AddMemberRequest{Email: "ＧＵＥＳＴ@example.com", Role: "editor"}), 201)
+	require.Equal(t, "guest@example.com", inv.Email)
+
+	guest := s.register(t, "guest@example.com", "password123")
+	var mine apitype.List[apitype.Invitation]
+	s.get(t, "/api/v1/users/me/invitations", guest.Token).JSON(t, &mine)
+	require.Len(t, mine.Data, 1)
+	require.Equal(t, inv.ID, mine.Data[0].ID)
+	created[apitype.Invitation](t, s.call(t, "POST", "/api/v1/invitations/"+inv.ID+"/accept", guest.Token, nil), 200)
+
+	// A server admin adding an account by a look-alike spelling finds it.
+	ws2 := created[apitype.Workspace](t, s.call(t, "POST", "/api/v1/workspaces", root.Token, apitype.CreateWorkspaceRequest{Name: "two"}), 201)
+	mem := created[apitype.Member](t, s.call(t, "POST", "/api/v1/workspaces/"+ws2.ID+"/members", root.Token,
+		apitype.AddMemberRequest{Email: "ｇｕｅｓｔ@EXAMPLE.com", Role: "viewer"}), 201)
+	require.Equal(t, guest.User.ID, mem.ID)
+}
