@@ -77,6 +77,7 @@ func TestConformance(t *testing.T) {
 		{"EngineNestedBuckets", testEngineNestedBuckets},
 		{"EngineCursorDirections", testEngineCursorDirections},
 		{"EngineCursorIdioms", testEngineCursorIdioms},
+		{"EngineReusedKeyBuffer", testEngineReusedKeyBuffer},
 	}
 	for _, engine := range persisttest.Engines(t) {
 		t.Run(engine, func(t *testing.T) {
@@ -397,6 +398,34 @@ func TestPostgresQueuedWriteFailureFailsTheTransaction(t *testing.T) {
 		}
 		require.Equal(t, []byte{1}, b.Get([]byte("k02999")))
 		require.Equal(t, 3000, b.Stats().KeyN)
+		return nil
+	}))
+}
+
+// testEngineReusedKeyBuffer: bbolt copies a key on Put, so a caller may
+// reuse its buffer for the next key; every engine must store what the key
+// held at the Put.
+func testEngineReusedKeyBuffer(t *testing.T) {
+	s := persisttest.Open(t)
+	require.NoError(t, s.RawUpdate(func(tx persist.RawTx) error {
+		b, err := tx.CreateBucketIfNotExists([]byte("reuse_test"))
+		if err != nil {
+			return err
+		}
+		buf := make([]byte, 0, 8)
+		for i := range 5 {
+			buf = append(buf[:0], 'k', byte('0'+i))
+			if err := b.Put(buf, []byte{byte(i)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	require.NoError(t, s.RawView(func(tx persist.RawTx) error {
+		b := tx.Bucket([]byte("reuse_test"))
+		for i := range 5 {
+			require.Equal(t, []byte{byte(i)}, b.Get([]byte{'k', byte('0' + i)}), "key k%d", i)
+		}
 		return nil
 	}))
 }

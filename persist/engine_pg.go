@@ -1,6 +1,7 @@
 package persist
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -236,8 +237,8 @@ func redactURL(s string) string {
 // queued write in one round trip (a pipelined batch) before it, so that the
 // dozens of puts of a write function cost one round trip instead of one
 // each, and every read still sees the transaction's own writes. A queued
-// write that fails fails the transaction there. Keys and values must stay
-// unchanged until the transaction ends, as with bbolt.
+// write that fails fails the transaction there. Keys and values are copied
+// when queued.
 type pgTx struct {
 	e      *pgEngine
 	tx     pgx.Tx
@@ -258,6 +259,13 @@ func (t *pgTx) fail(err error) {
 func (t *pgTx) exec(sql string, args ...any) error {
 	if t.err != nil {
 		return &engineError{t.err}
+	}
+	for i, a := range args {
+		// Sent later: bbolt lets a caller reuse a key's buffer once Put
+		// returns, so the bytes are copied now.
+		if b, ok := a.([]byte); ok {
+			args[i] = bytes.Clone(b)
+		}
 	}
 	t.queued.Queue(sql, args...)
 	if t.queued.Len() >= pgMaxQueued {
