@@ -154,7 +154,9 @@ func (s *Server) pump(ctx context.Context, st *host.Stream, send func(*seshatv1.
 		if err := send(eventOf(ev)); err != nil {
 			return true, err
 		}
-		return ev.Kind == agent.KindDone || ev.Kind == agent.KindError, nil
+		// An event without an id is the session's last word to this
+		// stream alone (see session.EndUser and the idle lifetime).
+		return ev.Kind == agent.KindDone || ev.Kind == agent.KindError || ev.ID == 0, nil
 	}
 	for i := range st.Replay {
 		if end, err := write(&st.Replay[i]); end {
