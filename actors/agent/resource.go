@@ -9,7 +9,8 @@ var resourceTypes = map[string]string{
 	PrefixFile: "file", PrefixJob: "job", PrefixKey: "api_key", PrefixOrg: "organization",
 	PrefixGroup: "group", PrefixPerm: "permission_request", PrefixPrompt: "prompt_request",
 	PrefixRun: "job_run", "pset": "provider_setting", PrefixMemory: "memory",
-	"corp": "corpus",
+	"corp": "corpus", "ing": "ingestion_job", "agent": "agent", PrefixPlan: "plan",
+	PrefixSkill: "skill", PrefixSkillRepo: "skill_repository", PrefixMCP: "mcp_server",
 }
 
 // ResourceType returns the resource family of an id ("" for an id of no

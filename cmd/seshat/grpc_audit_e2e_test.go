@@ -70,10 +70,23 @@ func TestGRPCAudit(t *testing.T) {
 	require.Equal(t, codes.Unauthenticated, code)
 	require.NoError(t, g.invoke(ctx, alice, "/seshat.v1.SessionService/DeleteSession", &seshatv1.DeleteSessionRequest{Id: sid}, &seshatv1.DeleteSessionResponse{}))
 
+	// A client stream, a corpus's ingestion, and deletes of what only the
+	// families know.
+	file := g.grpcUpload(t, ctx, alice, "notes.txt", []byte("Falcons dive at great speed."))
+	var corp seshatv1.CreateCorpusResponse
+	require.NoError(t, g.invoke(ctx, alice, "/seshat.v1.CorpusService/CreateCorpus", &seshatv1.CreateCorpusRequest{Name: "Notes"}, &corp))
+	var added seshatv1.AddCorpusFilesResponse
+	require.NoError(t, g.invoke(ctx, alice, "/seshat.v1.CorpusService/AddCorpusFiles",
+		&seshatv1.AddCorpusFilesRequest{Id: corp.GetCorpus().GetId(), FileIds: []string{file.GetId()}}, &added))
+	require.NoError(t, g.invoke(ctx, alice, "/seshat.v1.AgentService/DeleteAgent",
+		&seshatv1.DeleteAgentRequest{Id: agentMade.GetAgent().GetId()}, &seshatv1.DeleteAgentResponse{}))
+	restAgent := created[apitype.Agent](t, g.call(t, "POST", "/api/v1/agents", alice, map[string]any{"slug": "writer", "workspace_id": ws}), 201)
+	require.Equal(t, 204, g.call(t, "DELETE", "/api/v1/agents/"+restAgent.ID, alice, nil).Status)
+
 	var all []apitype.AuditEntry
 	require.Eventually(t, func() bool {
 		all = g.auditLog(t, root.Token, url.Values{})
-		return len(find(all, "/seshat.v1.SessionService/DeleteSession")) == 2
+		return len(find(all, "DELETE /api/v1/agents/{id}")) == 1 // the last call
 	}, 10*time.Second, 5*time.Millisecond)
 	raw, err := json.Marshal(all)
 	require.NoError(t, err)
@@ -126,6 +139,30 @@ func TestGRPCAudit(t *testing.T) {
 	require.Equal(t, "failure", deleted[1].Outcome)
 	require.Equal(t, "not_found", deleted[1].Details["code"])
 	require.Equal(t, "not_found", deleted[1].Details["error"])
+
+	up := find(all, "/seshat.v1.FileService/UploadFile")
+	require.Len(t, up, 1)
+	require.Equal(t, file.GetId(), up[0].ResourceID)
+	require.Equal(t, "file", up[0].ResourceType)
+	require.Equal(t, ws, up[0].WorkspaceID)
+
+	ingest := find(all, "/seshat.v1.CorpusService/AddCorpusFiles")
+	require.Len(t, ingest, 1)
+	require.Equal(t, corp.GetCorpus().GetId(), ingest[0].ResourceID)
+	require.Equal(t, "corpus", ingest[0].ResourceType)
+	require.Equal(t, ws, ingest[0].WorkspaceID, "where the corpus is")
+	require.Equal(t, added.GetJob().GetId(), ingest[0].Details["ingestion_job_id"])
+	require.Equal(t, "1", ingest[0].Details["files"])
+
+	agentGone := find(all, "/seshat.v1.AgentService/DeleteAgent")
+	require.Len(t, agentGone, 1)
+	require.Equal(t, "agent", agentGone[0].ResourceType)
+	require.Equal(t, ws, agentGone[0].WorkspaceID, "where the profile was, looked up before it went")
+	restGone := find(all, "DELETE /api/v1/agents/{id}")
+	require.Len(t, restGone, 1)
+	require.Equal(t, restAgent.ID, restGone[0].ResourceID)
+	require.Equal(t, "agent", restGone[0].ResourceType)
+	require.Equal(t, ws, restGone[0].WorkspaceID, "REST's entry finds the profile's workspace too")
 
 	var v apitype.AuditVerification
 	resp := g.get(t, "/api/v1/audit/verify", root.Token)
