@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,6 +69,9 @@ func TestGRPCAudit(t *testing.T) {
 	require.Equal(t, codes.NotFound, code)
 	code, _ = errorInfo(t, g.invoke(ctx, "not-a-token", "/seshat.v1.SessionService/CreateSession", &seshatv1.CreateSessionRequest{}, &seshatv1.CreateSessionResponse{}))
 	require.Equal(t, codes.Unauthenticated, code)
+	huge := strings.Repeat("x", 100_000)
+	code, _ = errorInfo(t, g.invoke(ctx, alice, "/seshat.v1.SessionService/InterruptSession", &seshatv1.InterruptSessionRequest{Id: huge}, &seshatv1.InterruptSessionResponse{}))
+	require.Equal(t, codes.NotFound, code)
 	require.NoError(t, g.invoke(ctx, alice, "/seshat.v1.SessionService/DeleteSession", &seshatv1.DeleteSessionRequest{Id: sid}, &seshatv1.DeleteSessionResponse{}))
 
 	// A client stream, a corpus's ingestion, and deletes of what only the
@@ -92,6 +96,11 @@ func TestGRPCAudit(t *testing.T) {
 	require.NoError(t, err)
 	require.NotContains(t, string(raw), "secret title", "no request body in the log")
 	require.NotContains(t, string(raw), key.Key, "no API key in the log")
+	require.False(t, strings.Contains(string(raw), huge[:1000]), "no megabyte id in the log")
+	interrupted := find(all, "/seshat.v1.SessionService/InterruptSession")
+	require.Len(t, interrupted, 1)
+	require.Empty(t, interrupted[0].ResourceID)
+	require.Equal(t, "failure", interrupted[0].Outcome)
 	require.Empty(t, find(all, "/seshat.v1.SessionService/GetSession"), "reads are not recorded")
 
 	made := find(all, "/seshat.v1.SessionService/CreateSession")

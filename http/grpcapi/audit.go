@@ -135,7 +135,9 @@ func (c *call) request(msg any) {
 		}
 		name, v := string(f.Name()), r.Get(f).String()
 		switch {
-		case v == "":
+		case !idLike(v):
+			// Not an id (or empty): a message field may be megabytes,
+			// where REST's path parameter is bounded by its URL.
 		case name == "id":
 			c.resourceID = v
 		case name != "workspace_id" && strings.HasSuffix(name, "_id"):
@@ -234,6 +236,26 @@ func resourceOf(r protoreflect.Message, details map[string]string) (id, workspac
 		}
 	}
 	return str(r, "session_id"), ""
+}
+
+// maxAuditID caps the ids an entry takes from a request.
+const maxAuditID = 128
+
+// idLike reports whether v may be an id: 1 to maxAuditID characters of
+// those ids are made of (agent.ValidID's).
+func idLike(v string) bool {
+	if v == "" || len(v) > maxAuditID {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // peerIP is a peer address without its port, as REST records it.
