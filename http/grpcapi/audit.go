@@ -111,7 +111,8 @@ type call struct {
 	resourceID, workspaceID, orgID string
 }
 
-// begin starts the record of a call whose first request message is req.
+// begin starts the record of a call of procedure from peer, if such calls
+// are recorded: the note it puts in ctx gathers what the handler adds.
 func (i auditInterceptor) begin(ctx context.Context, procedure, peer string) (context.Context, *call) {
 	if i.s.deps.Audit == nil || !audited(procedure) {
 		return ctx, nil
