@@ -317,7 +317,7 @@ var settings = []setting{
 		usage: "enables the openai provider for an OpenAI-compatible server at this base URL",
 		field: func(c *Config) any { return &c.OpenAIBaseURL }},
 	{key: "public_url", env: "SESHAT_PUBLIC_URL",
-		usage: "the server's URL as browsers reach it; provider OAuth redirects go to its /api/v1/settings/providers/oauth/callback (if unset, the URL the OAuth start request used)",
+		usage: "the server's URL as browsers reach it; provider OAuth redirects go to its /api/v1/settings/providers/oauth/callback (if unset, the URL the OAuth start request used, only on a loopback host such as localhost:8090; elsewhere the start is a 400)",
 		field: func(c *Config) any { return &c.PublicURL }},
 }
 

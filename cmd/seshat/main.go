@@ -279,7 +279,7 @@ func newServer(cfg Config, store *persist.Store, log *slog.Logger) (*httpapi.Ser
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
-	ten, err := tenancy.New(tenancy.Config{Store: store, Models: selector})
+	ten, err := tenancy.New(tenancy.Config{Store: store, Models: selector, Emails: auth.NormalizeEmail})
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
