@@ -70,21 +70,33 @@ func TestTargets(t *testing.T) {
 		}}
 	}
 
+	gateway := func(connsPer1000, heapPerSession, lingering float64) report.Result {
+		return report.Result{Scenario: Gateway, Status: report.StatusOK, Steps: []report.Step{
+			{Name: "direct closed c=64", Level: 64},
+			{Name: "host closed c=64", Level: 64, Count: 5000, Values: []report.Value{
+				{Name: "upstream_conns_per_1000_calls", Value: connsPer1000}, {Name: "finished_sessions_in_memory", Value: lingering},
+			}},
+			{Name: "after the run", Values: []report.Value{{Name: "sessions_since_warm", Value: 9000}, {Name: "heap_per_finished_session", Value: heapPerSession}}},
+		}}
+	}
+
 	// At full size, meeting every target.
 	full := []report.Result{
 		closed(Baseline, 10000), closed(Query, 6000), closed(Messages, 5500),
 		streams(10000, 20, 1000, 40*time.Millisecond, nil), restore(100000, 300, 3*time.Millisecond),
+		gateway(0.4, 120, 3),
 	}
 	got := verdicts(Targets(full, true))
 	for name, v := range got {
 		require.Equal(t, "met", v, name)
 	}
-	require.Len(t, got, 7)
+	require.Len(t, got, 9)
 
 	// Missing them.
 	miss := []report.Result{
 		closed(Baseline, 10000), closed(Query, 4000), closed(Messages, 4000),
 		streams(10000, 100, 1000, 60*time.Millisecond, map[string]int64{"conn_reset": 3}), restore(100000, 1500, 8*time.Millisecond),
+		gateway(64, 300, 700),
 	}
 	for name, v := range verdicts(Targets(miss, true)) {
 		require.Equal(t, "not met", v, name)

@@ -165,7 +165,7 @@ func TestBenchAgainstServer(t *testing.T) {
 		require.Zero(t, inMemory, "one-shot /v1/messages sessions do not stay in memory")
 
 		require.Contains(t, table, "== targets")
-		require.Len(t, rep.Targets, 7)
+		require.Len(t, rep.Targets, 9)
 		require.Equal(t, "not pinned", rep.Setup["pinning"])
 	})
 
