@@ -132,7 +132,10 @@ func (a *sessionActor) Receive(ctx actor.Context) {
 			ctx.Respond(Reply[*Subscription]{Err: fmt.Errorf("%w: at most %d streams may follow one session", agent.ErrTooManyStreams, a.d.Config.MaxSubscribers)})
 			return
 		}
-		ctx.Respond(Reply[*Subscription]{Value: a.attach(m.After)})
+		ctx.Respond(Reply[*Subscription]{Value: a.attach(m.After, m.UserID)})
+	case *EndUser:
+		a.endUser(m)
+		ctx.Respond(Reply[Done]{})
 	case *Interrupt:
 		a.touch()
 		ctx.Respond(Reply[bool]{Value: a.interrupt()})
@@ -192,6 +195,11 @@ func (a *sessionActor) Receive(ctx actor.Context) {
 			m.sub.end()
 		}
 		a.touch()
+	case *streamIdle:
+		if _, ok := a.subs[m.sub]; ok && a.turn == nil {
+			delete(a.subs, m.sub)
+			finalTo(m.sub, agent.Event{Kind: agent.KindRuntime, Runtime: &agent.RuntimeEvent{Type: agent.RuntimeIdleTimeout, SessionID: a.id}})
+		}
 	case *idleCheck:
 		a.checkIdle(ctx)
 	}
@@ -412,7 +420,7 @@ func (a *sessionActor) startTurn(m *StartTurn) (*TurnStarted, error) {
 
 	started := &TurnStarted{TurnID: t.id, Outcome: t.outcome}
 	if m.Subscribe {
-		sub, s := newSubscription(a.d.System, a.self, a.d.Config.SubscriberBuffer, nil, false)
+		sub, s := newSubscription(a.d.System, a.self, m.UserID, a.d.Config.SubscriberBuffer, nil, false)
 		a.subs[s] = struct{}{}
 		started.Sub = sub
 	}
@@ -527,7 +535,7 @@ func (a *sessionActor) onRunnerEvent(ev agent.Event) {
 }
 
 // attach subscribes to the current or last turn after cursor n.
-func (a *sessionActor) attach(n uint64) *Subscription {
+func (a *sessionActor) attach(n uint64, userID string) *Subscription {
 	buf := a.d.Config.SubscriberBuffer
 	if a.log.turnID == "" && a.snap.LastTurn != nil {
 		// The log did not survive a restart: give the turn's outcome.
@@ -545,7 +553,7 @@ func (a *sessionActor) attach(n uint64) *Subscription {
 			done.Encode()
 			replay = []agent.Event{resync, done}
 		}
-		sub, _ := newSubscription(a.d.System, a.self, 0, replay, len(replay) > 0)
+		sub, _ := newSubscription(a.d.System, a.self, userID, 0, replay, len(replay) > 0)
 		ch := make(chan *agent.Event)
 		close(ch)
 		sub.C = ch
@@ -559,13 +567,32 @@ func (a *sessionActor) attach(n uint64) *Subscription {
 		ev.Encode()
 		replay = append([]agent.Event{ev}, replay...)
 	}
-	sub, s := newSubscription(a.d.System, a.self, buf, replay, resync)
+	sub, s := newSubscription(a.d.System, a.self, userID, buf, replay, resync)
 	if a.log.ended() || (a.turn == nil && a.log.turnID != "") {
 		s.end()
 		return sub
 	}
 	a.subs[s] = struct{}{}
+	if a.turn == nil {
+		// It waits for the next turn, for the idle lifetime at most.
+		sys, self := a.d.System, a.self
+		s.idle = time.AfterFunc(a.d.Config.StreamIdleLifetime, func() { sys.Root.Send(self, &streamIdle{sub: s}) })
+	}
 	return sub
+}
+
+// endUser ends a user's streams, each with a last `error` event of its
+// own, and interrupts their running turn.
+func (a *sessionActor) endUser(m *EndUser) {
+	for sub := range a.subs {
+		if sub.userID == m.UserID {
+			delete(a.subs, sub)
+			finalTo(sub, agent.Event{Kind: agent.KindError, Error: m.Reason})
+		}
+	}
+	if a.turn != nil && a.turn.userID == m.UserID {
+		a.interrupt()
+	}
 }
 
 func (a *sessionActor) interrupt() bool {
