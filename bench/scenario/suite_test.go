@@ -76,7 +76,7 @@ func TestTargets(t *testing.T) {
 			{Name: "host closed c=64", Level: 64, Count: 5000, Values: []report.Value{
 				{Name: "upstream_conns_per_1000_calls", Value: connsPer1000}, {Name: "finished_sessions_in_memory", Value: lingering},
 			}},
-			{Name: "after the run", Values: []report.Value{{Name: "sessions_since_warm", Value: 9000}, {Name: "heap_per_finished_session", Value: heapPerSession}}},
+			{Name: "after the run", Values: []report.Value{{Name: "sessions_since_warm", Value: 12000}, {Name: "heap_per_finished_session", Value: heapPerSession}}},
 		}}
 	}
 
@@ -102,6 +102,16 @@ func TestTargets(t *testing.T) {
 		require.Equal(t, "not met", v, name)
 	}
 
+	// Too few sessions for the heap figure: no verdict, unless finished
+	// sessions stay in memory.
+	short := gateway(0, 300, 0)
+	short.Steps[2].Values[0].Value = 2000
+	ts := Targets([]report.Result{short}, true)
+	require.Nil(t, ts[len(ts)-1].Met)
+	short.Steps[1].Values[1].Value = 500
+	ts = Targets([]report.Result{short}, true)
+	require.False(t, *ts[len(ts)-1].Met)
+
 	// At the default small sizes, only the ratio gets a verdict; the
 	// messages rate needs a pinned server.
 	small := []report.Result{
@@ -123,7 +133,7 @@ func TestTargets(t *testing.T) {
 		require.Equal(t, "not run", tg.Measured)
 	}
 	// An unavailable endpoint says so.
-	ts := Targets([]report.Result{{Scenario: Messages, Status: report.StatusUnavailable}}, true)
+	ts = Targets([]report.Result{{Scenario: Messages, Status: report.StatusUnavailable}}, true)
 	require.Equal(t, "unavailable", ts[4].Measured)
 }
 
