@@ -23,6 +23,7 @@ var migrations = []func(kvTx) error{
 	migratePlanBuckets,
 	migrateInvitationBuckets,
 	migrateAgentBuckets,
+	migrateSessionOwners,
 }
 
 // currentSchema is the version a file has once Open returns.
@@ -229,6 +230,15 @@ func migrateAgentBuckets(tx kvTx) error {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
 		}
+	}
+	return nil
+}
+
+// migrateSessionOwners adds the bucket of session owner epochs (see
+// owners.go).
+func migrateSessionOwners(tx kvTx) error {
+	if _, err := tx.CreateBucketIfNotExists(bucketSessionOwners); err != nil {
+		return fmt.Errorf("create bucket %s: %w", bucketSessionOwners, err)
 	}
 	return nil
 }
