@@ -85,7 +85,7 @@ func (g *grain) claim() {
 		return
 	}
 	g.epoch = epoch
-	g.n.log.Debug("session claimed", "session_id", g.id, "epoch", epoch)
+	g.n.log.Info("session claimed", "session_id", g.id, "epoch", epoch)
 }
 
 func (g *grain) remember(id string, r *wrapperspb.BytesValue) {

@@ -159,6 +159,13 @@ func (n *Node) Leave() {
 	n.c.Shutdown(true)
 }
 
+// attemptTimeout bounds one attempt of a call to a grain; attemptPause
+// separates attempts.
+const (
+	attemptTimeout = 2 * time.Second
+	attemptPause   = 50 * time.Millisecond
+)
+
 // newCallID returns a fresh idempotency key.
 func newCallID() string {
 	var b [12]byte
@@ -181,13 +188,28 @@ func (n *Node) ask(ctx context.Context, id string, c *call) (*reply, error) {
 	if err != nil {
 		return nil, err
 	}
-	timeout := n.cfg.CallTimeout
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = min(timeout, max(time.Until(dl), time.Millisecond))
+	deadline := time.Now().Add(n.cfg.CallTimeout)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+		deadline = dl
 	}
-	res, err := n.c.Request(id, kindSession, msg, cluster.WithTimeout(timeout))
-	if err != nil {
-		return nil, fmt.Errorf("session %s did not answer: %w", id, err)
+	// Each attempt gets a short timeout and is retried until the call's
+	// deadline: an attempt sent to a node that just died waits out its
+	// whole timeout (the module's own retries each get the full one), and
+	// the grain answers a repeated call id with its first answer.
+	var res any
+	for {
+		left := time.Until(deadline)
+		res, err = n.c.Request(id, kindSession, msg, cluster.WithTimeout(min(max(left, time.Millisecond), attemptTimeout)), cluster.WithRetryCount(1))
+		if err == nil && res != nil {
+			break
+		}
+		if err == nil {
+			err = errors.New("no answer")
+		}
+		if time.Until(deadline) <= attemptPause || ctx.Err() != nil {
+			return nil, fmt.Errorf("session %s did not answer: %w", id, err)
+		}
+		time.Sleep(attemptPause)
 	}
 	b, ok := res.(*wrapperspb.BytesValue)
 	if !ok {

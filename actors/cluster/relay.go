@@ -35,6 +35,10 @@ type relay struct {
 type (
 	watchForwarder struct{ pid *actor.PID }
 	clientLeft     struct{}
+	// forwarderGone follows a Terminated of the forwarder as a user
+	// message: Terminated is a system message and overtakes the frames
+	// already in the mailbox, which must be read first.
+	forwarderGone struct{}
 )
 
 // spawnRelay starts a relay that wants the events, the outcome, or both.
@@ -112,7 +116,7 @@ func (a *relayActor) Receive(ctx actor.Context) {
 				return
 			}
 			select {
-			case a.r.events <- f.Event:
+			case a.r.events <- f.event():
 			default:
 				// The client fell behind: its stream is dropped, as a
 				// session drops a slow subscriber; it re-attaches with
@@ -124,7 +128,7 @@ func (a *relayActor) Receive(ctx actor.Context) {
 			a.endEvents()
 		case frameOutcome:
 			a.outDone = true
-			a.r.finish(f.Result, f.Err.err())
+			a.r.finish(f.result(), f.Err.err())
 		}
 		a.maybeStop(ctx)
 	case *clientLeft:
@@ -134,6 +138,8 @@ func (a *relayActor) Receive(ctx actor.Context) {
 		}
 		a.maybeStop(ctx)
 	case *actor.Terminated:
+		ctx.Send(ctx.Self(), &forwarderGone{})
+	case *forwarderGone:
 		// The forwarder ended, or its node is gone: nothing more comes.
 		a.endEvents()
 		if !a.outDone {
@@ -211,15 +217,15 @@ func (f *forwarder) pump(self *actor.PID) {
 	defer root.Stop(self)
 	if st := f.st; st != nil {
 		for i := range st.Replay {
-			root.Send(f.relay, mustEncode(frame{Kind: frameEvent, Event: &st.Replay[i]}))
+			root.Send(f.relay, mustEncode(frameOf(&st.Replay[i])))
 		}
 		for ev := range st.C {
-			root.Send(f.relay, mustEncode(frame{Kind: frameEvent, Event: ev}))
+			root.Send(f.relay, mustEncode(frameOf(ev)))
 		}
 		root.Send(f.relay, mustEncode(frame{Kind: frameEnd}))
 	}
 	if f.turn != nil {
 		res, err := f.turn.Wait(context.Background())
-		root.Send(f.relay, mustEncode(frame{Kind: frameOutcome, Result: res, Err: toWire(err)}))
+		root.Send(f.relay, mustEncode(outcomeFrame(res, err)))
 	}
 }

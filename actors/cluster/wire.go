@@ -69,7 +69,44 @@ type frame struct {
 	Kind   string             `json:"kind"`
 	Event  *agent.Event       `json:"event,omitempty"`
 	Result *agent.QueryResult `json:"result,omitempty"`
-	Err    *wireErr           `json:"err,omitempty"`
+	// Messages are the result's (of the outcome, or of a done event's):
+	// a QueryResult does not encode them.
+	Messages []agent.Message `json:"messages,omitempty"`
+	Err      *wireErr        `json:"err,omitempty"`
+}
+
+// frameOf is the frame of an event.
+func frameOf(ev *agent.Event) frame {
+	f := frame{Kind: frameEvent, Event: ev}
+	if ev.Result != nil {
+		f.Messages = ev.Result.Messages
+	}
+	return f
+}
+
+// outcomeFrame is the frame of a turn's outcome.
+func outcomeFrame(res *agent.QueryResult, err error) frame {
+	f := frame{Kind: frameOutcome, Result: res, Err: toWire(err)}
+	if res != nil {
+		f.Messages = res.Messages
+	}
+	return f
+}
+
+// event returns the frame's event with its result's messages.
+func (f *frame) event() *agent.Event {
+	if f.Event != nil && f.Event.Result != nil {
+		f.Event.Result.Messages = f.Messages
+	}
+	return f.Event
+}
+
+// result returns the frame's result with its messages.
+func (f *frame) result() *agent.QueryResult {
+	if f.Result != nil {
+		f.Result.Messages = f.Messages
+	}
+	return f.Result
 }
 
 // pidRef is an actor's PID in JSON.
