@@ -23,7 +23,7 @@ var migrations = []func(kvTx) error{
 	migratePlanBuckets,
 	migrateInvitationBuckets,
 	migrateAgentBuckets,
-	migrateSessionOwners,
+	migrateClusterBuckets,
 }
 
 // currentSchema is the version a file has once Open returns.
@@ -234,11 +234,13 @@ func migrateAgentBuckets(tx kvTx) error {
 	return nil
 }
 
-// migrateSessionOwners adds the bucket of session owner epochs (see
-// owners.go).
-func migrateSessionOwners(tx kvTx) error {
-	if _, err := tx.CreateBucketIfNotExists(bucketSessionOwners); err != nil {
-		return fmt.Errorf("create bucket %s: %w", bucketSessionOwners, err)
+// migrateClusterBuckets adds the buckets of session owner epochs (see
+// owners.go) and of each job's latest due run (see jobs.go).
+func migrateClusterBuckets(tx kvTx) error {
+	for _, name := range [][]byte{bucketSessionOwners, bucketJobRunDue} {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
 	}
 	return nil
 }

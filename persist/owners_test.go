@@ -61,3 +61,32 @@ func TestUnclaimedSessionSavesUnfenced(t *testing.T) {
 	require.Equal(t, uint64(1), e)
 	require.NoError(t, save(t, s, persist.SessionSave{Session: sess}))
 }
+
+// A due instant gets one run however many hosts fire it: the first record
+// wins, a second run of the same (or an earlier) due time is ErrRunTaken,
+// the winner's later writes and runs on request go through.
+func TestDueRunIsRecordedOnce(t *testing.T) {
+	s := persisttest.Open(t)
+	u := newUser(t, s)
+	j := newJob(t, s, u, time.Now())
+	due := time.Date(2026, 3, 4, 5, 6, 0, 0, time.UTC)
+	first := persist.JobRun{ID: uniq("run"), JobID: j.ID, Status: persist.RunRunning, ScheduledAt: due, StartedAt: due}
+	require.NoError(t, putRun(t, s, persist.RunSave{Run: first}))
+	second := first
+	second.ID = uniq("run")
+	require.ErrorIs(t, putRun(t, s, persist.RunSave{Run: second}), persist.ErrRunTaken)
+	require.ErrorIs(t, putRun(t, s, persist.RunSave{Run: second}), persist.ErrConflict)
+	earlier := second
+	earlier.ScheduledAt = due.Add(-time.Minute)
+	require.ErrorIs(t, putRun(t, s, persist.RunSave{Run: earlier}), persist.ErrRunTaken)
+	first.Status, first.FinishedAt = persist.RunSucceeded, due.Add(time.Second)
+	require.NoError(t, putRun(t, s, persist.RunSave{Run: first}))
+	next := second
+	next.ScheduledAt = due.Add(time.Minute)
+	require.NoError(t, putRun(t, s, persist.RunSave{Run: next}))
+	now := persist.JobRun{ID: uniq("run"), JobID: j.ID, Status: persist.RunRunning, StartedAt: due}
+	require.NoError(t, putRun(t, s, persist.RunSave{Run: now}))
+	runs, err := s.ListRuns(j.ID, 10)
+	require.NoError(t, err)
+	require.Len(t, runs, 3)
+}

@@ -60,6 +60,16 @@ func (n *Node) Interrupt(ctx context.Context, userID, id string) (bool, error) {
 	return r.Bool, nil
 }
 
+// InterruptSession implements host.JobRuntime: the scheduler's interrupt
+// of a job run's turn, wherever its session runs.
+func (n *Node) InterruptSession(ctx context.Context, id string) (bool, error) {
+	r, err := n.ask(ctx, id, &call{Op: opInterruptAny})
+	if err != nil {
+		return false, err
+	}
+	return r.Bool, nil
+}
+
 // DecidePermission answers a permission request of a session.
 func (n *Node) DecidePermission(ctx context.Context, userID, id, requestID string, allow, remember bool, reason string) error {
 	_, err := n.ask(ctx, id, &call{Op: opDecide, UserID: userID, RequestID: requestID, Allow: allow, Remember: remember, Reason: reason})

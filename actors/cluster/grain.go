@@ -122,6 +122,9 @@ func (g *grain) handle(c *call) reply {
 	case opInterrupt:
 		ran, err := h.Interrupt(ctx, c.UserID, g.id)
 		return reply{Bool: ran, Err: toWire(err)}
+	case opInterruptAny:
+		ran, err := h.InterruptSession(ctx, g.id)
+		return reply{Bool: ran, Err: toWire(err)}
 	case opDecide:
 		return reply{Err: toWire(h.DecidePermission(ctx, c.UserID, g.id, c.RequestID, c.Allow, c.Remember, c.Reason))}
 	case opAnswer:

@@ -21,8 +21,10 @@ const (
 	opTurn      = "turn"
 	opAttach    = "attach"
 	opInterrupt = "interrupt"
-	opDecide    = "decide"
-	opAnswer    = "answer"
+	// opInterruptAny is the scheduler's interrupt, which checks no role.
+	opInterruptAny = "interrupt_any"
+	opDecide       = "decide"
+	opAnswer       = "answer"
 )
 
 // call is a request to a session grain.

@@ -26,8 +26,9 @@ type runtimeFacade interface {
 }
 
 var (
-	_ runtimeFacade = (*host.Host)(nil)
-	_ runtimeFacade = (*cluster.Node)(nil)
+	_ runtimeFacade   = (*host.Host)(nil)
+	_ runtimeFacade   = (*cluster.Node)(nil)
+	_ host.JobRuntime = (*cluster.Node)(nil)
 )
 
 // clusterEndpoints parses SESHAT_CLUSTER's etcd://HOST:PORT[,…].
@@ -91,4 +92,14 @@ func (f *families) leaveCluster(context.Context) {
 	if f.cluster != nil {
 		f.cluster.Leave()
 	}
+}
+
+// jobRuntime is what starts the scheduler's turns: the host, or the
+// cluster node, through which a run's session is reached wherever it
+// runs.
+func (f *families) jobRuntime(hst *host.Host) host.JobRuntime {
+	if f.cluster != nil {
+		return f.cluster
+	}
+	return hst
 }

@@ -172,7 +172,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	// Re-arm every enabled job; runs missed while the server was down are
 	// not replayed.
-	if err := hst.StartJobs(ctx, host.JobsConfig{RunHistory: cfg.JobRunHistory, MaxJobsPerUser: cfg.MaxJobsPerUser}); err != nil {
+	if err := hst.StartJobs(ctx, host.JobsConfig{RunHistory: cfg.JobRunHistory, MaxJobsPerUser: cfg.MaxJobsPerUser, Runtime: fam.jobRuntime(hst)}); err != nil {
 		return errors.Join(fmt.Errorf("start the scheduler: %w", err), hst.Close(context.Background()), fam.Close(context.Background()), store.Close())
 	}
 	if gln != nil {
