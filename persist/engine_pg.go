@@ -282,11 +282,17 @@ type pgBucket struct {
 }
 
 func (b *pgBucket) child(name []byte) *pgBucket {
-	p := make([]byte, 0, len(b.path)+1+len(name))
-	if b.path != "" {
-		p = append(append(p, b.path...), '/')
+	return &pgBucket{t: b.t, path: pgChildPath(b.path, name)}
+}
+
+// pgChildPath is the path of the bucket name nested in the bucket at
+// parent ("" for the root).
+func pgChildPath(parent string, name []byte) string {
+	p := make([]byte, 0, len(parent)+1+len(name))
+	if parent != "" {
+		p = append(append(p, parent...), '/')
 	}
-	return &pgBucket{t: b.t, path: string(appendEscaped(p, name))}
+	return string(appendEscaped(p, name))
 }
 
 // appendEscaped appends name to dst with '%', '/', control bytes and bytes

@@ -107,3 +107,40 @@ func (s *Store) RollBackLastMigration() error {
 		return t.Bucket(bucketMeta).Put(metaSchemaVersion, []byte(strconv.Itoa(len(migrations)-1)))
 	})
 }
+
+// Dump returns every key of the store as "bucket path\x00key" → value,
+// nested buckets as "<bucket>": the same for two stores that hold the
+// same records, whatever their engines.
+func (s *Store) Dump() (map[string]string, error) {
+	out := map[string]string{}
+	put := func(path string, k, v []byte) {
+		if v == nil {
+			out[path+"\x00"+string(k)] = "<bucket>"
+		} else {
+			out[path+"\x00"+string(k)] = string(v)
+		}
+	}
+	if s.db != nil {
+		err := s.db.View(func(btx *bolt.Tx) error {
+			return walkBolt(btx, func(r kvRow) error {
+				put(r.bucket, r.key, r.value)
+				return nil
+			}, func(string, uint64) error { return nil })
+		})
+		return out, err
+	}
+	err := s.eng.View(func(t kvTx) error {
+		var walk func(b *pgBucket) error
+		walk = func(b *pgBucket) error {
+			return b.ForEach(func(k, v []byte) error {
+				put(b.path, k, v)
+				if v == nil {
+					return walk(b.child(k))
+				}
+				return nil
+			})
+		}
+		return walk(t.(*pgTx).root())
+	})
+	return out, err
+}

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -238,7 +239,19 @@ func (r ctxReader) Read(p []byte) (int, error) {
 func (s *Store) placeBlob(tmp, sha string) error {
 	dst := s.blobPath(sha)
 	if _, err := os.Stat(dst); err == nil {
-		return os.Remove(tmp)
+		if s.db != nil {
+			return os.Remove(tmp)
+		}
+		// A blob dir other hosts may share: touched, so that their sweep
+		// leaves it until this put's record commits (see sharedBlobGrace).
+		now := time.Now()
+		switch err := os.Chtimes(dst, now, now); {
+		case err == nil:
+			return os.Remove(tmp)
+		case !errors.Is(err, fs.ErrNotExist):
+			return fmt.Errorf("persist: touch blob: %w", err)
+		}
+		// Removed meanwhile: this put places it again.
 	}
 	dir := filepath.Dir(dst)
 	created := false
@@ -355,16 +368,32 @@ func (s *Store) removeBlobs(shas []string) {
 	}
 }
 
+// sharedBlobGrace is how old a temp file or an unreferenced blob must be
+// before the sweep at Open removes it from a blob dir that other hosts may
+// share (the PostgreSQL engine): younger ones may be another host's upload
+// under way, written or placed but not yet committed.
+const sharedBlobGrace = time.Hour
+
 // sweepBlobs removes what an interrupted write left behind: temp files, and
 // blobs placed whose record never committed. Open runs it before the writer
-// starts.
+// starts. On bbolt the data dir's lock says no one else writes there; on
+// PostgreSQL only leftovers older than sharedBlobGrace go.
 func (s *Store) sweepBlobs() error {
+	stale := func(dir string, e fs.DirEntry) bool {
+		if s.db != nil {
+			return true
+		}
+		fi, err := os.Lstat(filepath.Join(dir, e.Name()))
+		return err == nil && time.Since(fi.ModTime()) > sharedBlobGrace
+	}
 	tmps, err := os.ReadDir(s.tmpDir)
 	if err != nil {
 		return fmt.Errorf("persist: read temp dir: %w", err)
 	}
 	for _, e := range tmps {
-		_ = os.Remove(filepath.Join(s.tmpDir, e.Name()))
+		if stale(s.tmpDir, e) {
+			_ = os.Remove(filepath.Join(s.tmpDir, e.Name()))
+		}
 	}
 	shards, err := os.ReadDir(s.blobDir)
 	if err != nil {
@@ -383,7 +412,7 @@ func (s *Store) sweepBlobs() error {
 				return fmt.Errorf("persist: read blob dir: %w", err)
 			}
 			for _, b := range blobs {
-				if validSHA(b.Name()) && refs.Get([]byte(b.Name())) == nil {
+				if validSHA(b.Name()) && refs.Get([]byte(b.Name())) == nil && stale(dir, b) {
 					if err := os.Remove(filepath.Join(dir, b.Name())); err == nil {
 						removed++
 					}

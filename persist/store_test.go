@@ -329,3 +329,30 @@ func TestDurableWrites(t *testing.T) {
 	require.Equal(t, f, got)
 	require.NoError(t, s2.Check())
 }
+
+// TestOpenOnPostgresSweepsOnlyOldLeftovers: with PostgreSQL the blob dir
+// may be shared by hosts, so the sweep at Open leaves young temp files and
+// unreferenced blobs (another host's upload under way) and removes old ones.
+func TestOpenOnPostgresSweepsOnlyOldLeftovers(t *testing.T) {
+	cfg := persisttest.PostgresConfig(t, persist.Config{Dir: t.TempDir(), NoSync: true})
+	s := reopen(t, cfg)
+	require.NoError(t, s.Close())
+	stray := filepath.Join(cfg.Dir, "blobs", "ab", "ab"+strings.Repeat("0", 62))
+	tmp := filepath.Join(cfg.Dir, "blobs", "tmp", "put-1")
+	require.NoError(t, os.MkdirAll(filepath.Dir(stray), 0o700))
+	require.NoError(t, os.WriteFile(stray, []byte("x"), 0o600))
+	require.NoError(t, os.WriteFile(tmp, []byte("x"), 0o600))
+
+	s = reopen(t, cfg)
+	require.NoError(t, s.Close())
+	require.FileExists(t, stray)
+	require.FileExists(t, tmp)
+
+	old := time.Now().Add(-2 * time.Hour)
+	require.NoError(t, os.Chtimes(stray, old, old))
+	require.NoError(t, os.Chtimes(tmp, old, old))
+	s = reopen(t, cfg)
+	require.NoError(t, s.Check())
+	require.NoFileExists(t, stray)
+	require.NoFileExists(t, tmp)
+}

@@ -54,6 +54,9 @@ const (
 	// RuntimeSkillsTruncated says the skills catalogue did not fit its
 	// budget: Shown of Total skills are listed.
 	RuntimeSkillsTruncated = "skills_truncated"
+	// RuntimeIdleTimeout ends a stream that followed a session with no
+	// running turn for the idle lifetime; the client re-attaches to go on.
+	RuntimeIdleTimeout = "idle_timeout"
 )
 
 // Event is one numbered event of a turn. ID increases by one within the

@@ -117,6 +117,7 @@ type Stream struct {
 	// close, when set, replaces sub (a stream relayed from elsewhere, see
 	// NewStream).
 	close func()
+	unhold func()
 }
 
 // NewStream is a stream whose events come from somewhere else than this
@@ -135,6 +136,9 @@ func (s *Stream) Close() {
 	}
 	s.sub.Close()
 	s.lease.Release()
+	if s.unhold != nil {
+		s.unhold()
+	}
 }
 
 // authorize returns the session record if userID has at least the need
@@ -410,6 +414,13 @@ func (h *Host) StartTurn(ctx context.Context, userID string, req TurnRequest) (*
 		// Every model call of the turn is accounted to the lease's scopes.
 		route = &provider.Route{Provider: h.quotas.Meter(lease.Scopes(), route.Provider), Model: route.Model}
 	}
+	// The turn (and its stream) are known as the user's before the
+	// session hears of them, so that ending the user's work finds them.
+	unholdTurn := h.work.hold(userID, id)
+	var unholdStream func()
+	if req.Stream {
+		unholdStream = h.work.hold(userID, id)
+	}
 	msg := &session.StartTurn{
 		UserID:    userID,
 		Input:     input,
@@ -419,18 +430,29 @@ func (h *Host) StartTurn(ctx context.Context, userID string, req TurnRequest) (*
 		OneShot:   req.OneShot,
 		// The actor releases the lease when the turn ends or is refused;
 		// Release is idempotent, so the error path below may too.
-		Release: lease.Release,
+		Release: func() {
+			lease.Release()
+			unholdTurn()
+		},
 	}
 	ts, err := ask[*session.TurnStarted](ctx, h, id, msg)
 	if err != nil {
+		unholdTurn()
+		if unholdStream != nil {
+			unholdStream()
+		}
 		return fail(err)
 	}
 	t := &Turn{SessionID: id, TurnID: ts.TurnID, outcome: ts.Outcome}
 	if ts.Sub != nil {
-		t.Events = &Stream{Replay: ts.Sub.Replay, C: ts.Sub.C, sub: ts.Sub, lease: streamLease}
+		t.Events = &Stream{Replay: ts.Sub.Replay, C: ts.Sub.C, sub: ts.Sub, lease: streamLease, unhold: unholdStream}
 	} else {
 		streamLease.Release()
+		if unholdStream != nil {
+			unholdStream()
+		}
 	}
+	h.endIfDisabled(ctx, userID, id)
 	return t, nil
 }
 
@@ -457,12 +479,15 @@ func (h *Host) Attach(ctx context.Context, userID, id string, after uint64) (*St
 	if err != nil {
 		return nil, err
 	}
-	sub, err := ask[*session.Subscription](ctx, h, id, &session.Attach{After: after})
+	unhold := h.work.hold(userID, id)
+	sub, err := ask[*session.Subscription](ctx, h, id, &session.Attach{After: after, UserID: userID})
 	if err != nil {
+		unhold()
 		lease.Release()
 		return nil, err
 	}
-	return &Stream{Replay: sub.Replay, C: sub.C, sub: sub, lease: lease}, nil
+	h.endIfDisabled(ctx, userID, id)
+	return &Stream{Replay: sub.Replay, C: sub.C, sub: sub, lease: lease, unhold: unhold}, nil
 }
 
 // Interrupt cancels a session's running turn and reports whether one ran.

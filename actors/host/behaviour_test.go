@@ -578,3 +578,47 @@ func TestNoRunnerStartsOnceCloseBegan(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, v.Messages, 2, "nothing of the refused turn is committed")
 }
+
+// TestOneShotSessionGoneWhenTurnReturns checks that a one-shot turn's
+// session actor is on its way out by the time the turn's outcome is
+// delivered (no grace, whatever the idle timeout),
+// and that its history is still there: the next request activates it
+// from the store. A session that is not one-shot stays in memory.
+func TestOneShotSessionGoneWhenTurnReturns(t *testing.T) {
+	leakCheck(t)
+	h, _, uid := newHost(t, session.Config{Idle: time.Hour})
+	activations := func() float64 { return testutilValue(h.metrics.activations) }
+	gone := func() bool { return h.liveSessions() == 0 }
+
+	res, err := h.Query(t.Context(), uid, TurnRequest{Prompt: "once", OneShot: true})
+	require.NoError(t, err)
+	require.Eventually(t, gone, 10*time.Second, time.Millisecond, "the one-shot session is still in memory")
+	before := activations()
+	v, err := h.GetSession(t.Context(), uid, res.SessionID)
+	require.NoError(t, err)
+	require.Len(t, v.Messages, 2)
+	require.Equal(t, "echo: once", v.Messages[1].Text())
+	require.Equal(t, before+1, activations(), "reading the session activated it from the store")
+
+	// Streamed, read to its end.
+	st, err := h.StartTurn(t.Context(), uid, TurnRequest{Prompt: "@tokens 3", Stream: true, OneShot: true})
+	require.NoError(t, err)
+	for range st.Events.C {
+	}
+	st.Events.Close()
+	_, err = st.Wait(t.Context())
+	require.NoError(t, err)
+	before = activations()
+	v, err = h.GetSession(t.Context(), uid, st.SessionID)
+	require.NoError(t, err)
+	require.Len(t, v.Messages, 2)
+	require.Equal(t, before+1, activations(), "the streamed one-shot session had stopped")
+
+	// A session the caller comes back to stays.
+	res, err = h.Query(t.Context(), uid, TurnRequest{Prompt: "again"})
+	require.NoError(t, err)
+	before = activations()
+	_, err = h.GetSession(t.Context(), uid, res.SessionID)
+	require.NoError(t, err)
+	require.Equal(t, before, activations())
+}

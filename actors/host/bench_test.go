@@ -157,3 +157,60 @@ func BenchmarkCloseWithLiveSessions(b *testing.B) {
 		b.ReportMetric(float64(time.Since(t0).Milliseconds()), "close-ms")
 	}
 }
+
+func (h *Host) liveSessions() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.live)
+}
+
+func liveHeap() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// BenchmarkOneShotSessionHeap reports the heap a finished one-shot turn
+// (a /v1/messages call without a session header) leaves behind: n turns
+// on new sessions from 64 callers, the live heap measured (after GC) as
+// soon as the last one returned, per turn, and the session actors still
+// in memory then.
+func BenchmarkOneShotSessionHeap(b *testing.B) {
+	const n, callers = 2000, 64
+	h, _, uid := newHostB(b, session.Config{Idle: 5 * time.Minute})
+	run := func() {
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, callers)
+		for range n {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				_, err := h.Query(context.Background(), uid, TurnRequest{Prompt: "a one-shot call whose history the client keeps", OneShot: true})
+				require.NoError(b, err)
+			}()
+		}
+		wg.Wait()
+	}
+	settle := func() {
+		for deadline := time.Now().Add(30 * time.Second); h.liveSessions() > 0 && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	run() // warm the pools, the store and the actor system
+	settle()
+	b.ResetTimer()
+	for range b.N {
+		before := liveHeap()
+		run()
+		live := h.liveSessions()
+		after := liveHeap()
+		b.ReportMetric(float64(int64(after)-int64(before))/n, "heap-B/session")
+		b.ReportMetric(float64(live), "live-sessions")
+		b.StopTimer()
+		settle()
+		b.StartTimer()
+	}
+}

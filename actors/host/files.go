@@ -45,12 +45,17 @@ func (f files) ReadFile(_ context.Context, workspaceID, path string) ([]byte, er
 	return b, nil
 }
 
-func (f files) WriteFile(ctx context.Context, workspaceID, path string, content []byte) error {
+// WriteFile stores the file as userID's, as an upload by them would be:
+// its bytes count toward their, the workspace's and its organization's
+// stored_bytes, and a write past one of those quotas fails (the tool's
+// result then says which) and stores nothing.
+func (f files) WriteFile(ctx context.Context, workspaceID, userID, path string, content []byte) error {
 	p, err := persist.CleanPath(path)
 	if err != nil {
 		return err
 	}
-	_, err = f.store.PutFile(ctx, persist.File{WorkspaceID: workspaceID, Path: p, ContentType: "text/plain; charset=utf-8"}, bytes.NewReader(content), maxToolFileBytes)
+	_, err = f.store.PutFile(ctx, persist.File{WorkspaceID: workspaceID, Path: p, ContentType: "text/plain; charset=utf-8", CreatedBy: userID},
+		bytes.NewReader(content), maxToolFileBytes)
 	return err
 }
 

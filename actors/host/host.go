@@ -47,6 +47,11 @@ type Config struct {
 	Session session.Config
 	// MaxTurns caps model calls per turn. If zero, 20.
 	MaxTurns int
+	// MaxToolUsesPerResponse and MaxToolUsesPerTurn cap the tool uses of
+	// one model response and of one turn; the calls past them get error
+	// results and do not run. If zero, 64 and 256.
+	MaxToolUsesPerResponse int
+	MaxToolUsesPerTurn     int
 	// Ledger owns the quota state: limits, token usage, running turns and
 	// open streams. If nil, one over Store from Quotas and the caps below.
 	Ledger *quota.Ledger
@@ -93,6 +98,8 @@ type Host struct {
 
 	mu   sync.Mutex // guards live
 	live map[string]struct{}
+	// work is where each user follows streams and runs turns.
+	work userWork
 }
 
 // New builds a host. It starts no goroutine: actors start on first use.
@@ -147,6 +154,9 @@ func New(cfg Config) (*Host, error) {
 		Extensions: cfg.Extensions,
 		MaxTurns:   cfg.MaxTurns,
 		Logger:     cfg.Logger.With("component", "turn"),
+
+		MaxToolUsesPerResponse: cfg.MaxToolUsesPerResponse,
+		MaxToolUsesPerTurn:     cfg.MaxToolUsesPerTurn,
 	})
 	if err != nil {
 		return nil, err
@@ -175,6 +185,7 @@ func New(cfg Config) (*Host, error) {
 	}
 	h.props = session.Props(h.deps, actor.WithGuardian(h.strategy), actor.WithReceiverMiddleware(logPanics(log)))
 	cfg.Tenancy.SetRuntime(h)
+	cfg.Tenancy.OnUserDisabled(h.EndUser)
 	return h, nil
 }
 

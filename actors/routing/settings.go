@@ -1287,7 +1287,8 @@ type oauthFlow struct {
 // StartProviderOAuth starts the authorization of a setting userID
 // manages: it keeps a state and a PKCE verifier and returns the URL to
 // send the user to. callbackURL is the server's callback as the request
-// reached it, used when neither the setting nor the config names one.
+// reached it, used when neither the setting nor the config names one;
+// "" when the request's host may not name it (not a loopback host).
 func (p *Service) StartProviderOAuth(_ context.Context, userID, id, callbackURL string) (OAuthStart, error) {
 	ps, err := p.manageable(userID, id)
 	if err != nil {
@@ -1308,7 +1309,8 @@ func (p *Service) StartProviderOAuth(_ context.Context, userID, id, callbackURL 
 		redirect = callbackURL
 	}
 	if redirect == "" {
-		return OAuthStart{}, fmt.Errorf("%w: no redirect URL is known: set oauth.redirect_url", agent.ErrInvalid)
+		return OAuthStart{}, fmt.Errorf("%w: no OAuth redirect URL is known: the request's host names it only when it is a loopback host; "+
+			"set SESHAT_PUBLIC_URL to the URL browsers reach this server at (or the setting's oauth.redirect_url)", agent.ErrInvalid)
 	}
 	var b [32]byte
 	_, _ = rand.Read(b[:])

@@ -33,6 +33,11 @@ type Config struct {
 	// MaxSubscribers caps the streams following one session at once. If
 	// zero, 64.
 	MaxSubscribers int
+	// StreamIdleLifetime ends a stream that follows the session while no
+	// turn runs once it has waited this long, with a runtime
+	// `idle_timeout` event; a stream that follows a turn ends with it. If
+	// zero, 15m.
+	StreamIdleLifetime time.Duration
 	// DefaultModel is the model of sessions created without one. If empty, "mock:echo".
 	DefaultModel string
 }
@@ -56,6 +61,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MaxSubscribers <= 0 {
 		c.MaxSubscribers = 64
+	}
+	if c.StreamIdleLifetime <= 0 {
+		c.StreamIdleLifetime = 15 * time.Minute
 	}
 	if c.DefaultModel == "" {
 		c.DefaultModel = "mock:echo"
@@ -129,6 +137,7 @@ const NamePrefix = "session/"
 // and the producer does nothing else, since protoactor may run it for a
 // name that turns out to be taken.
 func Props(d *Deps, opts ...actor.PropsOption) *actor.Props {
+	opts = append([]actor.PropsOption{actor.WithMailbox(newAnsweringMailbox(d))}, opts...)
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &sessionActor{d: d}
 	}, opts...)

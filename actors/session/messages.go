@@ -73,6 +73,16 @@ type Outcome struct {
 // Replies *Subscription.
 type Attach struct {
 	After uint64
+	// UserID is whose stream it is (see EndUser).
+	UserID string
+}
+
+// EndUser ends a user's work in the session at once, as when their
+// account is disabled: each of their streams gets a last `error` event
+// (Reason) and ends, and their running turn is interrupted. Replies nil.
+type EndUser struct {
+	UserID string
+	Reason string
 }
 
 // Interrupt cancels the running turn. Replies bool: whether one ran.
@@ -165,6 +175,11 @@ type (
 		err    error
 	}
 	unsubscribe struct {
+		sub *subscriber
+	}
+	// streamIdle is due when a subscriber waited for a turn for the idle
+	// stream lifetime.
+	streamIdle struct {
 		sub *subscriber
 	}
 	idleCheck struct{}

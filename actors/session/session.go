@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -82,6 +83,9 @@ type sessionActor struct {
 	saveDue    bool
 	lastActive time.Time
 	idleTimer  *time.Timer
+	// stopped is set once the actor has stopped; its mailbox then answers
+	// requests itself (answeringMailbox).
+	stopped atomic.Bool
 }
 
 // Receive is the actor's single entry point.
@@ -105,6 +109,7 @@ func (a *sessionActor) Receive(ctx actor.Context) {
 		a.stopping()
 		return
 	case *actor.Stopped:
+		a.stopped.Store(true)
 		if a.loaded && a.d.Observer != nil {
 			a.d.Observer.SessionStopped(a.id)
 		}
@@ -127,7 +132,10 @@ func (a *sessionActor) Receive(ctx actor.Context) {
 			ctx.Respond(Reply[*Subscription]{Err: fmt.Errorf("%w: at most %d streams may follow one session", agent.ErrTooManyStreams, a.d.Config.MaxSubscribers)})
 			return
 		}
-		ctx.Respond(Reply[*Subscription]{Value: a.attach(m.After)})
+		ctx.Respond(Reply[*Subscription]{Value: a.attach(m.After, m.UserID)})
+	case *EndUser:
+		a.endUser(m)
+		ctx.Respond(Reply[Done]{})
 	case *Interrupt:
 		a.touch()
 		ctx.Respond(Reply[bool]{Value: a.interrupt()})
@@ -180,13 +188,18 @@ func (a *sessionActor) Receive(ctx actor.Context) {
 			a.finish(agent.StopInterrupted, nil)
 		}
 	case *turnSaved:
-		a.onTurnSaved(m)
+		a.onTurnSaved(ctx, m)
 	case *unsubscribe:
 		if _, ok := a.subs[m.sub]; ok {
 			delete(a.subs, m.sub)
 			m.sub.end()
 		}
 		a.touch()
+	case *streamIdle:
+		if _, ok := a.subs[m.sub]; ok && a.turn == nil {
+			delete(a.subs, m.sub)
+			finalTo(m.sub, agent.Event{Kind: agent.KindRuntime, Runtime: &agent.RuntimeEvent{Type: agent.RuntimeIdleTimeout, SessionID: a.id}})
+		}
 	case *idleCheck:
 		a.checkIdle(ctx)
 	}
@@ -407,7 +420,7 @@ func (a *sessionActor) startTurn(m *StartTurn) (*TurnStarted, error) {
 
 	started := &TurnStarted{TurnID: t.id, Outcome: t.outcome}
 	if m.Subscribe {
-		sub, s := newSubscription(a.d.System, a.self, a.d.Config.SubscriberBuffer, nil, false)
+		sub, s := newSubscription(a.d.System, a.self, m.UserID, a.d.Config.SubscriberBuffer, nil, false)
 		a.subs[s] = struct{}{}
 		started.Sub = sub
 	}
@@ -522,7 +535,7 @@ func (a *sessionActor) onRunnerEvent(ev agent.Event) {
 }
 
 // attach subscribes to the current or last turn after cursor n.
-func (a *sessionActor) attach(n uint64) *Subscription {
+func (a *sessionActor) attach(n uint64, userID string) *Subscription {
 	buf := a.d.Config.SubscriberBuffer
 	if a.log.turnID == "" && a.snap.LastTurn != nil {
 		// The log did not survive a restart: give the turn's outcome.
@@ -540,7 +553,7 @@ func (a *sessionActor) attach(n uint64) *Subscription {
 			done.Encode()
 			replay = []agent.Event{resync, done}
 		}
-		sub, _ := newSubscription(a.d.System, a.self, 0, replay, len(replay) > 0)
+		sub, _ := newSubscription(a.d.System, a.self, userID, 0, replay, len(replay) > 0)
 		ch := make(chan *agent.Event)
 		close(ch)
 		sub.C = ch
@@ -554,13 +567,32 @@ func (a *sessionActor) attach(n uint64) *Subscription {
 		ev.Encode()
 		replay = append([]agent.Event{ev}, replay...)
 	}
-	sub, s := newSubscription(a.d.System, a.self, buf, replay, resync)
+	sub, s := newSubscription(a.d.System, a.self, userID, buf, replay, resync)
 	if a.log.ended() || (a.turn == nil && a.log.turnID != "") {
 		s.end()
 		return sub
 	}
 	a.subs[s] = struct{}{}
+	if a.turn == nil {
+		// It waits for the next turn, for the idle lifetime at most.
+		sys, self := a.d.System, a.self
+		s.idle = time.AfterFunc(a.d.Config.StreamIdleLifetime, func() { sys.Root.Send(self, &streamIdle{sub: s}) })
+	}
 	return sub
+}
+
+// endUser ends a user's streams, each with a last `error` event of its
+// own, and interrupts their running turn.
+func (a *sessionActor) endUser(m *EndUser) {
+	for sub := range a.subs {
+		if sub.userID == m.UserID {
+			delete(a.subs, sub)
+			finalTo(sub, agent.Event{Kind: agent.KindError, Error: m.Reason})
+		}
+	}
+	if a.turn != nil && a.turn.userID == m.UserID {
+		a.interrupt()
+	}
 }
 
 func (a *sessionActor) interrupt() bool {
@@ -617,7 +649,7 @@ func (a *sessionActor) finish(stop agent.StopReason, err error) {
 	a.save(func(err error) { sys.Root.Send(self, &turnSaved{turnID: id, err: err}) })
 }
 
-func (a *sessionActor) onTurnSaved(m *turnSaved) {
+func (a *sessionActor) onTurnSaved(ctx actor.Context, m *turnSaved) {
 	t := a.turn
 	if t == nil || t.id != m.turnID {
 		return
@@ -646,13 +678,21 @@ func (a *sessionActor) onTurnSaved(m *turnSaved) {
 	if a.d.Observer != nil {
 		a.d.Observer.TurnEnded(t.stop, o.Err != nil, time.Since(t.started))
 	}
+	if t.oneShot && m.err == nil && len(a.waiters) == 0 {
+		// Everything is durable and the caller will not come back: stop
+		// now, before the outcome is delivered, so that nothing of the
+		// session stays in memory. A request that still comes (the
+		// session's id was in the answer) gets ErrPassivated, which makes
+		// the host activate the session again from the store.
+		a.gone = ErrPassivated
+		ctx.Poison(ctx.Self())
+	}
 	a.deliver(o)
 	a.turn = nil
 	a.touch()
-	if t.oneShot {
-		// Everything is durable: passivate through the idle check after a
-		// short grace, which lets the caller's own follow-up requests
-		// (reading the result, closing its stream) land first.
+	if t.oneShot && a.gone == nil {
+		// A one-shot turn whose end could not be saved stays for a short
+		// grace, through the idle check, with what it holds in memory.
 		a.oneShotIdle = true
 		a.armIdle()
 	}

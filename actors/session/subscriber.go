@@ -3,6 +3,7 @@ package session
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -39,6 +40,11 @@ func (s *Subscription) Close() {
 // subscriber is the actor's side of a subscription.
 type subscriber struct {
 	ch chan *agent.Event
+	// userID is whose stream it is: ending a user's work ends it.
+	userID string
+	// idle, while set, ends a subscriber that waits for a turn that does
+	// not come; only the actor touches it.
+	idle *time.Timer
 	// ended is set once the actor has closed ch; the subscription then
 	// has nothing to tell the actor, which may be gone.
 	ended atomic.Bool
@@ -46,12 +52,16 @@ type subscriber struct {
 
 // end closes the subscriber's channel; only the actor calls it.
 func (s *subscriber) end() {
+	if s.idle != nil {
+		s.idle.Stop()
+		s.idle = nil
+	}
 	s.ended.Store(true)
 	close(s.ch)
 }
 
-func newSubscription(sys *actor.ActorSystem, self *actor.PID, buffer int, replay []agent.Event, resync bool) (*Subscription, *subscriber) {
-	sub := &subscriber{ch: make(chan *agent.Event, buffer)}
+func newSubscription(sys *actor.ActorSystem, self *actor.PID, userID string, buffer int, replay []agent.Event, resync bool) (*Subscription, *subscriber) {
+	sub := &subscriber{ch: make(chan *agent.Event, buffer), userID: userID}
 	s := &Subscription{Replay: replay, Resync: resync, C: sub.ch}
 	s.close = func() {
 		if !sub.ended.Load() {
@@ -59,4 +69,16 @@ func newSubscription(sys *actor.ActorSystem, self *actor.PID, buffer int, replay
 		}
 	}
 	return s, sub
+}
+
+// finalTo hands sub one last event of its own, not logged and not
+// numbered (ID 0), and ends it. A full channel ends it without the event:
+// the subscriber fell behind anyway.
+func finalTo(sub *subscriber, ev agent.Event) {
+	ev.Encode()
+	select {
+	case sub.ch <- &ev:
+	default:
+	}
+	sub.end()
 }

@@ -168,13 +168,13 @@ func (s *Service) ListGroupMembers(_ context.Context, userID, id string) ([]pers
 
 // AddGroupMember adds a member of the group's organization to it
 // (organization admins and owners). A user outside the organization is
-// agent.ErrInvalid.
+// agent.ErrInvalid, with the answer an unknown user gets.
 func (s *Service) AddGroupMember(ctx context.Context, userID, id string, ref UserRef) (persist.User, error) {
 	g, err := s.groupAccess(userID, id, persist.OrgAdmin)
 	if err != nil {
 		return persist.User{}, err
 	}
-	u, err := s.findUser(ref)
+	u, err := s.orgMember(g.OrgID, ref)
 	if err != nil {
 		return persist.User{}, err
 	}

@@ -132,6 +132,32 @@ func (s *Service) findUser(ref UserRef) (persist.User, error) {
 	return u, err
 }
 
+// orgMember resolves a reference to a member of organization orgID, for
+// the grants its admins make directly. An account outside the
+// organization and no account at all are one error, which names no one:
+// an admin learns nothing of accounts that have not joined.
+func (s *Service) orgMember(orgID string, ref UserRef) (persist.User, error) {
+	if ref.ID == "" && strings.TrimSpace(ref.Email) == "" {
+		return persist.User{}, fmt.Errorf("%w: user_id or email is required", agent.ErrInvalid)
+	}
+	outsider := fmt.Errorf("%w: no member of organization %s has that user_id or email; invite them to the organization first", agent.ErrInvalid, orgID)
+	u, err := s.findUser(ref)
+	if errors.Is(err, agent.ErrNotFound) {
+		return persist.User{}, outsider
+	}
+	if err != nil {
+		return persist.User{}, err
+	}
+	role, err := s.store.OrgRole(orgID, u.ID)
+	if err != nil {
+		return persist.User{}, err
+	}
+	if role == "" {
+		return persist.User{}, outsider
+	}
+	return u, nil
+}
+
 // CreateOrganization creates an organization whose owner is userID.
 func (s *Service) CreateOrganization(ctx context.Context, userID, name string) (OrgView, error) {
 	name, err := cleanName("name", name)

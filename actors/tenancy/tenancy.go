@@ -3,6 +3,8 @@ package tenancy
 import (
 	"context"
 	"errors"
+	"slices"
+	"sync"
 	"sync/atomic"
 
 	"github.com/seshat-host/seshat/persist"
@@ -48,6 +50,28 @@ type Service struct {
 	store  *persist.Store
 	models ModelChecker
 	rt     atomic.Pointer[Runtime]
+
+	hooksMu  sync.Mutex
+	disabled []func(ctx context.Context, userID string) // guarded by hooksMu
+}
+
+// OnUserDisabled adds fn to what runs once an account is disabled (its
+// flag stored): the host ends the user's streams and turns, a family its
+// own streams.
+func (s *Service) OnUserDisabled(fn func(ctx context.Context, userID string)) {
+	s.hooksMu.Lock()
+	defer s.hooksMu.Unlock()
+	s.disabled = append(s.disabled, fn)
+}
+
+// userDisabled runs the OnUserDisabled hooks.
+func (s *Service) userDisabled(ctx context.Context, userID string) {
+	s.hooksMu.Lock()
+	hooks := slices.Clone(s.disabled)
+	s.hooksMu.Unlock()
+	for _, fn := range hooks {
+		fn(ctx, userID)
+	}
 }
 
 // New validates cfg and returns a Service. It starts nothing.

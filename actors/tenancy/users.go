@@ -53,7 +53,8 @@ func (s *Service) GetUser(_ context.Context, id string) (persist.User, error) {
 // UpdateUser changes an account's name, server role or disabled flag (for
 // server admins) and returns it before and after. A disabled user's tokens
 // and API keys stop working at once: authentication reads the flag on
-// every request. The last active admin can be neither demoted nor
+// every request; their open streams and running turns end at once too
+// (the OnUserDisabled hooks). The last active admin can be neither demoted nor
 // disabled (agent.ErrConflict).
 func (s *Service) UpdateUser(ctx context.Context, id string, u UserUpdate) (before, after persist.User, err error) {
 	if _, err := s.GetUser(ctx, id); err != nil {
@@ -81,6 +82,10 @@ func (s *Service) UpdateUser(ctx context.Context, id string, u UserUpdate) (befo
 		}
 		return nil
 	})
+	if err == nil && after.Disabled && !before.Disabled {
+		// Their tokens and keys already fail; what they hold open ends now.
+		s.userDisabled(ctx, id)
+	}
 	return before, after, storeErr(err, "the server must keep at least one active admin")
 }
 

@@ -239,6 +239,13 @@ func (s *Service) AddWorkspaceMember(ctx context.Context, userID, id string, ref
 		}
 		return WorkspaceMember{Role: role, Invitation: &inv}, nil
 	}
+	if org := v.Workspace.OrganizationID; org != "" && ref.GroupID == "" {
+		// Only the organization's members may be granted: an outsider
+		// and an unknown user get the same answer.
+		if _, err := s.orgMember(org, ref.UserRef); err != nil {
+			return WorkspaceMember{}, err
+		}
+	}
 	subject, err := s.subjectOf(ref)
 	if err != nil {
 		return WorkspaceMember{}, err

@@ -126,7 +126,7 @@ func writeFile(ctx context.Context, call Call) (string, error) {
 	if call.Files == nil {
 		return "", errNoFiles
 	}
-	if err := call.Files.WriteFile(ctx, call.WorkspaceID, in.Path, []byte(in.Content)); err != nil {
+	if err := call.Files.WriteFile(ctx, call.WorkspaceID, call.UserID, in.Path, []byte(in.Content)); err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("wrote %d bytes to %s", len(in.Content), in.Path), nil

@@ -54,8 +54,11 @@ type FileStore interface {
 	// returns an error wrapping agent.ErrNotFound (fs.ErrNotExist is
 	// accepted too).
 	ReadFile(ctx context.Context, workspaceID, path string) ([]byte, error)
-	// WriteFile creates or replaces a file.
-	WriteFile(ctx context.Context, workspaceID, path string, content []byte) error
+	// WriteFile creates or replaces a file on behalf of userID, the turn's
+	// user: the file is theirs, and its bytes count toward their and the
+	// workspace's stored_bytes quotas (a write past one fails and stores
+	// nothing).
+	WriteFile(ctx context.Context, workspaceID, userID, path string, content []byte) error
 	// ListFiles returns every file path of the workspace.
 	ListFiles(ctx context.Context, workspaceID string) ([]string, error)
 }

@@ -31,7 +31,7 @@ func (m *mapFiles) ReadFile(_ context.Context, ws, path string) ([]byte, error) 
 	return b, nil
 }
 
-func (m *mapFiles) WriteFile(_ context.Context, ws, path string, content []byte) error {
+func (m *mapFiles) WriteFile(_ context.Context, ws, _, path string, content []byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.files[ws] == nil {
@@ -174,9 +174,9 @@ func TestBuiltinSchemasValidate(t *testing.T) {
 func TestBuiltinsRun(t *testing.T) {
 	const ws = "ws_test"
 	files := newMapFiles()
-	require.NoError(t, files.WriteFile(t.Context(), ws, "a.txt", []byte("hello")))
-	require.NoError(t, files.WriteFile(t.Context(), ws, "bin", []byte{0xff, 0xfe}))
-	require.NoError(t, files.WriteFile(t.Context(), "ws_other", "secret.txt", []byte("no")))
+	require.NoError(t, files.WriteFile(t.Context(), ws, "usr_test", "a.txt", []byte("hello")))
+	require.NoError(t, files.WriteFile(t.Context(), ws, "usr_test", "bin", []byte{0xff, 0xfe}))
+	require.NoError(t, files.WriteFile(t.Context(), "ws_other", "usr_test", "secret.txt", []byte("no")))
 	r := NewRegistry(Builtins()...)
 
 	var asked []string

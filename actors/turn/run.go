@@ -54,7 +54,12 @@ type run struct {
 	msgs  []agent.Message // history as the next model call sees it
 	calls int
 	uses  map[string]int // server tool calls by name, for ToolUseLimits
-	res   Result
+	// toolUses counts the tool uses of the turn, for maxUsesPerTurn.
+	toolUses int
+	// tooDeep holds the ids of the tool uses whose input nested deeper
+	// than agent.MaxJSONDepth; their stored input is {}.
+	tooDeep map[string]bool
+	res     Result
 }
 
 // Run runs one turn and reports how it ended. It returns when the turn
@@ -169,6 +174,7 @@ func (t *run) loop(ctx context.Context) Result {
 			// session fail, so it is not kept.
 			content = slices.DeleteFunc(slices.Clone(content), func(b agent.Block) bool { return b.Type == agent.BlockToolUse })
 		}
+		content = t.flattenDeepInputs(content)
 		if len(content) > 0 {
 			t.commit(agent.Message{Role: agent.RoleAssistant, Content: content})
 		}
@@ -241,9 +247,17 @@ func (t *run) toolRound(ctx context.Context, uses []agent.Block) agent.StopReaso
 		results    []agent.Block
 		clientCall bool
 	)
-	for _, u := range uses {
+	for i, u := range uses {
 		u.Input = normalizeInput(u.Input)
 		t.res.ToolUses = append(t.res.ToolUses, agent.ToolUse{ID: u.ID, Name: u.Name, Input: u.Input})
+		t.toolUses++
+		if refusal := t.overCap(i, u); refusal != "" {
+			isError := true
+			t.runtime(agent.RuntimeEvent{Type: agent.RuntimeToolFinished, ToolUseID: u.ID, Name: u.Name, IsError: &isError, Output: &refusal})
+			results = append(results, agent.Block{Type: agent.BlockToolResult, ToolUseID: u.ID, Content: refusal, IsError: true})
+			t.res.ToolResults = append(t.res.ToolResults, agent.ToolResult{ToolUseID: u.ID, IsError: true, Content: refusal})
+			continue
+		}
 		if t.client[u.Name] {
 			clientCall = true // the client answers it in its next request
 			continue
@@ -271,6 +285,46 @@ func (t *run) toolRound(ctx context.Context, uses []agent.Block) agent.StopReaso
 		return agent.StopToolUse
 	}
 	return ""
+}
+
+// overCap says why the i-th tool use of a model response may not run at
+// all, or "": its input nests too deeply, or it is past the cap of one
+// response's or the turn's tool uses (toolUses already counts it). Such a
+// call, of a server or a client tool, gets an error result the model
+// reads, and the others of the response go on.
+func (t *run) overCap(i int, u agent.Block) string {
+	switch {
+	case t.tooDeep[u.ID]:
+		return fmt.Sprintf("not run: the tool input nests arrays and objects deeper than %d levels", agent.MaxJSONDepth)
+	case i >= t.r.maxUsesPerResponse:
+		return fmt.Sprintf("not run: a model response may call at most %d tools; call the others in a later response", t.r.maxUsesPerResponse)
+	case t.toolUses > t.r.maxUsesPerTurn:
+		return fmt.Sprintf("not run: a turn may call at most %d tools", t.r.maxUsesPerTurn)
+	}
+	return ""
+}
+
+// flattenDeepInputs replaces the input of every tool use in content that
+// nests deeper than agent.MaxJSONDepth with {}, and notes its id in
+// t.tooDeep so that the call is answered with an error result. Such an
+// input would be stored and then fail to load: whatever the store keeps
+// it must read back. content is copied before it is changed.
+func (t *run) flattenDeepInputs(content []agent.Block) []agent.Block {
+	cloned := false
+	for i, b := range content {
+		if b.Type != agent.BlockToolUse || agent.JSONDepth(b.Input) <= agent.MaxJSONDepth {
+			continue
+		}
+		if !cloned {
+			content, cloned = slices.Clone(content), true
+		}
+		content[i].Input = json.RawMessage(`{}`)
+		if t.tooDeep == nil {
+			t.tooDeep = make(map[string]bool)
+		}
+		t.tooDeep[b.ID] = true
+	}
+	return content
 }
 
 // runTool answers one server tool use: the checks, the permission, the

@@ -1,6 +1,7 @@
 package turn
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,13 @@ import (
 // DefaultMaxTurns is the number of model calls a turn may make when
 // neither Input nor Config says otherwise.
 const DefaultMaxTurns = 20
+
+// Default caps on the tool uses of a turn: of one model response, and of
+// the whole turn. Calls past them get error results and do not run.
+const (
+	DefaultMaxToolUsesPerResponse = 64
+	DefaultMaxToolUsesPerTurn     = 256
+)
 
 // Log attribute keys.
 const (
@@ -79,6 +87,13 @@ type Config struct {
 	// MaxTurns caps the model calls of a turn when Input.MaxTurns is zero.
 	// If zero, DefaultMaxTurns (20).
 	MaxTurns int
+	// MaxToolUsesPerResponse caps the tool uses of one model response: the
+	// ones past it get error results and do not run. If zero,
+	// DefaultMaxToolUsesPerResponse (64).
+	MaxToolUsesPerResponse int
+	// MaxToolUsesPerTurn caps the tool uses of a whole turn, in the same
+	// way. If zero, DefaultMaxToolUsesPerTurn (256).
+	MaxToolUsesPerTurn int
 	// Extensions contribute to every turn before its first model call
 	// (retrieval, memories, skills, profiles, outside tools), in order.
 	Extensions []Extension
@@ -93,7 +108,10 @@ type Runner struct {
 	files      tool.FileStore
 	extensions []Extension
 	maxTurns   int
-	log        *slog.Logger
+	// maxUsesPerResponse and maxUsesPerTurn cap tool uses.
+	maxUsesPerResponse int
+	maxUsesPerTurn     int
+	log                *slog.Logger
 }
 
 // New returns a Runner for cfg, with its defaults filled in.
@@ -104,13 +122,19 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.MaxTurns < 0 {
 		return nil, fmt.Errorf("turn: Config.MaxTurns is negative: %d", cfg.MaxTurns)
 	}
+	if cfg.MaxToolUsesPerResponse < 0 || cfg.MaxToolUsesPerTurn < 0 {
+		return nil, fmt.Errorf("turn: Config.MaxToolUsesPerResponse (%d) and MaxToolUsesPerTurn (%d) must not be negative",
+			cfg.MaxToolUsesPerResponse, cfg.MaxToolUsesPerTurn)
+	}
 	r := &Runner{
-		providers:  cfg.Providers,
-		tools:      cfg.Tools,
-		files:      cfg.Files,
-		extensions: slices.Clone(cfg.Extensions),
-		maxTurns:   cfg.MaxTurns,
-		log:        cfg.Logger,
+		providers:          cfg.Providers,
+		tools:              cfg.Tools,
+		files:              cfg.Files,
+		extensions:         slices.Clone(cfg.Extensions),
+		maxTurns:           cfg.MaxTurns,
+		maxUsesPerResponse: cmp.Or(cfg.MaxToolUsesPerResponse, DefaultMaxToolUsesPerResponse),
+		maxUsesPerTurn:     cmp.Or(cfg.MaxToolUsesPerTurn, DefaultMaxToolUsesPerTurn),
+		log:                cfg.Logger,
 	}
 	if r.tools == nil {
 		r.tools = tool.NewRegistry()

@@ -114,7 +114,7 @@ func (m *mapFiles) ReadFile(_ context.Context, ws, path string) ([]byte, error) 
 	return b, nil
 }
 
-func (m *mapFiles) WriteFile(_ context.Context, ws, path string, content []byte) error {
+func (m *mapFiles) WriteFile(_ context.Context, ws, _, path string, content []byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.files[ws+"/"+path] = content

@@ -99,6 +99,7 @@ func TestRegistrationIsRateLimitedPerAddress(t *testing.T) {
 func TestLookAlikeEmailsAreOneAccountOrRefused(t *testing.T) {
 	s := startServer(t, "", nil)
 	ada := s.register(t, "ada@example.com", "password123")
+	s.register(t, "ada@bücher.de", "password123")
 	for _, tc := range []struct {
 		name, email string
 		status      int
@@ -109,6 +110,8 @@ func TestLookAlikeEmailsAreOneAccountOrRefused(t *testing.T) {
 		{"zero-width space", "ada\u200b@example.com", http.StatusBadRequest, "invalid_request"},
 		{"bidi override", "\u202eada@example.com", http.StatusBadRequest, "invalid_request"},
 		{"Cyrillic a", "\u0430da@example.com", http.StatusBadRequest, "invalid_request"},
+		{"Cyrillic e in a Punycode domain", "ada@xn--xample-2of.com", http.StatusBadRequest, "invalid_request"},
+		{"Punycode of a Unicode domain", "ada@xn--bcher-kva.de", http.StatusConflict, "conflict"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp := s.do(t, request{Method: http.MethodPost, Path: "/api/v1/auth/register",

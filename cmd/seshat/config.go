@@ -98,6 +98,10 @@ type Config struct {
 	JobRunHistory int
 	// MaxJobsPerUser caps the scheduled jobs of one user.
 	MaxJobsPerUser int
+	// MaxToolUsesPerResponse and MaxToolUsesPerTurn cap the tool uses of
+	// one model response and of one turn.
+	MaxToolUsesPerResponse int
+	MaxToolUsesPerTurn     int
 	// MemoryWorkers caps the users whose memory extractions run at once.
 	MemoryWorkers int
 	// Store names the store's engine: "bolt" (the file in DataDir) or a
@@ -254,6 +258,12 @@ var settings = []setting{
 	{key: "max_turn_events", env: "SESHAT_MAX_TURN_EVENTS", def: "10000",
 		usage: "events of a turn kept for re-attaching; an older cursor gets resync",
 		field: func(c *Config) any { return &c.MaxTurnEvents }},
+	{key: "max_tool_uses_per_response", env: "SESHAT_MAX_TOOL_USES_PER_RESPONSE", def: "64",
+		usage: "tool uses one model response may make; the calls past it get error results and do not run",
+		field: func(c *Config) any { return &c.MaxToolUsesPerResponse }},
+	{key: "max_tool_uses_per_turn", env: "SESHAT_MAX_TOOL_USES_PER_TURN", def: "256",
+		usage: "tool uses one turn may make over all its model calls; the calls past it get error results and do not run",
+		field: func(c *Config) any { return &c.MaxToolUsesPerTurn }},
 	{key: "allow_private_upstreams", env: "SESHAT_ALLOW_PRIVATE_UPSTREAMS", def: "false",
 		usage: "let provider settings, MCP server URLs and web search set by non-admins, and web_fetch, reach loopback, private and link-local addresses (a single-user host)",
 		field: func(c *Config) any { return &c.AllowPrivateUpstreams }},
@@ -475,6 +485,9 @@ func validate(cfg Config) error {
 	}
 	if cfg.MaxJobsPerUser <= 0 {
 		bad = append(bad, errors.New("SESHAT_MAX_JOBS_PER_USER must be positive"))
+	}
+	if cfg.MaxToolUsesPerResponse <= 0 || cfg.MaxToolUsesPerTurn <= 0 {
+		bad = append(bad, errors.New("SESHAT_MAX_TOOL_USES_PER_RESPONSE and SESHAT_MAX_TOOL_USES_PER_TURN must be positive"))
 	}
 	if cfg.JobRunHistory <= 0 {
 		bad = append(bad, errors.New("SESHAT_JOB_RUN_HISTORY must be positive"))

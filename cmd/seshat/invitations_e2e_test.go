@@ -151,3 +151,38 @@ func (s *testServer) invite(t testing.TB, path, token string, req apitype.AddMem
 	require.Equal(t, "pending", inv.Status)
 	return created[apitype.Invitation](t, s.call(t, "POST", "/api/v1/invitations/"+inv.ID+"/accept", invitee, nil), 200)
 }
+
+// TestOrgAdminsCannotProbeAccounts has an organization's admin add
+// outsiders to its workspace and its group, by email and by user_id: an
+// existing account outside the organization gets the very answer an
+// address or id no account has, and that answer names no one.
+func TestOrgAdminsCannotProbeAccounts(t *testing.T) {
+	s := startServer(t, "", nil)
+	s.register(t, "root@example.com", "password123")
+	mallory := s.register(t, "mallory@example.com", "password123")
+	victim := s.register(t, "victim@example.com", "password123")
+	m := mallory.Token
+	org := created[apitype.Organization](t, s.call(t, "POST", "/api/v1/organizations", m, apitype.CreateOrganizationRequest{Name: "probe"}), 201)
+	ows := created[apitype.Workspace](t, s.call(t, "POST", "/api/v1/workspaces", m, apitype.CreateWorkspaceRequest{Name: "probe ws", OrganizationID: org.ID}), 201)
+	grp := created[apitype.Group](t, s.call(t, "POST", "/api/v1/groups", m, apitype.CreateGroupRequest{Name: "probe group", OrganizationID: org.ID}), 201)
+	ghostID := "usr_" + strings.Repeat("x", len(victim.User.ID)-len("usr_"))
+
+	for _, path := range []string{"/api/v1/workspaces/" + ows.ID + "/members", "/api/v1/groups/" + grp.ID + "/members"} {
+		for _, pair := range [][2]apitype.AddMemberRequest{
+			{{Email: "victim@example.com", Role: "editor"}, {Email: "nobody@example.com", Role: "editor"}},
+			{{UserID: victim.User.ID, Role: "editor"}, {UserID: ghostID, Role: "editor"}},
+		} {
+			known := s.call(t, "POST", path, m, pair[0])
+			unknown := s.call(t, "POST", path, m, pair[1])
+			require.Equal(t, unknown.Status, known.Status, "%s: %s vs %s", path, known.Body, unknown.Body)
+			require.Equal(t, http.StatusBadRequest, known.Status, "%s: %s", path, known.Body)
+			var ke, ue apitype.Error
+			known.JSON(t, &ke)
+			unknown.JSON(t, &ue)
+			require.Equal(t, ue.Code, ke.Code)
+			require.Equal(t, ue.Error, ke.Error, "%s: the same message either way", path)
+			require.NotContains(t, string(known.Body), "victim@example.com")
+			require.NotContains(t, string(known.Body), victim.User.ID)
+		}
+	}
+}

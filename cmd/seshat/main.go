@@ -73,6 +73,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) > 0 && args[0] == "healthcheck" {
 		return runHealthcheck(ctx, args[1:], getenv, stdout)
 	}
+	if len(args) > 0 && args[0] == "migrate" {
+		return runMigrate(ctx, args[1:], getenv, stdout, stderr)
+	}
 	cfg, mode, err := loadConfig(args, getenv)
 	if err != nil {
 		return err
@@ -354,6 +357,9 @@ func newServer(cfg Config, store *persist.Store, log *slog.Logger) (*httpapi.Ser
 		},
 		Logger:     log,
 		Registerer: reg,
+
+		MaxToolUsesPerResponse: cfg.MaxToolUsesPerResponse,
+		MaxToolUsesPerTurn:     cfg.MaxToolUsesPerTurn,
 	})
 	if err != nil {
 		return nil, nil, nil, nil, errors.Join(err, fam.Close(context.Background()))

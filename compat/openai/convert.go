@@ -194,6 +194,13 @@ func FromChatRequest(r ChatRequest) (agent.ModelRequest, error) {
 			if err != nil {
 				return agent.ModelRequest{}, invalid("messages.%d: %s", i, err)
 			}
+			// The arguments are a string in the body, so the body's depth
+			// check never saw them; what is stored must read back.
+			for j, b := range blocks {
+				if b.Type == agent.BlockToolUse && agent.JSONDepth(b.Input) > agent.MaxJSONDepth {
+					return agent.ModelRequest{}, invalid("messages.%d.tool_calls.%d.function.arguments: nests arrays and objects deeper than %d levels", i, j-len(blocks)+len(m.ToolCalls), agent.MaxJSONDepth)
+				}
+			}
 			out.Messages = append(out.Messages, agent.Message{Role: agent.RoleAssistant, Content: blocks})
 		case RoleTool:
 			if m.ToolCallID == "" {

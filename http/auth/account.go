@@ -32,12 +32,14 @@ type Grant struct {
 // Register creates an account with its personal workspace and returns it
 // with a fresh token. The first account on the server becomes an admin
 // and may always register; later ones only as the sign-up policy allows
-// (ErrSignupClosed or ErrInvitationRequired otherwise). Registrations are counted per clientIP:
+// (ErrSignupClosed or ErrInvitationRequired otherwise). Registrations are counted per clientIP
+// (an IPv6 address by its /64):
 // past Config.RegistrationsPerMinute, Register returns a *RateLimitError.
 // A bad email, a password shorter than 8 characters or longer than 72
 // bytes wrap agent.ErrInvalid; an email already registered wraps
 // agent.ErrConflict.
 func (s *Service) Register(ctx context.Context, email, password, name, clientIP string) (Grant, error) {
+	clientIP = addressKey(clientIP)
 	if s.cfg.RegistrationsPerMinute > 0 {
 		now := s.cfg.Now()
 		if wait := s.registered.blocked(clientIP, now); wait > 0 {
@@ -174,7 +176,7 @@ func checkName(name string) (string, error) {
 // email and a wrong password both give an error wrapping ErrInvalidLogin
 // (a *LoginFailure), after the same bcrypt work whatever the cost of the
 // stored hash (see checkPassword). Failures are counted per (email,
-// clientIP) and per clientIP; once either has failed too often within the
+// clientIP) and per clientIP (an IPv6 address by its /64); once either has failed too often within the
 // window, Login returns a *RateLimitError without checking the password.
 // A stranger elsewhere therefore cannot lock an account out. A correct
 // password whose hash has another cost than the configured one is
@@ -186,6 +188,7 @@ func (s *Service) Login(ctx context.Context, email, password, clientIP string) (
 	if normErr != nil {
 		norm = strings.ToLower(strings.TrimSpace(email))
 	}
+	clientIP = addressKey(clientIP)
 	pair := norm + "\x00" + clientIP
 	now := s.cfg.Now()
 	if wait := max(s.byEmailIP.blocked(pair, now), s.byIP.blocked(clientIP, now)); wait > 0 {
@@ -288,6 +291,7 @@ func (s *Service) UpdateMe(ctx context.Context, userID string, name *string, pw 
 	}
 	var newHash []byte
 	if pw != nil {
+		clientIP = addressKey(clientIP)
 		pair := u.Email + "\x00" + clientIP
 		now := s.cfg.Now()
 		if wait := max(s.byEmailIP.blocked(pair, now), s.byIP.blocked(clientIP, now)); wait > 0 {

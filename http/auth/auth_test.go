@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -240,4 +241,48 @@ func TestUnknownEmailCostsABcrypt(t *testing.T) {
 	var fail *LoginFailure
 	require.ErrorAs(t, err, &fail)
 	require.Empty(t, fail.UserID)
+}
+
+func TestAddressKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"10.0.0.1":             "10.0.0.1",
+		"::ffff:10.0.0.1":      "10.0.0.1",
+		"2001:db8:1:2:3:4:5:6": "2001:db8:1:2::/64",
+		"2001:db8:1:2::ffff":   "2001:db8:1:2::/64",
+		"fe80::1%eth0":         "fe80::/64",
+		"::1":                  "::/64",
+		"not an address":       "not an address",
+		"":                     "",
+	} {
+		require.Equal(t, want, addressKey(in), "%q", in)
+	}
+}
+
+// TestLimitsCountAnIPv6NetworkAsOneAddress rotates through the addresses
+// of one /64: they share its failed logins and its registrations, and
+// the next /64 does not.
+func TestLimitsCountAnIPv6NetworkAsOneAddress(t *testing.T) {
+	ctx := context.Background()
+	clock := &fakeClock{t: time.Now()}
+	s, err := New(Config{Secret: testSecret, Store: persisttest.Open(t), BcryptCost: bcrypt.MinCost, Now: clock.Now,
+		LoginFailuresPerEmailAndIP: 3, LoginFailuresPerIP: 100, RegistrationsPerMinute: 2})
+	require.NoError(t, err)
+	_, err = s.Register(ctx, "a@example.com", "password1", "", "2001:db8:0:1::1")
+	require.NoError(t, err)
+	_, err = s.Register(ctx, "b@example.com", "password1", "", "2001:db8:0:1::2")
+	require.NoError(t, err)
+	var rl *RateLimitError
+	_, err = s.Register(ctx, "c@example.com", "password1", "", "2001:db8:0:1::3")
+	require.ErrorAs(t, err, &rl, "the third registration from the /64")
+	_, err = s.Register(ctx, "c@example.com", "password1", "", "2001:db8:0:2::1")
+	require.NoError(t, err, "another /64")
+
+	for i := range 3 {
+		_, err := s.Login(ctx, "a@example.com", "nope-nope", fmt.Sprintf("2001:db8:0:1::%x", 100+i))
+		require.ErrorIs(t, err, ErrInvalidLogin)
+	}
+	_, err = s.Login(ctx, "a@example.com", "password1", "2001:db8:0:1::abcd")
+	require.ErrorAs(t, err, &rl, "a fresh address in the same /64 is held back too")
+	_, err = s.Login(ctx, "a@example.com", "password1", "2001:db8:0:2::1")
+	require.NoError(t, err, "the owner elsewhere is not locked out")
 }

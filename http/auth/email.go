@@ -6,6 +6,7 @@ import (
 	"strings"
 	"unicode"
 
+	"golang.org/x/net/idna"
 	"golang.org/x/text/secure/precis"
 	"golang.org/x/text/unicode/norm"
 
@@ -25,7 +26,10 @@ import (
 //     disallows too, with a message that says so;
 //   - it refuses a label (the parts between "@", "." and "+") that mixes
 //     scripts, such as a Cyrillic "а" among Latin letters, except the
-//     mixes a language writes (Han with kana or Hangul).
+//     mixes a language writes (Han with kana or Hangul);
+//   - it writes the domain in its Unicode form (IDNA, UTS #46), so that
+//     a Punycode spelling is the same address and its labels meet the
+//     same script check, and refuses a domain IDNA refuses.
 //
 // What is left must be a bare address (no display name), with a local
 // part and a domain.
@@ -53,6 +57,13 @@ func normalizeEmail(email string) (string, error) {
 	if local == "" || domain == "" || strings.HasPrefix(domain, "[") {
 		return "", invalid
 	}
+	// One spelling per domain: its Unicode form, so that "bücher.de" and
+	// "xn--bcher-kva.de" are one address and a look-alike hidden in
+	// Punycode meets the script check below.
+	if domain, err = emailDomains.ToUnicode(domain); err != nil {
+		return "", fmt.Errorf("%w: email's domain is not a valid domain name", agent.ErrInvalid)
+	}
+	mapped = local + "@" + domain
 	for _, label := range strings.FieldsFunc(mapped, func(r rune) bool { return r == '@' || r == '.' || r == '+' }) {
 		if mixedScripts(label) {
 			return "", fmt.Errorf("%w: email mixes scripts in %q (look-alike letters such as Cyrillic among Latin)", agent.ErrInvalid, label)
@@ -63,6 +74,13 @@ func normalizeEmail(email string) (string, error) {
 	}
 	return mapped, nil
 }
+
+// emailDomains maps and checks an email's domain as a resolver looks it
+// up (UTS #46: IDNA2008 with its mapping, the bidi and joiner rules,
+// hyphen rules, DNS lengths), leaving out only STD3's hostname
+// character rule, which mail domains need not meet.
+var emailDomains = idna.New(idna.MapForLookup(), idna.BidiRule(), idna.CheckHyphens(true), idna.CheckJoiners(true),
+	idna.VerifyDNSLength(true), idna.StrictDomainName(false))
 
 // invisible reports whether r renders as nothing or steers rendering:
 // controls, format characters (which hold the zero-width and bidi ones),

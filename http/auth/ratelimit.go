@@ -1,9 +1,27 @@
 package auth
 
 import (
+	"net/netip"
 	"sync"
 	"time"
 )
+
+// addressKey is the key a client address is counted under: an IPv4
+// address (also when IPv4-mapped) as it is, an IPv6 address by its /64,
+// the smallest network one subscriber is given, so that rotating through
+// the addresses of one's own network does not buy fresh attempts. Any
+// other string (no address known) is its own key.
+func addressKey(clientIP string) string {
+	addr, err := netip.ParseAddr(clientIP)
+	if err != nil {
+		return clientIP
+	}
+	addr = addr.Unmap().WithZone("")
+	if addr.Is4() {
+		return addr.String()
+	}
+	return netip.PrefixFrom(addr, 64).Masked().String()
+}
 
 // failureLimiter counts failures per key in fixed windows: a key's window
 // opens with its first failure, and once limit failures are in, the key is

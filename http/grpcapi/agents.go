@@ -45,8 +45,13 @@ func (h agentService) CreateAgent(ctx context.Context, req *connect.Request[sesh
 	m := req.Msg
 	r := apitype.AgentRequest{
 		Slug: &m.Slug, Name: &m.Name, Description: &m.Description, WorkspaceID: &m.WorkspaceId, Model: &m.Model,
-		SystemPrompt: &m.SystemPrompt, PermissionMode: &m.PermissionMode, WebSearch: &m.WebSearch,
+		SystemPrompt: &m.SystemPrompt, PermissionMode: &m.PermissionMode,
 		Tools: agentToolsIn(m.Tools), Memory: agentMemoryIn(m.Memory),
+	}
+	// A zero web_search is REST's absent one: only an update that names
+	// it hides the tool.
+	if m.WebSearch {
+		r.WebSearch = &m.WebSearch
 	}
 	mt := int(m.MaxTurns)
 	r.MaxTurns = &mt
@@ -221,7 +226,7 @@ func agentOf(a apitype.Agent) *seshatv1.Agent {
 		Model: a.Model, SystemPrompt: a.SystemPrompt, PermissionMode: a.PermissionMode, MaxTurns: int32(a.MaxTurns),
 		Tools:  &seshatv1.ToolFilter{Allow: a.Tools.Allow, Deny: a.Tools.Deny},
 		Skills: a.Skills, McpServers: a.MCPServers, CorpusIds: a.CorpusIDs,
-		WebSearch: a.WebSearch != nil && *a.WebSearch, Version: int32(a.Version),
+		WebSearch: a.WebSearch == nil || *a.WebSearch, Version: int32(a.Version),
 		CreatedAt: timestamp(a.CreatedAt), UpdatedAt: timestamp(a.UpdatedAt),
 	}
 	if a.Memory != nil {

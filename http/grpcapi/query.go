@@ -61,12 +61,10 @@ func turnRequest(m queryFields) (host.TurnRequest, error) {
 	if m.GetMaxTurns() < 0 || m.GetMaxTurns() > 1000 {
 		return host.TurnRequest{}, apierr.Invalid("max_turns must be from 1 to 1000")
 	}
-	if err := notServed(familyAgents, "agent_slug", m.GetAgentSlug() != ""); err != nil {
-		return host.TurnRequest{}, err
-	}
 	tr := host.TurnRequest{SessionID: m.GetSessionId(), WorkspaceID: m.GetWorkspaceId(), Prompt: m.GetPrompt()}
 	tr.Model, tr.ProviderSettingID, tr.SystemPrompt = m.GetModel(), m.GetProviderSettingId(), m.GetSystemPrompt()
 	tr.PermissionMode, tr.MaxTurns = m.GetPermissionMode(), int(m.GetMaxTurns())
+	tr.AgentSlug = m.GetAgentSlug()
 	if id := m.GetCorpusId(); id != "" {
 		tr.Context.CorpusIDs = []string{id}
 	}
@@ -155,7 +153,9 @@ func (s *Server) pump(ctx context.Context, st *host.Stream, send func(*seshatv1.
 		if err := send(eventOf(ev)); err != nil {
 			return true, err
 		}
-		return ev.Kind == agent.KindDone || ev.Kind == agent.KindError, nil
+		// An event without an id is the session's last word to this
+		// stream alone (see session.EndUser and the idle lifetime).
+		return ev.Kind == agent.KindDone || ev.Kind == agent.KindError || ev.ID == 0, nil
 	}
 	for i := range st.Replay {
 		if end, err := write(&st.Replay[i]); end {

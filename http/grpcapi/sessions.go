@@ -46,12 +46,9 @@ func (h sessionService) CreateSession(ctx context.Context, req *connect.Request[
 		return nil, err
 	}
 	m := req.Msg
-	if err := notServed(familyAgents, "agent_slug", m.AgentSlug != ""); err != nil {
-		return nil, err
-	}
 	o := host.SessionOptions{
 		WorkspaceID: m.WorkspaceId, Title: m.Title, Model: m.Model, SystemPrompt: m.SystemPrompt, PermissionMode: m.PermissionMode,
-		Context: agent.TurnContext{CorpusIDs: m.CorpusIds},
+		AgentSlug: m.AgentSlug, Context: agent.TurnContext{CorpusIDs: m.CorpusIds},
 	}
 	if mem := m.Memory; mem != nil {
 		if mem.Extract != agent.MemoryExtractAuto && mem.Extract != agent.MemoryExtractOff {

@@ -10,15 +10,18 @@ import (
 	"strings"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/seshat-host/seshat/actors/agent"
 )
 
 const contentTypeJSON = "application/json"
 
 // MaxJSONDepth is how deeply a request body's arrays and objects may
-// nest. What the store keeps it must read back, and Go's decoder refuses
+// nest: agent.MaxJSONDepth, the bound every entry of the host holds to.
+// What the store keeps it must read back, and Go's decoder refuses
 // documents nested past 10,000 levels: a body that deep would be accepted,
 // stored, and lost on the next load.
-const MaxJSONDepth = 256
+const MaxJSONDepth = agent.MaxJSONDepth
 
 // decodeJSON reads a native request body into v, strictly: an unknown
 // field, at any depth, is 400 invalid_field naming it, so that a typo
@@ -49,7 +52,7 @@ func decodeBody(ctx *fasthttp.RequestCtx, v any, strict bool) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return &Error{Status: fasthttp.StatusBadRequest, Code: CodeInvalidJSON, Msg: "request body is empty; expected a JSON object"}
 	}
-	if jsonDepth(body) > MaxJSONDepth {
+	if agent.JSONDepth(body) > MaxJSONDepth {
 		return &Error{Status: fasthttp.StatusBadRequest, Code: CodeInvalidJSON,
 			Msg: fmt.Sprintf("request body nests arrays and objects deeper than %d levels", MaxJSONDepth)}
 	}
@@ -89,35 +92,6 @@ func decodeBody(ctx *fasthttp.RequestCtx, v any, strict bool) error {
 // unknownFieldPrefix starts encoding/json's error for a field that
 // DisallowUnknownFields refused.
 const unknownFieldPrefix = "json: unknown field "
-
-// jsonDepth returns how deeply body's arrays and objects nest, reading it
-// once without decoding it. Brackets inside strings do not count; a body
-// that is not JSON gets some depth, and the decoder refuses it after.
-func jsonDepth(body []byte) int {
-	depth, deepest := 0, 0
-	inString, escaped := false, false
-	for _, c := range body {
-		switch {
-		case inString:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == '{' || c == '[':
-			depth++
-			deepest = max(deepest, depth)
-		case c == '}' || c == ']':
-			depth--
-		}
-	}
-	return deepest
-}
 
 // jsonKind names a Go kind the way a JSON client thinks of it.
 func jsonKind(kind string) string {

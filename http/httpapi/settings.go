@@ -2,6 +2,9 @@ package httpapi
 
 import (
 	"context"
+	"net"
+	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -173,13 +176,36 @@ func (s *Server) providerOAuthCallback(ctx *fasthttp.RequestCtx) error {
 
 // callbackURL is the OAuth callback as the client reached this server:
 // its Host, and https when the connection or a proxy's
-// X-Forwarded-Proto says so.
+// X-Forwarded-Proto says so. The Host header is the client's to write,
+// so it names the callback only when it is a loopback host (localhost,
+// 127.0.0.0/8, ::1), a server a browser on the same machine reaches;
+// any other host gives "", and the setting or SESHAT_PUBLIC_URL must
+// name the callback (else the start is a 400 saying so).
 func callbackURL(ctx *fasthttp.RequestCtx) string {
+	host := string(ctx.Host())
+	if !loopbackHost(host) {
+		return ""
+	}
 	scheme := "http"
 	if ctx.IsTLS() || string(ctx.Request.Header.Peek("X-Forwarded-Proto")) == "https" {
 		scheme = "https"
 	}
-	return scheme + "://" + string(ctx.Host()) + oauthCallbackPath
+	return scheme + "://" + host + oauthCallbackPath
+}
+
+// loopbackHost reports whether a Host header (with or without a port)
+// names this machine: "localhost" or a loopback address.
+func loopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	} else {
+		host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	addr, err := netip.ParseAddr(host)
+	return err == nil && addr.Zone() == "" && addr.Unmap().IsLoopback()
 }
 
 func catalogOf(in []apitype.ProviderModel) []persist.ProviderModel {

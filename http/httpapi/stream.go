@@ -101,8 +101,16 @@ func (s *Server) serveStream(ctx *fasthttp.RequestCtx, st *host.Stream) {
 	done := s.baseCtx.Done()
 	s.writeStream(ctx, "stream writer", st.Close, func(w *sse.Writer) {
 		var last agent.EventKind
+		final := false
 		write := func(w *sse.Writer, ev *agent.Event) error {
 			last = ev.Kind
+			if ev.ID == 0 {
+				// The session's last word to this stream alone (the
+				// account was disabled, or it waited too long for a
+				// turn): not one of the turn's numbered events.
+				final = true
+				return w.Unnumbered(ev.Kind.SSEName(), ev.Data)
+			}
 			return w.Event(ev.ID, ev.Kind.SSEName(), ev.Data)
 		}
 		// The first flush sends the headers at once, even when the turn is
@@ -128,6 +136,8 @@ func (s *Server) serveStream(ctx *fasthttp.RequestCtx, st *host.Stream) {
 			msg = msgShuttingDown
 		case err != nil:
 			return // the client is gone
+		case final:
+			return
 		case last != agent.KindDone && last != agent.KindError:
 			msg = msgStreamDropped
 		default:

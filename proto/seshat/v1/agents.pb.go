@@ -86,22 +86,24 @@ type Agent struct {
 	Name        string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
 	Description string `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
 	// workspace_id is empty for a server-wide profile.
-	WorkspaceId    string                 `protobuf:"bytes,5,opt,name=workspace_id,json=workspaceId,proto3" json:"workspace_id,omitempty"`
-	Model          string                 `protobuf:"bytes,6,opt,name=model,proto3" json:"model,omitempty"`
-	SystemPrompt   string                 `protobuf:"bytes,7,opt,name=system_prompt,json=systemPrompt,proto3" json:"system_prompt,omitempty"`
-	PermissionMode string                 `protobuf:"bytes,8,opt,name=permission_mode,json=permissionMode,proto3" json:"permission_mode,omitempty"`
-	MaxTurns       int32                  `protobuf:"varint,9,opt,name=max_turns,json=maxTurns,proto3" json:"max_turns,omitempty"`
-	Tools          *ToolFilter            `protobuf:"bytes,10,opt,name=tools,proto3" json:"tools,omitempty"`
-	Skills         []string               `protobuf:"bytes,11,rep,name=skills,proto3" json:"skills,omitempty"`
-	McpServers     []string               `protobuf:"bytes,12,rep,name=mcp_servers,json=mcpServers,proto3" json:"mcp_servers,omitempty"`
-	CorpusIds      []string               `protobuf:"bytes,13,rep,name=corpus_ids,json=corpusIds,proto3" json:"corpus_ids,omitempty"`
-	Memory         *MemorySettings        `protobuf:"bytes,14,opt,name=memory,proto3" json:"memory,omitempty"`
-	WebSearch      bool                   `protobuf:"varint,15,opt,name=web_search,json=webSearch,proto3" json:"web_search,omitempty"`
-	Version        int32                  `protobuf:"varint,16,opt,name=version,proto3" json:"version,omitempty"`
-	CreatedAt      *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	UpdatedAt      *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	WorkspaceId    string          `protobuf:"bytes,5,opt,name=workspace_id,json=workspaceId,proto3" json:"workspace_id,omitempty"`
+	Model          string          `protobuf:"bytes,6,opt,name=model,proto3" json:"model,omitempty"`
+	SystemPrompt   string          `protobuf:"bytes,7,opt,name=system_prompt,json=systemPrompt,proto3" json:"system_prompt,omitempty"`
+	PermissionMode string          `protobuf:"bytes,8,opt,name=permission_mode,json=permissionMode,proto3" json:"permission_mode,omitempty"`
+	MaxTurns       int32           `protobuf:"varint,9,opt,name=max_turns,json=maxTurns,proto3" json:"max_turns,omitempty"`
+	Tools          *ToolFilter     `protobuf:"bytes,10,opt,name=tools,proto3" json:"tools,omitempty"`
+	Skills         []string        `protobuf:"bytes,11,rep,name=skills,proto3" json:"skills,omitempty"`
+	McpServers     []string        `protobuf:"bytes,12,rep,name=mcp_servers,json=mcpServers,proto3" json:"mcp_servers,omitempty"`
+	CorpusIds      []string        `protobuf:"bytes,13,rep,name=corpus_ids,json=corpusIds,proto3" json:"corpus_ids,omitempty"`
+	Memory         *MemorySettings `protobuf:"bytes,14,opt,name=memory,proto3" json:"memory,omitempty"`
+	// web_search is false when the profile hides the web_search tool, and
+	// true otherwise (REST's web_search true or null).
+	WebSearch     bool                   `protobuf:"varint,15,opt,name=web_search,json=webSearch,proto3" json:"web_search,omitempty"`
+	Version       int32                  `protobuf:"varint,16,opt,name=version,proto3" json:"version,omitempty"`
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Agent) Reset() {
@@ -276,9 +278,12 @@ type CreateAgentRequest struct {
 	McpServers     []string               `protobuf:"bytes,11,rep,name=mcp_servers,json=mcpServers,proto3" json:"mcp_servers,omitempty"`
 	CorpusIds      []string               `protobuf:"bytes,12,rep,name=corpus_ids,json=corpusIds,proto3" json:"corpus_ids,omitempty"`
 	Memory         *MemorySettings        `protobuf:"bytes,13,opt,name=memory,proto3" json:"memory,omitempty"`
-	WebSearch      bool                   `protobuf:"varint,14,opt,name=web_search,json=webSearch,proto3" json:"web_search,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// web_search false, the zero value, leaves web search as the server
+	// offers it (REST's absent web_search); to hide the tool, call
+	// UpdateAgent with web_search false in its update_mask.
+	WebSearch     bool `protobuf:"varint,14,opt,name=web_search,json=webSearch,proto3" json:"web_search,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateAgentRequest) Reset() {

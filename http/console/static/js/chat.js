@@ -1,7 +1,7 @@
 // Sessions: the list with search, and the chat, which streams a turn's
 // text and shows its runtime events as a timeline.
 
-import { h, clear, form, button, toast, when, json, badge } from './dom.js';
+import { h, clear, form, button, toast, when, json, badge, withoutTitle } from './dom.js';
 import * as api from './api.js';
 
 const sleep = (ms, signal) => new Promise(res => {
@@ -377,7 +377,7 @@ class ChatView {
         }, 'danger reject'),
       ] : []);
     api.get(`api/v1/plans/${id}`).then(p => {
-      content.textContent = (p.title ? p.title + '\n\n' : '') + (p.content || '');
+      content.textContent = (p.title ? p.title + '\n\n' : '') + withoutTitle(p.title, p.content);
       if (p.status !== 'proposed') this.resolved(d.plan_id, p.status === 'rejected' ? 'Denied' : p.status);
     }).catch(e => { content.textContent = e.missing ? 'Plans are not available on this server.' : e.message; });
     // A plan ends its turn: the card waits for a decision without holding

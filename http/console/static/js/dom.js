@@ -128,3 +128,15 @@ export function json(v) {
 
 // badge is a small status label.
 export function badge(text, kind) { return h('span', { class: 'badge ' + (kind || '') }, text); }
+
+// withoutTitle returns a plan's content without a first line that only
+// repeats its title (a Markdown heading of it, or the line the server made
+// the title of), so that a card shows the title once.
+export function withoutTitle(title, content) {
+  const text = content || '';
+  const bare = s => s.trim().replace(/^[#*\-\s]+/, '').replace(/[#*\s]+$/, '').toLowerCase();
+  const t = bare(title || '');
+  const first = /^\s*([^\n]*)(?:\n|$)/.exec(text);
+  if (!t || bare(first[1]) !== t) return text;
+  return text.slice(first[0].length).replace(/^\s*\n/, '');
+}

@@ -1,7 +1,7 @@
 // The pages of every API family but sessions. Each page draws into main
 // and may return a cleanup function (to end its streams).
 
-import { h, clear, form, button, toast, table, when, json, badge } from './dom.js';
+import { h, clear, form, button, toast, table, when, json, badge, withoutTitle } from './dom.js';
 import * as api from './api.js';
 
 const enc = encodeURIComponent;
@@ -255,7 +255,7 @@ export async function plansPage(main) {
       el.append(h('div', { class: 'card plan', 'data-plan-id': p.id },
         h('div', { class: 'row' }, h('strong', { class: 'grow' }, p.title || p.id), badge('v' + p.version), badge(p.status, p.status === 'proposed' ? 'warn' : p.status === 'rejected' ? 'err' : 'ok'),
           h('a', { href: '#/sessions/' + enc(p.session_id) }, 'Session')),
-        h('details', null, h('summary', null, 'Plan'), h('pre', null, p.content)),
+        h('details', null, h('summary', null, 'Plan'), h('pre', null, withoutTitle(p.title, p.content))),
         p.feedback ? h('p', { class: 'muted' }, 'Feedback: ' + p.feedback) : null,
         edit && p.status === 'proposed' ? h('div', { class: 'row' },
           button('Approve and run', async () => {
