@@ -64,7 +64,15 @@ type Node struct {
 	sys    *actor.ActorSystem
 	c      *cluster.Cluster
 	closed atomic.Bool
+	// stop ends the loop that re-arms jobs; loopDone is closed once it
+	// has.
+	stop     chan struct{}
+	loopDone chan struct{}
 }
+
+// RearmInterval is how often a node arms the jobs made or changed on other
+// nodes, and those of a node that died.
+const RearmInterval = 5 * time.Second
 
 // etcdProbeTimeout bounds the check that etcd answers before joining: the
 // module's provider waits forever on an etcd that does not answer, and
@@ -112,7 +120,7 @@ func Start(cfg Config) (n *Node, err error) {
 	}
 	actorLog := slog.New(minLevel{Handler: cfg.Logger.With("component", "cluster-actors").Handler(), min: slog.LevelWarn})
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return actorLog }))
-	n = &Node{Host: cfg.Host, cfg: cfg, log: log, sys: sys}
+	n = &Node{Host: cfg.Host, cfg: cfg, log: log, sys: sys, stop: make(chan struct{}), loopDone: make(chan struct{})}
 	kind := cluster.NewKind(kindSession, actor.PropsFromProducer(func() actor.Actor { return &grain{n: n} }))
 	ccfg := cluster.Configure(cfg.Name, provider, disthash.New(),
 		remote.Configure(hostName, port),
@@ -127,6 +135,7 @@ func Start(cfg Config) (n *Node, err error) {
 		}
 	}()
 	n.c.StartMember()
+	go n.rearmLoop()
 	log.Info("joined the cluster", "name", cfg.Name, "addr", sys.Address(), "etcd", cfg.Endpoints)
 	return n, nil
 }
@@ -156,7 +165,33 @@ func (n *Node) Leave() {
 	if !n.closed.CompareAndSwap(false, true) {
 		return
 	}
+	close(n.stop)
+	<-n.loopDone
 	n.c.Shutdown(true)
+}
+
+// rearmLoop arms, every RearmInterval, the jobs this node's scheduler has
+// no actor for: every node arms every enabled job, and the due run's
+// record in the store (the lock) makes each due time run once, on the
+// node that records it first. A job thus keeps firing when a node dies.
+func (n *Node) rearmLoop() {
+	defer close(n.loopDone)
+	t := time.NewTicker(RearmInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), n.cfg.CallTimeout)
+			if k, err := n.Host.RearmJobs(ctx); err != nil {
+				n.log.Warn("re-arm jobs", "err", err)
+			} else if k > 0 {
+				n.log.Info("armed jobs of other nodes", "jobs", k)
+			}
+			cancel()
+		}
+	}
 }
 
 // attemptTimeout bounds one attempt of a call to a grain; attemptPause

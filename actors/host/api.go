@@ -116,7 +116,7 @@ type Stream struct {
 	lease  *quota.Lease
 	// close, when set, replaces sub (a stream relayed from elsewhere, see
 	// NewStream).
-	close func()
+	close  func()
 	unhold func()
 }
 

@@ -63,6 +63,17 @@ type JobRuntime interface {
 	InterruptSession(ctx context.Context, id string) (bool, error)
 }
 
+// RearmJobs arms the enabled jobs the scheduler has no actor for yet
+// (made, or armed before it died, by another host sharing the store) and
+// returns how many. A cluster node calls it now and then.
+func (h *Host) RearmJobs(ctx context.Context) (int, error) {
+	n, err := callJobs[int](ctx, h, &jobs.Rearm{})
+	if errors.Is(err, errJobsStopped) {
+		return 0, nil
+	}
+	return n, err
+}
+
 // InterruptSession implements JobRuntime: it cancels a session's running
 // turn without checking who asks, for the host's own work.
 func (h *Host) InterruptSession(ctx context.Context, id string) (bool, error) {

@@ -31,6 +31,9 @@ type activeRun struct {
 	start func()
 }
 
+// recheck makes a job actor re-read its job (see Rearm).
+type recheck struct{}
+
 // runRecorded reports that a due run's first record is durable (err nil),
 // or was refused.
 type runRecorded struct {
@@ -104,6 +107,10 @@ func (a *jobActor) Receive(ctx actor.Context) {
 		a.fire(m)
 	case *runRecorded:
 		a.runRecorded(m)
+	case *recheck:
+		if job, err := a.d.Store.Job(a.id); err == nil {
+			a.apply(job, false)
+		}
 	case *runStarted:
 		a.runStarted(m)
 	case *runEnded:
@@ -216,6 +223,18 @@ func (a *jobActor) fire(m *fire) {
 		return
 	}
 	a.timer = nil
+	// Another host sharing the store may have changed, disabled or
+	// deleted the job since this one armed it: fire only as it stands.
+	if job, err := a.d.Store.Job(a.id); errors.Is(err, persist.ErrNotFound) {
+		a.disarm()
+		a.gone = true
+		return
+	} else if err == nil && (job.Schedule != a.job.Schedule || job.Timezone != a.job.Timezone || !job.Enabled) {
+		a.apply(job, false)
+		return
+	} else if err == nil {
+		a.job = job
+	}
 	now := a.now()
 	next := a.arm(later(now, m.due))
 	if a.run != nil {

@@ -233,7 +233,9 @@ func TestClusterStreamsAcrossNodesAndFailover(t *testing.T) {
 
 	// A long turn, streamed through n1, cut by SIGKILL of its owner.
 	long := n1.stream(t, tok, apitype.QueryRequest{SessionID: sid, Prompt: "@tokens 100000\n@delay 1ms"})
-	long.Until(func(ev eventstream.Event) bool { return ev.Name == "" })
+	// A few hundred events in, the turn's start (its running marker) is
+	// durable: a kill before that loses the turn as a whole.
+	long.Until(func(ev eventstream.Event) bool { return ev.Name == "" && eventID(t, ev) >= 300 })
 	owner.kill(t)
 	tail := long.Rest()
 	if len(tail) > 0 {
@@ -256,7 +258,7 @@ func TestClusterStreamsAcrossNodesAndFailover(t *testing.T) {
 		evs := n.openStream(t, http.MethodGet, "/api/v1/sessions/"+sid+"/stream", tok, nil, nil).Rest()
 		require.NotEmpty(t, evs)
 		last = evs[len(evs)-1]
-		require.Equal(t, "interrupted", decodeDone(t, last).StopReason, "re-attached through %s", n.name)
+		require.Equal(t, "interrupted", decodeDone(t, last).StopReason, "re-attached through %s: %s\n%s", n.name, last.Data, other.get(t, "/api/v1/sessions/"+sid, tok).Body)
 	}
 	var sess apitype.Session
 	other.get(t, "/api/v1/sessions/"+sid, tok).JSON(t, &sess)
@@ -275,4 +277,52 @@ func TestClusterStreamsAcrossNodesAndFailover(t *testing.T) {
 	require.Equal(t, 1, answers, "the done turn's answer is in history once")
 	r := n1.query(t, tok, apitype.QueryRequest{SessionID: sid, Prompt: "after failover"})
 	require.Equal(t, "echo: after failover", r.Content)
+
+	// A job made through n1 is armed by every node, its turns run in the
+	// session wherever it lives, and each due second runs once.
+	start := time.Now()
+	resp := n1.do(t, request{Method: http.MethodPost, Path: "/api/v1/scheduler/jobs", Token: tok, Body: map[string]any{
+		"name": "tick", "schedule": "@every 1s", "prompt": "tick", "session_id": sid,
+	}})
+	require.Equal(t, http.StatusCreated, resp.Status, "%s", resp.Body)
+	var job apitype.Job
+	resp.JSON(t, &job)
+	require.Eventually(t, func() bool {
+		ok := 0
+		for _, run := range other.runs(t, tok, job.ID) {
+			if run.Status == "succeeded" {
+				ok++
+			}
+		}
+		return ok >= 3 && other.logged("armed jobs of other nodes")
+	}, 60*time.Second, 200*time.Millisecond, "the job did not run on both nodes")
+	time.Sleep(2 * time.Second) // both nodes fire a few more due times
+	resp = other.do(t, request{Method: http.MethodPatch, Path: "/api/v1/scheduler/jobs/" + job.ID, Token: tok, Body: map[string]any{"enabled": false}})
+	require.Equal(t, http.StatusOK, resp.Status, "%s", resp.Body)
+	var runs []apitype.JobRun
+	require.Eventually(t, func() bool {
+		runs = other.runs(t, tok, job.ID)
+		for _, run := range runs {
+			if run.Status == "running" {
+				return false
+			}
+		}
+		return true
+	}, 30*time.Second, 100*time.Millisecond)
+	elapsed := time.Since(start)
+	require.LessOrEqual(t, len(runs), int(elapsed/time.Second)+2, "one run per due second, not one per node: %+v", runs)
+	succeeded := 0
+	for _, run := range runs {
+		if run.Status == "succeeded" {
+			succeeded++
+		}
+	}
+	other.get(t, "/api/v1/sessions/"+sid, tok).JSON(t, &sess)
+	ticks := 0
+	for _, m := range sess.Messages {
+		if m.Role == "user" && len(m.Content) > 0 && m.Content[0].Text == "tick" {
+			ticks++
+		}
+	}
+	require.Equal(t, succeeded, ticks, "each succeeded run's turn is in history once")
 }
