@@ -2,9 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -37,6 +39,7 @@ func TestClusterKillPoints(t *testing.T) {
 	tok := nodes[0].register(t, "kills@example.com", "password123").Token
 	// done counts, per session, the turns whose done reached the client.
 	done := map[string]map[string]int{}
+	var failover, firstEvent []time.Duration
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	for round := 0; round < points; round++ {
 		front := nodes[rng.IntN(len(nodes))]
@@ -53,8 +56,14 @@ func TestClusterKillPoints(t *testing.T) {
 		require.Equal(t, "echo: "+prompt, r.Content)
 		done[s.ID] = map[string]int{prompt: 1}
 		cut := 300 + uint64(rng.IntN(3000))
+		opened := time.Now()
 		st := front.stream(t, tok, apitype.QueryRequest{SessionID: s.ID, Prompt: "@tokens 100000\n@delay 1ms"})
+		st.MustNext()
+		if front != owner {
+			firstEvent = append(firstEvent, time.Since(opened))
+		}
 		st.Until(func(ev eventstream.Event) bool { return ev.Name == "" && eventID(t, ev) >= cut })
+		killed := time.Now()
 		owner.kill(t)
 		if front != owner {
 			if tail := st.Rest(); len(tail) > 0 {
@@ -72,7 +81,8 @@ func TestClusterKillPoints(t *testing.T) {
 			resp := alive[0].get(t, "/api/v1/sessions/"+s.ID, tok)
 			var got apitype.Session
 			return resp.Status == http.StatusOK && json.Unmarshal(resp.Body, &got) == nil && got.Status == "idle"
-		}, 90*time.Second, 100*time.Millisecond, "round %d: the session never came back", round)
+		}, 90*time.Second, 20*time.Millisecond, "round %d: the session never came back", round)
+		failover = append(failover, time.Since(killed))
 		for _, n := range alive {
 			evs := n.openStream(t, http.MethodGet, "/api/v1/sessions/"+s.ID+"/stream", tok, nil, nil).Rest()
 			require.NotEmpty(t, evs)
@@ -84,8 +94,10 @@ func TestClusterKillPoints(t *testing.T) {
 				nodes[i] = startClusterNode(t, bin, n.name, etcd, store)
 			}
 		}
-		t.Logf("round %d: cut at event %d on %s, served through %s", round, cut, owner.name, front.name)
+		t.Logf("round %d: cut at event %d on %s, served through %s; back after %s", round, cut, owner.name, front.name, failover[len(failover)-1].Round(time.Millisecond))
 	}
+	t.Logf("failover (SIGKILL to the session answering from a survivor): %s", spread(failover))
+	t.Logf("cross-node time to first event (stream opened through another node than the owner): %s", spread(firstEvent))
 	// Every done turn is in history exactly once.
 	for sid, prompts := range done {
 		var sess apitype.Session
@@ -108,4 +120,14 @@ func TestClusterKillPoints(t *testing.T) {
 			require.Equal(t, 1, answers, "session %s: its answer once", sid)
 		}
 	}
+}
+
+// spread describes durations: how many, min, median, max.
+func spread(ds []time.Duration) string {
+	if len(ds) == 0 {
+		return "none"
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return fmt.Sprintf("n=%d min=%s median=%s max=%s", len(s), s[0].Round(time.Millisecond), s[len(s)/2].Round(time.Millisecond), s[len(s)-1].Round(time.Millisecond))
 }
