@@ -197,7 +197,7 @@ func (n *Node) rearmLoop() {
 // attemptTimeout bounds one attempt of a call to a grain; attemptPause
 // separates attempts.
 const (
-	attemptTimeout = 2 * time.Second
+	attemptTimeout = time.Second
 	attemptPause   = 50 * time.Millisecond
 )
 

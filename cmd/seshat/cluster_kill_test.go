@@ -39,7 +39,7 @@ func TestClusterKillPoints(t *testing.T) {
 	tok := nodes[0].register(t, "kills@example.com", "password123").Token
 	// done counts, per session, the turns whose done reached the client.
 	done := map[string]map[string]int{}
-	var failover, firstEvent []time.Duration
+	var failover, firstEvent, localFirst []time.Duration
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	for round := 0; round < points; round++ {
 		front := nodes[rng.IntN(len(nodes))]
@@ -61,6 +61,8 @@ func TestClusterKillPoints(t *testing.T) {
 		st.MustNext()
 		if front != owner {
 			firstEvent = append(firstEvent, time.Since(opened))
+		} else {
+			localFirst = append(localFirst, time.Since(opened))
 		}
 		st.Until(func(ev eventstream.Event) bool { return ev.Name == "" && eventID(t, ev) >= cut })
 		killed := time.Now()
@@ -98,6 +100,7 @@ func TestClusterKillPoints(t *testing.T) {
 	}
 	t.Logf("failover (SIGKILL to the session answering from a survivor): %s", spread(failover))
 	t.Logf("cross-node time to first event (stream opened through another node than the owner): %s", spread(firstEvent))
+	t.Logf("time to first event through the owner itself: %s", spread(localFirst))
 	// Every done turn is in history exactly once.
 	for sid, prompts := range done {
 		var sess apitype.Session
