@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -33,7 +34,15 @@ var (
 	bucketJobRuns         = []byte("job_runs")
 	bucketJobRunKeys      = []byte("job_run_keys")
 	bucketJobRunning      = []byte("job_running")
+	// bucketJobRunDue holds each job's latest due run: job id → the due
+	// instant (big-endian Unix nanoseconds) and the run's id. It is the
+	// lock that starts a due run once, however many hosts fire it.
+	bucketJobRunDue = []byte("job_run_due")
 )
+
+// ErrRunTaken: the run's due instant already has a run (another host
+// fired the same due time first). It wraps ErrConflict.
+var ErrRunTaken = fmt.Errorf("the due run is recorded already: %w", ErrConflict)
 
 // Statuses of a job run.
 const (
@@ -407,6 +416,9 @@ func (tx *Tx) DeleteJob(id string) error {
 	if err := tx.bucket(bucketJobRunning).Delete([]byte(id)); err != nil {
 		return err
 	}
+	if err := tx.bucket(bucketJobRunDue).Delete([]byte(id)); err != nil {
+		return err
+	}
 	runs, runKeys := tx.bucket(bucketJobRuns), tx.bucket(bucketJobRunKeys)
 	prefix := prefixKey(id)
 	var keys [][]byte
@@ -503,6 +515,11 @@ func (tx *Tx) putRun(r JobRun, next *time.Time) error {
 	runs, runKeys := tx.bucket(bucketJobRuns), tx.bucket(bucketJobRunKeys)
 	runs.SetFillPercent(appendFillPercent)
 	k := bytes.Clone(runKeys.Get([]byte(r.ID)))
+	if k == nil && !r.ScheduledAt.IsZero() {
+		if err := tx.lockDue(r); err != nil {
+			return err
+		}
+	}
 	if k == nil {
 		seq, err := runs.NextSequence()
 		if err != nil {
@@ -534,6 +551,20 @@ func (tx *Tx) putRun(r JobRun, next *time.Time) error {
 		j.NextRunAt = normTime(*next)
 	}
 	return putJSON(tx.bucket(bucketJobs), []byte(j.ID), j)
+}
+
+// lockDue records r as its job's run of r.ScheduledAt, or fails with
+// ErrRunTaken if that due instant (or a later one) has a run already.
+func (tx *Tx) lockDue(r JobRun) error {
+	due := tx.bucket(bucketJobRunDue)
+	if v := due.Get([]byte(r.JobID)); len(v) >= 8 {
+		at := int64(binary.BigEndian.Uint64(v))
+		if at >= r.ScheduledAt.UnixNano() && string(v[8:]) != r.ID {
+			return fmt.Errorf("persist: run %s of job %s due %s: %w", r.ID, r.JobID, r.ScheduledAt.Format(time.RFC3339Nano), ErrRunTaken)
+		}
+	}
+	v := binary.BigEndian.AppendUint64(nil, uint64(r.ScheduledAt.UnixNano()))
+	return due.Put([]byte(r.JobID), append(v, r.ID...))
 }
 
 // pruneRuns deletes the job's finished runs beyond the newest keep, and

@@ -24,6 +24,7 @@ var migrations = []func(kvTx) error{
 	migrateInvitationBuckets,
 	migrateAgentBuckets,
 	migrateJobUserIndex,
+	migrateClusterBuckets,
 }
 
 // currentSchema is the version a file has once Open returns.
@@ -256,6 +257,17 @@ func migrateJobUserIndex(tx kvTx) error {
 	for _, k := range keys {
 		if err := byUser.Put(k, nil); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// migrateClusterBuckets adds the buckets of session owner epochs (see
+// owners.go) and of each job's latest due run (see jobs.go).
+func migrateClusterBuckets(tx kvTx) error {
+	for _, name := range [][]byte{bucketSessionOwners, bucketJobRunDue} {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
 		}
 	}
 	return nil

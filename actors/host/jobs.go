@@ -49,6 +49,36 @@ type JobsConfig struct {
 	// MaxJobsPerUser caps the jobs whose runs are one user's turns; one
 	// more is agent.ErrTooManyJobs. If zero, 100.
 	MaxJobsPerUser int
+	// Runtime, if set, starts and interrupts the runs' turns instead of
+	// the host itself: a cluster node, whose sessions may run on other
+	// nodes. The host still checks that the job's user may run it.
+	Runtime JobRuntime
+}
+
+// JobRuntime starts and interrupts the turns of job runs (see
+// JobsConfig.Runtime). *Host implements it.
+type JobRuntime interface {
+	StartTurn(ctx context.Context, userID string, req TurnRequest) (*Turn, error)
+	// InterruptSession interrupts a session's running turn for the
+	// scheduler, which needs no role of the job's user.
+	InterruptSession(ctx context.Context, id string) (bool, error)
+}
+
+// RearmJobs arms the enabled jobs the scheduler has no actor for yet
+// (made, or armed before it died, by another host sharing the store) and
+// returns how many. A cluster node calls it now and then.
+func (h *Host) RearmJobs(ctx context.Context) (int, error) {
+	n, err := callJobs[int](ctx, h, &jobs.Rearm{})
+	if errors.Is(err, errJobsStopped) {
+		return 0, nil
+	}
+	return n, err
+}
+
+// InterruptSession implements JobRuntime: it cancels a session's running
+// turn without checking who asks, for the host's own work.
+func (h *Host) InterruptSession(ctx context.Context, id string) (bool, error) {
+	return h.interrupt(ctx, id)
 }
 
 // JobSpec creates a job. Name, Schedule and Prompt are required.
@@ -106,7 +136,7 @@ func (h *Host) StartJobs(ctx context.Context, cfg JobsConfig) error {
 	d := &jobs.Deps{
 		System: h.sys,
 		Store:  h.cfg.Store,
-		Turns:  jobTurns{h: h},
+		Turns:  jobTurns{h: h, rt: cmp.Or[JobRuntime](cfg.Runtime, h)},
 		Config: jobs.Config{Clock: cfg.Clock, RunHistory: cfg.RunHistory, StartTimeout: cfg.StartTimeout},
 		Logger: h.cfg.Logger.With("component", "jobs"),
 		// Run goroutines are awaited with the turn runners at Close.
@@ -517,7 +547,10 @@ func (h *Host) mayRunJob(ctx context.Context, userID, workspaceID string) error 
 }
 
 // jobTurns is the host's facade as package jobs sees it.
-type jobTurns struct{ h *Host }
+type jobTurns struct {
+	h  *Host
+	rt JobRuntime
+}
 
 // StartTurn starts an unattended turn: NoAsk denies what would need
 // approval instead of opening a request no one would answer.
@@ -525,7 +558,7 @@ func (t jobTurns) StartTurn(ctx context.Context, req jobs.TurnRequest) (jobs.Tur
 	if err := t.h.mayRunJob(ctx, req.UserID, req.WorkspaceID); err != nil {
 		return jobs.Turn{}, err
 	}
-	tr, err := t.h.StartTurn(ctx, req.UserID, TurnRequest{
+	tr, err := t.rt.StartTurn(ctx, req.UserID, TurnRequest{
 		SessionID: req.SessionID, WorkspaceID: req.WorkspaceID, Prompt: req.Prompt,
 		Options: turn.Options{Model: req.Model, PermissionMode: req.PermissionMode, NoAsk: true},
 	})
@@ -538,7 +571,7 @@ func (t jobTurns) StartTurn(ctx context.Context, req jobs.TurnRequest) (jobs.Tur
 // Interrupt ends a run's turn: the scheduler's own act, which needs no
 // role of the job's user (who may have lost theirs meanwhile).
 func (t jobTurns) Interrupt(ctx context.Context, _, sessionID string) (bool, error) {
-	return t.h.interrupt(ctx, sessionID)
+	return t.rt.InterruptSession(ctx, sessionID)
 }
 
 // jobMetrics are the scheduler's Prometheus series; they implement

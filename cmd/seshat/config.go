@@ -110,6 +110,12 @@ type Config struct {
 	// Store names the store's engine: "bolt" (the file in DataDir) or a
 	// postgres:// URL.
 	Store string
+	// Cluster, when set, makes the server one node of a cluster: the etcd
+	// endpoints as etcd://HOST:PORT[,HOST:PORT…].
+	Cluster string
+	// NodeAddr is the HOST:PORT this node's cluster listener binds and the
+	// other nodes reach it on.
+	NodeAddr string
 	// MemoryExtractTimeout bounds one memory extraction's model call.
 	MemoryExtractTimeout time.Duration
 	// KnowledgeWorkers caps the files ingested into corpora at once.
@@ -279,6 +285,12 @@ var settings = []setting{
 	{key: "store", env: "SESHAT_STORE", secret: true,
 		usage: "the store's engine: unset or bolt (the embedded file in the data dir) or a postgres://USER:PASSWORD@HOST:PORT/DB URL (records in PostgreSQL, schema migrated at start; uploaded files' bytes stay in the data dir; servers sharing a database must share SESHAT_MASTER_KEY and SESHAT_JWT_SECRET)",
 		field: func(c *Config) any { return &c.Store }},
+	{key: "cluster", env: "SESHAT_CLUSTER",
+		usage: "etcd://HOST:PORT[,HOST:PORT…] makes the server one node of a cluster: sessions are virtual actors placed on one node at a time, etcd lists the members; needs a postgres:// SESHAT_STORE shared by every node, and SESHAT_NODE_ADDR",
+		field: func(c *Config) any { return &c.Cluster }},
+	{key: "node_addr", env: "SESHAT_NODE_ADDR",
+		usage: "with SESHAT_CLUSTER, the HOST:PORT this node's cluster listener binds and the other nodes reach it on",
+		field: func(c *Config) any { return &c.NodeAddr }},
 	{key: "memory_workers", env: "SESHAT_MEMORY_WORKERS", def: "4",
 		usage: "users whose memory extractions (a model call after a turn) run at once; the others wait",
 		field: func(c *Config) any { return &c.MemoryWorkers }},
@@ -517,6 +529,7 @@ func validate(cfg Config) error {
 	if cfg.MasterKey != nil && len(cfg.MasterKey) < secretBytes {
 		bad = append(bad, fmt.Errorf("SESHAT_MASTER_KEY must be at least %d bytes, got %d", secretBytes, len(cfg.MasterKey)))
 	}
+	bad = append(bad, validateCluster(cfg)...)
 	return errors.Join(bad...)
 }
 
