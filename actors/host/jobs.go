@@ -394,6 +394,9 @@ func (h *Host) checkJob(ctx context.Context, userID string, j *persist.Job) erro
 	if strings.TrimSpace(j.Prompt) == "" {
 		return fmt.Errorf("%w: prompt is required", agent.ErrInvalid)
 	}
+	if err := agent.CheckBytes("prompt", j.Prompt, agent.MaxPromptBytes); err != nil {
+		return err
+	}
 	if err := h.tenancy.Authorize(ctx, userID, j.WorkspaceID, persist.WorkspaceEditor); err != nil {
 		return err
 	}

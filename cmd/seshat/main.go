@@ -401,7 +401,7 @@ func newServer(cfg Config, store *persist.Store, log *slog.Logger) (*httpapi.Ser
 		ReadHeaderTimeout:  cfg.ReadTimeout,
 		Logger:             log,
 	}, grpcapi.Deps{
-		Auth: authSvc, Admitter: ledger,
+		Auth: authSvc, Admitter: ledger, Audit: grpcAudit{store, tenancy.NewAccess(store)},
 		Sessions: hst, Turns: hst, Permissions: hst, Jobs: hst,
 		Files: fileSvc, Memories: mem, MCP: toolFamily{mcp: mcpMgr, web: web},
 		Corpora: fam.knowledge, Skills: skillAPI{svc: skl}, Plans: pln, Agents: agentAPI{svc: agt},
