@@ -100,32 +100,46 @@ func (s *Suite) Run(ctx context.Context, names []string) []report.Result {
 		s.Harness.logf("scenario %s", name)
 		start := time.Now()
 		var res report.Result
-		switch name {
-		case Baseline:
-			res, base = s.runBaseline(ctx)
-		case Query:
-			res = s.runQuery(ctx, base)
-		case Messages:
-			res = s.runMessages(ctx, base)
-		case Streams:
-			res = s.runStreams(ctx)
-		case Reattach:
-			res = s.runReattach(ctx)
-		case Idle:
-			res = s.runIdle(ctx)
-		case Restore:
-			res = s.runRestore(ctx)
-		case Gateway:
-			res = s.runGateway(ctx)
-		case Memory:
-			res = s.runMemory(ctx)
-		case Knowledge:
-			res = s.runKnowledge(ctx)
-		}
+		res, base = s.runOne(ctx, name, base)
 		s.Harness.logf("scenario %s: %s in %s", name, res.Status, time.Since(start).Round(time.Millisecond))
 		results = append(results, res)
+		if s.wantPostgres(name) && ctx.Err() == nil {
+			s.Harness.logf("scenario %s", name+PostgresSuffix)
+			start = time.Now()
+			res = s.runOnPostgres(name, func() report.Result { r, _ := s.runOne(ctx, name, base); return r })
+			s.Harness.logf("scenario %s: %s in %s", res.Scenario, res.Status, time.Since(start).Round(time.Millisecond))
+			results = append(results, res)
+		}
 	}
 	return results
+}
+
+// runOne runs scenario name; base is the baseline's rates so far, and the
+// returned ones are the baseline's after it.
+func (s *Suite) runOne(ctx context.Context, name string, base baselineRates) (res report.Result, _ baselineRates) {
+	switch name {
+	case Baseline:
+		res, base = s.runBaseline(ctx)
+	case Query:
+		res = s.runQuery(ctx, base)
+	case Messages:
+		res = s.runMessages(ctx, base)
+	case Streams:
+		res = s.runStreams(ctx)
+	case Reattach:
+		res = s.runReattach(ctx)
+	case Idle:
+		res = s.runIdle(ctx)
+	case Restore:
+		res = s.runRestore(ctx)
+	case Gateway:
+		res = s.runGateway(ctx)
+	case Memory:
+		res = s.runMemory(ctx)
+	case Knowledge:
+		res = s.runKnowledge(ctx)
+	}
+	return res, base
 }
 
 // The project's targets (docs/perf.md, "Load bench").

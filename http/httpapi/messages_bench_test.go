@@ -130,7 +130,7 @@ func newStack(tb testing.TB, up *upstream, extra map[string]provider.Provider) *
 	rt := countingRoutes{Service: svc, n: new(atomic.Int64)}
 	ten, err := tenancy.New(tenancy.Config{Store: store, Models: rt})
 	require.NoError(tb, err)
-	ledger, err := quota.New(quota.Config{Store: store, MaxTurnsPerUser: 1 << 16, MaxStreamsPerUser: 1 << 16})
+	ledger, err := quota.New(quota.Config{Store: store, MaxTurnsPerUser: 1 << 16, MaxStreamsPerUser: 1 << 16, MaxStreams: 1 << 20})
 	require.NoError(tb, err)
 	h, err := host.New(host.Config{
 		Store: store, Providers: rt, Tenancy: ten, Ledger: ledger, Session: session.Config{DefaultModel: "mock:echo"},
