@@ -212,8 +212,8 @@ func TestDependencyRules(t *testing.T) {
 		// actors/mcpconn, and cmd/.
 		for _, imp := range other {
 			if strings.HasPrefix(imp, "github.com/asynkron/protoactor-go") {
-				ok := pkg == "actors/host" || pkg == "actors/session" || pkg == "actors/jobs" || pkg == "actors/knowledge" || pkg == "actors/mcpconn" || under(pkg, "cmd")
-				check(ok, "must not import %s: protoactor-go is for actors/{host,session,jobs,knowledge,mcpconn} and cmd/", imp)
+				ok := pkg == "actors/host" || pkg == "actors/session" || pkg == "actors/jobs" || pkg == "actors/knowledge" || pkg == "actors/mcpconn" || pkg == "actors/cluster" || under(pkg, "cmd")
+				check(ok, "must not import %s: protoactor-go is for actors/{host,session,jobs,knowledge,mcpconn,cluster} and cmd/", imp)
 			}
 		}
 
