@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/seshat-host/seshat/actors/agent"
@@ -83,10 +84,21 @@ type Turn struct {
 	// Events is set when the request asked for a stream.
 	Events  *Stream
 	outcome <-chan session.Outcome
+	// wait, when set, replaces outcome (a turn run elsewhere, see NewTurn).
+	wait func(context.Context) (*agent.QueryResult, error)
+}
+
+// NewTurn is a turn that runs somewhere else than this host (another node
+// of a cluster): wait blocks until its end, or ctx is done.
+func NewTurn(sessionID, turnID string, events *Stream, wait func(context.Context) (*agent.QueryResult, error)) *Turn {
+	return &Turn{SessionID: sessionID, TurnID: turnID, Events: events, wait: wait}
 }
 
 // Wait blocks until the turn has ended and is durable, or ctx is done.
 func (t *Turn) Wait(ctx context.Context) (*agent.QueryResult, error) {
+	if t.wait != nil {
+		return t.wait(ctx)
+	}
 	select {
 	case o := <-t.outcome:
 		return o.Result, o.Err
@@ -102,11 +114,26 @@ type Stream struct {
 	C      <-chan *agent.Event
 	sub    *session.Subscription
 	lease  *quota.Lease
+	// close, when set, replaces sub (a stream relayed from elsewhere, see
+	// NewStream).
+	close  func()
 	unhold func()
+}
+
+// NewStream is a stream whose events come from somewhere else than this
+// host (a session on another node of a cluster): close is called once, by
+// Close.
+func NewStream(replay []agent.Event, c <-chan *agent.Event, close func()) *Stream {
+	var once sync.Once
+	return &Stream{Replay: replay, C: c, close: func() { once.Do(close) }}
 }
 
 // Close leaves the stream and frees the user's stream slot.
 func (s *Stream) Close() {
+	if s.close != nil {
+		s.close()
+		return
+	}
 	s.sub.Close()
 	s.lease.Release()
 	if s.unhold != nil {

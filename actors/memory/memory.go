@@ -44,15 +44,12 @@ const (
 
 // Origins of a write, for the audit log.
 const (
-	// OriginAPI writes are audited by the HTTP layer.
+	// OriginAPI writes are audited by the API layer (REST or gRPC).
 	OriginAPI = "api"
 	// OriginTool writes come from the memory_save tool.
 	OriginTool = "tool"
 	// OriginExtraction writes come from extraction after a turn.
 	OriginExtraction = "extraction"
-	// OriginGRPC writes come from the gRPC API, which has no audit layer
-	// of its own.
-	OriginGRPC = "grpc"
 )
 
 // Conversation is what extraction reads of a session.

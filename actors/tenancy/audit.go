@@ -71,6 +71,30 @@ func (a *Access) Place(id string) (workspaceID, orgID string) {
 		if ps, err := st.ProviderSetting(id); err == nil {
 			workspaceID = ps.WorkspaceID
 		}
+	case "corp":
+		if c, err := st.Corpus(id); err == nil {
+			workspaceID = c.WorkspaceID
+		}
+	case "agent":
+		if p, err := st.Agent(id); err == nil {
+			workspaceID = p.WorkspaceID
+		}
+	case agent.PrefixPlan:
+		if p, err := st.Plan(id); err == nil {
+			workspaceID = p.WorkspaceID
+		}
+	case agent.PrefixMemory:
+		if m, err := st.Memory(id); err == nil {
+			workspaceID = m.WorkspaceID
+		}
+	case agent.PrefixMCP:
+		if m, err := st.MCPServer(id); err == nil {
+			workspaceID = m.WorkspaceID
+		}
+	case agent.PrefixSkill:
+		if sk, err := st.Skill(id); err == nil {
+			workspaceID = sk.WorkspaceID
+		}
 	}
 	if workspaceID == "" {
 		return "", ""
