@@ -23,6 +23,9 @@ var migrations = []func(kvTx) error{
 	migratePlanBuckets,
 	migrateInvitationBuckets,
 	migrateAgentBuckets,
+	migrateJobUserIndex,
+	migrateClusterBuckets,
+	migrateJobRunOwnSessions,
 }
 
 // currentSchema is the version a file has once Open returns.
@@ -228,6 +231,89 @@ func migrateAgentBuckets(tx kvTx) error {
 	for _, name := range [][]byte{bucketAgents, bucketAgentVersions, bucketAgentSlugs} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// migrateJobUserIndex adds the index of jobs by the user they run as,
+// from the jobs stored: the jobs cap is counted from it inside the
+// transaction that creates or reassigns a job.
+func migrateJobUserIndex(tx kvTx) error {
+	byUser, err := tx.CreateBucketIfNotExists(bucketJobsByUser)
+	if err != nil {
+		return fmt.Errorf("create bucket %s: %w", bucketJobsByUser, err)
+	}
+	var keys [][]byte
+	if err := tx.Bucket(bucketJobs).ForEach(func(k, v []byte) error {
+		var j Job
+		if err := json.Unmarshal(v, &j); err != nil {
+			return fmt.Errorf("decode job %s: %w", k, err)
+		}
+		keys = append(keys, key(j.UserID, j.ID))
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := byUser.Put(k, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// migrateClusterBuckets adds the buckets of session owner epochs (see
+// owners.go) and of each job's latest due run (see jobs.go).
+func migrateClusterBuckets(tx kvTx) error {
+	for _, name := range [][]byte{bucketSessionOwners, bucketJobRunDue} {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// migrateJobRunOwnSessions marks the runs recorded before JobRun.OwnSession
+// whose session the run made, so that those sessions too go with their
+// runs. A run made its session when the session is no older than the run:
+// a session a job names existed before any of its runs started.
+func migrateJobRunOwnSessions(tx kvTx) error {
+	runs, sessions := tx.Bucket(bucketJobRuns), tx.Bucket(bucketSessions)
+	type fix struct{ k, v []byte }
+	var fixes []fix
+	if err := runs.ForEach(func(k, v []byte) error {
+		var r JobRun
+		if err := json.Unmarshal(v, &r); err != nil {
+			return fmt.Errorf("decode job run %s: %w", r.ID, err)
+		}
+		if r.OwnSession || r.SessionID == "" {
+			return nil
+		}
+		raw := sessions.Get([]byte(r.SessionID))
+		if raw == nil {
+			return nil
+		}
+		var sess Session
+		if err := json.Unmarshal(raw, &sess); err != nil {
+			return fmt.Errorf("decode session %s: %w", r.SessionID, err)
+		}
+		if sess.CreatedAt.Before(r.StartedAt) {
+			return nil
+		}
+		r.OwnSession = true
+		b, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		fixes = append(fixes, fix{bytes.Clone(k), b})
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, f := range fixes {
+		if err := runs.Put(f.k, f.v); err != nil {
+			return err
 		}
 	}
 	return nil

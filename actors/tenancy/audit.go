@@ -2,7 +2,6 @@ package tenancy
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -31,11 +30,9 @@ func (s *Service) ListAudit(_ context.Context, userID, serverRole string, q pers
 	if !q.From.IsZero() && !q.To.IsZero() && q.To.Before(q.From) {
 		return nil, "", fmt.Errorf("%w: to is before from", agent.ErrInvalid)
 	}
-	out, next, err := s.store.ListAudit(q)
-	if errors.Is(err, persist.ErrInvalid) {
-		return nil, "", fmt.Errorf("%w: malformed cursor", agent.ErrInvalid)
-	}
-	return out, next, err
+	// A cursor the listing never handed out is persist.ErrBadCursor,
+	// which the API answers as 400 invalid_cursor.
+	return s.store.ListAudit(q)
 }
 
 // VerifyAudit re-walks the audit chain (for server admins).

@@ -320,6 +320,10 @@ func (h corpusService) WatchCorpus(ctx context.Context, req *connect.Request[ses
 		select {
 		case ev, ok := <-sub.C:
 			if !ok {
+				if why := sub.Cut(); why != "" {
+					return withInfo(connect.NewError(connect.CodeUnauthenticated, errors.New(why)),
+						apierr.CodeUnauthorized, requestIDFrom(ctx), nil)
+				}
 				if sub.Gone() {
 					return withInfo(connect.NewError(connect.CodeNotFound, errors.New(msgCorpusGone)),
 						apierr.CodeNotFound, requestIDFrom(ctx), nil)
