@@ -330,29 +330,25 @@ func TestDurableWrites(t *testing.T) {
 	require.NoError(t, s2.Check())
 }
 
-// TestOpenOnPostgresSweepsOnlyOldLeftovers: with PostgreSQL the blob dir
-// may be shared by hosts, so the sweep at Open leaves young temp files and
-// unreferenced blobs (another host's upload under way) and removes old ones.
-func TestOpenOnPostgresSweepsOnlyOldLeftovers(t *testing.T) {
+// TestPostgresKeepsFilesInTheDatabase: a store on PostgreSQL keeps no
+// blob dir in its data dir; a second store on another data dir and the
+// same database reads the first one's file.
+func TestPostgresKeepsFilesInTheDatabase(t *testing.T) {
 	cfg := persisttest.PostgresConfig(t, persist.Config{Dir: t.TempDir(), NoSync: true})
 	s := reopen(t, cfg)
-	require.NoError(t, s.Close())
-	stray := filepath.Join(cfg.Dir, "blobs", "ab", "ab"+strings.Repeat("0", 62))
-	tmp := filepath.Join(cfg.Dir, "blobs", "tmp", "put-1")
-	require.NoError(t, os.MkdirAll(filepath.Dir(stray), 0o700))
-	require.NoError(t, os.WriteFile(stray, []byte("x"), 0o600))
-	require.NoError(t, os.WriteFile(tmp, []byte("x"), 0o600))
+	u := newUser(t, s)
+	f, err := s.PutFile(t.Context(), persist.File{WorkspaceID: u.DefaultWorkspaceID, Path: "a.txt"}, strings.NewReader("in the database"), 0)
+	require.NoError(t, err)
+	_, err = os.Stat(filepath.Join(cfg.Dir, "blobs"))
+	require.ErrorIs(t, err, os.ErrNotExist)
 
-	s = reopen(t, cfg)
-	require.NoError(t, s.Close())
-	require.FileExists(t, stray)
-	require.FileExists(t, tmp)
-
-	old := time.Now().Add(-2 * time.Hour)
-	require.NoError(t, os.Chtimes(stray, old, old))
-	require.NoError(t, os.Chtimes(tmp, old, old))
-	s = reopen(t, cfg)
+	other := cfg
+	other.Dir = t.TempDir()
+	s2 := reopen(t, other)
+	require.Equal(t, "in the database", readAll(t, s2, f.ID))
+	require.NoError(t, s2.DeleteFile(t.Context(), f.ID))
+	has, err := s.HasBlob(f.SHA256)
+	require.NoError(t, err)
+	require.False(t, has, "the last reference went on the other store: so did the bytes")
 	require.NoError(t, s.Check())
-	require.NoFileExists(t, stray)
-	require.NoFileExists(t, tmp)
 }
