@@ -3,9 +3,9 @@ package persist
 import (
 	"bytes"
 	"context"
-	"io"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"time"

@@ -119,9 +119,9 @@ func (c Config) postgres() bool {
 // two goroutines, started by Open and stopped by Close: the writer, which
 // runs every write, and the flusher of API-key touches.
 type Store struct {
-	cfg     Config
-	eng     engine
-	db      *bolt.DB // nil unless the engine is bbolt
+	cfg Config
+	eng engine
+	db  *bolt.DB // nil unless the engine is bbolt
 	log *slog.Logger
 	// blobs keeps file contents: a directory on bbolt, the database on
 	// PostgreSQL.
