@@ -90,7 +90,7 @@ func randomToken() string {
 }
 
 func (p *pgBlobs) stage(ctx context.Context, content io.Reader, maxBytes int64) (stagedBlob, error) {
-	tx, err := p.e.begin(pgx.TxOptions{})
+	tx, err := p.e.begin(pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 	if err != nil {
 		return nil, err
 	}
