@@ -27,6 +27,7 @@ func TestClusterNeedsPostgresAndNodeAddr(t *testing.T) {
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "SESHAT_CLUSTER needs SESHAT_STORE=postgres://")
 	require.Contains(t, err.Error(), "SESHAT_CLUSTER needs SESHAT_NODE_ADDR")
+	require.Contains(t, err.Error(), "SESHAT_CLUSTER needs SESHAT_JWT_SECRET")
 	_, err = tryStartServer(t, t.TempDir(), map[string]string{"SESHAT_CLUSTER": "http://127.0.0.1:1"})
 	require.ErrorContains(t, err, "want etcd://HOST:PORT")
 	_, err = tryStartServer(t, t.TempDir(), map[string]string{"SESHAT_NODE_ADDR": "127.0.0.1:7000"})
