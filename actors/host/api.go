@@ -184,7 +184,24 @@ func (h *Host) resolve(ctx context.Context, userID, wsID string, opts turn.Optio
 // CreateSession creates a session in a workspace of the user (their
 // default workspace when none is named).
 func (h *Host) CreateSession(ctx context.Context, userID string, o SessionOptions) (persist.Session, error) {
+	if err := checkSessionFields(&o.Title, &o.SystemPrompt); err != nil {
+		return persist.Session{}, err
+	}
 	return h.createSession(ctx, userID, o, false)
+}
+
+// checkSessionFields applies the per-field caps to a session's title and
+// system prompt (nil: not given).
+func checkSessionFields(title, systemPrompt *string) error {
+	if title != nil {
+		if err := agent.CheckChars("title", strings.TrimSpace(*title), agent.MaxNameChars); err != nil {
+			return err
+		}
+	}
+	if systemPrompt != nil {
+		return agent.CheckBytes("system_prompt", *systemPrompt, agent.MaxSystemPromptBytes)
+	}
+	return nil
 }
 
 // createSession is CreateSession; resolved says the caller has resolved
@@ -237,7 +254,9 @@ func (h *Host) createSession(ctx context.Context, userID string, o SessionOption
 }
 
 // ListSessions lists the sessions of the user's workspaces (or of one of
-// them), newest first, optionally searching titles and message text.
+// them), newest first, optionally searching titles and message text. A
+// listing carries no system prompts (GetSession does): each may be up to
+// 64 KiB, and a page of them would be most of the answer.
 func (h *Host) ListSessions(ctx context.Context, userID string, q persist.SessionQuery) ([]persist.Session, string, error) {
 	if len(q.WorkspaceIDs) == 0 {
 		ws, err := h.cfg.Store.WorkspacesForUser(userID)
@@ -257,7 +276,11 @@ func (h *Host) ListSessions(ctx context.Context, userID string, q persist.Sessio
 	if len(q.WorkspaceIDs) == 0 {
 		return []persist.Session{}, "", nil
 	}
-	return h.cfg.Store.ListSessions(q)
+	items, next, err := h.cfg.Store.ListSessions(q)
+	for i := range items {
+		items[i].SystemPrompt = ""
+	}
+	return items, next, err
 }
 
 // GetSession returns a session with its messages and open requests.
@@ -275,6 +298,9 @@ func (h *Host) GetSession(ctx context.Context, userID, id string) (SessionView, 
 // UpdateSession changes a session's settings.
 func (h *Host) UpdateSession(ctx context.Context, userID, id string, u SessionUpdate) (SessionView, error) {
 	if _, err := h.authorize(userID, id, persist.WorkspaceEditor); err != nil {
+		return SessionView{}, err
+	}
+	if err := checkSessionFields(u.Title, u.SystemPrompt); err != nil {
 		return SessionView{}, err
 	}
 	if u.Model != nil {
@@ -307,8 +333,17 @@ func (h *Host) StartTurn(ctx context.Context, userID string, req TurnRequest) (*
 	}
 	input := req.Input
 	if len(input) == 0 {
+		// A turn given as a prompt (the native and gRPC APIs, jobs) has
+		// the per-field caps; the compatible surfaces send whole
+		// conversations, bounded by the body cap.
 		if strings.TrimSpace(req.Prompt) == "" {
 			return nil, fmt.Errorf("%w: prompt is required", agent.ErrInvalid)
+		}
+		if err := agent.CheckBytes("prompt", req.Prompt, agent.MaxPromptBytes); err != nil {
+			return nil, err
+		}
+		if err := agent.CheckBytes("system_prompt", req.SystemPrompt, agent.MaxSystemPromptBytes); err != nil {
+			return nil, err
 		}
 		input = []agent.Message{{Role: agent.RoleUser, Content: []agent.Block{agent.TextBlock(req.Prompt)}}}
 	}

@@ -243,8 +243,8 @@ func (a *jobActor) fire(m *fire) {
 			Error:       fmt.Sprintf("the previous run (%s) was still running", a.run.rec.ID),
 			ScheduledAt: m.due, StartedAt: now, FinishedAt: now,
 		}
-		a.putRun(rec, &next, nil)
 		a.d.Observer.RunRecorded(persist.RunSkipped)
+		a.putRun(rec, &next, nil)
 		return
 	}
 	a.startRun(m.due, &next, nil)
@@ -257,6 +257,9 @@ func (a *jobActor) startRun(due time.Time, next *time.Time, sender *actor.PID) {
 	rec := persist.JobRun{
 		ID: agent.NewID(agent.PrefixRun), JobID: a.id, Status: persist.RunRunning,
 		ScheduledAt: due, StartedAt: a.now(),
+		// Without a session of the job's, the run's turn makes one, which
+		// goes with the run.
+		OwnSession: a.job.SessionID == "",
 	}
 	runCtx, cancel := context.WithCancelCause(context.Background())
 	req := TurnRequest{
@@ -315,8 +318,10 @@ func (a *jobActor) runEnded(m *runEnded) {
 	a.run = nil
 	rec.FinishedAt = a.now()
 	settle(&rec, m.res, m.err)
-	a.putRun(rec, nil, nil)
+	// Counted before the write is queued: whoever sees the run stored
+	// sees it counted too.
 	a.d.Observer.RunRecorded(rec.Status)
+	a.putRun(rec, nil, nil)
 }
 
 // settle fills in how a run ended. A turn that ended normally (end_turn,
@@ -356,8 +361,8 @@ func (a *jobActor) shutdown(cause error) {
 	if cause != errRemoved {
 		rec := a.run.rec
 		rec.Status, rec.StopReason, rec.Error, rec.FinishedAt = persist.RunFailed, string(agent.StopInterrupted), cause.Error(), a.now()
-		a.putRun(rec, nil, nil)
 		a.d.Observer.RunRecorded(persist.RunFailed)
+		a.putRun(rec, nil, nil)
 	}
 	a.run = nil
 }

@@ -43,7 +43,13 @@ func (s *Service) invite(ctx context.Context, userID, kind, targetID, targetName
 		}
 		inv.UserID = ref.ID
 	case strings.TrimSpace(ref.Email) != "":
-		email := strings.TrimSpace(ref.Email)
+		// Normalised as accounts' emails are, so that the invitation
+		// reaches the account (or the registration) a look-alike
+		// spelling means, and a refused look-alike is refused here too.
+		email, err := s.emails(ref.Email)
+		if err != nil {
+			return InvitationView{}, err
+		}
 		if len(email) > 254 || !strings.Contains(email, "@") {
 			return InvitationView{}, fmt.Errorf("%w: email is not an email address", agent.ErrInvalid)
 		}

@@ -122,7 +122,12 @@ func (s *Service) findUser(ref UserRef) (persist.User, error) {
 		}
 		u, err = s.store.UserByID(ref.ID)
 	case strings.TrimSpace(ref.Email) != "":
-		u, err = s.store.UserByEmail(ref.Email)
+		email, nerr := s.emails(ref.Email)
+		if nerr != nil {
+			// No account has an email that does not normalise.
+			return u, fmt.Errorf("%w: no such user", agent.ErrNotFound)
+		}
+		u, err = s.store.UserByEmail(email)
 	default:
 		return u, fmt.Errorf("%w: user_id or email is required", agent.ErrInvalid)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -18,6 +19,11 @@ type Config struct {
 	// Models checks a default_model preference. If nil, any model id is
 	// accepted.
 	Models ModelChecker
+	// Emails normalises an email typed to name an invitee or a member as
+	// account emails are normalised (auth.NormalizeEmail), refusing
+	// look-alikes with an error wrapping agent.ErrInvalid. If nil, emails
+	// are trimmed and lower-cased.
+	Emails func(email string) (string, error)
 }
 
 // ModelChecker reports whether a model resolves to a provider for a user
@@ -49,6 +55,7 @@ type Service struct {
 	*Access
 	store  *persist.Store
 	models ModelChecker
+	emails func(string) (string, error)
 	rt     atomic.Pointer[Runtime]
 
 	hooksMu  sync.Mutex
@@ -79,7 +86,11 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("tenancy: Store is required")
 	}
-	return &Service{Access: NewAccess(cfg.Store), store: cfg.Store, models: cfg.Models}, nil
+	emails := cfg.Emails
+	if emails == nil {
+		emails = func(email string) (string, error) { return strings.ToLower(strings.TrimSpace(email)), nil }
+	}
+	return &Service{Access: NewAccess(cfg.Store), store: cfg.Store, models: cfg.Models, emails: emails}, nil
 }
 
 // SetRuntime sets what ends the work of deleted workspaces; until it is

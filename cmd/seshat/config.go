@@ -73,6 +73,9 @@ type Config struct {
 	PermissionTimeout time.Duration
 	// SSEKeepalive is the idle interval between `: keepalive` comments.
 	SSEKeepalive time.Duration
+	// SSEIdleLifetime ends a stream that follows a session with no
+	// running turn after this long (event: runtime idle_timeout).
+	SSEIdleLifetime time.Duration
 	// GRPCAddr, if set, serves the gRPC API (gRPC, gRPC-Web and Connect,
 	// HTTP/2 without TLS and HTTP/1.1) on this address. Default "": off.
 	GRPCAddr string
@@ -231,6 +234,9 @@ var settings = []setting{
 	{key: "sse_keepalive", env: "SESHAT_SSE_KEEPALIVE", def: "15s",
 		usage: "interval of : keepalive comments on idle streams",
 		field: func(c *Config) any { return &c.SSEKeepalive }},
+	{key: "sse_idle_lifetime", env: "SESHAT_SSE_IDLE_LIFETIME", def: "15m",
+		usage: "a stream that follows a session with no running turn ends after this long with event: runtime idle_timeout (re-attach to go on)",
+		field: func(c *Config) any { return &c.SSEIdleLifetime }},
 	{key: "sse_write_timeout", env: "SESHAT_SSE_WRITE_TIMEOUT", def: "30s",
 		usage: "a stream whose client takes no bytes for this long is cut (the turn goes on)",
 		field: func(c *Config) any { return &c.SSEWriteTimeout }},
@@ -247,10 +253,10 @@ var settings = []setting{
 		usage: "running turns per user; one more gets 429 too_many_turns",
 		field: func(c *Config) any { return &c.MaxTurnsPerUser }},
 	{key: "max_streams_per_user", env: "SESHAT_MAX_STREAMS_PER_USER", def: "1024",
-		usage: "open streams per user; one more gets 429 too_many_streams",
+		usage: "open streams per user, and never more than a sixteenth of SESHAT_MAX_STREAMS; one more gets 429 too_many_streams",
 		field: func(c *Config) any { return &c.MaxStreamsPerUser }},
 	{key: "max_streams", env: "SESHAT_MAX_STREAMS", def: "50000",
-		usage: "open streams over all users; one more gets 429 too_many_streams",
+		usage: "open streams over all users, and at most three quarters of SESHAT_MAX_CONNS; one more gets 429 too_many_streams",
 		field: func(c *Config) any { return &c.MaxStreams }},
 	{key: "max_subscribers_per_session", env: "SESHAT_MAX_SUBSCRIBERS_PER_SESSION", def: "64",
 		usage: "streams following one session at once (re-attaching beyond it gets 429)",
@@ -271,7 +277,7 @@ var settings = []setting{
 		usage: "longest an MCP tool call may take before it fails",
 		field: func(c *Config) any { return &c.MCPCallTimeout }},
 	{key: "job_run_history", env: "SESHAT_JOB_RUN_HISTORY", def: "100",
-		usage: "runs kept per scheduled job (older ones are pruned)",
+		usage: "runs kept per scheduled job (older ones are pruned, with the sessions they made)",
 		field: func(c *Config) any { return &c.JobRunHistory }},
 	{key: "max_jobs_per_user", env: "SESHAT_MAX_JOBS_PER_USER", def: "100",
 		usage: "scheduled jobs whose runs are one user's turns; one more is 429 too_many_jobs",
@@ -329,7 +335,7 @@ var settings = []setting{
 		usage: "enables the openai provider for an OpenAI-compatible server at this base URL",
 		field: func(c *Config) any { return &c.OpenAIBaseURL }},
 	{key: "public_url", env: "SESHAT_PUBLIC_URL",
-		usage: "the server's URL as browsers reach it; provider OAuth redirects go to its /api/v1/settings/providers/oauth/callback (if unset, the URL the OAuth start request used)",
+		usage: "the server's URL as browsers reach it; provider OAuth redirects go to its /api/v1/settings/providers/oauth/callback (if unset, the URL the OAuth start request used, only on a loopback host such as localhost:8090; elsewhere the start is a 400)",
 		field: func(c *Config) any { return &c.PublicURL }},
 }
 
@@ -468,6 +474,7 @@ func validate(cfg Config) error {
 		{"SESHAT_SESSION_IDLE", cfg.SessionIdle},
 		{"SESHAT_PERMISSION_TIMEOUT", cfg.PermissionTimeout},
 		{"SESHAT_SSE_KEEPALIVE", cfg.SSEKeepalive},
+		{"SESHAT_SSE_IDLE_LIFETIME", cfg.SSEIdleLifetime},
 		{"SESHAT_SSE_WRITE_TIMEOUT", cfg.SSEWriteTimeout},
 		{"SESHAT_READ_TIMEOUT", cfg.ReadTimeout},
 		{"SESHAT_SHUTDOWN_TIMEOUT", cfg.ShutdownTimeout},

@@ -186,3 +186,32 @@ func TestOrgAdminsCannotProbeAccounts(t *testing.T) {
 		}
 	}
 }
+
+// TestInvitationsNormaliseEmails invites look-alike spellings: a
+// full-width one reaches the account (and, under SESHAT_SIGNUP=invite,
+// the registration) of the plain address; a zero-width space is refused
+// as registration refuses it.
+func TestInvitationsNormaliseEmails(t *testing.T) {
+	s := startServer(t, "", map[string]string{"SESHAT_SIGNUP": "invite"})
+	root := s.register(t, "root@example.com", "password123")
+	ws := created[apitype.Workspace](t, s.call(t, "POST", "/api/v1/workspaces", root.Token, apitype.CreateWorkspaceRequest{Name: "team"}), 201)
+	members := "/api/v1/workspaces/" + ws.ID + "/members"
+
+	requireAPIError(t, s.call(t, "POST", members, root.Token, apitype.AddMemberRequest{Email: "gu\u200best@example.com", Role: "editor"}),
+		http.StatusBadRequest, "invalid_request")
+	inv := created[apitype.Invitation](t, s.call(t, "POST", members, root.Token, apitype.AddMemberRequest{Email: "ＧＵＥＳＴ@example.com", Role: "editor"}), 201)
+	require.Equal(t, "guest@example.com", inv.Email)
+
+	guest := s.register(t, "guest@example.com", "password123")
+	var mine apitype.List[apitype.Invitation]
+	s.get(t, "/api/v1/users/me/invitations", guest.Token).JSON(t, &mine)
+	require.Len(t, mine.Data, 1)
+	require.Equal(t, inv.ID, mine.Data[0].ID)
+	created[apitype.Invitation](t, s.call(t, "POST", "/api/v1/invitations/"+inv.ID+"/accept", guest.Token, nil), 200)
+
+	// A server admin adding an account by a look-alike spelling finds it.
+	ws2 := created[apitype.Workspace](t, s.call(t, "POST", "/api/v1/workspaces", root.Token, apitype.CreateWorkspaceRequest{Name: "two"}), 201)
+	mem := created[apitype.Member](t, s.call(t, "POST", "/api/v1/workspaces/"+ws2.ID+"/members", root.Token,
+		apitype.AddMemberRequest{Email: "ｇｕｅｓｔ@EXAMPLE.com", Role: "viewer"}), 201)
+	require.Equal(t, guest.User.ID, mem.ID)
+}

@@ -104,6 +104,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		// upstream calls and the runtime.
 		cfg.MaxConns = max(1, int(min(soft, 1<<30)*9/10))
 	}
+	if cfg.MaxConns > 0 {
+		// A stream holds its connection: streams may take three quarters
+		// of the connections at most (refused with 429 beyond), so other
+		// requests still get through.
+		cfg.MaxStreams = min(cfg.MaxStreams, max(16, cfg.MaxConns*3/4))
+	}
 
 	// Bind first: a busy port must fail before anything is written to the
 	// data dir.
@@ -281,7 +287,7 @@ func newServer(cfg Config, store *persist.Store, log *slog.Logger) (*httpapi.Ser
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
-	ten, err := tenancy.New(tenancy.Config{Store: store, Models: selector})
+	ten, err := tenancy.New(tenancy.Config{Store: store, Models: selector, Emails: auth.NormalizeEmail})
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
@@ -328,6 +334,7 @@ func newServer(cfg Config, store *persist.Store, log *slog.Logger) (*httpapi.Ser
 	if fam.knowledge, err = newKnowledge(cfg, store, ledger, log); err != nil {
 		return nil, nil, nil, nil, errors.Join(err, fam.Close(context.Background()))
 	}
+	ten.OnUserDisabled(fam.knowledge.EndUser)
 	web, err := websearch.New(websearch.Config{Store: store, AllowPrivate: cfg.AllowPrivateUpstreams})
 	if err != nil {
 		return nil, nil, nil, nil, errors.Join(err, fam.Close(context.Background()))
@@ -357,6 +364,9 @@ func newServer(cfg Config, store *persist.Store, log *slog.Logger) (*httpapi.Ser
 			DefaultModel:      cfg.DefaultModel,
 			MaxSubscribers:    cfg.MaxSubscribers,
 			MaxTurnEvents:     cfg.MaxTurnEvents,
+			// A stream waiting for a turn that does not come gives its
+			// slot back.
+			StreamIdleLifetime: cfg.SSEIdleLifetime,
 		},
 		Logger:     log,
 		Registerer: reg,
@@ -402,7 +412,7 @@ func newServer(cfg Config, store *persist.Store, log *slog.Logger) (*httpapi.Ser
 		ReadHeaderTimeout:  cfg.ReadTimeout,
 		Logger:             log,
 	}, grpcapi.Deps{
-		Auth: authSvc, Admitter: ledger,
+		Auth: authSvc, Admitter: ledger, Audit: grpcAudit{store, tenancy.NewAccess(store)},
 		Sessions: rt, Turns: rt, Permissions: rt, Jobs: rt,
 		Files: fileSvc, Memories: mem, MCP: toolFamily{mcp: mcpMgr, web: web},
 		Corpora: fam.knowledge, Skills: skillAPI{svc: skl}, Plans: pln, Agents: agentAPI{svc: agt},

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -265,4 +266,70 @@ func BenchmarkLoginWork(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestEveryLoginPathSpendsTheConfiguredCost counts, through the compare
+// seam, the bcrypt work of each way a login can go after the cost was
+// raised from 4 to 6: an unknown email, a malformed one, a password
+// longer than bcrypt takes, a wrong and a right password for an account
+// hashed at the old cost, a wrong one at the new cost, a disabled
+// account. Each spends 2^6 rounds in real comparisons, so none answers
+// faster than another; the right password also rehashes at cost 6.
+func TestEveryLoginPathSpendsTheConfiguredCost(t *testing.T) {
+	ctx := context.Background()
+	store := persisttest.Open(t)
+	old, err := New(Config{Secret: testSecret, Store: store, BcryptCost: 4, RegistrationsPerMinute: -1})
+	require.NoError(t, err)
+	for _, email := range []string{"old@example.com", "old2@example.com", "gone@example.com"} {
+		_, err := old.Register(ctx, email, "password1", "", "10.0.0.1")
+		require.NoError(t, err)
+	}
+	gone, err := store.UserByEmail("gone@example.com")
+	require.NoError(t, err)
+	_, _, err = store.UpdateUser(ctx, gone.ID, func(u *persist.User) error { u.Disabled = true; return nil })
+	require.NoError(t, err)
+
+	s, err := New(Config{Secret: testSecret, Store: store, BcryptCost: 6, RegistrationsPerMinute: -1,
+		LoginFailuresPerEmailAndIP: 100, LoginFailuresPerIP: 100})
+	require.NoError(t, err)
+	_, err = s.Register(ctx, "new@example.com", "password1", "", "10.0.0.1")
+	require.NoError(t, err)
+	var work uint64
+	var costs []int
+	s.compare = func(hash, password []byte) error {
+		c, err := bcrypt.Cost(hash)
+		require.NoError(t, err)
+		work += 1 << c
+		costs = append(costs, c)
+		return bcrypt.CompareHashAndPassword(hash, password)
+	}
+	long := strings.Repeat("x", 100)
+	for _, tc := range []struct {
+		name, email, password string
+		ok                    bool
+	}{
+		{"unknown email", "ghost@example.com", "password1", false},
+		{"malformed email", "not an email", "password1", false},
+		{"password past bcrypt's 72 bytes", "new@example.com", long, false},
+		{"old cost, wrong password", "old@example.com", "wrong-password", false},
+		{"new cost, wrong password", "new@example.com", "wrong-password", false},
+		{"disabled account, right password", "gone@example.com", "password1", false},
+		{"old cost, right password", "old2@example.com", "password1", true},
+		{"new cost, right password", "new@example.com", "password1", true},
+		{"rehashed, right password", "old2@example.com", "password1", true},
+	} {
+		work, costs = 0, nil
+		_, err := s.Login(ctx, tc.email, tc.password, "10.0.0.7")
+		if tc.ok {
+			require.NoError(t, err, tc.name)
+		} else {
+			require.ErrorIs(t, err, ErrInvalidLogin, tc.name)
+		}
+		require.Equal(t, uint64(1<<6), work, "%s: compared at costs %v", tc.name, costs)
+	}
+	u, err := store.UserByEmail("old2@example.com")
+	require.NoError(t, err)
+	cost, err := bcrypt.Cost(u.PasswordHash)
+	require.NoError(t, err)
+	require.Equal(t, 6, cost, "the old-cost hash was rehashed at the right login")
 }

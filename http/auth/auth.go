@@ -101,6 +101,9 @@ type Service struct {
 	byIP       *failureLimiter
 	registered *failureLimiter // counts registrations, not failures
 	cache      *credentialCache
+	// compare is bcrypt.CompareHashAndPassword: every password check goes
+	// through it, so that tests can count the work each path does.
+	compare func(hash, password []byte) error
 }
 
 // New validates cfg, fills in its defaults and returns a Service.
@@ -183,6 +186,7 @@ func New(cfg Config) (*Service, error) {
 		byIP:       newFailureLimiter(cfg.LoginFailuresPerIP, cfg.LoginWindow, cfg.MaxTrackedLogins),
 		registered: newFailureLimiter(registrations, time.Minute, cfg.MaxTrackedLogins),
 		cache:      newCredentialCache(cfg.CachedCredentials),
+		compare:    bcrypt.CompareHashAndPassword,
 	}
 	s.parser = jwt.NewParser(
 		// Pinning the method is what stops algorithm substitution (none,

@@ -13,6 +13,12 @@ import (
 	"github.com/seshat-host/seshat/actors/agent"
 )
 
+// NormalizeEmail returns the stored form of an email, or an error
+// wrapping agent.ErrInvalid saying why it is refused (see
+// normalizeEmail). Whoever matches typed emails against accounts' (the
+// invitations of the tenancy family) normalises them with it.
+func NormalizeEmail(email string) (string, error) { return normalizeEmail(email) }
+
 // normalizeEmail returns the one stored form of an address, so that two
 // spellings of the same address are the same account, and refuses
 // addresses made to pass for another:
