@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -326,4 +327,12 @@ func TestClusterStreamsAcrossNodesAndFailover(t *testing.T) {
 		}
 	}
 	require.Equal(t, succeeded, ticks, "each succeeded run's turn is in history once")
+
+	// A node stopped with SIGTERM leaves the cluster and exits cleanly; the
+	// session keeps answering from the node left.
+	require.NoError(t, n1.cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, n1.cmd.Wait(), "a node leaves the cluster and stops cleanly")
+	require.True(t, n1.logged("stopped"))
+	r = other.query(t, tok, apitype.QueryRequest{SessionID: sid, Prompt: "after a node left"})
+	require.Equal(t, "echo: after a node left", r.Content)
 }
