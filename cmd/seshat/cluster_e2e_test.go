@@ -237,11 +237,16 @@ func TestClusterStreamsAcrossNodesAndFailover(t *testing.T) {
 	long := n1.stream(t, tok, apitype.QueryRequest{SessionID: sid, Prompt: "@tokens 100000\n@delay 1ms"})
 	// A few hundred events in, the turn's start (its running marker) is
 	// durable: a kill before that loses the turn as a whole.
-	long.Until(func(ev eventstream.Event) bool { return ev.Name == "" && eventID(t, ev) >= 300 })
+	seen := eventID(t, long.Until(func(ev eventstream.Event) bool { return ev.Name == "" && eventID(t, ev) >= 300 }))
 	owner.kill(t)
 	tail := long.Rest()
 	if len(tail) > 0 {
 		require.NotEqual(t, "done", tail[len(tail)-1].Name, "a turn cut by its node's death does not end with done")
+	}
+	for _, ev := range tail {
+		if ev.ID != "" {
+			seen = eventID(t, ev)
+		}
 	}
 
 	// A survivor brings the session back: the cut turn is interrupted and
@@ -261,6 +266,15 @@ func TestClusterStreamsAcrossNodesAndFailover(t *testing.T) {
 		require.NotEmpty(t, evs)
 		last = evs[len(evs)-1]
 		require.Equal(t, "interrupted", decodeDone(t, last).StopReason, "re-attached through %s: %s\n%s", n.name, last.Data, other.get(t, "/api/v1/sessions/"+sid, tok).Body)
+	}
+	// A client re-attaching with the last event id it saw gets the
+	// outcome, numbered after it.
+	evs := other.openStream(t, http.MethodGet, "/api/v1/sessions/"+sid+"/stream", tok, nil,
+		map[string]string{"Last-Event-ID": strconv.FormatUint(seen, 10)}).Rest()
+	require.NotEmpty(t, evs)
+	require.Equal(t, "interrupted", decodeDone(t, evs[len(evs)-1]).StopReason)
+	for _, ev := range evs {
+		require.Greater(t, eventID(t, ev), seen)
 	}
 	var sess apitype.Session
 	other.get(t, "/api/v1/sessions/"+sid, tok).JSON(t, &sess)
