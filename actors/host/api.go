@@ -105,6 +105,11 @@ type Stream struct {
 	unhold func()
 }
 
+// Notify registers wake to be called after every event queued on C and
+// after C closes (session.Subscription.Notify); the reader then looks at C
+// once itself.
+func (s *Stream) Notify(wake func()) { s.sub.Notify(wake) }
+
 // Close leaves the stream and frees the user's stream slot.
 func (s *Stream) Close() {
 	s.sub.Close()

@@ -512,6 +512,7 @@ func (a *sessionActor) emit(ev agent.Event) {
 	for sub := range a.subs {
 		select {
 		case sub.ch <- p:
+			sub.poke()
 		default:
 			delete(a.subs, sub)
 			sub.end()
