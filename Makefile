@@ -8,7 +8,7 @@ ADDR ?= 127.0.0.1:8090
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: run build test lint bench crash fuzz generate generate-check proto-lint proto-baseline proto-check image
+.PHONY: run build test lint bench cluster crash fuzz generate generate-check proto-lint proto-baseline proto-check image
 
 run:
 	$(GO) run -ldflags '$(LDFLAGS)' ./cmd/seshat -addr $(ADDR) -data-dir ./data
@@ -46,10 +46,18 @@ bench:
 
 # The crash suite: SIGKILL the server at 50 seeded random moments under
 # load and check every invariant after each restart. SESHAT_CRASH_SEED=N
-# replays a run; `make test` runs a 3-kill version.
+# replays a run; `make test` runs a 3-kill version. With
+# SESHAT_TEST_POSTGRES set it runs on the PostgreSQL store too.
 CRASH_POINTS ?= 50
+# The long cluster suite: three node processes, an embedded etcd and the
+# PostgreSQL at SESHAT_TEST_POSTGRES; CLUSTER_KILL_POINTS rounds each
+# SIGKILL a session's owner mid-turn.
+CLUSTER_KILL_POINTS ?= 20
+cluster:
+	SESHAT_REQUIRE_POSTGRES=1 SESHAT_CLUSTER_KILL_POINTS=$(CLUSTER_KILL_POINTS) $(GO) test -count=1 -timeout 60m -run '^TestClusterKillPoints$$' -v ./cmd/seshat/
+
 crash:
-	SESHAT_CRASH_POINTS=$(CRASH_POINTS) $(GO) test -race -count=1 -run '^TestCrashRecovery$$' -v ./cmd/seshat/
+	SESHAT_CRASH_POINTS=$(CRASH_POINTS) $(GO) test -race -count=1 -run '^TestCrashRecovery(Postgres)?$$' -v ./cmd/seshat/
 
 # Each fuzz target for FUZZTIME; the seed corpora (f.Add and testdata/fuzz)
 # already run in `make test`.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // Account administration and user preferences. Bucket (schema version 4):
@@ -21,6 +22,10 @@ var bucketUserPrefs = []byte("user_prefs")
 func (s *Store) ListUsers(cursor string, limit int) ([]User, string, error) {
 	if limit <= 0 {
 		limit = 50
+	}
+	// The cursor is the id of the last user of the previous page.
+	if cursor != "" && (!strings.HasPrefix(cursor, "usr_") || checkID("user id", cursor) != nil) {
+		return nil, "", fmt.Errorf("persist: user listing: %w", ErrBadCursor)
 	}
 	var out []User
 	next := ""

@@ -77,6 +77,7 @@ func TestConformance(t *testing.T) {
 		{"EngineNestedBuckets", testEngineNestedBuckets},
 		{"EngineCursorDirections", testEngineCursorDirections},
 		{"EngineCursorIdioms", testEngineCursorIdioms},
+		{"EngineReusedKeyBuffer", testEngineReusedKeyBuffer},
 	}
 	for _, engine := range persisttest.Engines(t) {
 		t.Run(engine, func(t *testing.T) {
@@ -343,3 +344,88 @@ func TestPostgresClosedAndUnreachable(t *testing.T) {
 }
 
 func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+
+// TestPostgresQueuedWriteFailureFailsTheTransaction: writes are sent in
+// batches before the next read or the commit; one that the database
+// refuses (a key too large for its index) fails the whole transaction,
+// the reads after it see nothing, and nothing of it is committed, whether
+// a read or the commit sent it.
+func TestPostgresQueuedWriteFailureFailsTheTransaction(t *testing.T) {
+	cfg := persisttest.PostgresConfig(t, persist.Config{Dir: t.TempDir(), NoSync: true})
+	s, err := persist.Open(cfg)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, s.Close()) }()
+	huge := make([]byte, 8000)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range huge {
+		huge[i] = byte(rng.Uint32())
+	}
+	for _, readAfter := range []bool{true, false} {
+		var seen []byte
+		err := s.RawUpdate(func(tx persist.RawTx) error {
+			b, err := tx.CreateBucketIfNotExists([]byte("queued_test"))
+			if err != nil {
+				return err
+			}
+			if err := b.Put([]byte("a"), []byte("1")); err != nil {
+				return err
+			}
+			if err := b.Put(huge, []byte("x")); err != nil {
+				return err
+			}
+			if readAfter {
+				seen = b.Get([]byte("a"))
+			}
+			return nil
+		})
+		require.Error(t, err, "read after: %v", readAfter)
+		require.Nil(t, seen)
+		require.NoError(t, s.RawView(func(tx persist.RawTx) error {
+			require.Nil(t, tx.Bucket([]byte("queued_test")), "nothing of the failed transaction is committed")
+			return nil
+		}))
+	}
+	// And a transaction that reads its own queued writes sees them.
+	require.NoError(t, s.RawUpdate(func(tx persist.RawTx) error {
+		b, err := tx.CreateBucketIfNotExists([]byte("queued_test"))
+		if err != nil {
+			return err
+		}
+		for i := range 3000 { // past one batch
+			if err := b.Put(fmt.Appendf(nil, "k%05d", i), []byte{1}); err != nil {
+				return err
+			}
+		}
+		require.Equal(t, []byte{1}, b.Get([]byte("k02999")))
+		require.Equal(t, 3000, b.Stats().KeyN)
+		return nil
+	}))
+}
+
+// testEngineReusedKeyBuffer: bbolt copies a key on Put, so a caller may
+// reuse its buffer for the next key; every engine must store what the key
+// held at the Put.
+func testEngineReusedKeyBuffer(t *testing.T) {
+	s := persisttest.Open(t)
+	require.NoError(t, s.RawUpdate(func(tx persist.RawTx) error {
+		b, err := tx.CreateBucketIfNotExists([]byte("reuse_test"))
+		if err != nil {
+			return err
+		}
+		buf := make([]byte, 0, 8)
+		for i := range 5 {
+			buf = append(buf[:0], 'k', byte('0'+i))
+			if err := b.Put(buf, []byte{byte(i)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	require.NoError(t, s.RawView(func(tx persist.RawTx) error {
+		b := tx.Bucket([]byte("reuse_test"))
+		for i := range 5 {
+			require.Equal(t, []byte{byte(i)}, b.Get([]byte{'k', byte('0' + i)}), "key k%d", i)
+		}
+		return nil
+	}))
+}

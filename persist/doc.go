@@ -34,6 +34,7 @@
 //	idx_docs              sessionID -> the session's indexed terms, sorted, NUL-joined
 //	jobs                  jobID -> Job
 //	jobs_by_workspace     workspaceID|jobID -> ""
+//	jobs_by_user          userID|jobID -> "" (the user the job runs as)
 //	job_runs              jobID|seq -> JobRun (see jobs.go)
 //	job_run_keys          runID -> its key in job_runs
 //	job_running           jobID -> runID of the run in progress

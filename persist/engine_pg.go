@@ -1,6 +1,7 @@
 package persist
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -155,7 +156,7 @@ func (e *pgEngine) Update(fn func(kvTx) error) error {
 		}
 		t := &pgTx{e: e, tx: tx}
 		ferr := runRollingBack(e.ctx, tx, fn, t)
-		if t.err == nil && ferr == nil {
+		if t.err == nil && ferr == nil && t.flush() == nil {
 			if err := tx.Commit(e.ctx); err == nil {
 				return nil
 			} else {
@@ -231,11 +232,22 @@ func redactURL(s string) string {
 // pgTx is a transaction. Bucket methods that return no error (Get, cursor
 // moves) record the first database error here; the transaction then fails
 // with it however the caller's function ends.
+//
+// Writes are queued, not sent: the next read, or the commit, sends every
+// queued write in one round trip (a pipelined batch) before it, so that the
+// dozens of puts of a write function cost one round trip instead of one
+// each, and every read still sees the transaction's own writes. A queued
+// write that fails fails the transaction there. Keys and values are copied
+// when queued.
 type pgTx struct {
-	e   *pgEngine
-	tx  pgx.Tx
-	err error
+	e      *pgEngine
+	tx     pgx.Tx
+	err    error
+	queued pgx.Batch
 }
+
+// pgMaxQueued is the most writes queued before they are sent anyway.
+const pgMaxQueued = 1024
 
 func (t *pgTx) fail(err error) {
 	if t.err == nil {
@@ -243,16 +255,46 @@ func (t *pgTx) fail(err error) {
 	}
 }
 
+// exec queues a write (see pgTx).
 func (t *pgTx) exec(sql string, args ...any) error {
 	if t.err != nil {
 		return &engineError{t.err}
 	}
-	if _, err := t.tx.Exec(t.e.ctx, sql, args...); err != nil {
+	for i, a := range args {
+		// Sent later: bbolt lets a caller reuse a key's buffer once Put
+		// returns, so the bytes are copied now.
+		if b, ok := a.([]byte); ok {
+			args[i] = bytes.Clone(b)
+		}
+	}
+	t.queued.Queue(sql, args...)
+	if t.queued.Len() >= pgMaxQueued {
+		return t.flush()
+	}
+	return nil
+}
+
+// flush sends the queued writes. It fails, with the transaction, if one of
+// them does or the transaction failed before.
+func (t *pgTx) flush() error {
+	if t.err != nil {
+		return &engineError{t.err}
+	}
+	if t.queued.Len() == 0 {
+		return nil
+	}
+	b := t.queued
+	t.queued = pgx.Batch{}
+	if err := t.tx.SendBatch(t.e.ctx, &b).Close(); err != nil {
 		t.fail(err)
 		return &engineError{err}
 	}
 	return nil
 }
+
+// ready sends the queued writes before a read and reports whether the
+// transaction is still good.
+func (t *pgTx) ready() bool { return t.flush() == nil }
 
 func (t *pgTx) root() *pgBucket { return &pgBucket{t: t, path: ""} }
 
@@ -321,7 +363,7 @@ func appendEscaped(dst, name []byte) []byte {
 
 func (b *pgBucket) Get(key []byte) []byte {
 	t := b.t
-	if t.err != nil {
+	if !t.ready() {
 		return nil
 	}
 	var v []byte
@@ -352,8 +394,8 @@ func (b *pgBucket) Delete(key []byte) error {
 
 func (b *pgBucket) NextSequence() (uint64, error) {
 	t := b.t
-	if t.err != nil {
-		return 0, &engineError{t.err}
+	if err := t.flush(); err != nil {
+		return 0, err
 	}
 	var n int64
 	err := t.tx.QueryRow(t.e.ctx, `INSERT INTO kv_sequences (bucket, seq) VALUES ($1, 1)
@@ -367,7 +409,7 @@ func (b *pgBucket) NextSequence() (uint64, error) {
 
 func (b *pgBucket) Bucket(name []byte) bucket {
 	t := b.t
-	if t.err != nil {
+	if !t.ready() {
 		return nil
 	}
 	var one int
@@ -414,7 +456,7 @@ func (b *pgBucket) SetFillPercent(float64) {}
 
 func (b *pgBucket) Stats() bucketStats {
 	t := b.t
-	if t.err != nil {
+	if !t.ready() {
 		return bucketStats{}
 	}
 	var n int
@@ -486,7 +528,7 @@ var pgPageSQL = map[[2]int]string{
 // error, which it records in the transaction.
 func (c *pgCursor) fetch(bound pgBound, desc bool, key []byte) (out []pgRow, full bool) {
 	t := c.b.t
-	if t.err != nil {
+	if !t.ready() {
 		return nil, false
 	}
 	if c.size == 0 {

@@ -22,6 +22,24 @@ import (
 // MaxPathBytes is the longest workspace-relative file path.
 const MaxPathBytes = 1024
 
+// PathError is CleanPath's refusal of a path: Why says what is wrong
+// with it, for a person or a model to read. It wraps ErrInvalid.
+type PathError struct {
+	// Path is the path refused; empty when it was too long to repeat.
+	Path string
+	Why  string
+}
+
+func (e *PathError) Error() string {
+	if e.Path == "" {
+		return fmt.Sprintf("persist: path %s: %v", e.Why, ErrInvalid)
+	}
+	return fmt.Sprintf("persist: path %q: %s: %v", e.Path, e.Why, ErrInvalid)
+}
+
+// Unwrap makes errors.Is(err, ErrInvalid) hold.
+func (e *PathError) Unwrap() error { return ErrInvalid }
+
 // CleanPath validates a workspace-relative file path and returns its
 // path.Clean form. It rejects, wrapping ErrInvalid: an empty path, one
 // longer than MaxPathBytes, invalid UTF-8, a NUL byte, a backslash (so that
@@ -34,13 +52,13 @@ const MaxPathBytes = 1024
 // zero-width characters make one name look like another.
 func CleanPath(p string) (string, error) {
 	bad := func(why string) (string, error) {
-		return "", fmt.Errorf("persist: path %q: %s: %w", p, why, ErrInvalid)
+		return "", &PathError{Path: p, Why: why}
 	}
 	switch {
 	case p == "":
 		return bad("empty")
 	case len(p) > MaxPathBytes:
-		return "", fmt.Errorf("persist: path longer than %d bytes: %w", MaxPathBytes, ErrInvalid)
+		return "", &PathError{Why: fmt.Sprintf("longer than %d bytes", MaxPathBytes)}
 	case !utf8.ValidString(p):
 		return bad("not valid UTF-8")
 	case strings.IndexByte(p, 0) >= 0:

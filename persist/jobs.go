@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -13,6 +15,7 @@ import (
 //
 //	jobs               jobID -> Job
 //	jobs_by_workspace  workspaceID|jobID -> ""
+//	jobs_by_user       userID|jobID -> "" (the user the job runs as; migrateJobUserIndex)
 //	job_runs           jobID|seq -> JobRun (seq: u64 BE, the bucket's sequence at the run's first write)
 //	job_run_keys       runID -> its key in job_runs
 //	job_running        jobID -> runID of the run in progress
@@ -27,10 +30,19 @@ import (
 var (
 	bucketJobs            = []byte("jobs")
 	bucketJobsByWorkspace = []byte("jobs_by_workspace")
+	bucketJobsByUser      = []byte("jobs_by_user")
 	bucketJobRuns         = []byte("job_runs")
 	bucketJobRunKeys      = []byte("job_run_keys")
 	bucketJobRunning      = []byte("job_running")
+	// bucketJobRunDue holds each job's latest due run: job id → the due
+	// instant (big-endian Unix nanoseconds) and the run's id. It is the
+	// lock that starts a due run once, however many hosts fire it.
+	bucketJobRunDue = []byte("job_run_due")
 )
+
+// ErrRunTaken: the run's due instant already has a run (another host
+// fired the same due time first). It wraps ErrConflict.
+var ErrRunTaken = fmt.Errorf("the due run is recorded already: %w", ErrConflict)
 
 // Statuses of a job run.
 const (
@@ -90,7 +102,15 @@ type JobRun struct {
 	ScheduledAt time.Time `json:"scheduled_at"`
 	StartedAt   time.Time `json:"started_at"`
 	FinishedAt  time.Time `json:"finished_at"`
+	// OwnSession says SessionID was made for this run (the job names no
+	// session): it is deleted with the run, when the run is pruned or the
+	// job deleted.
+	OwnSession bool `json:"own_session,omitempty"`
 }
+
+// ErrTooManyJobs: a user already runs as many jobs as the cap allows
+// (CreateJobCapped, UpdateJobCapped). It wraps ErrConflict.
+var ErrTooManyJobs = fmt.Errorf("too many jobs: %w", ErrConflict)
 
 // RunSave is one write of a job run.
 type RunSave struct {
@@ -145,7 +165,61 @@ func (tx *Tx) CreateJob(j Job) error {
 	if err := putJSON(jobs, []byte(j.ID), j); err != nil {
 		return err
 	}
-	return tx.bucket(bucketJobsByWorkspace).Put(key(j.WorkspaceID, j.ID), nil)
+	if err := tx.bucket(bucketJobsByWorkspace).Put(key(j.WorkspaceID, j.ID), nil); err != nil {
+		return err
+	}
+	return tx.bucket(bucketJobsByUser).Put(key(j.UserID, j.ID), nil)
+}
+
+// CreateJobCapped is CreateJob that refuses, with ErrTooManyJobs, a job
+// whose user already runs as maxPerUser jobs: counted in the same
+// transaction as the write, so that concurrent creates cannot pass the
+// cap together.
+func (s *Store) CreateJobCapped(ctx context.Context, j Job, maxPerUser int) error {
+	if j.CreatedAt.IsZero() {
+		j.CreatedAt = now()
+	}
+	return s.Update(ctx, func(tx *Tx) error {
+		n, err := tx.countJobsOfUser(j.UserID)
+		if err != nil {
+			return err
+		}
+		if n >= maxPerUser {
+			return fmt.Errorf("persist: user %s runs %d jobs: %w", j.UserID, n, ErrTooManyJobs)
+		}
+		return tx.CreateJob(j)
+	})
+}
+
+// UpdateJobCapped is UpdateJob that refuses, with ErrTooManyJobs, a change
+// that makes the job run as a user who already runs as maxPerUser jobs
+// (counted in the same transaction).
+func (s *Store) UpdateJobCapped(ctx context.Context, id string, maxPerUser int, fn func(*Job) error) (Job, error) {
+	var out Job
+	err := s.Update(ctx, func(tx *Tx) error {
+		before, err := tx.job(id)
+		if err != nil {
+			return err
+		}
+		if out, err = tx.UpdateJob(id, fn); err != nil {
+			return err
+		}
+		if out.UserID == before.UserID {
+			return nil
+		}
+		n, err := tx.countJobsOfUser(out.UserID)
+		if err != nil {
+			return err
+		}
+		if n > maxPerUser { // n counts this job already
+			return fmt.Errorf("persist: user %s runs %d jobs: %w", out.UserID, n-1, ErrTooManyJobs)
+		}
+		return nil
+	})
+	if err != nil {
+		return Job{}, err
+	}
+	return out, nil
 }
 
 // Job returns the job with that id, or ErrNotFound.
@@ -204,19 +278,21 @@ func (s *Store) ListEnabledJobs() ([]Job, error) {
 func (s *Store) CountJobsOfUser(userID string) (int, error) {
 	n := 0
 	err := s.View(func(tx *Tx) error {
-		jobs := tx.bucket(bucketJobs)
-		return jobs.ForEach(func(k, _ []byte) error {
-			var j Job
-			if _, err := getJSON(jobs, k, &j); err != nil {
-				return err
-			}
-			if j.UserID == userID {
-				n++
-			}
-			return nil
-		})
+		var err error
+		n, err = tx.countJobsOfUser(userID)
+		return err
 	})
 	return n, err
+}
+
+func (tx *Tx) countJobsOfUser(userID string) (int, error) {
+	n := 0
+	prefix := prefixKey(userID)
+	c := tx.bucket(bucketJobsByUser).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		n++
+	}
+	return n, nil
 }
 
 func sortJobs(list []Job) {
@@ -280,6 +356,15 @@ func (tx *Tx) UpdateJob(id string, fn func(*Job) error) (Job, error) {
 			return Job{}, err
 		}
 	}
+	if j.UserID != stored.UserID {
+		byUser := tx.bucket(bucketJobsByUser)
+		if err := byUser.Delete(key(stored.UserID, id)); err != nil {
+			return Job{}, err
+		}
+		if err := byUser.Put(key(j.UserID, id), nil); err != nil {
+			return Job{}, err
+		}
+	}
 	if err := putJSON(tx.bucket(bucketJobs), []byte(id), j); err != nil {
 		return Job{}, err
 	}
@@ -307,7 +392,8 @@ func (tx *Tx) SetJobNextRun(id string, next time.Time) error {
 	return putJSON(tx.bucket(bucketJobs), []byte(id), j)
 }
 
-// DeleteJob removes the job and all its runs. A missing id is ErrNotFound.
+// DeleteJob removes the job, all its runs and the sessions made for them.
+// A missing id is ErrNotFound.
 func (s *Store) DeleteJob(ctx context.Context, id string) error {
 	return s.Update(ctx, func(tx *Tx) error { return tx.DeleteJob(id) })
 }
@@ -324,7 +410,13 @@ func (tx *Tx) DeleteJob(id string) error {
 	if err := tx.bucket(bucketJobsByWorkspace).Delete(key(j.WorkspaceID, id)); err != nil {
 		return err
 	}
+	if err := tx.bucket(bucketJobsByUser).Delete(key(j.UserID, id)); err != nil {
+		return err
+	}
 	if err := tx.bucket(bucketJobRunning).Delete([]byte(id)); err != nil {
+		return err
+	}
+	if err := tx.bucket(bucketJobRunDue).Delete([]byte(id)); err != nil {
 		return err
 	}
 	runs, runKeys := tx.bucket(bucketJobRuns), tx.bucket(bucketJobRunKeys)
@@ -332,12 +424,16 @@ func (tx *Tx) DeleteJob(id string) error {
 	var keys [][]byte
 	c := runs.Cursor()
 	var ids []string
+	var sessions []string
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 		var r JobRun
 		if _, err := getJSON(runs, k, &r); err != nil {
 			return err
 		}
 		keys, ids = append(keys, bytes.Clone(k)), append(ids, r.ID)
+		if r.OwnSession && r.SessionID != "" {
+			sessions = append(sessions, r.SessionID)
+		}
 	}
 	for i, k := range keys {
 		if err := runKeys.Delete([]byte(ids[i])); err != nil {
@@ -347,7 +443,31 @@ func (tx *Tx) DeleteJob(id string) error {
 			return err
 		}
 	}
+	return tx.deleteRunSessions(sessions)
+}
+
+// deleteRunSessions deletes the sessions made for job runs that are
+// going; one already gone (deleted by its user) is skipped.
+func (tx *Tx) deleteRunSessions(ids []string) error {
+	for _, id := range ids {
+		if err := tx.DeleteSession(id); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+	}
 	return nil
+}
+
+// RunSessions returns the sessions made for the job's runs (see
+// JobRun.OwnSession) that its record still names.
+func (s *Store) RunSessions(jobID string) ([]string, error) {
+	runs, err := s.ListRuns(jobID, 0)
+	var out []string
+	for _, r := range runs {
+		if r.OwnSession && r.SessionID != "" {
+			out = append(out, r.SessionID)
+		}
+	}
+	return out, err
 }
 
 // PutRun queues save as one group-committed write and returns at once;
@@ -364,7 +484,8 @@ func (s *Store) PutRun(save RunSave, done func(error)) {
 //   - sets the job's LastRunAt and LastStatus, unless the run was skipped
 //   - records the run as the job's run in progress while it is RunRunning
 //   - sets the job's NextRunAt if save.NextRunAt is not nil
-//   - deletes the job's finished runs older than the newest save.Keep.
+//   - deletes the job's finished runs older than the newest save.Keep,
+//     and the sessions made for them (JobRun.OwnSession).
 func (tx *Tx) PutRun(save RunSave) error {
 	keep := save.Keep
 	if keep <= 0 {
@@ -394,6 +515,11 @@ func (tx *Tx) putRun(r JobRun, next *time.Time) error {
 	runs, runKeys := tx.bucket(bucketJobRuns), tx.bucket(bucketJobRunKeys)
 	runs.SetFillPercent(appendFillPercent)
 	k := bytes.Clone(runKeys.Get([]byte(r.ID)))
+	if k == nil && !r.ScheduledAt.IsZero() {
+		if err := tx.lockDue(r); err != nil {
+			return err
+		}
+	}
 	if k == nil {
 		seq, err := runs.NextSequence()
 		if err != nil {
@@ -427,13 +553,27 @@ func (tx *Tx) putRun(r JobRun, next *time.Time) error {
 	return putJSON(tx.bucket(bucketJobs), []byte(j.ID), j)
 }
 
-// pruneRuns deletes the job's finished runs beyond the newest keep. A run
-// still running is never deleted.
+// lockDue records r as its job's run of r.ScheduledAt, or fails with
+// ErrRunTaken if that due instant (or a later one) has a run already.
+func (tx *Tx) lockDue(r JobRun) error {
+	due := tx.bucket(bucketJobRunDue)
+	if v := due.Get([]byte(r.JobID)); len(v) >= 8 {
+		at := int64(binary.BigEndian.Uint64(v))
+		if at >= r.ScheduledAt.UnixNano() && string(v[8:]) != r.ID {
+			return fmt.Errorf("persist: run %s of job %s due %s: %w", r.ID, r.JobID, r.ScheduledAt.Format(time.RFC3339Nano), ErrRunTaken)
+		}
+	}
+	v := binary.BigEndian.AppendUint64(nil, uint64(r.ScheduledAt.UnixNano()))
+	return due.Put([]byte(r.JobID), append(v, r.ID...))
+}
+
+// pruneRuns deletes the job's finished runs beyond the newest keep, and
+// the sessions made for them. A run still running is never deleted.
 func (tx *Tx) pruneRuns(jobID string, keep int) error {
 	runs, runKeys := tx.bucket(bucketJobRuns), tx.bucket(bucketJobRunKeys)
 	prefix := prefixKey(jobID)
 	var drop [][]byte
-	var ids []string
+	var ids, sessions []string
 	n := 0
 	c := runs.Cursor()
 	for k, _ := lastWithPrefix(c, prefix); k != nil; k, _ = prevWithPrefix(c, prefix) {
@@ -447,6 +587,9 @@ func (tx *Tx) pruneRuns(jobID string, keep int) error {
 		}
 		if r.Status != RunRunning {
 			drop, ids = append(drop, bytes.Clone(k)), append(ids, r.ID)
+			if r.OwnSession && r.SessionID != "" {
+				sessions = append(sessions, r.SessionID)
+			}
 		}
 	}
 	for i, k := range drop {
@@ -457,7 +600,7 @@ func (tx *Tx) pruneRuns(jobID string, keep int) error {
 			return err
 		}
 	}
-	return nil
+	return tx.deleteRunSessions(sessions)
 }
 
 // ListRuns returns the job's runs, newest first, at most limit of them

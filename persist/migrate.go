@@ -23,6 +23,8 @@ var migrations = []func(kvTx) error{
 	migratePlanBuckets,
 	migrateInvitationBuckets,
 	migrateAgentBuckets,
+	migrateJobUserIndex,
+	migrateClusterBuckets,
 }
 
 // currentSchema is the version a file has once Open returns.
@@ -226,6 +228,44 @@ func migratePlanBuckets(tx kvTx) error {
 // versions (see agents.go).
 func migrateAgentBuckets(tx kvTx) error {
 	for _, name := range [][]byte{bucketAgents, bucketAgentVersions, bucketAgentSlugs} {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// migrateJobUserIndex adds the index of jobs by the user they run as,
+// from the jobs stored: the jobs cap is counted from it inside the
+// transaction that creates or reassigns a job.
+func migrateJobUserIndex(tx kvTx) error {
+	byUser, err := tx.CreateBucketIfNotExists(bucketJobsByUser)
+	if err != nil {
+		return fmt.Errorf("create bucket %s: %w", bucketJobsByUser, err)
+	}
+	var keys [][]byte
+	if err := tx.Bucket(bucketJobs).ForEach(func(k, v []byte) error {
+		var j Job
+		if err := json.Unmarshal(v, &j); err != nil {
+			return fmt.Errorf("decode job %s: %w", k, err)
+		}
+		keys = append(keys, key(j.UserID, j.ID))
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := byUser.Put(k, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// migrateClusterBuckets adds the buckets of session owner epochs (see
+// owners.go) and of each job's latest due run (see jobs.go).
+func migrateClusterBuckets(tx kvTx) error {
+	for _, name := range [][]byte{bucketSessionOwners, bucketJobRunDue} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
 		}

@@ -100,7 +100,15 @@ func (s *Store) SaveSession(save SessionSave, done func(error)) {
 	if save.Session.UpdatedAt.IsZero() {
 		save.Session.UpdatedAt = now()
 	}
-	s.UpdateAsync(func(tx *Tx) error { return tx.SaveSession(save) }, done)
+	epoch, fenced := s.owned.Load(save.Session.ID)
+	s.UpdateAsync(func(tx *Tx) error {
+		if fenced {
+			if err := tx.checkOwner(save.Session.ID, epoch.(uint64)); err != nil {
+				return err
+			}
+		}
+		return tx.SaveSession(save)
+	}, done)
 }
 
 // SaveSession writes the session's record and snapshot and indexes the

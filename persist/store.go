@@ -138,6 +138,9 @@ type Store struct {
 	// AuthGeneration.
 	authGen atomic.Uint64
 	writes  atomic.Uint64
+	// owned holds the owner epochs this process took (ClaimSession), by
+	// session id; a save of such a session is fenced by its epoch.
+	owned sync.Map
 
 	// touchMu guards touches and flushing: last-use times not yet
 	// committed, and those in the commit under way.

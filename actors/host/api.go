@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/seshat-host/seshat/actors/agent"
@@ -83,10 +84,21 @@ type Turn struct {
 	// Events is set when the request asked for a stream.
 	Events  *Stream
 	outcome <-chan session.Outcome
+	// wait, when set, replaces outcome (a turn run elsewhere, see NewTurn).
+	wait func(context.Context) (*agent.QueryResult, error)
+}
+
+// NewTurn is a turn that runs somewhere else than this host (another node
+// of a cluster): wait blocks until its end, or ctx is done.
+func NewTurn(sessionID, turnID string, events *Stream, wait func(context.Context) (*agent.QueryResult, error)) *Turn {
+	return &Turn{SessionID: sessionID, TurnID: turnID, Events: events, wait: wait}
 }
 
 // Wait blocks until the turn has ended and is durable, or ctx is done.
 func (t *Turn) Wait(ctx context.Context) (*agent.QueryResult, error) {
+	if t.wait != nil {
+		return t.wait(ctx)
+	}
 	select {
 	case o := <-t.outcome:
 		return o.Result, o.Err
@@ -102,16 +114,39 @@ type Stream struct {
 	C      <-chan *agent.Event
 	sub    *session.Subscription
 	lease  *quota.Lease
+	// close, when set, replaces sub (a stream relayed from elsewhere, see
+	// NewStream).
+	close  func()
 	unhold func()
 }
 
 // Notify registers wake to be called after every event queued on C and
 // after C closes (session.Subscription.Notify); the reader then looks at C
-// once itself.
-func (s *Stream) Notify(wake func()) { s.sub.Notify(wake) }
+// once itself. A stream relayed from elsewhere (NewStream) is not
+// Notifiable: Notify does nothing and its reader must wait on C.
+func (s *Stream) Notify(wake func()) {
+	if s.sub != nil {
+		s.sub.Notify(wake)
+	}
+}
+
+// Notifiable reports whether Notify works for this stream.
+func (s *Stream) Notifiable() bool { return s.sub != nil }
+
+// NewStream is a stream whose events come from somewhere else than this
+// host (a session on another node of a cluster): close is called once, by
+// Close.
+func NewStream(replay []agent.Event, c <-chan *agent.Event, close func()) *Stream {
+	var once sync.Once
+	return &Stream{Replay: replay, C: c, close: func() { once.Do(close) }}
+}
 
 // Close leaves the stream and frees the user's stream slot.
 func (s *Stream) Close() {
+	if s.close != nil {
+		s.close()
+		return
+	}
 	s.sub.Close()
 	s.lease.Release()
 	if s.unhold != nil {
@@ -162,7 +197,24 @@ func (h *Host) resolve(ctx context.Context, userID, wsID string, opts turn.Optio
 // CreateSession creates a session in a workspace of the user (their
 // default workspace when none is named).
 func (h *Host) CreateSession(ctx context.Context, userID string, o SessionOptions) (persist.Session, error) {
+	if err := checkSessionFields(&o.Title, &o.SystemPrompt); err != nil {
+		return persist.Session{}, err
+	}
 	return h.createSession(ctx, userID, o, false)
+}
+
+// checkSessionFields applies the per-field caps to a session's title and
+// system prompt (nil: not given).
+func checkSessionFields(title, systemPrompt *string) error {
+	if title != nil {
+		if err := agent.CheckChars("title", strings.TrimSpace(*title), agent.MaxNameChars); err != nil {
+			return err
+		}
+	}
+	if systemPrompt != nil {
+		return agent.CheckBytes("system_prompt", *systemPrompt, agent.MaxSystemPromptBytes)
+	}
+	return nil
 }
 
 // createSession is CreateSession; resolved says the caller has resolved
@@ -215,7 +267,9 @@ func (h *Host) createSession(ctx context.Context, userID string, o SessionOption
 }
 
 // ListSessions lists the sessions of the user's workspaces (or of one of
-// them), newest first, optionally searching titles and message text.
+// them), newest first, optionally searching titles and message text. A
+// listing carries no system prompts (GetSession does): each may be up to
+// 64 KiB, and a page of them would be most of the answer.
 func (h *Host) ListSessions(ctx context.Context, userID string, q persist.SessionQuery) ([]persist.Session, string, error) {
 	if len(q.WorkspaceIDs) == 0 {
 		ws, err := h.cfg.Store.WorkspacesForUser(userID)
@@ -235,7 +289,11 @@ func (h *Host) ListSessions(ctx context.Context, userID string, q persist.Sessio
 	if len(q.WorkspaceIDs) == 0 {
 		return []persist.Session{}, "", nil
 	}
-	return h.cfg.Store.ListSessions(q)
+	items, next, err := h.cfg.Store.ListSessions(q)
+	for i := range items {
+		items[i].SystemPrompt = ""
+	}
+	return items, next, err
 }
 
 // GetSession returns a session with its messages and open requests.
@@ -253,6 +311,9 @@ func (h *Host) GetSession(ctx context.Context, userID, id string) (SessionView, 
 // UpdateSession changes a session's settings.
 func (h *Host) UpdateSession(ctx context.Context, userID, id string, u SessionUpdate) (SessionView, error) {
 	if _, err := h.authorize(userID, id, persist.WorkspaceEditor); err != nil {
+		return SessionView{}, err
+	}
+	if err := checkSessionFields(u.Title, u.SystemPrompt); err != nil {
 		return SessionView{}, err
 	}
 	if u.Model != nil {
@@ -285,8 +346,17 @@ func (h *Host) StartTurn(ctx context.Context, userID string, req TurnRequest) (*
 	}
 	input := req.Input
 	if len(input) == 0 {
+		// A turn given as a prompt (the native and gRPC APIs, jobs) has
+		// the per-field caps; the compatible surfaces send whole
+		// conversations, bounded by the body cap.
 		if strings.TrimSpace(req.Prompt) == "" {
 			return nil, fmt.Errorf("%w: prompt is required", agent.ErrInvalid)
+		}
+		if err := agent.CheckBytes("prompt", req.Prompt, agent.MaxPromptBytes); err != nil {
+			return nil, err
+		}
+		if err := agent.CheckBytes("system_prompt", req.SystemPrompt, agent.MaxSystemPromptBytes); err != nil {
+			return nil, err
 		}
 		input = []agent.Message{{Role: agent.RoleUser, Content: []agent.Block{agent.TextBlock(req.Prompt)}}}
 	}

@@ -430,7 +430,8 @@ func TestCutTurnClosesDanglingToolUse(t *testing.T) {
 func TestStreamCaps(t *testing.T) {
 	leakCheck(t)
 	su := newStoreUser(t)
-	h, err := New(Config{Store: su.s, Providers: mockRegistry(), MaxStreams: 3, Session: session.Config{MaxSubscribers: 2}})
+	// A user holds at most a sixteenth of the host's streams: 3 of 48.
+	h, err := New(Config{Store: su.s, Providers: mockRegistry(), MaxStreams: 48, Session: session.Config{MaxSubscribers: 2}})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, h.Close(context.Background())) })
 	tr, err := h.StartTurn(t.Context(), su.uid, TurnRequest{Prompt: "@tokens 1000\n@delay 5ms", Stream: true})
@@ -445,7 +446,7 @@ func TestStreamCaps(t *testing.T) {
 	require.NoError(t, err)
 	defer other.Events.Close()
 	_, err = h.StartTurn(t.Context(), su.uid, TurnRequest{Prompt: "x", Stream: true})
-	require.ErrorIs(t, err, agent.ErrTooManyStreams, "three streams are open over the host")
+	require.ErrorIs(t, err, agent.ErrTooManyStreams, "the user holds a sixteenth of the host's streams")
 	for _, id := range []string{tr.SessionID, other.SessionID} {
 		_, err := h.Interrupt(t.Context(), su.uid, id)
 		require.NoError(t, err)

@@ -18,8 +18,22 @@ const maxToolFileBytes = 8 << 20
 // files gives the built-in tools the workspace's Files store.
 type files struct{ store *persist.Store }
 
-func (f files) ReadFile(_ context.Context, workspaceID, path string) ([]byte, error) {
+// toolPath is persist.CleanPath with its refusal worded for the model:
+// it reads the error as the tool's result.
+func toolPath(path string) (string, error) {
 	p, err := persist.CleanPath(path)
+	var pe *persist.PathError
+	if errors.As(err, &pe) {
+		if pe.Path == "" {
+			return "", &tool.InputError{Problem: "path is " + pe.Why}
+		}
+		return "", &tool.InputError{Problem: fmt.Sprintf("path %q: %s", pe.Path, pe.Why)}
+	}
+	return p, err
+}
+
+func (f files) ReadFile(_ context.Context, workspaceID, path string) ([]byte, error) {
+	p, err := toolPath(path)
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +64,7 @@ func (f files) ReadFile(_ context.Context, workspaceID, path string) ([]byte, er
 // stored_bytes, and a write past one of those quotas fails (the tool's
 // result then says which) and stores nothing.
 func (f files) WriteFile(ctx context.Context, workspaceID, userID, path string, content []byte) error {
-	p, err := persist.CleanPath(path)
+	p, err := toolPath(path)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/seshat-host/seshat/actors/agent"
 	"github.com/seshat-host/seshat/actors/jobs"
+	"github.com/seshat-host/seshat/actors/session"
 	"github.com/seshat-host/seshat/actors/turn"
 	"github.com/seshat-host/seshat/persist"
 )
@@ -48,6 +49,36 @@ type JobsConfig struct {
 	// MaxJobsPerUser caps the jobs whose runs are one user's turns; one
 	// more is agent.ErrTooManyJobs. If zero, 100.
 	MaxJobsPerUser int
+	// Runtime, if set, starts and interrupts the runs' turns instead of
+	// the host itself: a cluster node, whose sessions may run on other
+	// nodes. The host still checks that the job's user may run it.
+	Runtime JobRuntime
+}
+
+// JobRuntime starts and interrupts the turns of job runs (see
+// JobsConfig.Runtime). *Host implements it.
+type JobRuntime interface {
+	StartTurn(ctx context.Context, userID string, req TurnRequest) (*Turn, error)
+	// InterruptSession interrupts a session's running turn for the
+	// scheduler, which needs no role of the job's user.
+	InterruptSession(ctx context.Context, id string) (bool, error)
+}
+
+// RearmJobs arms the enabled jobs the scheduler has no actor for yet
+// (made, or armed before it died, by another host sharing the store) and
+// returns how many. A cluster node calls it now and then.
+func (h *Host) RearmJobs(ctx context.Context) (int, error) {
+	n, err := callJobs[int](ctx, h, &jobs.Rearm{})
+	if errors.Is(err, errJobsStopped) {
+		return 0, nil
+	}
+	return n, err
+}
+
+// InterruptSession implements JobRuntime: it cancels a session's running
+// turn without checking who asks, for the host's own work.
+func (h *Host) InterruptSession(ctx context.Context, id string) (bool, error) {
+	return h.interrupt(ctx, id)
 }
 
 // JobSpec creates a job. Name, Schedule and Prompt are required.
@@ -105,7 +136,7 @@ func (h *Host) StartJobs(ctx context.Context, cfg JobsConfig) error {
 	d := &jobs.Deps{
 		System: h.sys,
 		Store:  h.cfg.Store,
-		Turns:  jobTurns{h: h},
+		Turns:  jobTurns{h: h, rt: cmp.Or[JobRuntime](cfg.Runtime, h)},
 		Config: jobs.Config{Clock: cfg.Clock, RunHistory: cfg.RunHistory, StartTimeout: cfg.StartTimeout},
 		Logger: h.cfg.Logger.With("component", "jobs"),
 		// Run goroutines are awaited with the turn runners at Close.
@@ -162,17 +193,23 @@ func (h *Host) CreateJob(ctx context.Context, userID string, spec JobSpec) (pers
 	if err := h.checkJob(ctx, userID, &j); err != nil {
 		return persist.Job{}, err
 	}
-	n, err := h.cfg.Store.CountJobsOfUser(userID)
-	if err != nil {
-		return persist.Job{}, err
-	}
-	if limit := cmp.Or(int(h.maxJobs.Load()), 100); n >= limit {
-		return persist.Job{}, fmt.Errorf("%w: at most %d jobs per user", agent.ErrTooManyJobs, limit)
-	}
-	if err := h.cfg.Store.CreateJob(ctx, j); err != nil {
-		return persist.Job{}, err
+	// The cap is counted in the create's own transaction: a burst of
+	// concurrent creates cannot pass it together.
+	if err := h.cfg.Store.CreateJobCapped(ctx, j, h.jobsCap()); err != nil {
+		return persist.Job{}, h.jobsCapErr(err)
 	}
 	return h.syncJob(ctx, j.ID)
+}
+
+// jobsCap is the jobs one user may run as.
+func (h *Host) jobsCap() int { return cmp.Or(int(h.maxJobs.Load()), 100) }
+
+// jobsCapErr turns the store's refusal at the jobs cap into the API's.
+func (h *Host) jobsCapErr(err error) error {
+	if errors.Is(err, persist.ErrTooManyJobs) {
+		return fmt.Errorf("%w: at most %d jobs per user", agent.ErrTooManyJobs, h.jobsCap())
+	}
+	return err
 }
 
 // ListJobs lists the jobs of the user's workspaces (or of one of them),
@@ -244,7 +281,9 @@ func (h *Host) UpdateJob(ctx context.Context, userID, id string, u JobUpdate) (p
 	if err := h.checkJob(ctx, userID, &want); err != nil {
 		return persist.Job{}, err
 	}
-	_, err = h.cfg.Store.UpdateJob(ctx, id, func(j *persist.Job) error {
+	// A job that comes to run as another user counts against that user's
+	// cap, checked in the update's own transaction.
+	_, err = h.cfg.Store.UpdateJobCapped(ctx, id, h.jobsCap(), func(j *persist.Job) error {
 		j.UserID = runAs
 		// Only what the caller set (as checkJob normalised it), so that
 		// a concurrent change of other fields is kept.
@@ -270,18 +309,22 @@ func (h *Host) UpdateJob(ctx context.Context, userID, id string, u JobUpdate) (p
 		return persist.Job{}, fmt.Errorf("%w: job %s", agent.ErrNotFound, id)
 	}
 	if err != nil {
-		return persist.Job{}, err
+		return persist.Job{}, h.jobsCapErr(err)
 	}
 	return h.syncJob(ctx, id)
 }
 
-// DeleteJob deletes a job and its runs, disarms it and interrupts its run
-// in progress.
+// DeleteJob deletes a job, its runs and the sessions made for them,
+// disarms it and interrupts its run in progress.
 func (h *Host) DeleteJob(ctx context.Context, userID, id string) error {
 	if _, err := h.authorizeJob(userID, id, persist.WorkspaceEditor); err != nil {
 		return err
 	}
-	err := h.cfg.Store.DeleteJob(ctx, id)
+	sessions, err := h.cfg.Store.RunSessions(id)
+	if err != nil {
+		return err
+	}
+	err = h.cfg.Store.DeleteJob(ctx, id)
 	if errors.Is(err, persist.ErrNotFound) {
 		return fmt.Errorf("%w: job %s", agent.ErrNotFound, id)
 	}
@@ -292,6 +335,16 @@ func (h *Host) DeleteJob(ctx context.Context, userID, id string) error {
 	// nothing to stop.
 	if _, err := callJobs[any](ctx, h, &jobs.Remove{JobID: id}); err != nil && !errors.Is(err, errJobsStopped) {
 		h.log.Warn("stop the actor of a deleted job", "job_id", id, "err", err)
+	}
+	// The store deleted the runs' sessions; those still in memory stop
+	// (a running turn is interrupted, its streams end).
+	for _, sid := range sessions {
+		if !h.isLive(sid) {
+			continue
+		}
+		if _, err := ask[session.Done](ctx, h, sid, &session.Delete{}); err != nil && !errors.Is(err, persist.ErrNotFound) && !errors.Is(err, agent.ErrNotFound) {
+			h.log.Warn("stop a session of a deleted job", "session_id", sid, "err", err)
+		}
 	}
 	return nil
 }
@@ -370,6 +423,9 @@ func (h *Host) checkJob(ctx context.Context, userID string, j *persist.Job) erro
 	}
 	if strings.TrimSpace(j.Prompt) == "" {
 		return fmt.Errorf("%w: prompt is required", agent.ErrInvalid)
+	}
+	if err := agent.CheckBytes("prompt", j.Prompt, agent.MaxPromptBytes); err != nil {
+		return err
 	}
 	if err := h.tenancy.Authorize(ctx, userID, j.WorkspaceID, persist.WorkspaceEditor); err != nil {
 		return err
@@ -491,7 +547,10 @@ func (h *Host) mayRunJob(ctx context.Context, userID, workspaceID string) error 
 }
 
 // jobTurns is the host's facade as package jobs sees it.
-type jobTurns struct{ h *Host }
+type jobTurns struct {
+	h  *Host
+	rt JobRuntime
+}
 
 // StartTurn starts an unattended turn: NoAsk denies what would need
 // approval instead of opening a request no one would answer.
@@ -499,7 +558,7 @@ func (t jobTurns) StartTurn(ctx context.Context, req jobs.TurnRequest) (jobs.Tur
 	if err := t.h.mayRunJob(ctx, req.UserID, req.WorkspaceID); err != nil {
 		return jobs.Turn{}, err
 	}
-	tr, err := t.h.StartTurn(ctx, req.UserID, TurnRequest{
+	tr, err := t.rt.StartTurn(ctx, req.UserID, TurnRequest{
 		SessionID: req.SessionID, WorkspaceID: req.WorkspaceID, Prompt: req.Prompt,
 		Options: turn.Options{Model: req.Model, PermissionMode: req.PermissionMode, NoAsk: true},
 	})
@@ -512,7 +571,7 @@ func (t jobTurns) StartTurn(ctx context.Context, req jobs.TurnRequest) (jobs.Tur
 // Interrupt ends a run's turn: the scheduler's own act, which needs no
 // role of the job's user (who may have lost theirs meanwhile).
 func (t jobTurns) Interrupt(ctx context.Context, _, sessionID string) (bool, error) {
-	return t.h.interrupt(ctx, sessionID)
+	return t.rt.InterruptSession(ctx, sessionID)
 }
 
 // jobMetrics are the scheduler's Prometheus series; they implement

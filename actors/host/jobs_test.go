@@ -484,11 +484,11 @@ func TestJobDeleteInterruptsRun(t *testing.T) {
 	require.ErrorIs(t, err, agent.ErrNotFound)
 	require.ErrorIs(t, jh.h.DeleteJob(t.Context(), jh.uid, j.ID), agent.ErrNotFound)
 
-	// The run's turn is interrupted, and nothing fires any more.
-	require.Eventually(t, func() bool {
-		v, err := jh.h.GetSession(t.Context(), jh.uid, sessionID)
-		return err == nil && v.Session.Status == agent.StatusIdle
-	}, 10*time.Second, 5*time.Millisecond)
+	// The run's session, made for it, went with the job: its actor
+	// stopped (interrupting the turn), and nothing fires any more.
+	_, err = jh.h.GetSession(t.Context(), jh.uid, sessionID)
+	require.ErrorIs(t, err, agent.ErrNotFound)
+	require.Eventually(t, func() bool { return !jh.h.isLive(sessionID) }, 10*time.Second, 5*time.Millisecond)
 	require.Empty(t, clock.Pending())
 	require.Equal(t, 0.0, gaugeValue(t, jh.reg, "seshat_jobs_active"))
 	list, err := jh.h.ListJobs(t.Context(), jh.uid, "")

@@ -25,6 +25,20 @@ var (
 type activeRun struct {
 	rec    persist.JobRun
 	cancel context.CancelCauseFunc
+	// start starts the run's goroutine; a due run's waits for its record
+	// to be durable (runRecorded), since the record is the lock that
+	// starts a due time's run once among hosts sharing the store.
+	start func()
+}
+
+// recheck makes a job actor re-read its job (see Rearm).
+type recheck struct{}
+
+// runRecorded reports that a due run's first record is durable (err nil),
+// or was refused.
+type runRecorded struct {
+	runID string
+	err   error
 }
 
 // jobActor owns one job: its schedule, its timer and its run in progress.
@@ -91,6 +105,12 @@ func (a *jobActor) Receive(ctx actor.Context) {
 		a.startRun(time.Time{}, nil, ctx.Sender())
 	case *fire:
 		a.fire(m)
+	case *runRecorded:
+		a.runRecorded(m)
+	case *recheck:
+		if job, err := a.d.Store.Job(a.id); err == nil {
+			a.apply(job, false)
+		}
 	case *runStarted:
 		a.runStarted(m)
 	case *runEnded:
@@ -203,6 +223,18 @@ func (a *jobActor) fire(m *fire) {
 		return
 	}
 	a.timer = nil
+	// Another host sharing the store may have changed, disabled or
+	// deleted the job since this one armed it: fire only as it stands.
+	if job, err := a.d.Store.Job(a.id); errors.Is(err, persist.ErrNotFound) {
+		a.disarm()
+		a.gone = true
+		return
+	} else if err == nil && (job.Schedule != a.job.Schedule || job.Timezone != a.job.Timezone || !job.Enabled) {
+		a.apply(job, false)
+		return
+	} else if err == nil {
+		a.job = job
+	}
 	now := a.now()
 	next := a.arm(later(now, m.due))
 	if a.run != nil {
@@ -225,17 +257,44 @@ func (a *jobActor) startRun(due time.Time, next *time.Time, sender *actor.PID) {
 	rec := persist.JobRun{
 		ID: agent.NewID(agent.PrefixRun), JobID: a.id, Status: persist.RunRunning,
 		ScheduledAt: due, StartedAt: a.now(),
+		// Without a session of the job's, the run's turn makes one, which
+		// goes with the run.
+		OwnSession: a.job.SessionID == "",
 	}
 	runCtx, cancel := context.WithCancelCause(context.Background())
-	a.run = &activeRun{rec: rec, cancel: cancel}
-	reply := a.replier(sender)
-	a.putRun(rec, next, func(err error) { reply(Reply{Value: rec.ID, Err: err}) })
 	req := TurnRequest{
 		UserID: a.job.UserID, SessionID: a.job.SessionID, WorkspaceID: a.job.WorkspaceID,
 		Prompt: a.job.Prompt, Model: a.job.Model, PermissionMode: a.job.PermissionMode,
 	}
-	a.d.Runners.Add(1)
-	go runTurn(runCtx, a.d, a.self, rec.ID, req)
+	d, self := a.d, a.self
+	start := func() {
+		d.Runners.Add(1)
+		go runTurn(runCtx, d, self, rec.ID, req)
+	}
+	a.run = &activeRun{rec: rec, cancel: cancel, start: start}
+	if due.IsZero() {
+		// A run on request is this host's alone.
+		reply := a.replier(sender)
+		a.putRun(rec, next, func(err error) { reply(Reply{Value: rec.ID, Err: err}) })
+		start()
+		return
+	}
+	sys := a.d.System
+	a.putRun(rec, next, func(err error) { sys.Root.Send(self, &runRecorded{runID: rec.ID, err: err}) })
+}
+
+// runRecorded starts a due run whose record is durable, or drops one
+// whose due time another host's run took (or whose record failed).
+func (a *jobActor) runRecorded(m *runRecorded) {
+	if a.run == nil || a.run.rec.ID != m.runID {
+		return
+	}
+	if m.err != nil {
+		a.run.cancel(m.err)
+		a.run = nil
+		return
+	}
+	a.run.start()
 }
 
 func (a *jobActor) runStarted(m *runStarted) {
@@ -325,7 +384,7 @@ func (a *jobActor) putRun(rec persist.JobRun, next *time.Time, done func(error))
 func (a *jobActor) logWrite(what string) func(error) {
 	log, id := a.d.Logger, a.id
 	return func(err error) {
-		if err != nil && !errors.Is(err, persist.ErrNotFound) {
+		if err != nil && !errors.Is(err, persist.ErrNotFound) && !errors.Is(err, persist.ErrRunTaken) {
 			log.Error("save job "+what, "job_id", id, "err", err)
 		}
 	}

@@ -22,6 +22,12 @@ type Sync struct {
 	JobID string
 }
 
+// Rearm arms every enabled job that has no actor yet: hosts sharing a
+// store send it now and then, so that a job made on another host (or one
+// that host armed before it died) fires here too; the due run's record
+// makes it run once. Replies how many were armed (int).
+type Rearm struct{}
+
 // RunNow starts a run of the job outside its schedule, whether or not the
 // job is enabled. Replies the run id (string) once the run is recorded as
 // running, or agent.ErrConflict while a run is in progress (runs never

@@ -103,6 +103,8 @@ func (s *supervisor) Receive(ctx actor.Context) {
 		ctx.Respond(Reply{Value: len(ctx.Children())})
 	case *Sync:
 		s.forward(ctx, m.JobID, true)
+	case *Rearm:
+		ctx.Respond(Reply{Value: s.rearm(ctx)})
 	case *RunNow:
 		s.forward(ctx, m.JobID, true)
 	case *Remove:
@@ -131,6 +133,27 @@ func (s *supervisor) start(ctx actor.Context) {
 		}
 	}
 	s.d.Logger.Info("scheduler started", "jobs", len(list))
+}
+
+// rearm spawns the actors of enabled jobs that have none.
+func (s *supervisor) rearm(ctx actor.Context) int {
+	list, err := s.d.Store.ListEnabledJobs()
+	if err != nil {
+		s.d.Logger.Error("list enabled jobs to re-arm", "err", err)
+		return 0
+	}
+	n := 0
+	for _, j := range list {
+		if pid, err := ctx.SpawnNamed(s.jobProps, j.ID); err == nil {
+			n++
+		} else if errors.Is(err, actor.ErrNameExists) {
+			// Armed here already: take what another host changed.
+			ctx.Send(pid, &recheck{})
+		} else {
+			s.d.Logger.Error("start job actor", "job_id", j.ID, "err", err)
+		}
+	}
+	return n
 }
 
 // forward hands a request to the job's actor, starting it if spawn is set,

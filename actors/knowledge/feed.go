@@ -55,6 +55,11 @@ type Subscription struct {
 	// gone is set, before C closes, when the corpus was deleted or the
 	// service closed (rather than the subscriber falling behind).
 	gone bool
+	// userID is whose stream it is (see Service.EndUser).
+	userID string
+	// cut, set before C closes, says why the server ended the stream for
+	// its user (their account was disabled).
+	cut string
 	// release ends the stream's admission, once; nil if none.
 	release     func()
 	releaseOnce sync.Once
@@ -67,6 +72,14 @@ func (s *Subscription) Gone() bool {
 	s.f.mu.Lock()
 	defer s.f.mu.Unlock()
 	return s.gone
+}
+
+// Cut reports, once C is closed, why the server ended the stream for
+// its user ("account disabled"), or "" when it did not.
+func (s *Subscription) Cut() string {
+	s.f.mu.Lock()
+	defer s.f.mu.Unlock()
+	return s.cut
 }
 
 // Close ends the subscription. It is safe to call more than once.
@@ -109,11 +122,11 @@ func (f *feed) publish(ev FileEvent) {
 	}
 }
 
-func (f *feed) subscribe(after uint64) *Subscription {
+func (f *feed) subscribe(userID string, after uint64) *Subscription {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	ch := make(chan Event, subscriberCap)
-	s := &Subscription{C: ch, ch: ch, f: f}
+	s := &Subscription{C: ch, ch: ch, f: f, userID: userID}
 	for _, e := range f.log {
 		if e.ID > after {
 			s.Replay = append(s.Replay, e)
@@ -141,5 +154,17 @@ func (f *feed) close() {
 	for s := range f.subs {
 		s.gone = true
 		s.drop()
+	}
+}
+
+// endUser ends the user's subscriptions, saying why.
+func (f *feed) endUser(userID, why string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for s := range f.subs {
+		if s.userID == userID {
+			s.cut = why
+			s.drop()
+		}
 	}
 }

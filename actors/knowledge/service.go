@@ -713,7 +713,28 @@ func (s *Service) Subscribe(_ context.Context, userID, corpusID string, after ui
 			return nil, err
 		}
 	}
-	sub := s.feed(corpusID).subscribe(after)
+	sub := s.feed(corpusID).subscribe(userID, after)
 	sub.release = release
+	// A subscription that raced with the account's disabling ends now.
+	if u, err := s.store.UserByID(userID); err == nil && u.Disabled {
+		sub.f.endUser(userID, MsgAccountDisabled)
+	}
 	return sub, nil
+}
+
+// MsgAccountDisabled is why a disabled user's corpus streams end.
+const MsgAccountDisabled = "account disabled"
+
+// EndUser ends a user's corpus event streams at once (their account was
+// disabled): each one's C closes with Cut set.
+func (s *Service) EndUser(_ context.Context, userID string) {
+	s.mu.Lock()
+	feeds := make([]*feed, 0, len(s.feeds))
+	for _, f := range s.feeds {
+		feeds = append(feeds, f)
+	}
+	s.mu.Unlock()
+	for _, f := range feeds {
+		f.endUser(userID, MsgAccountDisabled)
+	}
 }

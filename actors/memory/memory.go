@@ -44,15 +44,12 @@ const (
 
 // Origins of a write, for the audit log.
 const (
-	// OriginAPI writes are audited by the HTTP layer.
+	// OriginAPI writes are audited by the API layer (REST or gRPC).
 	OriginAPI = "api"
 	// OriginTool writes come from the memory_save tool.
 	OriginTool = "tool"
 	// OriginExtraction writes come from extraction after a turn.
 	OriginExtraction = "extraction"
-	// OriginGRPC writes come from the gRPC API, which has no audit layer
-	// of its own.
-	OriginGRPC = "grpc"
 )
 
 // Conversation is what extraction reads of a session.
@@ -542,7 +539,9 @@ func (s *Service) List(_ context.Context, userID string, q ListQuery) ([]persist
 		return nil, "", fmt.Errorf("%w: status must be active or superseded", agent.ErrInvalid)
 	}
 	out, next, err := s.store.ListMemories(persist.MemoryQuery{Owners: owners, Kind: q.Kind, Status: q.Status, Q: q.Q, Limit: q.Limit, Cursor: q.Cursor})
-	if errors.Is(err, persist.ErrInvalid) {
+	// A bad cursor stays persist.ErrBadCursor: the API answers it as 400
+	// invalid_cursor with a message of its own.
+	if errors.Is(err, persist.ErrInvalid) && !errors.Is(err, persist.ErrBadCursor) {
 		return nil, "", fmt.Errorf("%w: %v", agent.ErrInvalid, err)
 	}
 	return out, next, err

@@ -105,9 +105,8 @@ func (s *Service) List(ctx context.Context, userID string, q Query) ([]persist.P
 		}
 	}
 	list, next, err := s.store.Plans(persist.PlanQuery{WorkspaceIDs: wss, SessionID: q.SessionID, Status: q.Status, Limit: q.Limit, Cursor: q.Cursor})
-	if errors.Is(err, persist.ErrInvalid) {
-		return nil, "", fmt.Errorf("%w: unknown cursor", agent.ErrInvalid)
-	}
+	// A cursor the listing never handed out is persist.ErrBadCursor,
+	// which the API answers as 400 invalid_cursor.
 	return list, next, err
 }
 

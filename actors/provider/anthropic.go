@@ -133,11 +133,13 @@ func (p *anthropicProvider) Stream(ctx context.Context, req agent.ModelRequest, 
 	if err != nil {
 		return agent.ModelResponse{}, err
 	}
-	defer resp.Body.Close()
+	read := anthropicStream
 	if isJSON(resp.Header.Get("content-type")) {
-		return anthropicJSON(ctx, resp.Body, emit)
+		read = anthropicJSON
 	}
-	return anthropicStream(ctx, resp.Body, emit)
+	out, err := read(ctx, resp.Body, emit)
+	closeBody(resp.Body, err == nil)
+	return out, err
 }
 
 // anthropicStream reads an SSE answer, emitting chunks as they complete.

@@ -118,11 +118,13 @@ func (p *openaiProvider) Stream(ctx context.Context, req agent.ModelRequest, emi
 	if err != nil {
 		return agent.ModelResponse{}, err
 	}
-	defer resp.Body.Close()
+	read := openaiStream
 	if isJSON(resp.Header.Get("content-type")) {
-		return openaiJSON(ctx, resp.Body, emit)
+		read = openaiJSON
 	}
-	return openaiStream(ctx, resp.Body, emit)
+	out, err := read(ctx, resp.Body, emit)
+	closeBody(resp.Body, err == nil)
+	return out, err
 }
 
 // openaiStream reads an SSE answer, emitting chunks as they complete.

@@ -82,6 +82,30 @@ func NewHTTPClient() *http.Client {
 	}}
 }
 
+// An answer that ended well is read to its end before its body is closed
+// (a stream decoder stops at the event that ends the message, before the
+// chunked body's terminator): a body closed before its end closes its
+// connection instead of returning it to the pool, and a host whose every
+// call dials again pays a TCP handshake per call. At most maxDrain bytes
+// are read, for at most drainWait; more than that closes the connection.
+const (
+	maxDrain  = 4 << 10
+	drainWait = time.Second
+)
+
+// closeBody closes an answer's body, reading its rest first if drain is
+// set (see maxDrain).
+func closeBody(body io.ReadCloser, drain bool) {
+	if drain {
+		// Closing the body ends a read that waits for an upstream that
+		// keeps the answer open after its end.
+		t := time.AfterFunc(drainWait, func() { _ = body.Close() })
+		_, _ = io.CopyN(io.Discard, body, maxDrain)
+		t.Stop()
+	}
+	_ = body.Close()
+}
+
 // retrier sends a request until it gets a 2xx answer, retrying transient
 // failures: connection errors, 408, 409, 429 and 5xx (529 included),
 // unless the upstream's x-should-retry header says otherwise. Retries

@@ -33,7 +33,9 @@ type Config struct {
 	// 256.
 	MaxTurnsPerUser int
 	// MaxStreamsPerUser caps a user's open streams
-	// (agent.ErrTooManyStreams). If zero, 1024.
+	// (agent.ErrTooManyStreams). If zero, 1024. It never exceeds a
+	// sixteenth of MaxStreams (at least 1): no fewer than 16 users can
+	// fill the global cap.
 	MaxStreamsPerUser int
 	// MaxStreams caps the open streams of all users together. If zero,
 	// 50000.
@@ -41,6 +43,10 @@ type Config struct {
 	// Logger receives the ledger's few logs. If nil, logs are discarded.
 	Logger *slog.Logger
 }
+
+// fairShare is how many users at their stream cap it takes at least to
+// fill the global one.
+const fairShare = 16
 
 func (c Config) withDefaults() Config {
 	if c.ReserveTokens <= 0 {
@@ -61,6 +67,7 @@ func (c Config) withDefaults() Config {
 	if c.MaxStreams <= 0 {
 		c.MaxStreams = 50000
 	}
+	c.MaxStreamsPerUser = min(c.MaxStreamsPerUser, max(1, c.MaxStreams/fairShare))
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -247,6 +247,8 @@ func (a *sessionActor) start(ctx actor.Context) {
 	if !inline {
 		msgs, err := loadMessages(a.d.Store, a.id)
 		if err != nil {
+			// msgs still holds every message it could read, and a note
+			// in place of each one it could not.
 			a.d.Logger.Error("load session messages", "session_id", a.id, "err", err)
 		}
 		a.snap.Messages = msgs

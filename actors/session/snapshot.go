@@ -60,20 +60,88 @@ func decodeSnapshot(p persist.Snapshot) (s snapshot, inline bool, err error) {
 		return s, false, fmt.Errorf("unknown session snapshot version %d", p.Version)
 	}
 	err = json.Unmarshal(p.Data, &s)
+	if err != nil && agent.JSONDepth(p.Data) > trimDepth {
+		// Written before tool inputs had a depth bound: read it with
+		// the deepest parts cut, then make those inputs {} as the runner
+		// now stores them.
+		s = snapshot{}
+		if err = json.Unmarshal(agent.TrimJSONDepth(p.Data, trimDepth), &s); err == nil {
+			s.shallow()
+		}
+	}
 	return s, p.Version == snapshotV1, err
 }
 
-// loadMessages decodes a session's stored messages.
+// trimDepth is how deep a stored record is read when it nests deeper than
+// a decoder reads at all: well below the decoder's 10,000 levels, well
+// above agent.MaxJSONDepth plus a record's own few levels.
+const trimDepth = 4 * agent.MaxJSONDepth
+
+// shallow makes every tool input of s that nests deeper than
+// agent.MaxJSONDepth {}.
+func (s *snapshot) shallow() {
+	for i := range s.Messages {
+		shallowMessage(&s.Messages[i])
+	}
+	for i := range s.Pending {
+		s.Pending[i].Input = shallowInput(s.Pending[i].Input)
+	}
+	if s.LastTurn != nil {
+		for i := range s.LastTurn.Result.ToolUses {
+			s.LastTurn.Result.ToolUses[i].Input = shallowInput(s.LastTurn.Result.ToolUses[i].Input)
+		}
+	}
+}
+
+func shallowMessage(m *agent.Message) {
+	for i := range m.Content {
+		if len(m.Content[i].Input) > 0 {
+			m.Content[i].Input = shallowInput(m.Content[i].Input)
+		}
+	}
+}
+
+func shallowInput(in json.RawMessage) json.RawMessage {
+	if agent.JSONDepth(in) > agent.MaxJSONDepth {
+		return json.RawMessage(`{}`)
+	}
+	return in
+}
+
+// loadMessages decodes a session's stored messages. A message stored
+// before tool inputs had a depth bound, too deep for a decoder, is read
+// with its too-deep inputs as {}; one that cannot be read at all is kept
+// as a note in its place (and logged through the returned error), so
+// that one bad record never costs the rest of the session, nor lets the
+// next save write over it.
 func loadMessages(store *persist.Store, id string) ([]agent.Message, error) {
 	raw, err := store.LoadMessages(id)
 	if err != nil {
 		return nil, err
 	}
 	msgs := make([]agent.Message, len(raw))
+	var bad []error
 	for i, b := range raw {
-		if err := json.Unmarshal(b, &msgs[i]); err != nil {
-			return nil, fmt.Errorf("session %s message %d: %w", id, i, err)
+		err := json.Unmarshal(b, &msgs[i])
+		if err != nil && agent.JSONDepth(b) > trimDepth {
+			msgs[i] = agent.Message{}
+			if err = json.Unmarshal(agent.TrimJSONDepth(b, trimDepth), &msgs[i]); err == nil {
+				shallowMessage(&msgs[i])
+			}
+		}
+		if err != nil {
+			bad = append(bad, fmt.Errorf("session %s message %d: %w", id, i, err))
+			msgs[i] = agent.Message{Role: roleOf(i, msgs), Content: []agent.Block{agent.TextBlock("[this message could not be read back]")}}
 		}
 	}
-	return msgs, nil
+	return msgs, errors.Join(bad...)
+}
+
+// roleOf guesses the role of the unreadable message i from its place:
+// the other role than the message before it.
+func roleOf(i int, msgs []agent.Message) agent.Role {
+	if i > 0 && msgs[i-1].Role == agent.RoleUser {
+		return agent.RoleAssistant
+	}
+	return agent.RoleUser
 }

@@ -2,7 +2,6 @@ package tenancy
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -31,11 +30,9 @@ func (s *Service) ListAudit(_ context.Context, userID, serverRole string, q pers
 	if !q.From.IsZero() && !q.To.IsZero() && q.To.Before(q.From) {
 		return nil, "", fmt.Errorf("%w: to is before from", agent.ErrInvalid)
 	}
-	out, next, err := s.store.ListAudit(q)
-	if errors.Is(err, persist.ErrInvalid) {
-		return nil, "", fmt.Errorf("%w: malformed cursor", agent.ErrInvalid)
-	}
-	return out, next, err
+	// A cursor the listing never handed out is persist.ErrBadCursor,
+	// which the API answers as 400 invalid_cursor.
+	return s.store.ListAudit(q)
 }
 
 // VerifyAudit re-walks the audit chain (for server admins).
@@ -73,6 +70,30 @@ func (a *Access) Place(id string) (workspaceID, orgID string) {
 	case "pset":
 		if ps, err := st.ProviderSetting(id); err == nil {
 			workspaceID = ps.WorkspaceID
+		}
+	case "corp":
+		if c, err := st.Corpus(id); err == nil {
+			workspaceID = c.WorkspaceID
+		}
+	case "agent":
+		if p, err := st.Agent(id); err == nil {
+			workspaceID = p.WorkspaceID
+		}
+	case agent.PrefixPlan:
+		if p, err := st.Plan(id); err == nil {
+			workspaceID = p.WorkspaceID
+		}
+	case agent.PrefixMemory:
+		if m, err := st.Memory(id); err == nil {
+			workspaceID = m.WorkspaceID
+		}
+	case agent.PrefixMCP:
+		if m, err := st.MCPServer(id); err == nil {
+			workspaceID = m.WorkspaceID
+		}
+	case agent.PrefixSkill:
+		if sk, err := st.Skill(id); err == nil {
+			workspaceID = sk.WorkspaceID
 		}
 	}
 	if workspaceID == "" {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -829,4 +830,74 @@ func TestLateProgressDropped(t *testing.T) {
 	_, err = lateAsk(t.Context(), "still there?")
 	require.Error(t, err)
 	require.Empty(t, sink.asks)
+}
+
+func TestToolUseCaps(t *testing.T) {
+	newRunner := func(t *testing.T, perResponse, perTurn, maxTurns int) *Runner {
+		t.Helper()
+		providers := provider.NewRegistry()
+		providers.Register("loop", loopProvider{})
+		r, err := New(Config{
+			Providers: providers, Tools: tool.NewRegistry(tool.Builtins()...), Files: &mapFiles{files: map[string][]byte{}},
+			MaxTurns: maxTurns, MaxToolUsesPerResponse: perResponse, MaxToolUsesPerTurn: perTurn,
+		})
+		require.NoError(t, err)
+		return r
+	}
+	started := func(sink *recSink) int {
+		n := 0
+		for _, ev := range sink.runtime() {
+			if ev.Type == agent.RuntimeToolStarted {
+				n++
+			}
+		}
+		return n
+	}
+	t.Run("defaults", func(t *testing.T) {
+		r := newRunner(t, 0, 0, 0)
+		require.Equal(t, DefaultMaxToolUsesPerResponse, r.maxUsesPerResponse)
+		require.Equal(t, DefaultMaxToolUsesPerTurn, r.maxUsesPerTurn)
+		_, err := New(Config{Providers: provider.NewRegistry(), MaxToolUsesPerTurn: -1})
+		require.Error(t, err)
+	})
+	t.Run("per response, a client tool past it too", func(t *testing.T) {
+		r := newRunner(t, 2, 0, 0)
+		sink := &recSink{}
+		in := input("@tool list_files\n@tool list_files\n@tool get_weather {\"city\":\"Paris\"}")
+		in.ClientTools = []agent.ToolSpec{{Name: "get_weather", InputSchema: json.RawMessage(`{"type":"object"}`)}}
+		res := r.Run(t.Context(), in, sink)
+		require.NoError(t, res.Err)
+		require.Equal(t, agent.StopEndTurn, res.StopReason, "the refused client call does not end the turn")
+		require.Len(t, res.ToolResults, 3)
+		require.False(t, res.ToolResults[0].IsError)
+		require.False(t, res.ToolResults[1].IsError)
+		require.True(t, res.ToolResults[2].IsError)
+		require.Contains(t, res.ToolResults[2].Content, "at most 2 tools")
+		require.Equal(t, 2, started(sink))
+	})
+	t.Run("per turn", func(t *testing.T) {
+		r := newRunner(t, 0, 3, 5)
+		in := input("go")
+		in.Model = "loop:x"
+		sink := &recSink{}
+		res := r.Run(t.Context(), in, sink)
+		require.Equal(t, agent.StopMaxTurns, res.StopReason)
+		require.Len(t, res.ToolResults, 5)
+		for i, tr := range res.ToolResults {
+			require.Equal(t, i >= 3, tr.IsError, "call %d: %s", i, tr.Content)
+		}
+		require.Equal(t, 3, started(sink))
+	})
+	t.Run("too deep an input", func(t *testing.T) {
+		r := newRunner(t, 0, 0, 0)
+		sink := &recSink{}
+		deep := `{"x":` + strings.Repeat("[", agent.MaxJSONDepth) + strings.Repeat("]", agent.MaxJSONDepth) + `}`
+		res := r.Run(t.Context(), input("@tool list_files "+deep), sink)
+		require.NoError(t, res.Err)
+		require.True(t, res.ToolResults[0].IsError)
+		require.Contains(t, res.ToolResults[0].Content, "256 levels")
+		require.JSONEq(t, `{}`, string(res.ToolUses[0].Input))
+		require.JSONEq(t, `{}`, string(sink.commits[0].Content[0].Input), "what is stored is shallow")
+		require.Zero(t, started(sink))
+	})
 }

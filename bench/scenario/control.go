@@ -129,12 +129,13 @@ const (
 	metricSessions    = "seshat_sessions_active"
 	metricActivations = "seshat_session_activations_total"
 	metricDropped     = "seshat_subscribers_dropped_total"
+	metricTurns       = "seshat_turns_running"
 )
 
 // wantedMetrics are the series scrape keeps.
 var wantedMetrics = map[string]bool{
 	metricRSS: true, metricCPU: true, metricGoroutines: true, metricHeapInuse: true, metricNextGC: true, metricGOGC: true, metricGCs: true,
-	metricStreamsOpen: true, metricSessions: true, metricActivations: true, metricDropped: true,
+	metricStreamsOpen: true, metricSessions: true, metricActivations: true, metricDropped: true, metricTurns: true,
 }
 
 // heapLive estimates the server's live heap at its last garbage
@@ -169,6 +170,32 @@ func (c *control) scrapeAfterGC(ctx context.Context) (Metrics, error) {
 		}
 	}
 	return m, nil
+}
+
+// minHeapAfterGC is scrapeAfterGC, then the smallest live-heap estimate
+// over the next gcs collections: a collection that ran while a request
+// was in flight counts its garbage as live, so the smallest is the
+// nearest to what the server keeps.
+func (c *control) minHeapAfterGC(ctx context.Context, gcs int) (Metrics, error) {
+	m, err := c.scrapeAfterGC(ctx)
+	if err != nil {
+		return nil, err
+	}
+	best, last := m, m[metricGCs]
+	for range 1000 {
+		if m[metricGCs] >= last+float64(gcs) {
+			break
+		}
+		next, err := c.scrape(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if heapLive(next) < heapLive(best) {
+			best = next
+		}
+		m = next
+	}
+	return best, nil
 }
 
 // scrape reads GET /metrics.

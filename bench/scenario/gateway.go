@@ -130,15 +130,18 @@ func (s *Suite) runGateway(ctx context.Context) report.Result {
 			return messagesOpFor(host, gatewayModel)
 		}
 	}
-	run := func(t *target, name string, workers int, rate float64, op func(int) opFunc) loopStats {
+	runEdges := func(t *target, name string, workers int, rate float64, op func(int) opFunc, atEdge func(bool)) loopStats {
 		ops := make([]opFunc, workers)
 		for i := range ops {
 			ops[i] = op(i)
 		}
 		return runLoop(ctx, t, loopSpec{
 			name: name, workers: workers, rate: rate, warmup: loop.Warmup, duration: loop.Duration,
-			maxOps: loop.MaxRequests, ops: ops,
+			maxOps: loop.MaxRequests, ops: ops, atEdge: atEdge,
 		}, s.Harness.progress())
+	}
+	run := func(t *target, name string, workers int, rate float64, op func(int) opFunc) loopStats {
+		return runEdges(t, name, workers, rate, op, nil)
 	}
 
 	// Closed loop: the most calls each side serves, and what a call
@@ -149,11 +152,28 @@ func (s *Suite) runGateway(ctx context.Context) report.Result {
 	dStep.Ratio = 1
 	res.Steps = append(res.Steps, dStep)
 
+	// The connections the host opens: over the measured window (the
+	// steady state, after the warm-up filled the host's pool) and over
+	// the whole run, warm-up included.
 	before, err := up.upstreamStats(ctx)
 	if err != nil {
 		return failed(res, err)
 	}
-	h := run(host, fmt.Sprintf("gateway host c=%d", c), c, 0, via(false))
+	var win [2]upstreamStats
+	var winErr [2]error
+	// The finished sessions still in memory as the window ends, while
+	// calls still run: sessions in memory less the running turns.
+	var atEnd Metrics
+	h := runEdges(host, fmt.Sprintf("gateway host c=%d", c), c, 0, via(false), func(start bool) {
+		i := 1
+		if start {
+			i = 0
+		}
+		win[i], winErr[i] = up.upstreamStats(ctx)
+		if !start {
+			atEnd, _ = host.ctl.scrape(ctxTimeout(ctx, 5*time.Second))
+		}
+	})
 	after, err := up.upstreamStats(ctx)
 	if err != nil {
 		return failed(res, err)
@@ -162,15 +182,31 @@ func (s *Suite) runGateway(ctx context.Context) report.Result {
 	if dStep.Rate > 0 {
 		hStep.Ratio = hStep.Rate / dStep.Rate
 	}
+	if calls := win[1].Requests - win[0].Requests; calls > 0 && winErr[0] == nil && winErr[1] == nil {
+		hStep.Values = append(hStep.Values, report.Value{
+			Name: "upstream_conns_per_1000_calls", Value: 1000 * float64(win[1].Connections-win[0].Connections) / float64(calls), Unit: "conns",
+		})
+	}
 	if calls := after.Requests - before.Requests; calls > 0 {
 		hStep.Values = append(hStep.Values, report.Value{
-			Name: "upstream_conns_per_1000_calls", Value: 1000 * float64(after.Connections-before.Connections) / float64(calls), Unit: "conns",
+			Name: "upstream_conns_per_1000_calls_with_warmup", Value: 1000 * float64(after.Connections-before.Connections) / float64(calls), Unit: "conns",
+		}, report.Value{
+			Name: "upstream_conns_opened", Value: float64(after.Connections - before.Connections), Unit: "conns",
+		})
+	}
+	if atEnd != nil {
+		hStep.Values = append(hStep.Values, report.Value{
+			Name: "finished_sessions_in_memory", Value: max(0, atEnd[metricSessions]-atEnd[metricTurns]), Unit: "sessions",
 		})
 	}
 	res.Steps = append(res.Steps, hStep)
 	if ctx.Err() != nil {
 		return res
 	}
+	// The host's live heap once warm (its pools and connections grown),
+	// against the end of the run: what the one-shot sessions made in
+	// between still hold.
+	warm, warmErr := host.ctl.minHeapAfterGC(ctxTimeout(ctx, 30*time.Second), 4)
 
 	// Open loop: the latency the host adds at fixed rates.
 	for _, rate := range cfg.Rates {
@@ -206,7 +242,7 @@ func (s *Suite) runGateway(ctx context.Context) report.Result {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if m, err := host.ctl.scrapeAfterGC(ctxTimeout(ctx, 30*time.Second)); err == nil {
+	if m, err := host.ctl.minHeapAfterGC(ctxTimeout(ctx, 30*time.Second), 4); err == nil {
 		calls := float64(after.Requests - before.Requests)
 		st := report.Step{Name: "after the run", Values: []report.Value{
 			{Name: "sessions_in_memory", Value: m[metricSessions], Unit: "sessions"},
@@ -215,6 +251,12 @@ func (s *Suite) runGateway(ctx context.Context) report.Result {
 		}}
 		if calls > 0 {
 			st.Values = append(st.Values, report.Value{Name: "sessions_in_memory_per_call", Value: m[metricSessions] / calls, Unit: "sessions"})
+		}
+		if n := m[metricActivations] - warm[metricActivations]; warmErr == nil && n > 0 {
+			st.Values = append(st.Values,
+				report.Value{Name: "sessions_since_warm", Value: n, Unit: "sessions"},
+				report.Value{Name: "heap_per_finished_session", Value: (heapLive(m) - heapLive(warm)) / n, Unit: "B"},
+			)
 		}
 		res.Steps = append(res.Steps, st)
 	}

@@ -87,6 +87,16 @@ type Harness struct {
 	Progress Progress
 	// Logf reports what the bench is doing. If nil, nothing is logged.
 	Logf func(format string, args ...any)
+	// Postgres, if set, is the URL of a PostgreSQL server the spawned
+	// hosts of PostgresScenarios run on a second time, each on a database
+	// of its own (created, then dropped), beside their run on bbolt.
+	Postgres string
+	// PostgresScenarios names the scenarios run on Postgres too (some of
+	// the package's PostgresScenarios).
+	PostgresScenarios []string
+
+	pgOn        bool
+	pgDatabases []string
 }
 
 // DefaultServerEnv is the environment of a spawned host besides PATH and
@@ -102,6 +112,7 @@ func DefaultServerEnv() map[string]string {
 		"SESHAT_REGISTER_PER_MINUTE":  "0",
 		"SESHAT_MAX_TURNS_PER_USER":   "1000000",
 		"SESHAT_MAX_STREAMS_PER_USER": "1000000",
+		"SESHAT_MAX_STREAMS":          "16000000",
 		"SESHAT_MAX_CONNS_PER_IP":     "0",
 	}
 }
@@ -181,8 +192,10 @@ type target struct {
 	env     []string
 	logPath string
 	dataDir string
-	ctl     *control
-	cl      *Client
+	// store is the host's SESHAT_STORE when it runs on PostgreSQL.
+	store string
+	ctl   *control
+	cl    *Client
 }
 
 // startHost returns a host for a scenario: a fresh spawned process with
@@ -215,6 +228,12 @@ func (h *Harness) startHost(ctx context.Context, name string, env map[string]str
 	all := DefaultServerEnv()
 	maps.Copy(all, h.ServerEnv)
 	maps.Copy(all, env)
+	if h.pgOn {
+		if all["SESHAT_STORE"], err = h.newDatabase(ctx, name); err != nil {
+			return nil, err
+		}
+		name += "-postgres" // its log beside the bbolt run's
+	}
 	t := &target{
 		name:    name,
 		sources: h.Sources,
@@ -222,6 +241,7 @@ func (h *Harness) startHost(ctx context.Context, name string, env map[string]str
 		argv:    append(slices.Concat(h.Pin, h.ServerCmd), "-addr", "127.0.0.1:0", "-data-dir", dataDir),
 		env:     serverEnviron(all),
 		logPath: filepath.Join(h.logDir(), "server-"+name+".log"),
+		store:   all["SESHAT_STORE"],
 	}
 	if err := t.spawn(ctx); err != nil {
 		return nil, err

@@ -87,6 +87,10 @@ type loopSpec struct {
 	// ops returns worker i's operation (its own session, its own
 	// prebuilt request), after any setup it needs.
 	ops []opFunc
+	// atEdge, if set, runs at the measured window's start (start true)
+	// and at its end, next to the CPU readings: for figures of the window
+	// that the loop does not read itself.
+	atEdge func(start bool)
 }
 
 // loopStats is what a run of the driver measured.
@@ -226,12 +230,18 @@ func runLoop(ctx context.Context, t *target, spec loopSpec, prog Progress) loopS
 			return
 		}
 		cpu0, self0 = read()
+		if spec.atEdge != nil {
+			spec.atEdge(true)
+		}
 		select {
 		case <-time.After(time.Until(winEnd)):
 		case <-workersDone:
 		}
 		winStop = time.Now()
 		cpu1, self1 = read()
+		if spec.atEdge != nil {
+			spec.atEdge(false)
+		}
 	}()
 
 	var wg sync.WaitGroup

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/seshat-host/seshat/bench/report"
@@ -315,6 +316,11 @@ func (s *Suite) runRestore(ctx context.Context) report.Result {
 		report.Value{Name: "sessions_active_at_restart", Value: m[metricSessions], Unit: "sessions"},
 		report.Value{Name: "server_rss_before_restart", Value: m[metricRSS] / (1 << 20), Unit: "MiB"},
 	)
+	if strings.HasPrefix(t.store, "postgres") {
+		if n, err := PostgresDatabaseBytes(ctx, t.store); err == nil {
+			seeded.Values = append(seeded.Values, report.Value{Name: "database", Value: float64(n) / (1 << 20), Unit: "MiB"})
+		}
+	}
 
 	res.Steps = []report.Step{seeded}
 	prog.Begin("restore: restart", 0)

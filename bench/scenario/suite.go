@@ -100,32 +100,46 @@ func (s *Suite) Run(ctx context.Context, names []string) []report.Result {
 		s.Harness.logf("scenario %s", name)
 		start := time.Now()
 		var res report.Result
-		switch name {
-		case Baseline:
-			res, base = s.runBaseline(ctx)
-		case Query:
-			res = s.runQuery(ctx, base)
-		case Messages:
-			res = s.runMessages(ctx, base)
-		case Streams:
-			res = s.runStreams(ctx)
-		case Reattach:
-			res = s.runReattach(ctx)
-		case Idle:
-			res = s.runIdle(ctx)
-		case Restore:
-			res = s.runRestore(ctx)
-		case Gateway:
-			res = s.runGateway(ctx)
-		case Memory:
-			res = s.runMemory(ctx)
-		case Knowledge:
-			res = s.runKnowledge(ctx)
-		}
+		res, base = s.runOne(ctx, name, base)
 		s.Harness.logf("scenario %s: %s in %s", name, res.Status, time.Since(start).Round(time.Millisecond))
 		results = append(results, res)
+		if s.wantPostgres(name) && ctx.Err() == nil {
+			s.Harness.logf("scenario %s", name+PostgresSuffix)
+			start = time.Now()
+			res = s.runOnPostgres(name, func() report.Result { r, _ := s.runOne(ctx, name, base); return r })
+			s.Harness.logf("scenario %s: %s in %s", res.Scenario, res.Status, time.Since(start).Round(time.Millisecond))
+			results = append(results, res)
+		}
 	}
 	return results
+}
+
+// runOne runs scenario name; base is the baseline's rates so far, and the
+// returned ones are the baseline's after it.
+func (s *Suite) runOne(ctx context.Context, name string, base baselineRates) (res report.Result, _ baselineRates) {
+	switch name {
+	case Baseline:
+		res, base = s.runBaseline(ctx)
+	case Query:
+		res = s.runQuery(ctx, base)
+	case Messages:
+		res = s.runMessages(ctx, base)
+	case Streams:
+		res = s.runStreams(ctx)
+	case Reattach:
+		res = s.runReattach(ctx)
+	case Idle:
+		res = s.runIdle(ctx)
+	case Restore:
+		res = s.runRestore(ctx)
+	case Gateway:
+		res = s.runGateway(ctx)
+	case Memory:
+		res = s.runMemory(ctx)
+	case Knowledge:
+		res = s.runKnowledge(ctx)
+	}
+	return res, base
 }
 
 // The project's targets (docs/perf.md, "Load bench").
@@ -139,6 +153,16 @@ const (
 	targetRestoreSessions  = 100_000
 	targetRestoreListen    = time.Second
 	targetColdFirstRequest = 5 * time.Millisecond
+	// The gateway's: upstream connections the host opens per 1,000
+	// calls at 64 concurrent, and the heap a finished one-shot
+	// /v1/messages session still holds.
+	targetUpstreamConnsPer1000 = 10
+	targetGatewayConcurrency   = 64
+	targetHeapPerSessionBytes  = 1024
+	// targetHeapSessions is how many sessions the heap figure needs: the
+	// live-heap estimate moves by a few MiB between collections, about
+	// 1 KiB a session over 2,000 sessions.
+	targetHeapSessions = 10_000
 )
 
 // Targets compares the results with the project's targets. A target
@@ -244,7 +268,57 @@ func Targets(results []report.Result, pinned bool) []report.Target {
 		listen.Measured, cold.Measured = string(res.Status), string(res.Status)
 	}
 	out = append(out, listen, cold)
-	return out
+	return append(out, gatewayTargets(r)...)
+}
+
+// gatewayTargets are the targets of the gateway scenario.
+func gatewayTargets(r *report.Report) []report.Target {
+	verdict := func(ok bool) *bool { return &ok }
+	conns := report.Target{Name: fmt.Sprintf("≤ %d upstream connections per 1,000 calls at %d concurrent (gateway)", targetUpstreamConnsPer1000, targetGatewayConcurrency), Measured: "not run"}
+	heap := report.Target{Name: fmt.Sprintf("≤ %d B heap per finished one-shot /v1/messages session (gateway)", targetHeapPerSessionBytes), Measured: "not run"}
+	res, ok := r.Find(Gateway)
+	if !ok {
+		return []report.Target{conns, heap}
+	}
+	if res.Status != report.StatusOK {
+		conns.Measured, heap.Measured = string(res.Status), string(res.Status)
+		return []report.Target{conns, heap}
+	}
+	perSession, grown, lingering := 0.0, false, -1.0
+	for _, st := range res.Steps {
+		switch {
+		case strings.HasPrefix(st.Name, "host closed c="):
+			if v, ok := st.Val("finished_sessions_in_memory"); ok {
+				lingering = v
+			}
+			if v, ok := st.Val("upstream_conns_per_1000_calls"); ok {
+				conns.Measured = fmt.Sprintf("%.1f (%s calls in the window, c=%.0f)", v, report.FormatCount(st.Count), st.Level)
+				if st.Level >= targetGatewayConcurrency {
+					conns.Met = verdict(v <= targetUpstreamConnsPer1000)
+				}
+			}
+		case st.Name == "after the run":
+			if v, ok := st.Val("heap_per_finished_session"); ok {
+				n, _ := st.Val("sessions_since_warm")
+				perSession, grown = v, n >= targetHeapSessions
+				heap.Measured = fmt.Sprintf("%.0f B (live heap growth over %s sessions)", v, report.FormatCount(int64(n)))
+			}
+		}
+	}
+	// Met when the sessions leave nothing behind once gone and are gone
+	// as soon as they finish: finished sessions still in memory while
+	// the calls run would hold heap in proportion to the call rate.
+	if lingering >= 0 {
+		heap.Measured += fmt.Sprintf("; %.0f finished sessions in memory at the window's end (c=%d)", lingering, targetGatewayConcurrency)
+	}
+	switch {
+	case lingering > targetGatewayConcurrency:
+		// Finished sessions held in proportion to the call rate.
+		heap.Met = verdict(false)
+	case grown && lingering >= 0:
+		heap.Met = verdict(perSession <= targetHeapPerSessionBytes)
+	}
+	return []report.Target{conns, heap}
 }
 
 // bestRate is the highest closed-loop rate of a scenario's

@@ -70,25 +70,47 @@ func TestTargets(t *testing.T) {
 		}}
 	}
 
+	gateway := func(connsPer1000, heapPerSession, lingering float64) report.Result {
+		return report.Result{Scenario: Gateway, Status: report.StatusOK, Steps: []report.Step{
+			{Name: "direct closed c=64", Level: 64},
+			{Name: "host closed c=64", Level: 64, Count: 5000, Values: []report.Value{
+				{Name: "upstream_conns_per_1000_calls", Value: connsPer1000}, {Name: "finished_sessions_in_memory", Value: lingering},
+			}},
+			{Name: "after the run", Values: []report.Value{{Name: "sessions_since_warm", Value: 12000}, {Name: "heap_per_finished_session", Value: heapPerSession}}},
+		}}
+	}
+
 	// At full size, meeting every target.
 	full := []report.Result{
 		closed(Baseline, 10000), closed(Query, 6000), closed(Messages, 5500),
 		streams(10000, 20, 1000, 40*time.Millisecond, nil), restore(100000, 300, 3*time.Millisecond),
+		gateway(0.4, 120, 3),
 	}
 	got := verdicts(Targets(full, true))
 	for name, v := range got {
 		require.Equal(t, "met", v, name)
 	}
-	require.Len(t, got, 7)
+	require.Len(t, got, 9)
 
 	// Missing them.
 	miss := []report.Result{
 		closed(Baseline, 10000), closed(Query, 4000), closed(Messages, 4000),
 		streams(10000, 100, 1000, 60*time.Millisecond, map[string]int64{"conn_reset": 3}), restore(100000, 1500, 8*time.Millisecond),
+		gateway(64, 300, 700),
 	}
 	for name, v := range verdicts(Targets(miss, true)) {
 		require.Equal(t, "not met", v, name)
 	}
+
+	// Too few sessions for the heap figure: no verdict, unless finished
+	// sessions stay in memory.
+	short := gateway(0, 300, 0)
+	short.Steps[2].Values[0].Value = 2000
+	ts := Targets([]report.Result{short}, true)
+	require.Nil(t, ts[len(ts)-1].Met)
+	short.Steps[1].Values[1].Value = 500
+	ts = Targets([]report.Result{short}, true)
+	require.False(t, *ts[len(ts)-1].Met)
 
 	// At the default small sizes, only the ratio gets a verdict; the
 	// messages rate needs a pinned server.
@@ -111,7 +133,7 @@ func TestTargets(t *testing.T) {
 		require.Equal(t, "not run", tg.Measured)
 	}
 	// An unavailable endpoint says so.
-	ts := Targets([]report.Result{{Scenario: Messages, Status: report.StatusUnavailable}}, true)
+	ts = Targets([]report.Result{{Scenario: Messages, Status: report.StatusUnavailable}}, true)
 	require.Equal(t, "unavailable", ts[4].Measured)
 }
 

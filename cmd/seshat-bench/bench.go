@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -36,6 +37,8 @@ type options struct {
 	progress   string
 	keep       bool
 	cpuProfile string
+	postgres   string
+	pgNames    []string
 	serverEnv  envFlag
 	cfg        scenario.Config
 }
@@ -62,6 +65,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.progress, "progress", "auto", "progress bar: auto (on a terminal), on or off")
 	fs.BoolVar(&o.keep, "keep", false, "keep the spawned servers' data dirs")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the bench's own CPU profile to this file")
+	fs.StringVar(&o.postgres, "postgres", "", "with -spawn, a postgres:// URL of a server on which the scenarios of -postgres-scenarios run a second time, each host on a database of its own (created and dropped), beside their run on bbolt")
+	pgScenarios := fs.String("postgres-scenarios", strings.Join(scenario.PostgresScenarios, ","), "scenarios run on -postgres too: some of "+strings.Join(scenario.PostgresScenarios, ","))
 	o.serverEnv = envFlag{}
 	fs.Var(o.serverEnv, "server-env", "KEY=VALUE for every spawned host's environment (repeatable), e.g. SESHAT_SSE_KEEPALIVE=5s")
 
@@ -135,6 +140,23 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.cfg.Knowledge.Levels == nil {
 		o.cfg.Knowledge.Levels = []int{}
+	}
+	if o.postgres != "" {
+		if !o.spawn {
+			return nil, fmt.Errorf("%w: -postgres needs -spawn", errUsage)
+		}
+		if !strings.HasPrefix(o.postgres, "postgres://") && !strings.HasPrefix(o.postgres, "postgresql://") {
+			return nil, fmt.Errorf("%w: -postgres must be a postgres:// URL", errUsage)
+		}
+		for _, n := range strings.Split(*pgScenarios, ",") {
+			if n = strings.TrimSpace(n); n == "" {
+				continue
+			}
+			if !slices.Contains(scenario.PostgresScenarios, n) {
+				return nil, fmt.Errorf("%w: -postgres-scenarios: %q is not one of %s", errUsage, n, strings.Join(scenario.PostgresScenarios, ","))
+			}
+			o.pgNames = append(o.pgNames, n)
+		}
 	}
 	if o.progress != "auto" && o.progress != "on" && o.progress != "off" {
 		return nil, fmt.Errorf("%w: -progress must be auto, on or off", errUsage)
@@ -221,7 +243,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	h := &scenario.Harness{
 		URL: o.url, Key: o.key, Sources: o.sources, Pin: pin, LogDir: o.out, Logf: logf,
-		ServerEnv: o.serverEnv,
+		ServerEnv: o.serverEnv, Postgres: o.postgres, PostgresScenarios: o.pgNames,
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -266,6 +288,13 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Started: time.Now().UTC(),
 		Command: "seshat-bench " + strings.Join(args, " "),
 		Setup:   setup(o, pinning, soft, hard),
+	}
+	if o.postgres != "" {
+		v, err := scenario.PostgresVersion(ctx, o.postgres)
+		if err != nil {
+			return fmt.Errorf("-postgres: %w", err)
+		}
+		rep.Setup["postgres"] = "PostgreSQL " + v + " at " + redactURL(o.postgres) + " (" + strings.Join(o.pgNames, ", ") + " run on it too, a database per host)"
 	}
 	suite := &scenario.Suite{Harness: h, Config: o.cfg}
 	rep.Results = suite.Run(ctx, names)
@@ -338,4 +367,13 @@ func setup(o *options, pinning string, soft, hard uint64) map[string]string {
 		}
 	}
 	return s
+}
+
+// redactURL hides a URL's password.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }

@@ -75,6 +75,9 @@ func TestUpdateOwnAccount(t *testing.T) {
 	require.Contains(t, e.Error, "current password")
 	requireAPIError(t, patch(`{"password":{"current":"password123","new":"short"}}`), http.StatusBadRequest, "invalid_request")
 	requireAPIError(t, patch(`{"role":"admin"}`), http.StatusBadRequest, "invalid_field")
+	requireAPIError(t, patch(`{"email":"root@example.com"}`), http.StatusBadRequest, "invalid_field")
+	e = requireAPIError(t, patch(`{"name":"`+strings.Repeat("n", 201)+`"}`), http.StatusBadRequest, "invalid_request")
+	require.Contains(t, e.Error, "name")
 
 	require.Equal(t, http.StatusOK, patch(`{"password":{"current":"password123","new":"password456"}}`).Status)
 	require.Equal(t, http.StatusUnauthorized, s.login(t, "me@example.com", "password123").Status)

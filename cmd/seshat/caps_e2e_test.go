@@ -143,3 +143,45 @@ func TestWriteFileByAToolCountsTowardStoredBytes(t *testing.T) {
 	require.Equal(t, int64(4), s.quotaOf(t, tok, "", "user").Usage.StoredBytes)
 	requireQuotaError(t, s.upload(t, tok, "c.txt", "text/plain", []byte("1234567"), nil), "user", "stored_bytes")
 }
+
+// TestPerFieldCaps sends titles, system prompts, prompts and job prompts
+// one past their caps (200 characters, 64 KiB, 1 MiB): each is a 400
+// naming the field, at the cap it is accepted, and a session listing
+// leaves the system prompts out while GET /sessions/{id} keeps them.
+func TestPerFieldCaps(t *testing.T) {
+	s := startServer(t, "", nil)
+	tok := s.register(t, "caps@example.com", "password123").Token
+	title := strings.Repeat("é", 200) // characters, not bytes
+	system := strings.Repeat("s", 64<<10)
+	sess := created[apitype.Session](t, s.call(t, "POST", "/api/v1/sessions", tok,
+		apitype.CreateSessionRequest{Title: title, SystemPrompt: system}), 201)
+
+	for _, tc := range []struct {
+		name, method, path, field string
+		body                      any
+	}{
+		{"session title", "POST", "/api/v1/sessions", "title", apitype.CreateSessionRequest{Title: title + "é"}},
+		{"session system prompt", "POST", "/api/v1/sessions", "system_prompt", apitype.CreateSessionRequest{SystemPrompt: system + "s"}},
+		{"new title", "PATCH", "/api/v1/sessions/" + sess.ID, "title", map[string]string{"title": title + "x"}},
+		{"new system prompt", "PATCH", "/api/v1/sessions/" + sess.ID, "system_prompt", map[string]string{"system_prompt": system + "x"}},
+		{"query prompt", "POST", "/api/v1/query", "prompt", apitype.QueryRequest{Prompt: strings.Repeat("p", 1<<20+1)}},
+		{"query system prompt", "POST", "/api/v1/query", "system_prompt", apitype.QueryRequest{Prompt: "hi", SystemPrompt: system + "s"}},
+		{"job prompt", "POST", "/api/v1/scheduler/jobs", "prompt", apitype.CreateJobRequest{Name: "j", Schedule: "@hourly", Prompt: strings.Repeat("p", 1<<20+1)}},
+		{"job name", "POST", "/api/v1/scheduler/jobs", "name", apitype.CreateJobRequest{Name: title + "x", Schedule: "@hourly", Prompt: "p"}},
+		{"agent name", "POST", "/api/v1/agents", "name", map[string]string{"slug": "a", "name": title + "x"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := requireAPIError(t, s.call(t, tc.method, tc.path, tok, tc.body), http.StatusBadRequest, "invalid_request")
+			require.Contains(t, e.Error, tc.field)
+		})
+	}
+
+	var list apitype.SessionList
+	s.get(t, "/api/v1/sessions", tok).JSON(t, &list)
+	require.Len(t, list.Data, 1, "nothing refused was created")
+	require.Empty(t, list.Data[0].SystemPrompt, "listings leave system prompts out")
+	require.Equal(t, title, list.Data[0].Title)
+	var full apitype.Session
+	s.get(t, "/api/v1/sessions/"+sess.ID, tok).JSON(t, &full)
+	require.Equal(t, system, full.SystemPrompt)
+}

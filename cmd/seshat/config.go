@@ -73,6 +73,9 @@ type Config struct {
 	PermissionTimeout time.Duration
 	// SSEKeepalive is the idle interval between `: keepalive` comments.
 	SSEKeepalive time.Duration
+	// SSEIdleLifetime ends a stream that follows a session with no
+	// running turn after this long (event: runtime idle_timeout).
+	SSEIdleLifetime time.Duration
 	// GRPCAddr, if set, serves the gRPC API (gRPC, gRPC-Web and Connect,
 	// HTTP/2 without TLS and HTTP/1.1) on this address. Default "": off.
 	GRPCAddr string
@@ -107,6 +110,12 @@ type Config struct {
 	// Store names the store's engine: "bolt" (the file in DataDir) or a
 	// postgres:// URL.
 	Store string
+	// Cluster, when set, makes the server one node of a cluster: the etcd
+	// endpoints as etcd://HOST:PORT[,HOST:PORT…].
+	Cluster string
+	// NodeAddr is the HOST:PORT this node's cluster listener binds and the
+	// other nodes reach it on.
+	NodeAddr string
 	// MemoryExtractTimeout bounds one memory extraction's model call.
 	MemoryExtractTimeout time.Duration
 	// KnowledgeWorkers caps the files ingested into corpora at once.
@@ -225,6 +234,9 @@ var settings = []setting{
 	{key: "sse_keepalive", env: "SESHAT_SSE_KEEPALIVE", def: "15s",
 		usage: "interval of : keepalive comments on idle streams",
 		field: func(c *Config) any { return &c.SSEKeepalive }},
+	{key: "sse_idle_lifetime", env: "SESHAT_SSE_IDLE_LIFETIME", def: "15m",
+		usage: "a stream that follows a session with no running turn ends after this long with event: runtime idle_timeout (re-attach to go on)",
+		field: func(c *Config) any { return &c.SSEIdleLifetime }},
 	{key: "sse_write_timeout", env: "SESHAT_SSE_WRITE_TIMEOUT", def: "30s",
 		usage: "a stream whose client takes no bytes for this long is cut (the turn goes on)",
 		field: func(c *Config) any { return &c.SSEWriteTimeout }},
@@ -241,10 +253,10 @@ var settings = []setting{
 		usage: "running turns per user; one more gets 429 too_many_turns",
 		field: func(c *Config) any { return &c.MaxTurnsPerUser }},
 	{key: "max_streams_per_user", env: "SESHAT_MAX_STREAMS_PER_USER", def: "1024",
-		usage: "open streams per user; one more gets 429 too_many_streams",
+		usage: "open streams per user, and never more than a sixteenth of SESHAT_MAX_STREAMS; one more gets 429 too_many_streams",
 		field: func(c *Config) any { return &c.MaxStreamsPerUser }},
 	{key: "max_streams", env: "SESHAT_MAX_STREAMS", def: "50000",
-		usage: "open streams over all users; one more gets 429 too_many_streams",
+		usage: "open streams over all users, and at most three quarters of SESHAT_MAX_CONNS; one more gets 429 too_many_streams",
 		field: func(c *Config) any { return &c.MaxStreams }},
 	{key: "max_subscribers_per_session", env: "SESHAT_MAX_SUBSCRIBERS_PER_SESSION", def: "64",
 		usage: "streams following one session at once (re-attaching beyond it gets 429)",
@@ -265,7 +277,7 @@ var settings = []setting{
 		usage: "longest an MCP tool call may take before it fails",
 		field: func(c *Config) any { return &c.MCPCallTimeout }},
 	{key: "job_run_history", env: "SESHAT_JOB_RUN_HISTORY", def: "100",
-		usage: "runs kept per scheduled job (older ones are pruned)",
+		usage: "runs kept per scheduled job (older ones are pruned, with the sessions they made)",
 		field: func(c *Config) any { return &c.JobRunHistory }},
 	{key: "max_jobs_per_user", env: "SESHAT_MAX_JOBS_PER_USER", def: "100",
 		usage: "scheduled jobs whose runs are one user's turns; one more is 429 too_many_jobs",
@@ -273,6 +285,12 @@ var settings = []setting{
 	{key: "store", env: "SESHAT_STORE", secret: true,
 		usage: "the store's engine: unset or bolt (the embedded file in the data dir) or a postgres://USER:PASSWORD@HOST:PORT/DB URL (records in PostgreSQL, schema migrated at start; uploaded files' bytes stay in the data dir; servers sharing a database must share SESHAT_MASTER_KEY and SESHAT_JWT_SECRET)",
 		field: func(c *Config) any { return &c.Store }},
+	{key: "cluster", env: "SESHAT_CLUSTER",
+		usage: "etcd://HOST:PORT[,HOST:PORT…] makes the server one node of a cluster: sessions are virtual actors placed on one node at a time, etcd lists the members; needs a postgres:// SESHAT_STORE shared by every node, and SESHAT_NODE_ADDR",
+		field: func(c *Config) any { return &c.Cluster }},
+	{key: "node_addr", env: "SESHAT_NODE_ADDR",
+		usage: "with SESHAT_CLUSTER, the HOST:PORT this node's cluster listener binds and the other nodes reach it on",
+		field: func(c *Config) any { return &c.NodeAddr }},
 	{key: "memory_workers", env: "SESHAT_MEMORY_WORKERS", def: "4",
 		usage: "users whose memory extractions (a model call after a turn) run at once; the others wait",
 		field: func(c *Config) any { return &c.MemoryWorkers }},
@@ -456,6 +474,7 @@ func validate(cfg Config) error {
 		{"SESHAT_SESSION_IDLE", cfg.SessionIdle},
 		{"SESHAT_PERMISSION_TIMEOUT", cfg.PermissionTimeout},
 		{"SESHAT_SSE_KEEPALIVE", cfg.SSEKeepalive},
+		{"SESHAT_SSE_IDLE_LIFETIME", cfg.SSEIdleLifetime},
 		{"SESHAT_SSE_WRITE_TIMEOUT", cfg.SSEWriteTimeout},
 		{"SESHAT_READ_TIMEOUT", cfg.ReadTimeout},
 		{"SESHAT_SHUTDOWN_TIMEOUT", cfg.ShutdownTimeout},
@@ -510,6 +529,7 @@ func validate(cfg Config) error {
 	if cfg.MasterKey != nil && len(cfg.MasterKey) < secretBytes {
 		bad = append(bad, fmt.Errorf("SESHAT_MASTER_KEY must be at least %d bytes, got %d", secretBytes, len(cfg.MasterKey)))
 	}
+	bad = append(bad, validateCluster(cfg)...)
 	return errors.Join(bad...)
 }
 

@@ -144,7 +144,19 @@ func crashPermissionWait(ctx context.Context, s *testServer, tok, marker string)
 // or duplicated and that every cut turn was closed. SESHAT_CRASH_POINTS
 // sets the number of kills (3 by default; `make crash` runs 50) and
 // SESHAT_CRASH_SEED replays a run.
-func TestCrashRecovery(t *testing.T) {
+func TestCrashRecovery(t *testing.T) { crashRecovery(t) }
+
+// TestCrashRecoveryPostgres is TestCrashRecovery on the PostgreSQL store
+// (skipped without SESHAT_TEST_POSTGRES, failed under
+// SESHAT_REQUIRE_POSTGRES=1): only the server process is killed, so every
+// turn whose end was committed must be in the database after a restart.
+func TestCrashRecoveryPostgres(t *testing.T) {
+	crashRecovery(t, "SESHAT_STORE="+postgresStore(t))
+}
+
+// crashRecovery runs the crash suite on a server started with env
+// (KEY=VALUE) added to its environment.
+func crashRecovery(t *testing.T, env ...string) {
 	points := 3
 	if v := os.Getenv("SESHAT_CRASH_POINTS"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -161,7 +173,7 @@ func TestCrashRecovery(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	s, cmd := startProcess(t, bin, dir)
+	s, cmd := startProcess(t, bin, dir, env...)
 	tok := s.register(t, "crash@example.com", "password123").Token
 	resp := s.do(t, request{Method: http.MethodPost, Path: "/api/v1/scheduler/jobs", Token: tok, Body: map[string]any{
 		"name": "tick", "schedule": "@every 1s", "prompt": "tick",
@@ -194,7 +206,7 @@ func TestCrashRecovery(t *testing.T) {
 		s.Client.CloseIdleConnections()
 
 		start := time.Now()
-		s, cmd = startProcess(t, bin, dir)
+		s, cmd = startProcess(t, bin, dir, env...)
 		if d := time.Since(start); d > maxStart {
 			maxStart = d
 		}

@@ -58,14 +58,19 @@ func TestDeepJSONIsRefused(t *testing.T) {
 	require.Contains(t, string(resp.Body), `"invalid_request_error"`)
 }
 
-// TestBadCursorIsAClear400 pages sessions with a cursor the server never
-// handed out.
+// TestBadCursorIsAClear400 pages every listing with cursors the server
+// never handed out: each is a 400 invalid_cursor in the error shape, with
+// a message that says what to do and names no internals.
 func TestBadCursorIsAClear400(t *testing.T) {
 	s := startServer(t, "", nil)
-	tok := s.register(t, "cursor@example.com", "password123").Token
-	for _, cursor := range []string{"garbage!", "AAAA"} {
-		e := requireAPIError(t, s.get(t, "/api/v1/sessions?cursor="+cursor, tok), http.StatusBadRequest, "invalid_cursor")
-		require.NotContains(t, e.Error, "persist")
-		require.Contains(t, e.Error, "cursor")
+	tok := s.register(t, "cursor@example.com", "password123").Token // the admin
+	for _, path := range []string{"/api/v1/sessions", "/api/v1/corpora", "/api/v1/memories", "/api/v1/plans", "/api/v1/audit/logs", "/api/v1/users"} {
+		for _, cursor := range []string{"garbage!", "AAAA", "eyJ4IjoxfQ"} {
+			resp := s.get(t, path+"?cursor="+cursor, tok)
+			e := requireAPIError(t, resp, http.StatusBadRequest, "invalid_cursor")
+			require.NotContains(t, e.Error, "persist", "%s: %s", path, resp.Body)
+			require.NotContains(t, e.Error, "malformed", "%s: %s", path, resp.Body)
+			require.Contains(t, e.Error, "cursor", path)
+		}
 	}
 }

@@ -33,13 +33,14 @@ func buildBinary(t *testing.T) string {
 
 var binListeningRE = regexp.MustCompile(`listening on ([^\s"]+)`)
 
-// startProcess runs the server binary on dataDir and waits until it listens.
-func startProcess(t *testing.T, bin, dataDir string) (*testServer, *exec.Cmd) {
+// startProcess runs the server binary on dataDir, with env (KEY=VALUE)
+// added to the environment, and waits until it listens.
+func startProcess(t *testing.T, bin, dataDir string, env ...string) (*testServer, *exec.Cmd) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	cmd := exec.CommandContext(ctx, bin, "-addr", "127.0.0.1:0", "-data-dir", dataDir)
-	cmd.Env = append(os.Environ(), "SESHAT_BCRYPT_COST=4", "SESHAT_REGISTER_PER_MINUTE=0")
+	cmd.Env = append(append(os.Environ(), "SESHAT_BCRYPT_COST=4", "SESHAT_REGISTER_PER_MINUTE=0"), env...)
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
@@ -71,10 +72,21 @@ func kill(t *testing.T, cmd *exec.Cmd) {
 	_ = cmd.Wait()
 }
 
-func TestSIGKILLKeepsCommittedTurns(t *testing.T) {
+func TestSIGKILLKeepsCommittedTurns(t *testing.T) { sigkillKeepsCommittedTurns(t) }
+
+// TestSIGKILLKeepsCommittedTurnsPostgres is the same on the PostgreSQL
+// store: the server process dies, the database does not.
+func TestSIGKILLKeepsCommittedTurnsPostgres(t *testing.T) {
+	sigkillKeepsCommittedTurns(t, "SESHAT_STORE="+postgresStore(t))
+}
+
+// sigkillKeepsCommittedTurns kills the server, started with env, during a
+// long turn and checks on restart that the finished turn is there and the
+// cut one was closed.
+func sigkillKeepsCommittedTurns(t *testing.T, env ...string) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	s, cmd := startProcess(t, bin, dir)
+	s, cmd := startProcess(t, bin, dir, env...)
 	tok := s.register(t, "kill@example.com", "password123").Token
 	done := s.query(t, tok, apitype.QueryRequest{Prompt: "durable words"})
 	// A long turn is cut by the kill: its user message is committed.
@@ -84,7 +96,7 @@ func TestSIGKILLKeepsCommittedTurns(t *testing.T) {
 	kill(t, cmd)
 	st.Close()
 
-	s, cmd = startProcess(t, bin, dir)
+	s, cmd = startProcess(t, bin, dir, env...)
 	defer kill(t, cmd)
 	var sess apitype.Session
 	s.get(t, "/api/v1/sessions/"+done.SessionID, tok).JSON(t, &sess)

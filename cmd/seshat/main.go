@@ -30,6 +30,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/seshat-host/seshat/actors/cluster"
 	"github.com/seshat-host/seshat/actors/files"
 	"github.com/seshat-host/seshat/actors/host"
 	"github.com/seshat-host/seshat/actors/knowledge"
@@ -103,6 +104,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		// upstream calls and the runtime.
 		cfg.MaxConns = max(1, int(min(soft, 1<<30)*9/10))
 	}
+	if cfg.MaxConns > 0 {
+		// A stream holds its connection: streams may take three quarters
+		// of the connections at most (refused with 429 beyond), so other
+		// requests still get through.
+		cfg.MaxStreams = min(cfg.MaxStreams, max(16, cfg.MaxConns*3/4))
+	}
 
 	// Bind first: a busy port must fail before anything is written to the
 	// data dir.
@@ -174,7 +181,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	// Re-arm every enabled job; runs missed while the server was down are
 	// not replayed.
-	if err := hst.StartJobs(ctx, host.JobsConfig{RunHistory: cfg.JobRunHistory, MaxJobsPerUser: cfg.MaxJobsPerUser}); err != nil {
+	if err := hst.StartJobs(ctx, host.JobsConfig{RunHistory: cfg.JobRunHistory, MaxJobsPerUser: cfg.MaxJobsPerUser, Runtime: fam.jobRuntime(hst)}); err != nil {
 		return errors.Join(fmt.Errorf("start the scheduler: %w", err), hst.Close(context.Background()), fam.Close(context.Background()), store.Close())
 	}
 	if gln != nil {
@@ -226,6 +233,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	// Every live session is snapshotted (running turns recorded as
 	// interrupted) before the store closes.
+	fam.leaveCluster(graceCtx)
 	hostErr := hst.Close(graceCtx)
 	// Extractions the last turns queued finish (or are cancelled at the
 	// grace period's end), and MCP connections and their processes end,
@@ -323,6 +331,7 @@ func newServer(cfg Config, store *persist.Store, log *slog.Logger) (*httpapi.Ser
 	if fam.knowledge, err = newKnowledge(cfg, store, ledger, log); err != nil {
 		return nil, nil, nil, nil, errors.Join(err, fam.Close(context.Background()))
 	}
+	ten.OnUserDisabled(fam.knowledge.EndUser)
 	web, err := websearch.New(websearch.Config{Store: store, AllowPrivate: cfg.AllowPrivateUpstreams})
 	if err != nil {
 		return nil, nil, nil, nil, errors.Join(err, fam.Close(context.Background()))
@@ -352,6 +361,9 @@ func newServer(cfg Config, store *persist.Store, log *slog.Logger) (*httpapi.Ser
 			DefaultModel:      cfg.DefaultModel,
 			MaxSubscribers:    cfg.MaxSubscribers,
 			MaxTurnEvents:     cfg.MaxTurnEvents,
+			// A stream waiting for a turn that does not come gives its
+			// slot back.
+			StreamIdleLifetime: cfg.SSEIdleLifetime,
 		},
 		Logger:     log,
 		Registerer: reg,
@@ -362,6 +374,11 @@ func newServer(cfg Config, store *persist.Store, log *slog.Logger) (*httpapi.Ser
 	if err != nil {
 		return nil, nil, nil, nil, errors.Join(err, fam.Close(context.Background()))
 	}
+	rt, node, err := runtimeFor(cfg, store, hst, log)
+	if err != nil {
+		return nil, nil, nil, nil, errors.Join(err, hst.Close(context.Background()), fam.Close(context.Background()))
+	}
+	fam.cluster = node
 	srv, err := httpapi.New(httpapi.Config{
 		PathPrefix:     publicPathPrefix(cfg),
 		Debug:          cfg.Debug,
@@ -374,7 +391,7 @@ func newServer(cfg Config, store *persist.Store, log *slog.Logger) (*httpapi.Ser
 		Logger:         log,
 		Registerer:     reg,
 		Gatherer:       reg,
-	}, httpapi.Deps{Store: store, Auth: authSvc, Runtime: hst, Tenancy: ten, Providers: selector, Quotas: ledger, Memories: memoryAPI{svc: mem}, Tools: toolFamily{mcp: mcpMgr, web: web}, Knowledge: fam.knowledge, Skills: skillAPI{svc: skl}, Plans: pln, Agents: agentAPI{svc: agt}})
+	}, httpapi.Deps{Store: store, Auth: authSvc, Runtime: rt, Tenancy: ten, Providers: selector, Quotas: ledger, Memories: memoryAPI{svc: mem}, Tools: toolFamily{mcp: mcpMgr, web: web}, Knowledge: fam.knowledge, Skills: skillAPI{svc: skl}, Plans: pln, Agents: agentAPI{svc: agt}})
 	if err != nil {
 		return nil, nil, nil, nil, errors.Join(err, hst.Close(context.Background()), fam.Close(context.Background()))
 	}
@@ -391,8 +408,8 @@ func newServer(cfg Config, store *persist.Store, log *slog.Logger) (*httpapi.Ser
 		ReadHeaderTimeout:  cfg.ReadTimeout,
 		Logger:             log,
 	}, grpcapi.Deps{
-		Auth: authSvc, Admitter: ledger,
-		Sessions: hst, Turns: hst, Permissions: hst, Jobs: hst,
+		Auth: authSvc, Admitter: ledger, Audit: grpcAudit{store, tenancy.NewAccess(store)},
+		Sessions: rt, Turns: rt, Permissions: rt, Jobs: rt,
 		Files: fileSvc, Memories: mem, MCP: toolFamily{mcp: mcpMgr, web: web},
 		Corpora: fam.knowledge, Skills: skillAPI{svc: skl}, Plans: pln, Agents: agentAPI{svc: agt},
 	})
@@ -489,12 +506,15 @@ type families struct {
 	mem       *memory.Service
 	mcp       *mcpconn.Manager
 	knowledge *knowledge.Service
+	// cluster is the cluster node, with SESHAT_CLUSTER.
+	cluster *cluster.Node
 }
 
 // Close waits for queued extractions and ends the MCP connections and
 // their processes, until ctx is done. Ingestion stops, its files in
 // progress resuming at the next start.
 func (f *families) Close(ctx context.Context) error {
+	f.leaveCluster(ctx)
 	var kerr error
 	if f.knowledge != nil {
 		kerr = f.knowledge.Close()

@@ -21,7 +21,7 @@ func TestFilePathsRefuseInvisibleAndControlCharacters(t *testing.T) {
 	tok := s.register(t, "paths@example.com", "password123").Token
 	require.Equal(t, http.StatusCreated, s.upload(t, tok, "honest.txt", "", []byte("x"), nil).Status)
 
-	for _, name := range []string{
+	bad := []string{
 		"notes.txt\nsecrets.txt (4096 bytes)",
 		"a\rb.txt",
 		"invoice\u202Efdp.exe",
@@ -31,18 +31,35 @@ func TestFilePathsRefuseInvisibleAndControlCharacters(t *testing.T) {
 		"dir//file.txt",
 		"dir/",
 		"   ",
-	} {
+		"a/\u2028/b.txt",
+		"\u202Aembedded.txt",
+		"\u2067isolate.txt",
+		"zero\u200Dwidth.txt",
+		"tab\tname.txt",
+		"\u00A0/file.txt",
+	}
+	for _, name := range bad {
 		resp := s.upload(t, tok, "upload.bin", "", []byte("x"), map[string]string{"path": name})
 		e := requireAPIError(t, resp, http.StatusBadRequest, "invalid_request")
 		require.Contains(t, e.Error, "path must be relative", "path %q", name)
 	}
 
-	// A tool goes through the same check.
-	input, err := json.Marshal(map[string]string{"path": "x.txt\nforged.txt", "content": "x"})
+	// A tool goes through the same check, and the model reads why, in
+	// words of its own (nothing of the store's internals).
+	for _, name := range bad {
+		input, err := json.Marshal(map[string]string{"path": name, "content": "x"})
+		require.NoError(t, err)
+		r := s.query(t, tok, apitype.QueryRequest{Prompt: "@tool write_file " + string(input), PermissionMode: "accept_all"})
+		require.Len(t, r.ToolResults, 1)
+		res := r.ToolResults[0]
+		require.True(t, res.IsError, "write_file refuses the path %q: %s", name, res.Content)
+		require.Contains(t, res.Content, "path", "path %q", name)
+		require.NotContains(t, res.Content, "persist", "path %q", name)
+	}
+	input, err := json.Marshal(map[string]string{"path": "x.txt\nforged.txt"})
 	require.NoError(t, err)
-	r := s.query(t, tok, apitype.QueryRequest{Prompt: "@tool write_file " + string(input), PermissionMode: "accept_all"})
-	require.Len(t, r.ToolResults, 1)
-	require.True(t, r.ToolResults[0].IsError, "write_file refuses the path: %s", r.ToolResults[0].Content)
+	r := s.query(t, tok, apitype.QueryRequest{Prompt: "@tool read_file " + string(input)})
+	require.True(t, r.ToolResults[0].IsError)
 
 	r = s.query(t, tok, apitype.QueryRequest{Prompt: `@tool list_files {}`})
 	require.False(t, r.ToolResults[0].IsError)

@@ -47,6 +47,10 @@ type StreamDecoder struct {
 	msg      MessagesResponse
 	// acc accumulates the block of the same index in msg.Content.
 	acc []blockAcc
+	// delta is the Delta of the last event the fast path read.
+	delta Delta
+	// slow turns the fast path off (for tests that compare the two).
+	slow bool
 }
 
 // blockAcc collects the deltas of one block until it stops.
@@ -59,7 +63,10 @@ type blockAcc struct {
 
 // NewStreamDecoder returns a decoder reading the SSE stream r.
 func NewStreamDecoder(r io.Reader) *StreamDecoder {
-	return &StreamDecoder{dec: eventstream.NewDecoder(r, MaxStreamLineBytes)}
+	dec := eventstream.NewDecoder(r, MaxStreamLineBytes)
+	// Every event is parsed before the next is read.
+	dec.ReuseData()
+	return &StreamDecoder{dec: dec}
 }
 
 // Next returns the next event, pings and unknown event types included,
@@ -68,6 +75,10 @@ func NewStreamDecoder(r io.Reader) *StreamDecoder {
 // before it. An error event is returned as a *StreamError, and the stream
 // counts as ended. A grammar violation wraps ErrMalformedStream; a read
 // error is returned as is.
+//
+// The Delta of a content_block_delta event may be the decoder's own, which
+// the next call of Next reuses: copy it (its strings stay valid) to keep
+// it.
 func (d *StreamDecoder) Next() (StreamEvent, error) {
 	for {
 		if d.finished {
@@ -82,6 +93,9 @@ func (d *StreamDecoder) Next() (StreamEvent, error) {
 		}
 		if len(raw.Data) == 0 {
 			continue
+		}
+		if ev, ok := d.fastDelta(raw.Data); ok {
+			return ev, nil
 		}
 		// UnmarshalJSON directly: json.Unmarshal would first scan the
 		// data once more to validate it.
@@ -224,6 +238,52 @@ func (d *StreamDecoder) apply(ev *StreamEvent) error {
 		d.finished, d.stopped = true, true
 	}
 	return nil
+}
+
+// fastDelta folds a content_block_delta event of the common shape into
+// its open block without encoding/json (scanDelta), when the event is one
+// apply would accept; any other event, or one apply would refuse, is left
+// to the general path, which then does what it always did.
+func (d *StreamDecoder) fastDelta(data []byte) (StreamEvent, bool) {
+	if d.slow {
+		return StreamEvent{}, false
+	}
+	sd, ok := scanDelta(data)
+	if !ok || !d.started || sd.index >= len(d.acc) || !d.acc[sd.index].open {
+		return StreamEvent{}, false
+	}
+	want := BlockText
+	switch sd.typ {
+	case DeltaThinking, DeltaSignature:
+		want = BlockThinking
+	case DeltaInputJSON:
+		want = BlockToolUse
+	}
+	if d.msg.Content[sd.index].Type != want {
+		return StreamEvent{}, false
+	}
+	a := &d.acc[sd.index]
+	b := &a.text
+	if sd.typ == DeltaSignature {
+		b = &a.signature
+	}
+	start := b.Len()
+	appendJSONString(b, sd.value, sd.escaped)
+	// The builder never changes what it holds: the substring stays valid
+	// as more is appended.
+	piece := b.String()[start:]
+	d.delta = Delta{Type: sd.typ}
+	switch sd.typ {
+	case DeltaText:
+		d.delta.Text = piece
+	case DeltaThinking:
+		d.delta.Thinking = piece
+	case DeltaSignature:
+		d.delta.Signature = piece
+	case DeltaInputJSON:
+		d.delta.PartialJSON = piece
+	}
+	return StreamEvent{Type: EventContentBlockDelta, Index: sd.index, Delta: &d.delta}, true
 }
 
 // openAcc returns the accumulator of the open block i.

@@ -70,7 +70,21 @@ type Decoder struct {
 	comments int
 	// pending are lines already read: the rest of a chunk split at lone CRs.
 	pending [][]byte
+	// long holds a line longer than the reader's buffer.
+	long []byte
+	// lastName is the previous event's name, which the next one most
+	// often repeats (a stream of deltas): it is then not allocated again.
+	lastName string
+	// reuse makes every event's Data share buf (ReuseData).
+	reuse bool
+	buf   []byte
 }
+
+// ReuseData makes Next decode every event's Data into one buffer of the
+// decoder's instead of a new one: an event's Data is then valid only until
+// the next call of Next. For a reader that parses each event before it
+// reads the next, it saves an allocation per event.
+func (d *Decoder) ReuseData() { d.reuse = true }
 
 // NewDecoder returns a decoder reading from r. maxLine caps one line; if
 // zero, 1 MiB.
@@ -89,13 +103,27 @@ func (d *Decoder) Comments() int { return d.comments }
 func (d *Decoder) Next() (Event, error) {
 	var ev Event
 	var data []byte
-	seen := false
+	if d.reuse {
+		data = d.buf[:0]
+	}
+	seen, hasData := false, false
+	done := func() Event {
+		if hasData {
+			if data == nil {
+				data = []byte{} // empty data, not none
+			}
+			ev.Data = data
+			if d.reuse {
+				d.buf = data
+			}
+		}
+		return ev
+	}
 	for {
 		line, err := d.readLine()
 		if err != nil {
 			if errors.Is(err, io.EOF) && seen {
-				ev.Data = data
-				return ev, nil
+				return done(), nil
 			}
 			return Event{}, err
 		}
@@ -103,8 +131,7 @@ func (d *Decoder) Next() (Event, error) {
 			if !seen {
 				continue
 			}
-			ev.Data = data
-			return ev, nil
+			return done(), nil
 		}
 		if line[0] == ':' {
 			d.comments++
@@ -117,16 +144,20 @@ func (d *Decoder) Next() (Event, error) {
 			ev.ID = string(value)
 			seen = true
 		case "event":
-			ev.Name = string(value)
+			if string(value) != d.lastName {
+				d.lastName = string(value)
+			}
+			ev.Name = d.lastName
 			seen = true
 		case "data":
-			if data != nil {
+			switch {
+			case hasData:
 				data = append(data, '\n')
-			} else {
+			case !d.reuse:
 				data = make([]byte, 0, len(value))
 			}
 			data = append(data, value...)
-			seen = true
+			seen, hasData = true, true
 		}
 	}
 }
@@ -140,10 +171,22 @@ func (d *Decoder) readLine() ([]byte, error) {
 		d.pending = d.pending[1:]
 		return line, nil
 	}
+	// A line that fits the reader's buffer is used where it lies (valid
+	// until the next read, which comes after the caller is done with it);
+	// a longer one is gathered in long.
 	var line []byte
-	for {
+	for first := true; ; first = false {
 		chunk, err := d.r.ReadSlice('\n')
-		line = append(line, chunk...)
+		switch {
+		case first && !errors.Is(err, bufio.ErrBufferFull):
+			line = chunk
+		case first:
+			d.long = append(d.long[:0], chunk...)
+			line = d.long
+		default:
+			d.long = append(d.long, chunk...)
+			line = d.long
+		}
 		if len(line) > d.maxLine {
 			return nil, ErrLineTooLong
 		}

@@ -107,3 +107,49 @@ func FuzzDecoder(f *testing.F) {
 		}
 	})
 }
+
+// decodeEvents decodes in to its end, copying each event's Data.
+func decodeEvents(in string, reuse bool) ([]Event, error) {
+	d := NewDecoder(strings.NewReader(in), 1<<16)
+	if reuse {
+		d.ReuseData()
+	}
+	var out []Event
+	for range 1000 {
+		ev, err := d.Next()
+		if err != nil {
+			return out, err
+		}
+		if ev.Data != nil {
+			ev.Data = append([]byte{}, ev.Data...)
+		}
+		out = append(out, ev)
+	}
+	return out, nil
+}
+
+func TestDecoderReuseData(t *testing.T) {
+	long := strings.Repeat("x", 10000) // longer than the reader's buffer
+	in := "event: a\ndata: one\n\nevent: a\ndata: two\ndata: lines\n\nevent: b\n\nid: 7\ndata: " + long + "\n\ndata:\n\nevent: a\ndata: last"
+	want, err := decodeEvents(in, false)
+	require.ErrorIs(t, err, io.EOF)
+	got, err := decodeEvents(in, true)
+	require.ErrorIs(t, err, io.EOF)
+	require.Equal(t, want, got)
+	require.Len(t, got, 6)
+	require.Nil(t, got[2].Data, "an event without data has none")
+	require.Equal(t, []byte{}, got[4].Data, "an empty data line is empty data")
+	require.Equal(t, long, string(got[3].Data))
+}
+
+func FuzzDecoderReuseData(f *testing.F) {
+	f.Add([]byte("id: 1\nevent: x\ndata: y\n\nevent: x\ndata: z\r\n\r\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		want, werr := decodeEvents(string(in), false)
+		got, gerr := decodeEvents(string(in), true)
+		if !errors.Is(gerr, werr) && gerr.Error() != werr.Error() {
+			t.Fatalf("errors %v, %v", werr, gerr)
+		}
+		require.Equal(t, want, got)
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 
 	"connectrpc.com/connect"
 
@@ -146,6 +147,7 @@ func (h corpusService) AddCorpusFiles(ctx context.Context, req *connect.Request[
 	if err != nil {
 		return nil, err
 	}
+	noteJob(ctx, j)
 	return connect.NewResponse(&seshatv1.AddCorpusFilesResponse{Job: ingestJobOf(j)}), nil
 }
 
@@ -197,6 +199,7 @@ func (h corpusService) RetryCorpusFile(ctx context.Context, req *connect.Request
 	if err != nil {
 		return nil, err
 	}
+	noteJob(ctx, j)
 	return connect.NewResponse(&seshatv1.RetryCorpusFileResponse{Job: ingestJobOf(j)}), nil
 }
 
@@ -249,6 +252,7 @@ func (h corpusService) ReindexCorpus(ctx context.Context, req *connect.Request[s
 	if err != nil {
 		return nil, err
 	}
+	noteJob(ctx, j)
 	return connect.NewResponse(&seshatv1.ReindexCorpusResponse{Job: ingestJobOf(j)}), nil
 }
 
@@ -310,6 +314,10 @@ func (h corpusService) WatchCorpus(ctx context.Context, req *connect.Request[ses
 		select {
 		case ev, ok := <-sub.C:
 			if !ok {
+				if why := sub.Cut(); why != "" {
+					return withInfo(connect.NewError(connect.CodeUnauthenticated, errors.New(why)),
+						apierr.CodeUnauthorized, requestIDFrom(ctx), nil)
+				}
 				if sub.Gone() {
 					return withInfo(connect.NewError(connect.CodeNotFound, errors.New(msgCorpusGone)),
 						apierr.CodeNotFound, requestIDFrom(ctx), nil)
@@ -370,4 +378,11 @@ func ingestJobOf(j persist.IngestJob) *seshatv1.IngestionJob {
 		out.Files[i] = &seshatv1.IngestionFile{FileId: f.FileID, Status: f.Status, LastError: ingestErrorOf(f.LastError)}
 	}
 	return out
+}
+
+// noteJob adds the ingestion job a call started to its audit entry, as
+// REST's acceptedJob does.
+func noteJob(ctx context.Context, j persist.IngestJob) {
+	noteAudit(ctx).set("ingestion_job_id", j.ID)
+	noteAudit(ctx).set("files", strconv.Itoa(len(j.Files)))
 }

@@ -16,9 +16,11 @@
 // Request path: Connect's request gate authenticates the call from its
 // `authorization: Bearer …` metadata with the REST server's principal
 // resolver (http/auth), counts it against the caller's request quota, and
-// gives it a request id; the handler runs; the error interceptor maps a
-// returned error through http/apierr's table (the REST mapper's) to a
-// gRPC code, with the REST machine code in an ErrorInfo detail
+// gives it a request id; the handler runs, and the audit hook records a
+// call that changes something in the audit log (audit.go); the error
+// interceptor maps a returned error through http/apierr's table (the
+// REST mapper's) to a gRPC code, with the REST machine code in an
+// ErrorInfo detail
 // (reason = code, domain "seshat", metadata request_id and, where they
 // apply, retry_after_seconds and the quota's fields), and logs the chain
 // once: 4xx at debug, 5xx at error. Messages are capped at

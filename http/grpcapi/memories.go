@@ -2,6 +2,7 @@ package grpcapi
 
 import (
 	"context"
+	"strconv"
 
 	"connectrpc.com/connect"
 
@@ -25,7 +26,8 @@ type Memories interface {
 }
 
 // memoryService translates MemoryService to Memories. Its writes are
-// audited by the family (origin "grpc"), as REST's are by the HTTP layer.
+// audited by the API's audit hook (audit.go), as REST's are by the HTTP
+// layer.
 type memoryService struct {
 	seshatv1connect.UnimplementedMemoryServiceHandler
 	s  *Server
@@ -45,11 +47,12 @@ func (h memoryService) CreateMemory(ctx context.Context, req *connect.Request[se
 		return nil, err
 	}
 	m := req.Msg
-	op, err := h.rt.Save(ctx, p.UserID, memory.Target{Scope: m.Scope, WorkspaceID: m.WorkspaceId, Origin: memory.OriginGRPC},
+	op, err := h.rt.Save(ctx, p.UserID, memory.Target{Scope: m.Scope, WorkspaceID: m.WorkspaceId, Origin: memory.OriginAPI},
 		memory.Candidate{Content: m.Content, Kind: m.Kind})
 	if err != nil {
 		return nil, err
 	}
+	noteAudit(ctx).set("op", op.Op)
 	return connect.NewResponse(&seshatv1.CreateMemoryResponse{Op: op.Op, Memory: memoryOf(op.Memory)}), nil
 }
 
@@ -97,6 +100,7 @@ func (h memoryService) UpdateMemory(ctx context.Context, req *connect.Request[se
 	if err != nil {
 		return nil, err
 	}
+	noteAudit(ctx).set("new_memory_id", m.ID)
 	return connect.NewResponse(&seshatv1.UpdateMemoryResponse{Memory: memoryOf(m)}), nil
 }
 
@@ -147,6 +151,8 @@ func (h memoryService) ExtractMemories(ctx context.Context, req *connect.Request
 	for i, op := range ops {
 		out.Ops[i] = &seshatv1.MemoryOp{Op: op.Op, Memory: memoryOf(op.Memory), Reason: op.Reason}
 	}
+	noteAudit(ctx).set("dry_run", strconv.FormatBool(req.Msg.DryRun))
+	noteAudit(ctx).set("ops", strconv.Itoa(len(ops)))
 	return connect.NewResponse(out), nil
 }
 

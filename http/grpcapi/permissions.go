@@ -2,6 +2,7 @@ package grpcapi
 
 import (
 	"context"
+	"strconv"
 
 	"connectrpc.com/connect"
 
@@ -43,6 +44,8 @@ func (h permissionService) DecidePermission(ctx context.Context, req *connect.Re
 	if err := h.rt.DecidePermission(ctx, p.UserID, m.Id, m.RequestId, m.Decision == agent.DecisionAllow, m.Remember, m.Reason); err != nil {
 		return nil, err
 	}
+	noteAudit(ctx).set("decision", m.Decision)
+	noteAudit(ctx).set("remember", strconv.FormatBool(m.Remember))
 	return connect.NewResponse(&seshatv1.DecidePermissionResponse{RequestId: m.RequestId, Decision: m.Decision}), nil
 }
 

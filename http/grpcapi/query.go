@@ -117,6 +117,7 @@ func (h queryService) QueryStream(ctx context.Context, req *connect.Request[sesh
 		return err
 	}
 	out.ResponseHeader().Set(headerSessionID, t.SessionID)
+	noteAudit(ctx).set("turn_id", t.TurnID)
 	return h.s.pump(ctx, t.Events, func(ev *seshatv1.Event) error {
 		return out.Send(&seshatv1.QueryStreamResponse{Event: ev})
 	})

@@ -63,6 +63,9 @@ type Deps struct {
 	// Admitter, if set, counts every authenticated call against the
 	// caller's requests_per_minute quota, as REST does.
 	Admitter RequestAdmitter
+	// Audit, if set, records every call that changes something in the
+	// audit log, as REST does (see audit.go).
+	Audit AuditLog
 	// Sessions serves SessionService.
 	Sessions Sessions
 	// Turns serves QueryService.
@@ -141,7 +144,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 
 	opts := []connect.HandlerOption{
 		connect.WithRequestGate(s.gate),
-		connect.WithInterceptors(errorInterceptor{s}),
+		connect.WithInterceptors(errorInterceptor{s}, auditInterceptor{s}),
 		connect.WithRecover(s.recovered),
 		connect.WithReadMaxBytes(cfg.MaxMessageBytes),
 	}

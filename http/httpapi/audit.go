@@ -165,7 +165,7 @@ func (a auditor) end(ctx *fasthttp.RequestCtx, n *auditNote, err error) {
 		ActorType:      persist.ActorAnonymous,
 		Action:         a.action,
 		ResourceID:     n.resourceID,
-		ResourceType:   resourceType(n.resourceID),
+		ResourceType:   agent.ResourceType(n.resourceID),
 		WorkspaceID:    n.workspaceID,
 		OrganizationID: n.organizationID,
 		RequestID:      requestID(ctx),
@@ -245,21 +245,4 @@ func (n *auditNote) set(k, v string) {
 	if n != nil && v != "" {
 		n.details[k] = v
 	}
-}
-
-// resourceTypes name the resource families by id prefix.
-var resourceTypes = map[string]string{
-	agent.PrefixUser: "user", agent.PrefixWorkspace: "workspace", agent.PrefixSession: "session",
-	agent.PrefixFile: "file", agent.PrefixJob: "job", agent.PrefixKey: "api_key", agent.PrefixOrg: "organization",
-	agent.PrefixGroup: "group", agent.PrefixPerm: "permission_request", agent.PrefixPrompt: "prompt_request",
-	agent.PrefixRun: "job_run", "pset": "provider_setting", agent.PrefixMemory: "memory",
-	"corp": "corpus",
-}
-
-func resourceType(id string) string {
-	prefix, _, ok := strings.Cut(id, "_")
-	if !ok {
-		return ""
-	}
-	return resourceTypes[prefix]
 }

@@ -385,6 +385,8 @@ func (s *Server) corpusEvents(ctx *fasthttp.RequestCtx) error {
 			msg = msgShuttingDown
 		case err != nil:
 			return // the client is gone
+		case sub.Cut() != "":
+			msg = sub.Cut()
 		case sub.Gone():
 			msg = msgCorpusGone
 		default:

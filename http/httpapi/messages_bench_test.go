@@ -130,7 +130,7 @@ func newStack(tb testing.TB, up *upstream, extra map[string]provider.Provider) *
 	rt := countingRoutes{Service: svc, n: new(atomic.Int64)}
 	ten, err := tenancy.New(tenancy.Config{Store: store, Models: rt})
 	require.NoError(tb, err)
-	ledger, err := quota.New(quota.Config{Store: store, MaxTurnsPerUser: 1 << 16, MaxStreamsPerUser: 1 << 16})
+	ledger, err := quota.New(quota.Config{Store: store, MaxTurnsPerUser: 1 << 16, MaxStreamsPerUser: 1 << 16, MaxStreams: 1 << 20})
 	require.NoError(tb, err)
 	h, err := host.New(host.Config{
 		Store: store, Providers: rt, Tenancy: ten, Ledger: ledger, Session: session.Config{DefaultModel: "mock:echo"},
@@ -477,5 +477,33 @@ func TestMessagesResolveTheModelOnce(t *testing.T) {
 			// anthropic:name); then the session's model, once.
 			require.Equal(t, int64(3), n, "%s", tc.model)
 		}
+	}
+
+	// Streamed, in the Chat Completions shape, and on a session the
+	// client names: one selection each.
+	var sessionID string
+	for _, tc := range []struct{ name, path, body string }{
+		{"messages streamed", "/v1/messages", `{"model":"mock:echo","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]}`},
+		{"chat completions", "/v1/chat/completions", `{"model":"mock:echo","messages":[{"role":"user","content":"hi"}]}`},
+		{"chat completions streamed", "/v1/chat/completions", `{"model":"mock:echo","stream":true,"messages":[{"role":"user","content":"hi"}]}`},
+		{"messages on a session", "/v1/messages", `{"model":"mock:echo","max_tokens":64,"messages":[{"role":"user","content":"again"}]}`},
+	} {
+		before := st.Resolutions.Load()
+		req, err := http.NewRequest(http.MethodPost, st.URL+tc.path, strings.NewReader(tc.body))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+st.Key)
+		if sessionID != "" && tc.name == "messages on a session" {
+			req.Header.Set("x-seshat-session-id", sessionID)
+		}
+		resp, err := c.Do(req)
+		require.NoError(t, err)
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", tc.name, b)
+		require.Contains(t, string(b), "echo:", tc.name)
+		sessionID = resp.Header.Get("x-seshat-session-id")
+		require.Equal(t, int64(1), st.Resolutions.Load()-before, "%s: one selection from request to model call", tc.name)
 	}
 }

@@ -21,7 +21,9 @@ var streamEvents = []apispec.StreamEvent{
 	{Name: "done", Data: apitype.QueryResponse{}, Numbered: true, Description: "The turn ended; the server then closes the stream."},
 	{Name: "error", Data: apitype.StreamError{}, Numbered: true, Description: "The turn failed; the server then closes the stream."},
 	{Name: "error", Data: apitype.StreamError{}, Numbered: false, Description: "Without an id: the stream (not the turn) ended early " +
-		"(the client fell behind, or the server is shutting down); re-attach with Last-Event-ID."},
+		"(the client fell behind, the server is shutting down, or the account was disabled); re-attach with Last-Event-ID."},
+	{Name: "runtime", Data: apitype.RuntimeEvent{}, Numbered: false, Description: "Without an id, type idle_timeout: the stream followed " +
+		"a session with no running turn for SESHAT_SSE_IDLE_LIFETIME and ends; re-attach to go on."},
 }
 
 // buildOpenAPI renders the OpenAPI document of the route table.

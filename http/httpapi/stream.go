@@ -96,12 +96,12 @@ func (s *Server) waitStreams(ctx context.Context) error {
 // connection the stream takes over (writeStream), the stream has no
 // goroutine of its own while it waits (sse.Drive): the session wakes it
 // for each event, a runtime timer for the keepalive, the server's base
-// context for shutdown. Other clients get writeStream's body stream writer
-// and sse.PumpUntil.
+// context for shutdown. Other clients, and streams relayed from another
+// node (not Notifiable), get writeStream and sse.PumpUntil.
 func (s *Server) driveStream(ctx *fasthttp.RequestCtx, what string, st *host.Stream,
 	start func(*sse.Writer) (bool, error), write func(*sse.Writer, *agent.Event) (bool, error),
 	idle sse.Idle, finish func(*sse.Writer, error)) {
-	if !ctx.Request.Header.IsHTTP11() || ctx.IsHead() {
+	if !ctx.Request.Header.IsHTTP11() || ctx.IsHead() || !st.Notifiable() {
 		done := s.baseCtx.Done()
 		s.writeStream(ctx, what, st.Close, func(w *sse.Writer) {
 			if ended, err := start(w); err != nil || ended {
