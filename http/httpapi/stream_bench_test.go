@@ -25,29 +25,7 @@ import (
 //	go test -run '^$' -bench HeldStreamMemory -benchtime 1x ./http/httpapi
 func BenchmarkHeldStreamMemory(b *testing.B) {
 	const n = 1000
-	st := newStack(b, nil, nil)
-	u, err := url.Parse(st.URL)
-	require.NoError(b, err)
-	body := `{"prompt":"@tokens 2\n@delay 60s"}`
-	req := []byte(fmt.Sprintf("POST /api/v1/query/stream HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"+
-		"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", u.Host, st.Key, len(body), body))
-	open := func() net.Conn {
-		buf := make([]byte, 4<<10)
-		c, err := net.Dial("tcp", u.Host)
-		require.NoError(b, err)
-		_, err = c.Write(req)
-		require.NoError(b, err)
-		// Read up to the turn's first event, the `session` one.
-		var got []byte
-		require.NoError(b, c.SetReadDeadline(time.Now().Add(30*time.Second)))
-		for !bytes.Contains(got, []byte("id: 1\n")) {
-			k, err := c.Read(buf)
-			require.NoError(b, err, "stream start: %q", got)
-			got = append(got, buf[:k]...)
-		}
-		require.True(b, strings.HasPrefix(string(got), "HTTP/1.1 200"), "%q", got)
-		return c
-	}
+	open := streamOpener(b, `{"prompt":"@tokens 2\n@delay 60s"}`)
 	measure := func() (heap, stack uint64, goroutines int) {
 		runtime.GC()
 		runtime.GC()
@@ -86,4 +64,47 @@ func openAll(n int, open func() net.Conn) []net.Conn {
 	}
 	wg.Wait()
 	return conns
+}
+
+// streamOpener starts a host and returns a function that opens one
+// stream of a new session (POST /api/v1/query/stream with body) on a
+// bare TCP connection and reads it up to the turn's first event.
+func streamOpener(b *testing.B, body string) func() net.Conn {
+	st := newStack(b, nil, nil)
+	u, err := url.Parse(st.URL)
+	require.NoError(b, err)
+	req := []byte(fmt.Sprintf("POST /api/v1/query/stream HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"+
+		"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", u.Host, st.Key, len(body), body))
+	return func() net.Conn {
+		buf := make([]byte, 4<<10)
+		c, err := net.Dial("tcp", u.Host)
+		require.NoError(b, err)
+		_, err = c.Write(req)
+		require.NoError(b, err)
+		// Read up to the turn's first event, the `session` one.
+		var got []byte
+		require.NoError(b, c.SetReadDeadline(time.Now().Add(30*time.Second)))
+		for !bytes.Contains(got, []byte("id: 1\n")) {
+			k, err := c.Read(buf)
+			require.NoError(b, err, "stream start: %q", got)
+			got = append(got, buf[:k]...)
+		}
+		require.True(b, strings.HasPrefix(string(got), "HTTP/1.1 200"), "%q", got)
+		return c
+	}
+}
+
+// BenchmarkStreamStart opens streams one after another, each a new
+// session whose turn (a mock answer of two tokens) starts, and reads each
+// to its first event: the allocations of a stream start, client's
+// included, and its latency (which includes the durable create).
+//
+//	go test -run '^$' -bench StreamStart -benchmem ./http/httpapi
+func BenchmarkStreamStart(b *testing.B) {
+	open := streamOpener(b, `{"prompt":"@tokens 2"}`)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		_ = open().Close()
+	}
 }
