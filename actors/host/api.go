@@ -457,6 +457,9 @@ func (h *Host) StartTurn(ctx context.Context, userID string, req TurnRequest) (*
 			return fail(err)
 		}
 		id = rec.ID
+		// Its actor starts from this record, without reading it back.
+		h.deps.Fresh.Put(rec)
+		defer h.deps.Fresh.Forget(id)
 	}
 	if route.Err == nil {
 		// Every model call of the turn is accounted to the lease's scopes.
