@@ -7,8 +7,8 @@
 // so that a waiting stream holds no goroutine.
 //
 // A Writer belongs to one goroutine at a time (the pump's, or the driven
-// stream's current writer); it is not safe for concurrent use. The package never sees a
-// fasthttp.RequestCtx: callers hand it the buffered writer and the
-// connection's SetWriteDeadline. It imports compat/eventstream and the
+// stream's current writer); it is not safe for concurrent use. The package
+// never sees a fasthttp.RequestCtx: callers hand it the buffered writer
+// and the connection's SetWriteDeadline, or the connection itself. It imports compat/eventstream and the
 // standard library only.
 package sse
