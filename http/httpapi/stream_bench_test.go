@@ -69,7 +69,7 @@ func openAll(n int, open func() net.Conn) []net.Conn {
 // streamOpener starts a host and returns a function that opens one
 // stream of a new session (POST /api/v1/query/stream with body) on a
 // bare TCP connection and reads it up to the turn's first event.
-func streamOpener(b *testing.B, body string) func() net.Conn {
+func streamOpener(b testing.TB, body string) func() net.Conn {
 	st := newStack(b, nil, nil)
 	u, err := url.Parse(st.URL)
 	require.NoError(b, err)
