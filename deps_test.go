@@ -209,11 +209,11 @@ func TestDependencyRules(t *testing.T) {
 
 		// protoactor-go only in actors/{host,session,jobs}, the ingestion
 		// actors of actors/knowledge, the connection actors of
-		// actors/mcpconn, and cmd/.
+		// actors/mcpconn, the grains of actors/cluster, and cmd/.
 		for _, imp := range other {
 			if strings.HasPrefix(imp, "github.com/asynkron/protoactor-go") {
-				ok := pkg == "actors/host" || pkg == "actors/session" || pkg == "actors/jobs" || pkg == "actors/knowledge" || pkg == "actors/mcpconn" || under(pkg, "cmd")
-				check(ok, "must not import %s: protoactor-go is for actors/{host,session,jobs,knowledge,mcpconn} and cmd/", imp)
+				ok := pkg == "actors/host" || pkg == "actors/session" || pkg == "actors/jobs" || pkg == "actors/knowledge" || pkg == "actors/mcpconn" || pkg == "actors/cluster" || under(pkg, "cmd")
+				check(ok, "must not import %s: protoactor-go is for actors/{host,session,jobs,knowledge,mcpconn,cluster} and cmd/", imp)
 			}
 		}
 

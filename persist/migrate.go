@@ -25,6 +25,7 @@ var migrations = []func(kvTx) error{
 	migrateAgentBuckets,
 	migrateJobUserIndex,
 	migrateClusterBuckets,
+	migrateJobRunOwnSessions,
 }
 
 // currentSchema is the version a file has once Open returns.
@@ -268,6 +269,51 @@ func migrateClusterBuckets(tx kvTx) error {
 	for _, name := range [][]byte{bucketSessionOwners, bucketJobRunDue} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// migrateJobRunOwnSessions marks the runs recorded before JobRun.OwnSession
+// whose session the run made, so that those sessions too go with their
+// runs. A run made its session when the session is no older than the run:
+// a session a job names existed before any of its runs started.
+func migrateJobRunOwnSessions(tx kvTx) error {
+	runs, sessions := tx.Bucket(bucketJobRuns), tx.Bucket(bucketSessions)
+	type fix struct{ k, v []byte }
+	var fixes []fix
+	if err := runs.ForEach(func(k, v []byte) error {
+		var r JobRun
+		if err := json.Unmarshal(v, &r); err != nil {
+			return fmt.Errorf("decode job run %s: %w", r.ID, err)
+		}
+		if r.OwnSession || r.SessionID == "" {
+			return nil
+		}
+		raw := sessions.Get([]byte(r.SessionID))
+		if raw == nil {
+			return nil
+		}
+		var sess Session
+		if err := json.Unmarshal(raw, &sess); err != nil {
+			return fmt.Errorf("decode session %s: %w", r.SessionID, err)
+		}
+		if sess.CreatedAt.Before(r.StartedAt) {
+			return nil
+		}
+		r.OwnSession = true
+		b, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		fixes = append(fixes, fix{bytes.Clone(k), b})
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, f := range fixes {
+		if err := runs.Put(f.k, f.v); err != nil {
+			return err
 		}
 	}
 	return nil

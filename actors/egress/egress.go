@@ -31,6 +31,14 @@ type Policy struct {
 	Timeout time.Duration
 	// DialTimeout bounds connecting; 0 means 10s.
 	DialTimeout time.Duration
+	// MaxIdleConnsPerHost is how many idle connections to one host are
+	// kept for reuse; 0 means 8. A client that calls one host from many
+	// requests at once (a model API) needs as many as it runs calls at
+	// once, or each call over the pool dials again.
+	MaxIdleConnsPerHost int
+	// MaxIdleConns bounds the idle connections over every host; 0 means
+	// 64, or MaxIdleConnsPerHost if that is larger.
+	MaxIdleConns int
 }
 
 // prefixes are the fenced networks besides what netip's predicates cover.
@@ -86,12 +94,20 @@ func NewTransport(p Policy) *http.Transport {
 	if !p.AllowPrivate {
 		d.Control = control
 	}
+	perHost := p.MaxIdleConnsPerHost
+	if perHost <= 0 {
+		perHost = 8
+	}
+	idle := p.MaxIdleConns
+	if idle <= 0 {
+		idle = max(64, perHost)
+	}
 	return &http.Transport{
 		Proxy:                 nil,
 		DialContext:           d.DialContext,
 		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          64,
-		MaxIdleConnsPerHost:   8,
+		MaxIdleConns:          idle,
+		MaxIdleConnsPerHost:   perHost,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: 60 * time.Second,

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/seshat-host/seshat/actors/egress"
+	"github.com/seshat-host/seshat/actors/provider"
 	"github.com/seshat-host/seshat/persist"
 )
 
@@ -18,10 +19,11 @@ func (l invitationLookup) HasPendingInvitation(email string) (bool, error) {
 
 // providerFence is the client of provider settings made by non-admins:
 // fenced from loopback, private and link-local addresses unless the
-// operator allows private upstreams.
+// operator allows private upstreams. Its pool is the provider client's, as
+// large as the calls the host runs at once against one upstream.
 func providerFence(cfg Config) *http.Client {
 	if cfg.AllowPrivateUpstreams {
 		return nil
 	}
-	return egress.NewClient(egress.Policy{})
+	return egress.NewClient(egress.Policy{MaxIdleConnsPerHost: provider.MaxIdleConnsPerHost, MaxIdleConns: provider.MaxIdleConns})
 }
