@@ -36,6 +36,7 @@ func TestConformance(t *testing.T) {
 		{"PutFileFailedCommitLeavesNoBlob", TestPutFileFailedCommitLeavesNoBlob},
 		{"FileBlobRefcount", TestFileBlobRefcount},
 		{"FileLargeStreams", TestFileLargeStreams},
+		{"PutFileSameBytesConcurrently", TestPutFileSameBytesConcurrently},
 		{"PutFileTooLarge", TestPutFileTooLarge},
 		{"PutFileCancelled", TestPutFileCancelled},
 		{"BlobSweepAtOpen", TestBlobSweepAtOpen},

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -380,4 +381,32 @@ func TestBlobLeaseKeepsAnotherHostsPut(t *testing.T) {
 	require.NoError(t, s.AgeBlobs(2*time.Hour, true))
 	require.NoError(t, s.DeleteFile(t.Context(), f.ID))
 	require.False(t, hasBlob(t, s, f.SHA256), "an old lease does not")
+}
+
+// TestPutFileSameBytesConcurrently puts the same bytes, of several
+// chunks, at many paths at once: every put succeeds, the blob is stored
+// once, and nothing staged is left.
+func TestPutFileSameBytesConcurrently(t *testing.T) {
+	s := persisttest.Open(t)
+	u := newUser(t, s)
+	content := bytes.Repeat([]byte("same bytes "), persist.PGChunkBytes/5)
+	errs := make(chan error, 8)
+	for i := range 8 {
+		go func() {
+			_, err := s.PutFile(t.Context(), persist.File{WorkspaceID: u.DefaultWorkspaceID, Path: fmt.Sprintf("copy%d", i)}, bytes.NewReader(content), 0)
+			errs <- err
+		}()
+	}
+	for range 8 {
+		require.NoError(t, <-errs)
+	}
+	files, err := s.ListFiles(u.DefaultWorkspaceID)
+	require.NoError(t, err)
+	require.Len(t, files, 8)
+	for _, f := range files {
+		require.Equal(t, files[0].SHA256, f.SHA256)
+		require.True(t, bytes.Equal(content, []byte(readAll(t, s, f.ID))))
+	}
+	noLeftovers(t, s)
+	require.NoError(t, s.Check())
 }

@@ -3,6 +3,8 @@ package persist_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -351,4 +353,60 @@ func TestPostgresKeepsFilesInTheDatabase(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, has, "the last reference went on the other store: so did the bytes")
 	require.NoError(t, s.Check())
+}
+
+// TestPostgresBlobsAcrossStores has two stores on one database, as two
+// hosts, put and delete files of the same few contents at once: every
+// file left reads its bytes on both, and both stores check clean.
+func TestPostgresBlobsAcrossStores(t *testing.T) {
+	cfg := persisttest.PostgresConfig(t, persist.Config{Dir: t.TempDir(), NoSync: true})
+	a := reopen(t, cfg)
+	other := cfg
+	other.Dir = t.TempDir()
+	b := reopen(t, other)
+	u := newUser(t, a)
+	ws := u.DefaultWorkspaceID
+	contents := []string{"alpha", "beta", strings.Repeat("gamma", persist.PGChunkBytes/4)}
+	var wg sync.WaitGroup
+	errs := make(chan error, 200)
+	for h, s := range []*persist.Store{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 30 {
+				path := fmt.Sprintf("h%d/%d", h, i%5)
+				f, err := s.PutFile(t.Context(), persist.File{WorkspaceID: ws, Path: path}, strings.NewReader(contents[i%3]), 0)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if i%4 == 3 {
+					if err := s.DeleteFile(t.Context(), f.ID); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	files, err := a.ListFiles(ws)
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		for _, s := range []*persist.Store{a, b} {
+			r, _, err := s.OpenFileContent(f.ID)
+			require.NoError(t, err, "file %s", f.Path)
+			got, err := io.ReadAll(r)
+			require.NoError(t, r.Close())
+			require.NoError(t, err)
+			require.Equal(t, sha(string(got)), f.SHA256)
+		}
+	}
+	require.NoError(t, a.Check())
+	require.NoError(t, b.Check())
 }
