@@ -11,6 +11,8 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -352,5 +354,52 @@ func (r *pgBlobReader) next() error {
 
 func (r *pgBlobReader) Close() error {
 	r.buf, r.err = nil, fs.ErrClosed
+	return nil
+}
+
+// importDirBlobs copies into the database every blob the records
+// reference that it lacks, from the blob dir where earlier versions kept
+// file bytes on this engine too (Config.BlobDir, or Dir/blobs), each
+// checked against its SHA-256. The files are left where they are. A blob
+// found nowhere is logged; Check reports it. Open runs it before the
+// writer starts.
+func (s *Store) importDirBlobs(p *pgBlobs) error {
+	shas, err := s.referencedBlobs()
+	if err != nil {
+		return err
+	}
+	have, err := p.sizes(shas)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(s.cfg.Dir, blobDirName)
+	if s.cfg.BlobDir != "" {
+		dir = s.cfg.BlobDir
+	}
+	legacy := &dirBlobs{dir: dir}
+	imported, missing := 0, 0
+	for _, sha := range shas {
+		if _, ok := have[sha]; ok {
+			continue
+		}
+		if _, err := os.Stat(legacy.path(sha)); err != nil {
+			missing++
+			continue
+		}
+		staged, err := copyBlob(context.Background(), legacy.path(sha), p, sha, nil)
+		if err != nil {
+			return fmt.Errorf("persist: import file bytes from %s: %w", dir, err)
+		}
+		staged.placed()
+		imported++
+	}
+	if imported > 0 {
+		s.log.Info("copied file bytes kept in a blob dir into the database; the files there are no longer used",
+			"dir", dir, "count", imported)
+	}
+	if missing > 0 {
+		s.log.Warn("file bytes referenced by records are neither in the database nor in the blob dir",
+			"dir", dir, "count", missing)
+	}
 	return nil
 }

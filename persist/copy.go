@@ -411,8 +411,10 @@ func CopyBlobs(ctx context.Context, src *Store, dst Config, progress func(n int6
 			}
 			continue
 		}
-		n, err := copyBlob(ctx, dir.path(sha), pg, sha, progress)
-		r.Bytes += n
+		staged, err := copyBlob(ctx, dir.path(sha), pg, sha, progress)
+		if staged != nil {
+			r.Bytes += staged.size()
+		}
 		if err != nil {
 			return r, err
 		}
@@ -440,26 +442,26 @@ func checkBlob(b blobBackend, sha string, size int64, progress func(int64)) (int
 }
 
 // copyBlob streams the file src into b as the blob sha, refusing bytes
-// that do not hash to it.
-func copyBlob(ctx context.Context, src string, b blobBackend, sha string, progress func(int64)) (int64, error) {
+// that do not hash to it, and returns what it staged (nil if nothing).
+func copyBlob(ctx context.Context, src string, b blobBackend, sha string, progress func(int64)) (stagedBlob, error) {
 	in, err := os.Open(src)
 	if err != nil {
-		return 0, fmt.Errorf("persist: blob %s: %w", sha, err)
+		return nil, fmt.Errorf("persist: blob %s: %w", sha, err)
 	}
 	defer in.Close()
 	staged, err := b.stage(ctx, progressReader{r: in, fn: progress}, 0)
 	if err != nil {
-		return 0, fmt.Errorf("persist: copy blob %s: %w", sha, err)
+		return nil, fmt.Errorf("persist: copy blob %s: %w", sha, err)
 	}
 	if got := staged.sha(); got != sha {
 		staged.discard()
-		return staged.size(), fmt.Errorf("persist: blob %s holds bytes whose SHA-256 is %s", sha, got)
+		return staged, fmt.Errorf("persist: blob %s holds bytes whose SHA-256 is %s", sha, got)
 	}
 	if err := staged.place(); err != nil {
 		staged.discard()
-		return staged.size(), fmt.Errorf("persist: copy blob %s: %w", sha, err)
+		return staged, fmt.Errorf("persist: copy blob %s: %w", sha, err)
 	}
-	return staged.size(), nil
+	return staged, nil
 }
 
 // progressReader reports the bytes read through it.

@@ -215,3 +215,12 @@ func (s *Store) PlaceBlobForTest(content io.Reader) error {
 	st.placed()
 	return nil
 }
+
+// ForgetBlob deletes a blob from the PostgreSQL tables, as a store of an
+// earlier version, which kept the bytes in a blob dir, left it.
+func (s *Store) ForgetBlob(sha string) error {
+	b := s.blobs.(*pgBlobs)
+	_, err := b.e.pool.Exec(b.e.ctx, `WITH gone AS (DELETE FROM blobs WHERE sha = $1 RETURNING sha)
+		DELETE FROM blob_chunks WHERE sha IN (SELECT sha FROM gone)`, sha)
+	return err
+}

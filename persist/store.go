@@ -27,7 +27,9 @@ type Config struct {
 	Dir string
 	// BlobDir, if set, is where the bbolt engine keeps file contents
 	// instead of Dir/blobs (another disk, say). Created (mode 0700) if
-	// missing. The PostgreSQL engine ignores it.
+	// missing. The PostgreSQL engine keeps them in the database; at Open it
+	// copies in, from BlobDir (or Dir/blobs), any referenced blob the
+	// database lacks, where earlier versions kept them.
 	BlobDir string
 	// URL names the engine: "" or "bolt" for the bbolt file in Dir, or a
 	// PostgreSQL connection URL (postgres://… or postgresql://…).
@@ -233,6 +235,12 @@ func Open(cfg Config) (*Store, error) {
 	if s.aead, err = checkMasterKey(eng, cfg.MasterKey); err != nil {
 		_ = eng.Close()
 		return nil, err
+	}
+	if pg, ok := blobs.(*pgBlobs); ok {
+		if err := s.importDirBlobs(pg); err != nil {
+			_ = eng.Close()
+			return nil, err
+		}
 	}
 	// Nothing else of this store runs yet, so the sweep cannot race a write.
 	if err := s.sweepBlobs(); err != nil {

@@ -410,3 +410,33 @@ func TestPostgresBlobsAcrossStores(t *testing.T) {
 	require.NoError(t, a.Check())
 	require.NoError(t, b.Check())
 }
+
+// TestPostgresImportsBlobsKeptInADir opens a store on PostgreSQL whose
+// records name bytes only a blob dir holds, as earlier versions kept
+// them: Open copies them into the database, and the files read.
+func TestPostgresImportsBlobsKeptInADir(t *testing.T) {
+	cfg := persisttest.PostgresConfig(t, persist.Config{Dir: t.TempDir(), NoSync: true})
+	s := reopen(t, cfg)
+	u := newUser(t, s)
+	f, err := s.PutFile(t.Context(), persist.File{WorkspaceID: u.DefaultWorkspaceID, Path: "old.txt"}, strings.NewReader("kept in a dir"), 0)
+	require.NoError(t, err)
+	g, err := s.PutFile(t.Context(), persist.File{WorkspaceID: u.DefaultWorkspaceID, Path: "lost.txt"}, strings.NewReader("kept nowhere"), 0)
+	require.NoError(t, err)
+	require.NoError(t, s.ForgetBlob(f.SHA256))
+	require.NoError(t, s.ForgetBlob(g.SHA256))
+	require.Error(t, s.Check(), "the records name missing bytes")
+	require.NoError(t, s.Close())
+	legacy := filepath.Join(cfg.Dir, "blobs", f.SHA256[:2], f.SHA256)
+	require.NoError(t, os.MkdirAll(filepath.Dir(legacy), 0o700))
+	require.NoError(t, os.WriteFile(legacy, []byte("kept in a dir"), 0o600))
+
+	s = reopen(t, cfg)
+	require.Equal(t, "kept in a dir", readAll(t, s, f.ID))
+	_, _, err = s.OpenFileContent(g.ID)
+	require.ErrorIs(t, err, persist.ErrNotFound)
+	err = s.Check()
+	require.ErrorContains(t, err, g.SHA256)
+	require.NotContains(t, err.Error(), f.SHA256)
+	require.NoError(t, s.DeleteFile(t.Context(), g.ID))
+	require.NoError(t, s.Check())
+}

@@ -289,7 +289,7 @@ var settings = []setting{
 		usage: "the store's engine: unset or bolt (the embedded file in the data dir) or a postgres://USER:PASSWORD@HOST:PORT/DB URL (every record in PostgreSQL, uploaded files' bytes included, schema migrated at start; servers sharing a database must share SESHAT_MASTER_KEY and SESHAT_JWT_SECRET)",
 		field: func(c *Config) any { return &c.Store }},
 	{key: "blob_dir", env: "SESHAT_BLOB_DIR",
-		usage: "with the embedded store, where uploaded files' bytes live (content-addressed files); unset means blobs/ in the data dir. A postgres:// SESHAT_STORE keeps them in the database and ignores it",
+		usage: "with the embedded store, where uploaded files' bytes live (content-addressed files); unset means blobs/ in the data dir. A postgres:// SESHAT_STORE keeps them in the database, and at start copies in from this dir (or blobs/) any the database lacks, where earlier versions kept them",
 		field: func(c *Config) any { return &c.BlobDir }},
 	{key: "cluster", env: "SESHAT_CLUSTER",
 		usage: "etcd://HOST:PORT[,HOST:PORT…] makes the server one node of a cluster: sessions are virtual actors placed on one node at a time, etcd lists the members; needs a postgres:// SESHAT_STORE shared by every node, and SESHAT_NODE_ADDR",
