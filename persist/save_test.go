@@ -2,6 +2,10 @@ package persist_test
 
 import (
 	"encoding/json"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,4 +84,41 @@ func TestSameCreation(t *testing.T) {
 	}
 	require.False(t, persist.SameCreation(a, []byte(`{}`)))
 	require.False(t, persist.SameCreation([]byte(`{"id":"sess_1"}`), a))
+}
+
+// TestMergeTerms: merging sorted terms into a reverse record gives the
+// record that sorting and joining all of them gives, and the terms it did
+// not hold, whatever overlaps (prefixes of each other included).
+func TestMergeTerms(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	words := []string{"a", "ab", "abc", "b", "ba", "bb", "io", "iox", "zz", "zzz", "é", "éa", "日本"}
+	pick := func() []string {
+		set := map[string]struct{}{}
+		for range r.IntN(6) {
+			set[words[r.IntN(len(words))]] = struct{}{}
+		}
+		return slices.Sorted(maps.Keys(set))
+	}
+	for range 2000 {
+		old, terms := pick(), pick()
+		var stored []byte
+		if len(old) > 0 {
+			stored = []byte(strings.Join(old, "\x00"))
+		}
+		var want []string
+		for _, term := range terms {
+			if !slices.Contains(old, term) {
+				want = append(want, term)
+			}
+		}
+		rev, added := persist.MergeTerms(stored, slices.Clone(terms))
+		require.Equal(t, want, added, "old %q terms %q", old, terms)
+		if len(want) == 0 {
+			require.Nil(t, rev)
+			continue
+		}
+		all := slices.Sorted(slices.Values(append(slices.Clone(old), want...)))
+		require.Equal(t, strings.Join(all, "\x00"), string(rev), "old %q terms %q", old, terms)
+		require.Equal(t, len(rev), cap(rev), "sized once")
+	}
 }

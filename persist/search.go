@@ -125,13 +125,8 @@ func (tx *Tx) index(sess Session, texts ...string) error {
 		return nil
 	}
 	docs := tx.bucket(bucketIdxDocs)
-	old := docTerms(docs.Get([]byte(sess.ID)))
-	var added []string
-	for _, term := range terms {
-		if _, found := slices.BinarySearch(old, term); !found {
-			added = append(added, term)
-		}
-	}
+	// Merged before any write: the stored value is read in place.
+	rev, added := mergeTerms(docs.Get([]byte(sess.ID)), terms)
 	if len(added) == 0 {
 		return nil
 	}
@@ -150,9 +145,70 @@ func (tx *Tx) index(sess Session, texts ...string) error {
 			return err
 		}
 	}
-	all := append(old, added...)
-	slices.Sort(all)
-	return docs.Put([]byte(sess.ID), []byte(strings.Join(all, "\x00")))
+	return docs.Put([]byte(sess.ID), rev)
+}
+
+// mergeTerms merges sorted, distinct terms into a reverse record (sorted
+// terms joined by NUL) in one pass, without decoding it. It returns the
+// new record and the terms it did not hold yet (a prefix of terms' backing
+// array, in order); with none, the record is nil.
+func mergeTerms(old []byte, terms []string) (rev []byte, added []string) {
+	rest := old
+	size := len(old)
+	added = terms[:0]
+	for _, term := range terms {
+		for len(rest) > 0 {
+			cur, _, _ := bytes.Cut(rest, []byte{0})
+			if string(cur) > term {
+				break
+			}
+			rest = rest[min(len(cur)+1, len(rest)):]
+			if string(cur) == term {
+				term = ""
+				break
+			}
+		}
+		if term != "" {
+			added = append(added, term)
+			size += len(term) + 1
+		}
+	}
+	if len(added) == 0 {
+		return nil, nil
+	}
+	if len(old) == 0 {
+		size-- // no separator before the first term
+	}
+	rev = make([]byte, 0, size)
+	rest = old
+	for _, term := range added {
+		for len(rest) > 0 {
+			cur, _, _ := bytes.Cut(rest, []byte{0})
+			if string(cur) > term {
+				break
+			}
+			rev = appendTerm(rev, cur)
+			rest = rest[min(len(cur)+1, len(rest)):]
+		}
+		if len(rev) > 0 {
+			rev = append(rev, 0)
+		}
+		rev = append(rev, term...)
+	}
+	for len(rest) > 0 {
+		cur, _, _ := bytes.Cut(rest, []byte{0})
+		rev = appendTerm(rev, cur)
+		rest = rest[min(len(cur)+1, len(rest)):]
+	}
+	return rev, added
+}
+
+// appendTerm appends term to a reverse record.
+func appendTerm(rev, term []byte) []byte {
+	if len(rev) > 0 {
+		rev = append(rev, 0)
+	}
+	return append(rev, term...)
 }
 
 // unindex removes every posting of sess and its reverse record, and term
