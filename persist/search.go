@@ -30,23 +30,46 @@ func isWordRune(r rune) bool {
 }
 
 // tokenize calls emit with each term of text, in order, repeats included.
+// ASCII is classified by byte; other runes by isWordRune.
 func tokenize(text string, emit func(string)) {
-	for len(text) > 0 {
-		start := strings.IndexFunc(text, isWordRune)
-		if start < 0 {
-			return
+	i := 0
+	for i < len(text) {
+		// Skip to the start of a word.
+		for i < len(text) {
+			if c := text[i]; c < utf8.RuneSelf {
+				if isASCIIWord(c) {
+					break
+				}
+				i++
+				continue
+			}
+			r, n := utf8.DecodeRuneInString(text[i:])
+			if isWordRune(r) {
+				break
+			}
+			i += n
 		}
-		text = text[start:]
-		end := strings.IndexFunc(text, func(r rune) bool { return !isWordRune(r) })
-		if end < 0 {
-			end = len(text)
+		start, runes := i, 0
+		for i < len(text) {
+			if c := text[i]; c < utf8.RuneSelf {
+				if !isASCIIWord(c) {
+					break
+				}
+				i++
+				runes++
+				continue
+			}
+			r, n := utf8.DecodeRuneInString(text[i:])
+			if !isWordRune(r) {
+				break
+			}
+			i += n
+			runes++
 		}
-		word := text[:end]
-		text = text[end:]
-		if utf8.RuneCountInString(word) < minTermRunes {
+		if runes < minTermRunes {
 			continue
 		}
-		term := strings.ToLower(word)
+		term := strings.ToLower(text[start:i]) // no copy if already lower-case ASCII
 		if len(term) > maxTermBytes {
 			cut := maxTermBytes
 			for cut > 0 && !utf8.RuneStart(term[cut]) {
@@ -56,6 +79,12 @@ func tokenize(text string, emit func(string)) {
 		}
 		emit(term)
 	}
+}
+
+// isASCIIWord reports whether an ASCII byte is a letter or a digit, as
+// isWordRune says of it.
+func isASCIIWord(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }
 
 // termSet returns the distinct terms of texts, sorted (so that inserts walk
