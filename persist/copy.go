@@ -355,18 +355,22 @@ func (s *Store) eachBlob(fn func(sha string) error) error {
 	return nil
 }
 
+// BlobDirOf is where a store on data dir dir keeps file contents unless
+// Config.BlobDir says otherwise.
+func BlobDirOf(dir string) string { return filepath.Join(dir, blobDirName) }
+
 // CopyBlobs copies every blob src's records reference into the blob dir
-// of data dir dstDir, checking each one's SHA-256 on the way; progress, if
-// set, receives the bytes as they are read. A blob already in the target
-// with the right size is checked and kept. With dstDir the source's own
-// data dir, the blobs are only counted and checked: they are in place.
-func CopyBlobs(ctx context.Context, src *Store, dstDir string, progress func(n int64)) (BlobReport, error) {
+// dstBlobs (see BlobDirOf), checking each one's SHA-256 on the way;
+// progress, if set, receives the bytes as they are read. A blob already in
+// the target with the right size is checked and kept. With dstBlobs the
+// source's own blob dir, the blobs are only counted and checked: they are
+// in place.
+func CopyBlobs(ctx context.Context, src *Store, dstBlobs string, progress func(n int64)) (BlobReport, error) {
 	var r BlobReport
-	same, err := sameDir(src.cfg.Dir, dstDir)
+	same, err := sameDir(src.blobDir, dstBlobs)
 	if err != nil {
 		return r, err
 	}
-	dstBlobs := filepath.Join(dstDir, blobDirName)
 	if !same {
 		if err := os.MkdirAll(filepath.Join(dstBlobs, blobTmpDirName), 0o700); err != nil {
 			return r, fmt.Errorf("persist: create the target blob dir: %w", err)
@@ -403,14 +407,14 @@ func CopyBlobs(ctx context.Context, src *Store, dstDir string, progress func(n i
 func sameDir(a, b string) (bool, error) {
 	fa, err := os.Stat(a)
 	if err != nil {
-		return false, fmt.Errorf("persist: data dir: %w", err)
+		return false, fmt.Errorf("persist: blob dir: %w", err)
 	}
 	fb, err := os.Stat(b)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("persist: target data dir: %w", err)
+		return false, fmt.Errorf("persist: target blob dir: %w", err)
 	}
 	return os.SameFile(fa, fb), nil
 }

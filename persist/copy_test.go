@@ -93,16 +93,20 @@ func TestCopyToPostgres(t *testing.T) {
 
 	// Blobs: into another data dir, checked, and only counted in place.
 	other := t.TempDir()
-	br, err := persist.CopyBlobs(t.Context(), src, other, nil)
+	br, err := persist.CopyBlobs(t.Context(), src, persist.BlobDirOf(other), nil)
 	require.NoError(t, err)
 	require.Equal(t, persist.BlobReport{Blobs: 3, Bytes: 3 * int64(len("file number 0")), Copied: 3}, br)
-	br, err = persist.CopyBlobs(t.Context(), src, dir, nil)
+	br, err = persist.CopyBlobs(t.Context(), src, persist.BlobDirOf(other), nil)
+	require.NoError(t, err)
+	require.Equal(t, persist.BlobReport{Blobs: 3, Bytes: 3 * int64(len("file number 0"))}, br, "already there: checked, not copied")
+	br, err = persist.CopyBlobs(t.Context(), src, persist.BlobDirOf(dir), nil)
 	require.NoError(t, err)
 	require.Equal(t, int64(0), br.Copied)
 	require.Equal(t, int64(3), br.Blobs)
 
-	// The same records, on PostgreSQL, in the other data dir.
-	dst.Dir = other
+	// The same records, on PostgreSQL, in a data dir of their own with
+	// the blobs copied above.
+	dst.Dir, dst.BlobDir = t.TempDir(), persist.BlobDirOf(other)
 	pg, err := persist.Open(dst)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, pg.Close()) })
@@ -149,7 +153,7 @@ func TestCopyBlobsRefusesDamagedBlob(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(src.BlobPath(f.SHA256), []byte("damaged"), 0o600))
 	other := t.TempDir()
-	_, err = persist.CopyBlobs(t.Context(), src, other, nil)
+	_, err = persist.CopyBlobs(t.Context(), src, persist.BlobDirOf(other), nil)
 	require.ErrorContains(t, err, "holds bytes whose SHA-256 is")
 	_, err = os.Stat(filepath.Join(other, "blobs", f.SHA256[:2], f.SHA256))
 	require.ErrorIs(t, err, os.ErrNotExist)

@@ -258,8 +258,9 @@ func (s *Store) StoredBytes(scope, id string) (int64, error) {
 
 // countStored adds delta bytes to the stored-bytes counters of workspace
 // wsID, of its organization and of userID (if not empty). A positive delta
-// that takes one of them past its stored_bytes limit fails with a
-// *QuotaError and changes nothing.
+// that takes one of them past its stored_bytes limit (for a user without
+// one, StorageSetting.DefaultUserStoredBytes) fails with a *QuotaError and
+// changes nothing.
 func (tx *Tx) countStored(wsID, userID string, delta int64) error {
 	if delta == 0 {
 		return nil
@@ -279,6 +280,15 @@ func (tx *Tx) countStored(wsID, userID string, delta int64) error {
 			var l QuotaLimits
 			if _, err := getJSON(limits, key(sc.scope, sc.id), &l); err != nil {
 				return err
+			}
+			if sc.scope == QuotaUser && l.StoredBytes == 0 {
+				// A user with no stored_bytes limit of their own has the
+				// storage setting's default_user_stored_bytes, if any.
+				var st StorageSetting
+				if _, err := getJSON(tx.bucket(bucketKnowledgeSettings), settingStorage, &st); err != nil {
+					return err
+				}
+				l.StoredBytes = st.DefaultUserStoredBytes
 			}
 			cur := int64(readU64(b.Get(key(sc.scope, sc.id))))
 			if l.StoredBytes > 0 && cur+delta > l.StoredBytes {

@@ -22,8 +22,13 @@ import (
 type Config struct {
 	// Dir is the data dir. With the bbolt engine the database is
 	// Dir/seshat.db; file contents live under Dir/blobs/ with either
-	// engine. It is created (mode 0700) if missing.
+	// engine unless BlobDir says otherwise. It is created (mode 0700) if
+	// missing.
 	Dir string
+	// BlobDir, if set, is where file contents live instead of Dir/blobs:
+	// hosts that share a PostgreSQL database and keep data dirs of their
+	// own point it at one shared directory. Created (mode 0700) if missing.
+	BlobDir string
 	// URL names the engine: "" or "bolt" for the bbolt file in Dir, or a
 	// PostgreSQL connection URL (postgres://… or postgresql://…).
 	URL string
@@ -176,6 +181,9 @@ func Open(cfg Config) (*Store, error) {
 		return nil, err
 	}
 	blobDir := filepath.Join(cfg.Dir, blobDirName)
+	if cfg.BlobDir != "" {
+		blobDir = cfg.BlobDir
+	}
 	tmpDir := filepath.Join(blobDir, blobTmpDirName)
 	if err := os.MkdirAll(tmpDir, 0o700); err != nil {
 		return nil, fmt.Errorf("persist: create data dir: %w", err)

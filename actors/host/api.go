@@ -120,6 +120,19 @@ type Stream struct {
 	unhold func()
 }
 
+// Notify registers wake to be called after every event queued on C and
+// after C closes (session.Subscription.Notify); the reader then looks at C
+// once itself. A stream relayed from elsewhere (NewStream) is not
+// Notifiable: Notify does nothing and its reader must wait on C.
+func (s *Stream) Notify(wake func()) {
+	if s.sub != nil {
+		s.sub.Notify(wake)
+	}
+}
+
+// Notifiable reports whether Notify works for this stream.
+func (s *Stream) Notifiable() bool { return s.sub != nil }
+
 // NewStream is a stream whose events come from somewhere else than this
 // host (a session on another node of a cluster): close is called once, by
 // Close.
@@ -444,6 +457,9 @@ func (h *Host) StartTurn(ctx context.Context, userID string, req TurnRequest) (*
 			return fail(err)
 		}
 		id = rec.ID
+		// Its actor starts from this record, without reading it back.
+		h.deps.Fresh.Put(rec)
+		defer h.deps.Fresh.Forget(id)
 	}
 	if route.Err == nil {
 		// Every model call of the turn is accounted to the lease's scopes.

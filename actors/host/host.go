@@ -182,6 +182,7 @@ func New(cfg Config) (*Host, error) {
 		Logger:   cfg.Logger.With("component", "session"),
 		Observer: observer{h: h},
 		Runners:  &h.runners,
+		Fresh:    &session.Fresh{},
 	}
 	h.props = session.Props(h.deps, actor.WithGuardian(h.strategy), actor.WithReceiverMiddleware(logPanics(log)))
 	cfg.Tenancy.SetRuntime(h)

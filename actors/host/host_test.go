@@ -97,3 +97,37 @@ func mockRegistry() *provider.Registry {
 	reg.Register("mock", provider.NewMock())
 	return reg
 }
+
+// TestNewSessionActorStartsFromItsRecord checks that the actor of a
+// session made by its first turn, which starts from the record the host
+// just committed instead of reading it back, holds that record as the
+// store has it, and that the record it saves at the turn's end is the
+// store's too.
+func TestNewSessionActorStartsFromItsRecord(t *testing.T) {
+	leakCheck(t)
+	h, store, uid := newHost(t, session.Config{})
+	tr, err := h.StartTurn(t.Context(), uid, TurnRequest{Prompt: "@tokens 2\n@delay 200ms", Stream: true})
+	require.NoError(t, err)
+	defer tr.Events.Close()
+	live, err := h.GetSession(t.Context(), uid, tr.SessionID)
+	require.NoError(t, err)
+	stored, err := store.Session(tr.SessionID)
+	require.NoError(t, err)
+	require.Equal(t, stored.CreatedAt, live.Session.CreatedAt)
+	require.Equal(t, stored.WorkspaceID, live.Session.WorkspaceID)
+	require.Equal(t, stored.UserID, live.Session.UserID)
+	require.Equal(t, stored.Model, live.Session.Model)
+	require.Equal(t, stored.PermissionMode, live.Session.PermissionMode)
+	require.Equal(t, agent.StatusRunning, live.Session.Status)
+	res, err := tr.Wait(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, "tok0 tok1", res.Content)
+	live, err = h.GetSession(t.Context(), uid, tr.SessionID)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		stored, err = store.Session(tr.SessionID)
+		return err == nil && stored.Status == agent.StatusIdle
+	}, 5*time.Second, 5*time.Millisecond)
+	require.Equal(t, stored, live.Session)
+	require.Len(t, live.Messages, 2)
+}

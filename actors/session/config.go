@@ -92,6 +92,37 @@ type Deps struct {
 	// Runners owns the turn runner goroutines; the host refuses new ones
 	// and waits for the running ones at Close.
 	Runners *Runners
+	// Fresh, if not nil, hands the actor of a session just created its
+	// record, so that its first activation reads nothing from the store.
+	Fresh *Fresh
+}
+
+// Fresh holds the records of sessions just created and committed, until
+// their actor's first activation takes them: a new session has no snapshot
+// and no messages, and its record is the one the store has. An actor that
+// finds none (restarted, or activated later) reads the store as always.
+type Fresh struct{ m sync.Map }
+
+// Put keeps rec, as committed, for its session's first activation. Its
+// times are normalised as the store keeps them.
+func (f *Fresh) Put(rec persist.Session) {
+	rec.CreatedAt = rec.CreatedAt.UTC().Round(0)
+	rec.UpdatedAt = rec.UpdatedAt.UTC().Round(0)
+	f.m.Store(rec.ID, rec)
+}
+
+// Forget drops what Put kept for id, if the actor did not take it.
+func (f *Fresh) Forget(id string) { f.m.Delete(id) }
+
+func (f *Fresh) take(id string) (persist.Session, bool) {
+	if f == nil {
+		return persist.Session{}, false
+	}
+	v, ok := f.m.LoadAndDelete(id)
+	if !ok {
+		return persist.Session{}, false
+	}
+	return v.(persist.Session), true
 }
 
 // Runners owns turn runner goroutines: Add takes a slot for one unless

@@ -223,11 +223,36 @@ func (a *sessionActor) start(ctx actor.Context) {
 	a.decided = map[string]struct{}{}
 	a.log.max = a.d.Config.MaxTurnEvents
 	a.touch()
+	if rec, ok := a.d.Fresh.take(a.id); ok {
+		// Just created: nothing is stored beyond the record.
+		a.rec = rec
+	} else if !a.load(ctx) {
+		return
+	}
+	// A version-1 snapshot's messages (inline) are written out as records
+	// by the next save, since none of them is persisted yet.
+	a.indexedUpTo = len(a.snap.Messages)
+	a.loaded = true
+	if a.d.Observer != nil {
+		a.d.Observer.SessionActivated(a.id)
+	}
+	if a.snap.RunningTurn != "" {
+		// The process stopped while this turn ran: record it as interrupted,
+		// keeping every message it committed.
+		a.recordCutTurn()
+	}
+	a.armIdle()
+}
+
+// load reads the session's record, snapshot and messages from the store.
+// A missing session makes the actor answer ErrNotFound until it stops
+// itself, and load reports false.
+func (a *sessionActor) load(ctx actor.Context) bool {
 	rec, err := a.d.Store.Session(a.id)
 	if err != nil {
 		a.gone = agent.ErrNotFound
 		ctx.Poison(ctx.Self())
-		return
+		return false
 	}
 	a.rec = rec
 	s, err := a.d.Store.LoadSnapshot(a.id)
@@ -254,19 +279,7 @@ func (a *sessionActor) start(ctx actor.Context) {
 		a.snap.Messages = msgs
 		a.persisted = len(msgs)
 	}
-	// A version-1 snapshot's messages (inline) are written out as records
-	// by the next save, since none of them is persisted yet.
-	a.indexedUpTo = len(a.snap.Messages)
-	a.loaded = true
-	if a.d.Observer != nil {
-		a.d.Observer.SessionActivated(a.id)
-	}
-	if a.snap.RunningTurn != "" {
-		// The process stopped while this turn ran: record it as interrupted,
-		// keeping every message it committed.
-		a.recordCutTurn()
-	}
-	a.armIdle()
+	return true
 }
 
 // recordCutTurn closes a turn that was running when the process stopped.
@@ -514,6 +527,7 @@ func (a *sessionActor) emit(ev agent.Event) {
 	for sub := range a.subs {
 		select {
 		case sub.ch <- p:
+			sub.poke()
 		default:
 			delete(a.subs, sub)
 			sub.end()

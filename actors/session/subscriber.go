@@ -26,6 +26,17 @@ type Subscription struct {
 
 	once  sync.Once
 	close func()
+	sub   *subscriber
+}
+
+// Notify registers wake, which the session then calls after every event
+// it queues on C and after closing C, so that a reader need not wait on C
+// with a goroutine of its own. wake must not block. Events queued before
+// Notify are not announced: the reader looks at C once after registering.
+func (s *Subscription) Notify(wake func()) {
+	if s.sub != nil {
+		s.sub.wake.Store(&wake)
+	}
 }
 
 // Close unsubscribes.
@@ -48,6 +59,16 @@ type subscriber struct {
 	// ended is set once the actor has closed ch; the subscription then
 	// has nothing to tell the actor, which may be gone.
 	ended atomic.Bool
+	// wake, if set, is called after each send on ch and after its close
+	// (Subscription.Notify).
+	wake atomic.Pointer[func()]
+}
+
+// poke tells the reader, if it asked to be told, that ch changed.
+func (s *subscriber) poke() {
+	if w := s.wake.Load(); w != nil {
+		(*w)()
+	}
 }
 
 // end closes the subscriber's channel; only the actor calls it.
@@ -58,11 +79,12 @@ func (s *subscriber) end() {
 	}
 	s.ended.Store(true)
 	close(s.ch)
+	s.poke()
 }
 
 func newSubscription(sys *actor.ActorSystem, self *actor.PID, userID string, buffer int, replay []agent.Event, resync bool) (*Subscription, *subscriber) {
 	sub := &subscriber{ch: make(chan *agent.Event, buffer), userID: userID}
-	s := &Subscription{Replay: replay, Resync: resync, C: sub.ch}
+	s := &Subscription{Replay: replay, Resync: resync, C: sub.ch, sub: sub}
 	s.close = func() {
 		if !sub.ended.Load() {
 			sys.Root.Send(self, &unsubscribe{sub: sub})

@@ -25,12 +25,19 @@ const (
 	resultNotRun      = "not run: the turn failed"
 )
 
+// attrs prefixes a log line's attributes with the turn's session and turn
+// ids. The runner's logger is not derived per turn (slog's With copies the
+// handler, about 1 KiB that a held turn would keep for its whole life only
+// for the rare line it logs).
+func (t *run) attrs(args ...any) []any {
+	return append([]any{keySessionID, t.in.SessionID, keyTurnID, t.in.TurnID}, args...)
+}
+
 // run is the state of one Run call.
 type run struct {
 	r    *Runner
 	in   Input
 	sink Sink
-	log  *slog.Logger
 
 	prov     provider.Provider
 	provName string
@@ -66,13 +73,13 @@ type run struct {
 // ends, including promptly after ctx is cancelled (StopInterrupted); what
 // was committed before stays committed.
 func (r *Runner) Run(ctx context.Context, in Input, sink Sink) (res Result) {
-	t := &run{r: r, in: in, sink: sink, log: r.log.With(keySessionID, in.SessionID, keyTurnID, in.TurnID)}
+	t := &run{r: r, in: in, sink: sink}
 	defer func() {
 		if v := recover(); v != nil {
 			pe := &PanicError{Value: v, Stack: debug.Stack()}
 			// Logged here because the stack exists nowhere else; the
 			// error the session reports carries only the message.
-			t.log.Error("turn panicked", "panic", fmt.Sprint(v), "stack", string(pe.Stack))
+			t.r.log.Error("turn panicked", t.attrs("panic", fmt.Sprint(v), "stack", string(pe.Stack))...)
 			res = t.fail(pe)
 		}
 	}()
@@ -394,8 +401,8 @@ func (t *run) gate(ctx context.Context, u agent.Block) (tool.Tool, string) {
 // tool_finished events.
 func (t *run) execute(ctx context.Context, tl tool.Tool, u agent.Block) (content string, isError bool) {
 	t.runtime(agent.RuntimeEvent{Type: agent.RuntimeToolStarted, ToolUseID: u.ID, Name: u.Name, Input: u.Input})
-	if t.log.Enabled(ctx, slog.LevelDebug) {
-		t.log.Debug("tool started", keyToolName, u.Name, keyToolUseID, u.ID)
+	if t.r.log.Enabled(ctx, slog.LevelDebug) {
+		t.r.log.Debug("tool started", t.attrs(keyToolName, u.Name, keyToolUseID, u.ID)...)
 	}
 	out, err := t.invoke(ctx, tl, u)
 	var pe *PanicError
@@ -433,8 +440,8 @@ func (t *run) invoke(ctx context.Context, tl tool.Tool, u agent.Block) (out stri
 	defer func() {
 		if v := recover(); v != nil {
 			pe := &PanicError{Tool: u.Name, Value: v, Stack: debug.Stack()}
-			t.log.Error("tool panicked", keyToolName, u.Name, keyToolUseID, u.ID,
-				"panic", fmt.Sprint(v), "stack", string(pe.Stack))
+			t.r.log.Error("tool panicked", t.attrs(keyToolName, u.Name, keyToolUseID, u.ID,
+				"panic", fmt.Sprint(v), "stack", string(pe.Stack))...)
 			err = pe
 		}
 	}()
@@ -506,8 +513,8 @@ func (t *run) runtime(ev agent.RuntimeEvent) {
 func (t *run) finish(stop agent.StopReason) Result {
 	t.res.StopReason = stop
 	t.res.Sources = t.sources()
-	if t.log.Enabled(context.Background(), slog.LevelDebug) {
-		t.log.Debug("turn ended", keyStopReason, string(stop), keyCalls, t.calls)
+	if t.r.log.Enabled(context.Background(), slog.LevelDebug) {
+		t.r.log.Debug("turn ended", t.attrs(keyStopReason, string(stop), keyCalls, t.calls)...)
 	}
 	return t.res
 }

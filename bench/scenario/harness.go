@@ -103,8 +103,10 @@ type Harness struct {
 // HOME: the offline mock model, a low bcrypt cost and no cap on
 // registrations (registration is setup, not load), per-user caps on
 // running turns and open streams raised so that one bench user can hold
-// every stream, and no cap on connections per client address, since the
-// load comes from a few loopback addresses.
+// every stream (the connection cap too: the host caps streams at three
+// quarters of it, and a user's at a sixteenth of that), and no cap on
+// connections per client address, since the load comes from a few
+// loopback addresses.
 func DefaultServerEnv() map[string]string {
 	return map[string]string{
 		"SESHAT_DEFAULT_MODEL":        mockModel,
@@ -113,6 +115,7 @@ func DefaultServerEnv() map[string]string {
 		"SESHAT_MAX_TURNS_PER_USER":   "1000000",
 		"SESHAT_MAX_STREAMS_PER_USER": "1000000",
 		"SESHAT_MAX_STREAMS":          "16000000",
+		"SESHAT_MAX_CONNS":            "1000000",
 		"SESHAT_MAX_CONNS_PER_IP":     "0",
 	}
 }

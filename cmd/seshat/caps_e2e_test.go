@@ -185,3 +185,26 @@ func TestPerFieldCaps(t *testing.T) {
 	s.get(t, "/api/v1/sessions/"+sess.ID, tok).JSON(t, &full)
 	require.Equal(t, system, full.SystemPrompt)
 }
+
+// TestDefaultUserStoredBytesIsEnforced sets the storage setting's
+// default_user_stored_bytes: a user with no stored_bytes limit of their
+// own is held to it, by uploads and by write_file alike; a limit of their
+// own wins.
+func TestDefaultUserStoredBytesIsEnforced(t *testing.T) {
+	s := startServer(t, "", nil)
+	admin := s.register(t, "admin@example.com", "password123").Token
+	u := s.register(t, "default-quota@example.com", "password123")
+	created[apitype.StorageSettings](t, s.call(t, "PATCH", "/api/v1/settings/storage", admin, apitype.StorageSettingsRequest{
+		Limits: &apitype.StorageLimitsRequest{DefaultUserStoredBytes: new(int64(10))}}), 200)
+
+	require.Equal(t, 201, s.upload(t, u.Token, "a.txt", "text/plain", []byte("12345678"), nil).Status)
+	requireQuotaError(t, s.upload(t, u.Token, "b.txt", "text/plain", []byte("12345"), nil), "user", "stored_bytes")
+	input, err := json.Marshal(map[string]string{"path": "c.txt", "content": "12345"})
+	require.NoError(t, err)
+	r := s.query(t, u.Token, apitype.QueryRequest{Prompt: "@tool write_file " + string(input), PermissionMode: "accept_all"})
+	require.True(t, r.ToolResults[0].IsError, "write_file is held to it too: %s", r.ToolResults[0].Content)
+	require.Contains(t, r.ToolResults[0].Content, "stored_bytes")
+
+	created[apitype.Quota](t, s.call(t, "PUT", "/api/v1/quotas/user/"+u.User.ID, admin, apitype.QuotaLimits{StoredBytes: 100}), 200)
+	require.Equal(t, 201, s.upload(t, u.Token, "b.txt", "text/plain", []byte("12345"), nil).Status, "the user's own limit wins")
+}

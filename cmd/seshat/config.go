@@ -38,6 +38,9 @@ type Config struct {
 	Addr string
 	// DataDir holds the store and secrets.json.
 	DataDir string
+	// BlobDir, if set, holds uploaded files' bytes instead of
+	// DataDir/blobs.
+	BlobDir string
 	// Debug enables debug logs and the localhost CORS allowlist.
 	Debug bool
 	// LogFormat is "text" or "json".
@@ -283,8 +286,11 @@ var settings = []setting{
 		usage: "scheduled jobs whose runs are one user's turns; one more is 429 too_many_jobs",
 		field: func(c *Config) any { return &c.MaxJobsPerUser }},
 	{key: "store", env: "SESHAT_STORE", secret: true,
-		usage: "the store's engine: unset or bolt (the embedded file in the data dir) or a postgres://USER:PASSWORD@HOST:PORT/DB URL (records in PostgreSQL, schema migrated at start; uploaded files' bytes stay in the data dir; servers sharing a database must share SESHAT_MASTER_KEY and SESHAT_JWT_SECRET)",
+		usage: "the store's engine: unset or bolt (the embedded file in the data dir) or a postgres://USER:PASSWORD@HOST:PORT/DB URL (records in PostgreSQL, schema migrated at start; uploaded files' bytes stay files, see SESHAT_BLOB_DIR; servers sharing a database must share SESHAT_MASTER_KEY and SESHAT_JWT_SECRET)",
 		field: func(c *Config) any { return &c.Store }},
+	{key: "blob_dir", env: "SESHAT_BLOB_DIR",
+		usage: "where uploaded files' bytes live (content-addressed files); unset means blobs/ in the data dir. Servers sharing a postgres:// SESHAT_STORE with data dirs of their own point it at one shared directory (a network file system with atomic rename)",
+		field: func(c *Config) any { return &c.BlobDir }},
 	{key: "cluster", env: "SESHAT_CLUSTER",
 		usage: "etcd://HOST:PORT[,HOST:PORT…] makes the server one node of a cluster: sessions are virtual actors placed on one node at a time, etcd lists the members; needs a postgres:// SESHAT_STORE shared by every node, and SESHAT_NODE_ADDR",
 		field: func(c *Config) any { return &c.Cluster }},

@@ -152,8 +152,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	store, err := persist.Open(persist.Config{
-		Dir: cfg.DataDir,
-		URL: cfg.Store,
+		Dir:     cfg.DataDir,
+		URL:     cfg.Store,
+		BlobDir: cfg.BlobDir,
 		// A second server on the same data dir must fail fast.
 		OpenTimeout: time.Second,
 		Logger:      log,

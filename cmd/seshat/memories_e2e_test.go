@@ -79,7 +79,7 @@ func TestMemoriesAPI(t *testing.T) {
 		next := created[apitype.MemoryList](t, srv.get(t, "/api/v1/memories?limit=1&cursor="+page.NextCursor, a), 200)
 		require.Equal(t, tea.Memory.ID, next.Data[0].ID)
 		requireAPIError(t, srv.get(t, "/api/v1/memories?status=maybe", a), 400, "invalid_request")
-		requireAPIError(t, srv.get(t, "/api/v1/memories?cursor=zz", a), 400, "invalid_request")
+		requireAPIError(t, srv.get(t, "/api/v1/memories?cursor=zz", a), 400, "invalid_cursor")
 	})
 
 	t.Run("another user's memories are not found", func(t *testing.T) {

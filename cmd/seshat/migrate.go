@@ -29,14 +29,15 @@ const migrateUsage = "seshat migrate --from bolt://DATA_DIR --to postgres://USER
 // to the same URL finds every record. The source must not be in use (the
 // data dir's lock says so) and the target must be empty unless -replace.
 // File blobs stay content-addressed files: they are checked where they
-// are, or copied to -data-dir when the PostgreSQL server is to use
-// another data dir. Progress goes to stderr, the summary to stdout.
+// are, or copied to -blob-dir (or -data-dir's blobs/) when the PostgreSQL
+// server is to keep them elsewhere. Progress goes to stderr, the summary to stdout.
 func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fset := flag.NewFlagSet("seshat migrate", flag.ContinueOnError)
 	fset.SetOutput(stderr)
 	from := fset.String("from", "", "the store to copy: bolt://DATA_DIR, the data dir of a stopped server on the embedded store")
 	to := fset.String("to", "", "the PostgreSQL database to copy into (postgres://…); if empty, SESHAT_STORE")
 	dataDir := fset.String("data-dir", "", "the data dir the server on PostgreSQL will use, where the file blobs and secrets.json are copied to; if empty, the source's own")
+	blobDir := fset.String("blob-dir", "", "the SESHAT_BLOB_DIR the server on PostgreSQL will use, where the file blobs are copied to; if empty, blobs/ in -data-dir")
 	replace := fset.Bool("replace", false, "empty the target first if it already holds records (without it such a target is refused)")
 	batch := fset.Int("batch", 5000, "rows sent to PostgreSQL in one COPY")
 	progress := fset.String("progress", "auto", "progress bars on stderr: auto (on a terminal), on, off")
@@ -75,6 +76,9 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	if *dataDir == "" {
 		*dataDir = srcDir
 	}
+	if *blobDir == "" {
+		*blobDir = persist.BlobDirOf(*dataDir)
+	}
 	bars := showBars(*progress, stderr)
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
@@ -100,7 +104,7 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 		return fmt.Errorf("migrate: %w", err)
 	}
 	bar := newMigrateBar(stderr, bars, "file blobs", blobBytes, true)
-	blobs, err := persist.CopyBlobs(ctx, src, *dataDir, bar.add)
+	blobs, err := persist.CopyBlobs(ctx, src, *blobDir, bar.add)
 	bar.done()
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
@@ -124,7 +128,7 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	// The target as the server will open it: its own consistency check
 	// (indexes, counters, reference counts, every blob in place) and the
 	// audit chain.
-	dst, err := persist.Open(persist.Config{Dir: *dataDir, URL: *to, Logger: log})
+	dst, err := persist.Open(persist.Config{Dir: *dataDir, URL: *to, BlobDir: *blobDir, Logger: log})
 	if err != nil {
 		return fmt.Errorf("migrate: open the target: %w", err)
 	}
@@ -144,7 +148,11 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 		report.Rows, report.Buckets, report.Bytes, report.Sequences, report.SchemaVersion,
 		blobs.Blobs, blobs.Bytes, blobs.Copied, srcDir, redactStoreURL(*to))
 	fmt.Fprintf(stdout, "verified: every bucket's key count and bytes match, the store check passes, the audit chain verifies (%d entries)\n", audit.Entries)
-	fmt.Fprintf(stdout, "start the server with SESHAT_STORE set to that URL and SESHAT_DATA_DIR=%s; the corpora's lexical indexes are rebuilt there on first use if missing\n", *dataDir)
+	fmt.Fprintf(stdout, "start the server with SESHAT_STORE set to that URL and SESHAT_DATA_DIR=%s", *dataDir)
+	if *blobDir != persist.BlobDirOf(*dataDir) {
+		fmt.Fprintf(stdout, " SESHAT_BLOB_DIR=%s", *blobDir)
+	}
+	fmt.Fprintln(stdout, "; the corpora's lexical indexes are rebuilt there on first use if missing")
 	return nil
 }
 

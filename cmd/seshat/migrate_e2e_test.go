@@ -96,4 +96,22 @@ func TestMigrateToPostgres(t *testing.T) {
 	// The history goes on where it was.
 	r := pg.query(t, a, apitype.QueryRequest{Prompt: "a third turn", SessionID: q.SessionID})
 	require.Equal(t, q.SessionID, r.SessionID)
+	require.NoError(t, pg.Stop())
+
+	// Blobs into a shared blob dir (SESHAT_BLOB_DIR) apart from the data
+	// dir: a server with a data dir of its own reads the file from there.
+	shared := filepath.Join(t.TempDir(), "shared-blobs")
+	out, _, err = migrateCmd(t, "--from", "bolt://"+dir, "--to", store, "--data-dir", target, "--blob-dir", shared, "--replace")
+	require.NoError(t, err)
+	require.Contains(t, out, "SESHAT_BLOB_DIR="+shared)
+	nodeDir := t.TempDir()
+	secrets, err := os.ReadFile(filepath.Join(target, "secrets.json"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(nodeDir, "secrets.json"), secrets, 0o600))
+	node := startServer(t, nodeDir, map[string]string{"SESHAT_STORE": store, "SESHAT_BLOB_DIR": shared})
+	resp = node.get(t, "/api/v1/files/"+file.ID+"/content", key.Key)
+	require.Equal(t, 200, resp.Status, "%s", resp.Body)
+	require.Equal(t, falconText, string(resp.Body))
+	_, err = os.Stat(filepath.Join(node.DataDir, "blobs", file.SHA256[:2], file.SHA256))
+	require.ErrorIs(t, err, os.ErrNotExist, "the bytes are in the shared dir only")
 }

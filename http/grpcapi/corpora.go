@@ -283,9 +283,9 @@ const msgCorpusGone = "the corpus was deleted"
 // then live ones, until the client leaves (its subscription ends, nothing
 // else), the corpus goes (NotFound), the client falls behind (Aborted,
 // stream_dropped: watch again after the last id), a send waits past
-// StreamWriteTimeout, or the server shuts down (Unavailable). Events
-// after the cursor that are no longer kept are skipped, as REST's
-// resync says.
+// StreamWriteTimeout, or the server shuts down (Unavailable). When
+// events after the cursor are no longer kept, a resync message comes
+// first, as REST's runtime resync event.
 func (h corpusService) WatchCorpus(ctx context.Context, req *connect.Request[seshatv1.WatchCorpusRequest], out *connect.ServerStream[seshatv1.WatchCorpusResponse]) error {
 	p, err := caller(ctx)
 	if err != nil {
@@ -304,6 +304,12 @@ func (h corpusService) WatchCorpus(ctx context.Context, req *connect.Request[ses
 		setWriteDeadline(ctx, h.s.cfg.StreamWriteTimeout)
 		return out.Send(&seshatv1.WatchCorpusResponse{Id: ev.ID, FileId: fe.FileID, Status: fe.Status, Stage: fe.Stage,
 			ChunkCount: int32(fe.ChunkCount), LastError: ingestErrorOf(fe.LastError)})
+	}
+	if sub.Resync {
+		setWriteDeadline(ctx, h.s.cfg.StreamWriteTimeout)
+		if err := out.Send(&seshatv1.WatchCorpusResponse{Resync: true}); err != nil {
+			return err
+		}
 	}
 	for _, ev := range sub.Replay {
 		if err := send(ev); err != nil {

@@ -252,18 +252,75 @@ const (
 )
 
 // serveMessageStream answers 200 text/event-stream and writes the message
-// stream of st. As serveStream, the writer captures only st, m, the
-// connection's deadline setter and the base context's done channel, never
-// ctx.
+// stream of st (driveStream). As serveStream, the stream captures only st,
+// m and the server's logger, settings and base context, never ctx.
 func (s *Server) serveMessageStream(ctx *fasthttp.RequestCtx, st *host.Stream, m *anthropic.TurnStream) {
 	ctx.SetStatusCode(fasthttp.StatusOK)
 	ctx.SetContentType("text/event-stream; charset=utf-8")
 	ctx.Response.Header.Set("Cache-Control", "no-cache")
 	ctx.Response.Header.Set("X-Accel-Buffering", "no")
-	done := s.baseCtx.Done()
-	s.writeStream(ctx, "message stream writer", st.Close, func(w *sse.Writer) {
-		_ = writeMessageStream(done, w, st.Replay, st.C, m, messagePingInterval)
-	})
+	ms := &messageStream{m: m, replay: st.Replay}
+	s.driveStream(ctx, "message stream writer", st, ms.start, ms.write, ms.ping(messagePingInterval), ms.finish)
+}
+
+// messageStream frames a turn's events as an Anthropic message stream.
+// Only one goroutine at a time uses it.
+type messageStream struct {
+	m      *anthropic.TurnStream
+	replay []agent.Event
+	ended  bool
+}
+
+func (ms *messageStream) put(w *sse.Writer, evs []anthropic.StreamEvent) error {
+	for _, ev := range evs {
+		name, data := anthropic.Encode(ev)
+		if err := w.Unnumbered(name, data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// start writes message_start at once (which sends the headers), then the
+// replay.
+func (ms *messageStream) start(w *sse.Writer) (bool, error) {
+	if err := ms.put(w, ms.m.Conv.Start()); err != nil {
+		return false, err
+	}
+	for i := range ms.replay {
+		if _, err := ms.write(w, &ms.replay[i]); err != nil || ms.ended {
+			return ms.ended, errors.Join(err, w.Flush())
+		}
+	}
+	ms.replay = nil
+	return false, w.Flush()
+}
+
+func (ms *messageStream) write(w *sse.Writer, ev *agent.Event) (bool, error) {
+	evs, end := ms.m.Next(*ev)
+	ms.ended = end
+	return end, ms.put(w, evs)
+}
+
+func (ms *messageStream) ping(every time.Duration) sse.Idle {
+	return sse.Idle{Every: every, Write: func(w *sse.Writer) error { return ms.put(w, ms.m.Conv.Ping()) }}
+}
+
+// finish ends a stream the turn did not end with an error event: at
+// shutdown, or when the session dropped the subscriber that fell behind.
+func (ms *messageStream) finish(w *sse.Writer, err error) {
+	_ = ms.end(w, err)
+}
+
+func (ms *messageStream) end(w *sse.Writer, err error) error {
+	switch {
+	case errors.Is(err, sse.ErrShutdown):
+		return errors.Join(ms.put(w, ms.m.Conv.Error(anthropic.StatusOverloaded, msgMessageShuttingDown)), w.Flush())
+	case err != nil || ms.ended:
+		return err
+	}
+	// The session dropped the subscriber before the turn ended.
+	return errors.Join(ms.put(w, ms.m.Conv.Error(fasthttp.StatusInternalServerError, msgMessageStreamDropped)), w.Flush())
 }
 
 // writeMessageStream writes message_start at once (which sends the
@@ -274,44 +331,11 @@ func (s *Server) serveMessageStream(ctx *fasthttp.RequestCtx, st *host.Stream, m
 // server is shutting down), the stream ends with an error event instead,
 // never silently. It returns the write error if the client went away.
 func writeMessageStream(done <-chan struct{}, w *sse.Writer, replay []agent.Event, ch <-chan *agent.Event, m *anthropic.TurnStream, ping time.Duration) error {
-	write := func(evs []anthropic.StreamEvent) error {
-		for _, ev := range evs {
-			name, data := anthropic.Encode(ev)
-			if err := w.Unnumbered(name, data); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	ended := false
-	handle := func(ev agent.Event) error {
-		evs, end := m.Next(ev)
-		ended = end
-		return write(evs)
-	}
-	if err := write(m.Conv.Start()); err != nil {
+	ms := &messageStream{m: m, replay: replay}
+	if ended, err := ms.start(w); err != nil || ended {
 		return err
 	}
-	for _, ev := range replay {
-		if err := handle(ev); err != nil || ended {
-			return errors.Join(err, w.Flush())
-		}
-	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	err := sse.PumpUntil(done, w, ch, func(_ *sse.Writer, ev *agent.Event) (bool, error) {
-		err := handle(*ev)
-		return ended, err
-	}, sse.Idle{Every: ping, Write: func(*sse.Writer) error { return write(m.Conv.Ping()) }})
-	switch {
-	case errors.Is(err, sse.ErrShutdown):
-		return errors.Join(write(m.Conv.Error(anthropic.StatusOverloaded, msgMessageShuttingDown)), w.Flush())
-	case err != nil || ended:
-		return err
-	}
-	// The session dropped the subscriber before the turn ended.
-	return errors.Join(write(m.Conv.Error(fasthttp.StatusInternalServerError, msgMessageStreamDropped)), w.Flush())
+	return ms.end(w, sse.PumpUntil(done, w, ch, ms.write, ms.ping(ping)))
 }
 
 // countTokens answers POST /v1/messages/count_tokens with an estimate

@@ -320,6 +320,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		// A held stream or an idle keep-alive connection then holds no read
 		// or write buffer: they go back to fasthttp's pools between requests.
 		ReduceMemoryUsage: true,
+		// A stream that takes over its connection closes it itself when
+		// it ends, which may be long after the hijack handler returned
+		// (driveStream).
+		KeepHijackedConns: true,
 		CloseOnShutdown:   true,
 		Concurrency:       cfg.MaxConns,
 		MaxConnsPerIP:     cfg.MaxConnsPerIP,

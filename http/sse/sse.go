@@ -186,8 +186,13 @@ func (w *Writer) Flush() error {
 // one value; Pump coalesces the values already queued into one flush and
 // writes `: keepalive` after Keepalive of silence.
 func Pump[T any](done <-chan struct{}, w *Writer, ch <-chan T, write func(*Writer, T) error) error {
-	return PumpUntil(done, w, ch, func(w *Writer, v T) (bool, error) { return false, write(w, v) },
-		Idle{Every: w.cfg.Keepalive, Write: func(w *Writer) error { return w.Comment("keepalive") }})
+	return PumpUntil(done, w, ch, func(w *Writer, v T) (bool, error) { return false, write(w, v) }, KeepaliveIdle(w.cfg))
+}
+
+// KeepaliveIdle is the native streams' idle write: a `: keepalive`
+// comment after cfg's Keepalive of silence.
+func KeepaliveIdle(cfg Config) Idle {
+	return Idle{Every: cfg.withDefaults().Keepalive, Write: func(w *Writer) error { return w.Comment("keepalive") }}
 }
 
 // Idle is what a stream writes after Every of silence: a surface's own

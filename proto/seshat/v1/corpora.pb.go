@@ -2014,13 +2014,17 @@ func (x *WatchCorpusRequest) GetAfter() uint64 {
 
 // WatchCorpusResponse is one numbered change of a corpus file.
 type WatchCorpusResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	FileId        string                 `protobuf:"bytes,2,opt,name=file_id,json=fileId,proto3" json:"file_id,omitempty"`
-	Status        string                 `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
-	Stage         string                 `protobuf:"bytes,4,opt,name=stage,proto3" json:"stage,omitempty"`
-	ChunkCount    int32                  `protobuf:"varint,5,opt,name=chunk_count,json=chunkCount,proto3" json:"chunk_count,omitempty"`
-	LastError     *CorpusFileError       `protobuf:"bytes,6,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Id         uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	FileId     string                 `protobuf:"bytes,2,opt,name=file_id,json=fileId,proto3" json:"file_id,omitempty"`
+	Status     string                 `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	Stage      string                 `protobuf:"bytes,4,opt,name=stage,proto3" json:"stage,omitempty"`
+	ChunkCount int32                  `protobuf:"varint,5,opt,name=chunk_count,json=chunkCount,proto3" json:"chunk_count,omitempty"`
+	LastError  *CorpusFileError       `protobuf:"bytes,6,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// resync is set on a message of its own (id 0, no other field), first
+	// in the stream, when events after the cursor were no longer kept: the
+	// events that follow are the oldest kept (REST's runtime resync).
+	Resync        bool `protobuf:"varint,7,opt,name=resync,proto3" json:"resync,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2095,6 +2099,13 @@ func (x *WatchCorpusResponse) GetLastError() *CorpusFileError {
 		return x.LastError
 	}
 	return nil
+}
+
+func (x *WatchCorpusResponse) GetResync() bool {
+	if x != nil {
+		return x.Resync
+	}
+	return false
 }
 
 // SearchCorpusRequest is the body of POST /api/v1/corpora/{id}/search.
@@ -2572,7 +2583,7 @@ const file_seshat_v1_corpora_proto_rawDesc = "" +
 	"\x03job\x18\x01 \x01(\v2\x17.seshat.v1.IngestionJobR\x03job\":\n" +
 	"\x12WatchCorpusRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
-	"\x05after\x18\x02 \x01(\x04R\x05after\"\xc8\x01\n" +
+	"\x05after\x18\x02 \x01(\x04R\x05after\"\xe0\x01\n" +
 	"\x13WatchCorpusResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x17\n" +
 	"\afile_id\x18\x02 \x01(\tR\x06fileId\x12\x16\n" +
@@ -2581,7 +2592,8 @@ const file_seshat_v1_corpora_proto_rawDesc = "" +
 	"\vchunk_count\x18\x05 \x01(\x05R\n" +
 	"chunkCount\x129\n" +
 	"\n" +
-	"last_error\x18\x06 \x01(\v2\x1a.seshat.v1.CorpusFileErrorR\tlastError\"\xbd\x01\n" +
+	"last_error\x18\x06 \x01(\v2\x1a.seshat.v1.CorpusFileErrorR\tlastError\x12\x16\n" +
+	"\x06resync\x18\a \x01(\bR\x06resync\"\xbd\x01\n" +
 	"\x13SearchCorpusRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05query\x18\x02 \x01(\tR\x05query\x12&\n" +
