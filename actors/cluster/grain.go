@@ -45,6 +45,11 @@ func (g *grain) Receive(ctx actor.Context) {
 			ctx.Respond(mustEncode(reply{Err: toWire(fmt.Errorf("%w: %v", agent.ErrInvalid, err))}))
 			return
 		}
+		if !c.verify(g.n.cfg.Secret) {
+			g.n.log.Warn("refused a cluster call without a valid MAC", "session_id", g.id, "op", c.Op)
+			ctx.Respond(mustEncode(reply{Err: toWire(fmt.Errorf("%w: cluster call not authenticated", agent.ErrForbidden))}))
+			return
+		}
 		if r, ok := g.seen[c.ID]; ok && c.ID != "" {
 			ctx.Respond(r)
 			return

@@ -41,6 +41,9 @@ type Config struct {
 	// Addr is the host:port this node's cluster listener binds and the
 	// other nodes reach it on (required).
 	Addr string
+	// Secret authenticates the calls between nodes (required, at least 32
+	// bytes, the same on every node): the server's SESHAT_JWT_SECRET.
+	Secret []byte
 	// Name is the cluster's name: nodes of one name form one cluster. If
 	// empty, "seshat".
 	Name string
@@ -85,6 +88,9 @@ const etcdProbeTimeout = 5 * time.Second
 func Start(cfg Config) (n *Node, err error) {
 	if cfg.Host == nil || cfg.Store == nil {
 		return nil, errors.New("cluster: Host and Store are required")
+	}
+	if len(cfg.Secret) < 32 {
+		return nil, errors.New("cluster: Secret must be at least 32 bytes")
 	}
 	if len(cfg.Endpoints) == 0 {
 		return nil, errors.New("cluster: no etcd endpoint")
@@ -218,6 +224,9 @@ func (n *Node) ask(ctx context.Context, id string, c *call) (*reply, error) {
 	}
 	if c.ID == "" {
 		c.ID = newCallID()
+	}
+	if err := c.sign(n.cfg.Secret); err != nil {
+		return nil, err
 	}
 	msg, err := encode(c)
 	if err != nil {

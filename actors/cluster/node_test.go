@@ -12,11 +12,13 @@ import (
 	"context"
 	"net"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.etcd.io/etcd/server/v3/embed"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/seshat-host/seshat/actors/agent"
 	"github.com/seshat-host/seshat/actors/host"
@@ -69,7 +71,7 @@ func startNode(t *testing.T) (*Node, *persist.Store, string) {
 		defer cancel()
 		require.NoError(t, h.Close(ctx))
 	})
-	n, err := Start(Config{Host: h, Store: store, Endpoints: []string{startEtcd(t)}, Addr: freeAddr(t)})
+	n, err := Start(Config{Host: h, Store: store, Endpoints: []string{startEtcd(t)}, Addr: freeAddr(t), Secret: []byte(strings.Repeat("s", 32))})
 	require.NoError(t, err)
 	t.Cleanup(n.Leave)
 	u, err := store.CreateUser(t.Context(), persist.User{ID: agent.NewID(agent.PrefixUser), Email: "c@example.com", Name: "C"},
@@ -142,4 +144,15 @@ func TestRepeatedCallRunsOnce(t *testing.T) {
 	require.ErrorIs(t, err, agent.ErrNotFound)
 	_, err = n.GetSession(t.Context(), uid, "not-a-session")
 	require.ErrorIs(t, err, agent.ErrNotFound)
+
+	// A call that does not carry the cluster's MAC is refused: reaching
+	// the cluster listener is not enough to act as a user.
+	forged, err := encode(&call{ID: "forged", Op: opGet, UserID: uid})
+	require.NoError(t, err)
+	out2, err := n.c.Request(sess.ID, kindSession, forged)
+	require.NoError(t, err)
+	var r reply
+	require.NoError(t, decodeJSON(out2.(*wrapperspb.BytesValue).Value, &r))
+	require.ErrorIs(t, r.Err.err(), agent.ErrForbidden)
+	require.Nil(t, r.View)
 }

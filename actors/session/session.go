@@ -561,6 +561,12 @@ func (a *sessionActor) attach(n uint64, userID string) *Subscription {
 		if last < 2 {
 			last = 2
 		}
+		if lt.LastEventID == 0 && n >= last {
+			// A turn cut by a crash (or a node's death) has no known last
+			// event: a client that saw some of its events still gets the
+			// outcome, numbered after what it saw.
+			last = n + 2
+		}
 		var replay []agent.Event
 		if n < last {
 			resync := agent.Event{ID: last - 1, Kind: agent.KindRuntime, Runtime: &agent.RuntimeEvent{Type: agent.RuntimeResync, SessionID: a.id, TurnID: lt.TurnID}}

@@ -63,6 +63,9 @@ func validateCluster(cfg Config) []error {
 	if !strings.HasPrefix(cfg.Store, "postgres://") && !strings.HasPrefix(cfg.Store, "postgresql://") {
 		bad = append(bad, errors.New("SESHAT_CLUSTER needs SESHAT_STORE=postgres://…: the nodes share one PostgreSQL store (the embedded bolt file is one process's)"))
 	}
+	if cfg.JWTSecret == nil {
+		bad = append(bad, errors.New("SESHAT_CLUSTER needs SESHAT_JWT_SECRET, the same on every node: it signs the tokens every node accepts and the calls between nodes"))
+	}
 	if _, _, err := net.SplitHostPort(cfg.NodeAddr); err != nil {
 		bad = append(bad, fmt.Errorf("SESHAT_CLUSTER needs SESHAT_NODE_ADDR=HOST:PORT, the address other nodes reach this one on (got %q)", cfg.NodeAddr))
 	}
@@ -79,7 +82,7 @@ func runtimeFor(cfg Config, store *persist.Store, hst *host.Host, log *slog.Logg
 	if err != nil {
 		return nil, nil, err
 	}
-	node, err := cluster.Start(cluster.Config{Host: hst, Store: store, Endpoints: eps, Addr: cfg.NodeAddr, Logger: log})
+	node, err := cluster.Start(cluster.Config{Host: hst, Store: store, Endpoints: eps, Addr: cfg.NodeAddr, Secret: cfg.JWTSecret, Logger: log})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -27,6 +28,7 @@ func TestClusterNeedsPostgresAndNodeAddr(t *testing.T) {
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "SESHAT_CLUSTER needs SESHAT_STORE=postgres://")
 	require.Contains(t, err.Error(), "SESHAT_CLUSTER needs SESHAT_NODE_ADDR")
+	require.Contains(t, err.Error(), "SESHAT_CLUSTER needs SESHAT_JWT_SECRET")
 	_, err = tryStartServer(t, t.TempDir(), map[string]string{"SESHAT_CLUSTER": "http://127.0.0.1:1"})
 	require.ErrorContains(t, err, "want etcd://HOST:PORT")
 	_, err = tryStartServer(t, t.TempDir(), map[string]string{"SESHAT_NODE_ADDR": "127.0.0.1:7000"})
@@ -235,11 +237,16 @@ func TestClusterStreamsAcrossNodesAndFailover(t *testing.T) {
 	long := n1.stream(t, tok, apitype.QueryRequest{SessionID: sid, Prompt: "@tokens 100000\n@delay 1ms"})
 	// A few hundred events in, the turn's start (its running marker) is
 	// durable: a kill before that loses the turn as a whole.
-	long.Until(func(ev eventstream.Event) bool { return ev.Name == "" && eventID(t, ev) >= 300 })
+	seen := eventID(t, long.Until(func(ev eventstream.Event) bool { return ev.Name == "" && eventID(t, ev) >= 300 }))
 	owner.kill(t)
 	tail := long.Rest()
 	if len(tail) > 0 {
 		require.NotEqual(t, "done", tail[len(tail)-1].Name, "a turn cut by its node's death does not end with done")
+	}
+	for _, ev := range tail {
+		if ev.ID != "" {
+			seen = eventID(t, ev)
+		}
 	}
 
 	// A survivor brings the session back: the cut turn is interrupted and
@@ -259,6 +266,15 @@ func TestClusterStreamsAcrossNodesAndFailover(t *testing.T) {
 		require.NotEmpty(t, evs)
 		last = evs[len(evs)-1]
 		require.Equal(t, "interrupted", decodeDone(t, last).StopReason, "re-attached through %s: %s\n%s", n.name, last.Data, other.get(t, "/api/v1/sessions/"+sid, tok).Body)
+	}
+	// A client re-attaching with the last event id it saw gets the
+	// outcome, numbered after it.
+	evs := other.openStream(t, http.MethodGet, "/api/v1/sessions/"+sid+"/stream", tok, nil,
+		map[string]string{"Last-Event-ID": strconv.FormatUint(seen, 10)}).Rest()
+	require.NotEmpty(t, evs)
+	require.Equal(t, "interrupted", decodeDone(t, evs[len(evs)-1]).StopReason)
+	for _, ev := range evs {
+		require.Greater(t, eventID(t, ev), seen)
 	}
 	var sess apitype.Session
 	other.get(t, "/api/v1/sessions/"+sid, tok).JSON(t, &sess)
@@ -325,4 +341,12 @@ func TestClusterStreamsAcrossNodesAndFailover(t *testing.T) {
 		}
 	}
 	require.Equal(t, succeeded, ticks, "each succeeded run's turn is in history once")
+
+	// A node stopped with SIGTERM leaves the cluster and exits cleanly; the
+	// session keeps answering from the node left.
+	require.NoError(t, n1.cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, n1.cmd.Wait(), "a node leaves the cluster and stops cleanly")
+	require.True(t, n1.logged("stopped"))
+	r = other.query(t, tok, apitype.QueryRequest{SessionID: sid, Prompt: "after a node left"})
+	require.Equal(t, "echo: after a node left", r.Content)
 }

@@ -306,13 +306,16 @@ func newServer(cfg Config, store *persist.Store, log *slog.Logger) (*httpapi.Ser
 	// The memories family extracts with the session's model and reads
 	// sessions through the host, which in turn runs its extension.
 	var hst *host.Host
+	// rt is the runtime facade (the host, or the cluster node), made
+	// after the families that reach sessions through it.
+	var rt runtimeFacade
 	mem, err := memory.New(memory.Config{
 		Store: store,
 		// Extraction's model calls count against the user's quotas, as
 		// the turn's do.
 		Providers: lateSelector(func() provider.Selector { return hst.ModelSelector() }),
 		Sessions: func(ctx context.Context, userID, sessionID string) (memory.Conversation, error) {
-			return sessionConversations(hst, cfg.DefaultModel)(ctx, userID, sessionID)
+			return sessionConversations(rt, cfg.DefaultModel)(ctx, userID, sessionID)
 		},
 		Workers:        cfg.MemoryWorkers,
 		ExtractTimeout: cfg.MemoryExtractTimeout,
@@ -341,7 +344,7 @@ func newServer(cfg Config, store *persist.Store, log *slog.Logger) (*httpapi.Ser
 	if err != nil {
 		return nil, nil, nil, nil, errors.Join(err, fam.Close(context.Background()))
 	}
-	pln, err := newPlans(store, &hst)
+	pln, err := newPlans(store, &rt)
 	if err != nil {
 		return nil, nil, nil, nil, errors.Join(err, fam.Close(context.Background()))
 	}
@@ -375,7 +378,8 @@ func newServer(cfg Config, store *persist.Store, log *slog.Logger) (*httpapi.Ser
 	if err != nil {
 		return nil, nil, nil, nil, errors.Join(err, fam.Close(context.Background()))
 	}
-	rt, node, err := runtimeFor(cfg, store, hst, log)
+	var node *cluster.Node
+	rt, node, err = runtimeFor(cfg, store, hst, log)
 	if err != nil {
 		return nil, nil, nil, nil, errors.Join(err, hst.Close(context.Background()), fam.Close(context.Background()))
 	}

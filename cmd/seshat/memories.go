@@ -71,7 +71,9 @@ func (f lateSelector) Select(ctx context.Context, userID, settingID, model strin
 
 // sessionConversations loads a session for extraction on demand: only
 // the session's own user extracts memories from it.
-func sessionConversations(hst *host.Host, defaultModel string) memory.Sessions {
+func sessionConversations(hst interface {
+	GetSession(ctx context.Context, userID, id string) (host.SessionView, error)
+}, defaultModel string) memory.Sessions {
 	return func(ctx context.Context, userID, sessionID string) (memory.Conversation, error) {
 		v, err := hst.GetSession(ctx, userID, sessionID)
 		if err != nil {

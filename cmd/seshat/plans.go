@@ -11,14 +11,14 @@ import (
 	"github.com/seshat-host/seshat/persist"
 )
 
-// newPlans returns the plans family; its execution turns start on the
-// host, made after it, through hst.
-func newPlans(store *persist.Store, hst **host.Host) (*plans.Service, error) {
+// newPlans returns the plans family; its execution turns start through
+// the runtime facade, made after it, through rt.
+func newPlans(store *persist.Store, rt *runtimeFacade) (*plans.Service, error) {
 	return plans.New(plans.Config{
 		Store:  store,
 		Access: tenancy.NewAccess(store),
 		Start: func(ctx context.Context, userID, sessionID, prompt, mode string, c agent.TurnContext) (string, error) {
-			t, err := (*hst).StartTurn(ctx, userID, host.TurnRequest{
+			t, err := (*rt).StartTurn(ctx, userID, host.TurnRequest{
 				SessionID: sessionID, Prompt: prompt,
 				Options: turn.Options{PermissionMode: mode, Context: c},
 			})
