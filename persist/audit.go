@@ -90,10 +90,36 @@ func (e AuditEntry) hash() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return chainHash(data), nil
+}
+
+// chainHash is the chain hash of an entry's encoding with Hash empty.
+func chainHash(data []byte) string {
 	h := sha256.New()
 	h.Write([]byte(auditHashDomain))
 	h.Write(data)
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// chain sets e.Hash and returns the entry's stored encoding, encoding it
+// once: Hash is the last field, so the encoding the hash covers (Hash
+// empty) ends with `""}`, and the stored one is the same with the hash
+// between the quotes.
+func (e *AuditEntry) chain() ([]byte, error) {
+	e.Hash = ""
+	data, err := json.Marshal(e)
+	if err != nil {
+		return nil, err
+	}
+	e.Hash = chainHash(data)
+	const tail = `""}`
+	if !bytes.HasSuffix(data, []byte(tail)) {
+		return json.Marshal(e)
+	}
+	out := make([]byte, 0, len(data)+len(e.Hash))
+	out = append(out, data[:len(data)-len(tail)+1]...)
+	out = append(out, e.Hash...)
+	return append(out, `"}`...), nil
 }
 
 // auditMark is the head or the anchor of the chain.
@@ -149,13 +175,14 @@ func (tx *Tx) appendAudit(e AuditEntry) (AuditEntry, error) {
 		e.At = head.At
 	}
 	e.PrevHash = head.Hash
-	if e.Hash, err = e.hash(); err != nil {
-		return e, err
+	data, err := e.chain()
+	if err != nil {
+		return e, fmt.Errorf("persist: encode audit entry: %w", err)
 	}
 	seq := u64(e.Seq)
 	audit := tx.bucket(bucketAudit)
 	audit.SetFillPercent(appendFillPercent)
-	if err := putJSON(audit, seq, e); err != nil {
+	if err := audit.Put(seq, data); err != nil {
 		return e, err
 	}
 	for _, ix := range auditIndexes(e) {
