@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // The audit log: an append-only, hash-chained list of entries. Buckets
@@ -106,6 +108,7 @@ func chainHash(data []byte) string {
 // empty) ends with `""}`, and the stored one is the same with the hash
 // between the quotes.
 func (e *AuditEntry) chain() ([]byte, error) {
+	e.validUTF8()
 	e.Hash = ""
 	data, err := json.Marshal(e)
 	if err != nil {
@@ -120,6 +123,30 @@ func (e *AuditEntry) chain() ([]byte, error) {
 	out = append(out, data[:len(data)-len(tail)+1]...)
 	out = append(out, e.Hash...)
 	return append(out, `"}`...), nil
+}
+
+// validUTF8 replaces invalid UTF-8 in the entry's text with U+FFFD, as
+// encoding/json would when writing it: the entry hashed is then the entry
+// read back, and VerifyAudit's re-encoding gives the same bytes.
+func (e *AuditEntry) validUTF8() {
+	for _, f := range []*string{&e.ID, &e.ActorID, &e.ActorType, &e.Action, &e.ResourceType, &e.ResourceID,
+		&e.WorkspaceID, &e.OrganizationID, &e.RequestID, &e.IP, &e.Outcome, &e.PrevHash} {
+		if !utf8.ValidString(*f) {
+			*f = strings.ToValidUTF8(*f, "\uFFFD")
+		}
+	}
+	for k, v := range e.Details {
+		if utf8.ValidString(k) && utf8.ValidString(v) {
+			continue
+		}
+		// A copy: the caller's map is not the writer's to change.
+		d := make(map[string]string, len(e.Details))
+		for k, v := range e.Details {
+			d[strings.ToValidUTF8(k, "\uFFFD")] = strings.ToValidUTF8(v, "\uFFFD")
+		}
+		e.Details = d
+		break
+	}
 }
 
 // auditMark is the head or the anchor of the chain.

@@ -213,3 +213,19 @@ func TestAuditEntryStoredAsEncoded(t *testing.T) {
 	require.True(t, v.OK)
 	require.Equal(t, len(details), v.Entries)
 }
+
+// Text that is not valid UTF-8 (a path or a header a client sent) is
+// stored as encoding/json writes it, and the chain still verifies.
+func TestAuditEntryWithInvalidUTF8Verifies(t *testing.T) {
+	s := persisttest.Open(t)
+	details := map[string]string{"path": "a\xffb", "bad\xfekey": "v"}
+	appendAudit(t, s, persist.AuditEntry{ActorID: "usr_a", ActorType: persist.ActorUser, Action: "POST /x\xc3",
+		ResourceID: "sess_1", Outcome: persist.OutcomeSuccess, Details: details, IP: "127.0.0.1"})
+	appendAudit(t, s, persist.AuditEntry{ActorID: "usr_a", ActorType: persist.ActorUser, Action: "GET /y",
+		Outcome: persist.OutcomeSuccess, IP: "127.0.0.1"})
+	require.Equal(t, "a\xffb", details["path"], "the caller's details are left as they were")
+	v, err := s.VerifyAudit()
+	require.NoError(t, err)
+	require.True(t, v.OK, "%+v", v.Broken)
+	require.Equal(t, 2, v.Entries)
+}
