@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // The audit log: an append-only, hash-chained list of entries. Buckets
@@ -90,10 +92,61 @@ func (e AuditEntry) hash() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return chainHash(data), nil
+}
+
+// chainHash is the chain hash of an entry's encoding with Hash empty.
+func chainHash(data []byte) string {
 	h := sha256.New()
 	h.Write([]byte(auditHashDomain))
 	h.Write(data)
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// chain sets e.Hash and returns the entry's stored encoding, encoding it
+// once: Hash is the last field, so the encoding the hash covers (Hash
+// empty) ends with `""}`, and the stored one is the same with the hash
+// between the quotes.
+func (e *AuditEntry) chain() ([]byte, error) {
+	e.validUTF8()
+	e.Hash = ""
+	data, err := json.Marshal(e)
+	if err != nil {
+		return nil, err
+	}
+	e.Hash = chainHash(data)
+	const tail = `""}`
+	if !bytes.HasSuffix(data, []byte(tail)) {
+		return json.Marshal(e)
+	}
+	out := make([]byte, 0, len(data)+len(e.Hash))
+	out = append(out, data[:len(data)-len(tail)+1]...)
+	out = append(out, e.Hash...)
+	return append(out, `"}`...), nil
+}
+
+// validUTF8 replaces invalid UTF-8 in the entry's text with U+FFFD, as
+// encoding/json would when writing it: the entry hashed is then the entry
+// read back, and VerifyAudit's re-encoding gives the same bytes.
+func (e *AuditEntry) validUTF8() {
+	for _, f := range []*string{&e.ID, &e.ActorID, &e.ActorType, &e.Action, &e.ResourceType, &e.ResourceID,
+		&e.WorkspaceID, &e.OrganizationID, &e.RequestID, &e.IP, &e.Outcome, &e.PrevHash} {
+		if !utf8.ValidString(*f) {
+			*f = strings.ToValidUTF8(*f, "\uFFFD")
+		}
+	}
+	for k, v := range e.Details {
+		if utf8.ValidString(k) && utf8.ValidString(v) {
+			continue
+		}
+		// A copy: the caller's map is not the writer's to change.
+		d := make(map[string]string, len(e.Details))
+		for k, v := range e.Details {
+			d[strings.ToValidUTF8(k, "\uFFFD")] = strings.ToValidUTF8(v, "\uFFFD")
+		}
+		e.Details = d
+		break
+	}
 }
 
 // auditMark is the head or the anchor of the chain.
@@ -149,13 +202,14 @@ func (tx *Tx) appendAudit(e AuditEntry) (AuditEntry, error) {
 		e.At = head.At
 	}
 	e.PrevHash = head.Hash
-	if e.Hash, err = e.hash(); err != nil {
-		return e, err
+	data, err := e.chain()
+	if err != nil {
+		return e, fmt.Errorf("persist: encode audit entry: %w", err)
 	}
 	seq := u64(e.Seq)
 	audit := tx.bucket(bucketAudit)
 	audit.SetFillPercent(appendFillPercent)
-	if err := putJSON(audit, seq, e); err != nil {
+	if err := audit.Put(seq, data); err != nil {
 		return e, err
 	}
 	for _, ix := range auditIndexes(e) {

@@ -3,6 +3,7 @@ package persist_test
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"sync"
@@ -170,4 +171,61 @@ func BenchmarkAppendAudit(b *testing.B) {
 			})
 		})
 	}
+}
+
+// TestAuditEntryStoredAsEncoded: an entry is stored exactly as
+// encoding/json encodes it, hash included, whatever its details hold, and
+// the chain verifies.
+func TestAuditEntryStoredAsEncoded(t *testing.T) {
+	s := persisttest.Open(t)
+	details := []map[string]string{
+		nil,
+		{},
+		{"status": "200", "tool": `<b>&"quoted"</b>`, "unicode": "日本 é \u2028"},
+		{"hash": `""}`, "z": "}"},
+	}
+	var appended []persist.AuditEntry
+	for i, d := range details {
+		e := persist.AuditEntry{ActorID: "usr_a", ActorType: persist.ActorUser, Action: "POST /x",
+			ResourceID: fmt.Sprintf("sess_%d", i), Outcome: persist.OutcomeSuccess, Details: d, IP: "127.0.0.1"}
+		appendAudit(t, s, e)
+		appended = append(appended, e)
+	}
+	n := 0
+	require.NoError(t, s.RawView(func(tx persist.RawTx) error {
+		return tx.Bucket([]byte("audit")).ForEach(func(_, v []byte) error {
+			var stored persist.AuditEntry
+			require.NoError(t, json.Unmarshal(v, &stored))
+			require.NotEmpty(t, stored.Hash)
+			// The entry as appended, with what the store assigned.
+			e := appended[n]
+			e.ID, e.Seq, e.At, e.PrevHash, e.Hash = stored.ID, stored.Seq, stored.At, stored.PrevHash, stored.Hash
+			want, err := json.Marshal(e)
+			require.NoError(t, err)
+			require.Equal(t, string(want), string(v))
+			n++
+			return nil
+		})
+	}))
+	require.Equal(t, len(details), n)
+	v, err := s.VerifyAudit()
+	require.NoError(t, err)
+	require.True(t, v.OK)
+	require.Equal(t, len(details), v.Entries)
+}
+
+// Text that is not valid UTF-8 (a path or a header a client sent) is
+// stored as encoding/json writes it, and the chain still verifies.
+func TestAuditEntryWithInvalidUTF8Verifies(t *testing.T) {
+	s := persisttest.Open(t)
+	details := map[string]string{"path": "a\xffb", "bad\xfekey": "v"}
+	appendAudit(t, s, persist.AuditEntry{ActorID: "usr_a", ActorType: persist.ActorUser, Action: "POST /x\xc3",
+		ResourceID: "sess_1", Outcome: persist.OutcomeSuccess, Details: details, IP: "127.0.0.1"})
+	appendAudit(t, s, persist.AuditEntry{ActorID: "usr_a", ActorType: persist.ActorUser, Action: "GET /y",
+		Outcome: persist.OutcomeSuccess, IP: "127.0.0.1"})
+	require.Equal(t, "a\xffb", details["path"], "the caller's details are left as they were")
+	v, err := s.VerifyAudit()
+	require.NoError(t, err)
+	require.True(t, v.OK, "%+v", v.Broken)
+	require.Equal(t, 2, v.Entries)
 }

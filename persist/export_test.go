@@ -224,3 +224,10 @@ func (s *Store) ForgetBlob(sha string) error {
 		DELETE FROM blob_chunks WHERE sha IN (SELECT sha FROM gone)`, sha)
 	return err
 }
+
+// SameCreation exposes the save's check that two encodings of a session
+// record have the same id, workspace, user and creation time.
+func SameCreation(a, b []byte) bool { return sameCreation(a, b) }
+
+// MergeTerms exposes the merge of new terms into a reverse record.
+func MergeTerms(old []byte, terms []string) ([]byte, []string) { return mergeTerms(old, terms) }

@@ -30,23 +30,46 @@ func isWordRune(r rune) bool {
 }
 
 // tokenize calls emit with each term of text, in order, repeats included.
+// ASCII is classified by byte; other runes by isWordRune.
 func tokenize(text string, emit func(string)) {
-	for len(text) > 0 {
-		start := strings.IndexFunc(text, isWordRune)
-		if start < 0 {
-			return
+	i := 0
+	for i < len(text) {
+		// Skip to the start of a word.
+		for i < len(text) {
+			if c := text[i]; c < utf8.RuneSelf {
+				if isASCIIWord(c) {
+					break
+				}
+				i++
+				continue
+			}
+			r, n := utf8.DecodeRuneInString(text[i:])
+			if isWordRune(r) {
+				break
+			}
+			i += n
 		}
-		text = text[start:]
-		end := strings.IndexFunc(text, func(r rune) bool { return !isWordRune(r) })
-		if end < 0 {
-			end = len(text)
+		start, runes := i, 0
+		for i < len(text) {
+			if c := text[i]; c < utf8.RuneSelf {
+				if !isASCIIWord(c) {
+					break
+				}
+				i++
+				runes++
+				continue
+			}
+			r, n := utf8.DecodeRuneInString(text[i:])
+			if !isWordRune(r) {
+				break
+			}
+			i += n
+			runes++
 		}
-		word := text[:end]
-		text = text[end:]
-		if utf8.RuneCountInString(word) < minTermRunes {
+		if runes < minTermRunes {
 			continue
 		}
-		term := strings.ToLower(word)
+		term := strings.ToLower(text[start:i]) // no copy if already lower-case ASCII
 		if len(term) > maxTermBytes {
 			cut := maxTermBytes
 			for cut > 0 && !utf8.RuneStart(term[cut]) {
@@ -56,6 +79,12 @@ func tokenize(text string, emit func(string)) {
 		}
 		emit(term)
 	}
+}
+
+// isASCIIWord reports whether an ASCII byte is a letter or a digit, as
+// isWordRune says of it.
+func isASCIIWord(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }
 
 // termSet returns the distinct terms of texts, sorted (so that inserts walk
@@ -125,13 +154,8 @@ func (tx *Tx) index(sess Session, texts ...string) error {
 		return nil
 	}
 	docs := tx.bucket(bucketIdxDocs)
-	old := docTerms(docs.Get([]byte(sess.ID)))
-	var added []string
-	for _, term := range terms {
-		if _, found := slices.BinarySearch(old, term); !found {
-			added = append(added, term)
-		}
-	}
+	// Merged before any write: the stored value is read in place.
+	rev, added := mergeTerms(docs.Get([]byte(sess.ID)), terms)
 	if len(added) == 0 {
 		return nil
 	}
@@ -150,9 +174,70 @@ func (tx *Tx) index(sess Session, texts ...string) error {
 			return err
 		}
 	}
-	all := append(old, added...)
-	slices.Sort(all)
-	return docs.Put([]byte(sess.ID), []byte(strings.Join(all, "\x00")))
+	return docs.Put([]byte(sess.ID), rev)
+}
+
+// mergeTerms merges sorted, distinct terms into a reverse record (sorted
+// terms joined by NUL) in one pass, without decoding it. It returns the
+// new record and the terms it did not hold yet (a prefix of terms' backing
+// array, in order); with none, the record is nil.
+func mergeTerms(old []byte, terms []string) (rev []byte, added []string) {
+	rest := old
+	size := len(old)
+	added = terms[:0]
+	for _, term := range terms {
+		for len(rest) > 0 {
+			cur, _, _ := bytes.Cut(rest, []byte{0})
+			if string(cur) > term {
+				break
+			}
+			rest = rest[min(len(cur)+1, len(rest)):]
+			if string(cur) == term {
+				term = ""
+				break
+			}
+		}
+		if term != "" {
+			added = append(added, term)
+			size += len(term) + 1
+		}
+	}
+	if len(added) == 0 {
+		return nil, nil
+	}
+	if len(old) == 0 {
+		size-- // no separator before the first term
+	}
+	rev = make([]byte, 0, size)
+	rest = old
+	for _, term := range added {
+		for len(rest) > 0 {
+			cur, _, _ := bytes.Cut(rest, []byte{0})
+			if string(cur) > term {
+				break
+			}
+			rev = appendTerm(rev, cur)
+			rest = rest[min(len(cur)+1, len(rest)):]
+		}
+		if len(rev) > 0 {
+			rev = append(rev, 0)
+		}
+		rev = append(rev, term...)
+	}
+	for len(rest) > 0 {
+		cur, _, _ := bytes.Cut(rest, []byte{0})
+		rev = appendTerm(rev, cur)
+		rest = rest[min(len(cur)+1, len(rest)):]
+	}
+	return rev, added
+}
+
+// appendTerm appends term to a reverse record.
+func appendTerm(rev, term []byte) []byte {
+	if len(rev) > 0 {
+		rev = append(rev, 0)
+	}
+	return append(rev, term...)
 }
 
 // unindex removes every posting of sess and its reverse record, and term

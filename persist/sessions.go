@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -121,17 +122,35 @@ func (s *Store) SaveSession(save SessionSave, done func(error)) {
 // Index terms are only ever added: a word that left the title stays
 // searchable until the session is deleted.
 func (tx *Tx) SaveSession(save SessionSave) error {
-	stored, err := tx.session(save.Session.ID)
-	if err != nil {
-		return err
+	sessions := tx.bucket(bucketSessions)
+	stored := sessions.Get([]byte(save.Session.ID))
+	if stored == nil {
+		return fmt.Errorf("persist: session %s: %w", save.Session.ID, ErrNotFound)
 	}
 	rec := save.Session
-	rec.WorkspaceID, rec.UserID, rec.CreatedAt = stored.WorkspaceID, stored.UserID, stored.CreatedAt
+	rec.CreatedAt = normTime(rec.CreatedAt)
 	if rec.UpdatedAt.IsZero() {
 		rec.UpdatedAt = now()
 	}
 	rec.UpdatedAt = normTime(rec.UpdatedAt)
-	if err := putJSON(tx.bucket(bucketSessions), []byte(rec.ID), rec); err != nil {
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("persist: encode session %s: %w", rec.ID, err)
+	}
+	if !sameCreation(stored, data) {
+		// The save names another workspace, user or creation time than
+		// the record (a caller that does not know them): keep the stored
+		// ones, which the indexes are keyed by.
+		var kept Session
+		if err := json.Unmarshal(stored, &kept); err != nil {
+			return fmt.Errorf("persist: decode session %s: %w", rec.ID, err)
+		}
+		rec.WorkspaceID, rec.UserID, rec.CreatedAt = kept.WorkspaceID, kept.UserID, kept.CreatedAt
+		if data, err = json.Marshal(rec); err != nil {
+			return fmt.Errorf("persist: encode session %s: %w", rec.ID, err)
+		}
+	}
+	if err := sessions.Put([]byte(rec.ID), data); err != nil {
 		return err
 	}
 	if snap := save.Snapshot; snap.Version != 0 || len(snap.Data) > 0 {
@@ -152,6 +171,40 @@ func (tx *Tx) SaveSession(save SessionSave) error {
 		}
 	}
 	return tx.index(rec, rec.Title, save.IndexText)
+}
+
+// sameCreation reports whether two encodings of a session record (both
+// from encoding/json of Session) hold the same id, workspace, user and
+// creation time, by comparing their bytes: the record starts with its id,
+// workspace and user, and its creation time follows the first
+// `,"created_at":` (a comma and an unescaped quote cannot occur inside a
+// string, and no nested object has that key). A save that carries the
+// values it loaded so finds them equal without decoding the record; any
+// other difference (an older encoding, another field order) answers false,
+// and the caller decodes.
+func sameCreation(a, b []byte) bool {
+	const title, created = `,"title":`, `,"created_at":"`
+	i := bytes.Index(a, []byte(title))
+	if i < 0 || len(b) < i+len(title) || !bytes.Equal(a[:i+len(title)], b[:i+len(title)]) {
+		return false
+	}
+	ta, tb := timeAfter(a, created), timeAfter(b, created)
+	return ta != nil && bytes.Equal(ta, tb)
+}
+
+// timeAfter returns the string value after the first key of v, up to its
+// closing quote, or nil.
+func timeAfter(v []byte, key string) []byte {
+	i := bytes.Index(v, []byte(key))
+	if i < 0 {
+		return nil
+	}
+	v = v[i+len(key):]
+	j := bytes.IndexByte(v, '"')
+	if j < 0 {
+		return nil
+	}
+	return v[:j]
 }
 
 // messageKey is the key of a session's message at index i.

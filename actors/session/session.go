@@ -850,11 +850,13 @@ func (a *sessionActor) save(done func(error)) {
 		}
 		msgs = append(msgs, b)
 	}
+	// The store indexes the record's title itself.
 	var idx strings.Builder
-	idx.WriteString(a.rec.Title)
 	for _, m := range a.snap.Messages[a.indexedUpTo:] {
 		if t := m.Text(); t != "" {
-			idx.WriteByte('\n')
+			if idx.Len() > 0 {
+				idx.WriteByte('\n')
+			}
 			idx.WriteString(t)
 		}
 	}

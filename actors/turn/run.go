@@ -342,8 +342,10 @@ func (t *run) runTool(ctx context.Context, u agent.Block) (content string, isErr
 	if tl == nil {
 		// A refused call still closes with tool_finished, so a client's
 		// tool card for it never stays open.
-		isError = true
-		t.runtime(agent.RuntimeEvent{Type: agent.RuntimeToolFinished, ToolUseID: u.ID, Name: u.Name, IsError: &isError, Output: &refusal})
+		// The event keeps its own flag: the result below must not write
+		// to what the event, encoded elsewhere, points at.
+		failed := true
+		t.runtime(agent.RuntimeEvent{Type: agent.RuntimeToolFinished, ToolUseID: u.ID, Name: u.Name, IsError: &failed, Output: &refusal})
 		return refusal, true
 	}
 	return t.execute(ctx, tl, u)
@@ -415,7 +417,9 @@ func (t *run) execute(ctx context.Context, tl tool.Tool, u agent.Block) (content
 	default:
 		content = out
 	}
-	t.runtime(agent.RuntimeEvent{Type: agent.RuntimeToolFinished, ToolUseID: u.ID, Name: u.Name, IsError: &isError, Output: &content})
+	// The event keeps its own copies: the return writes the results.
+	failed, output := isError, content
+	t.runtime(agent.RuntimeEvent{Type: agent.RuntimeToolFinished, ToolUseID: u.ID, Name: u.Name, IsError: &failed, Output: &output})
 	return content, isError
 }
 
