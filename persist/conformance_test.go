@@ -37,6 +37,7 @@ func TestConformance(t *testing.T) {
 		{"FileBlobRefcount", TestFileBlobRefcount},
 		{"FileLargeStreams", TestFileLargeStreams},
 		{"PutFileSameBytesConcurrently", TestPutFileSameBytesConcurrently},
+		{"ReadOfARemovedBlobFails", TestReadOfARemovedBlobFails},
 		{"PutFileTooLarge", TestPutFileTooLarge},
 		{"PutFileCancelled", TestPutFileCancelled},
 		{"BlobSweepAtOpen", TestBlobSweepAtOpen},

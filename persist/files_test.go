@@ -410,3 +410,29 @@ func TestPutFileSameBytesConcurrently(t *testing.T) {
 	noLeftovers(t, s)
 	require.NoError(t, s.Check())
 }
+
+// TestReadOfARemovedBlobFails deletes a file of several chunks while it
+// is read: on PostgreSQL the read fails instead of ending short; on
+// bbolt the open file still reads whole.
+func TestReadOfARemovedBlobFails(t *testing.T) {
+	s := persisttest.Open(t)
+	u := newUser(t, s)
+	content := bytes.Repeat([]byte{7}, 2*persist.PGChunkBytes)
+	f, err := s.PutFile(t.Context(), persist.File{WorkspaceID: u.DefaultWorkspaceID, Path: "big"}, bytes.NewReader(content), 0)
+	require.NoError(t, err)
+	r, _, err := s.OpenFileContent(f.ID)
+	require.NoError(t, err)
+	defer r.Close()
+	first := make([]byte, 10)
+	_, err = io.ReadFull(r, first)
+	require.NoError(t, err)
+	require.NoError(t, s.DeleteFile(t.Context(), f.ID))
+	rest, err := io.ReadAll(r)
+	if s.BoltDB() != nil {
+		require.NoError(t, err)
+		require.Len(t, rest, len(content)-10)
+		return
+	}
+	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	require.ErrorContains(t, err, "removed while it was read")
+}
