@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/seshat-host/seshat/actors/agent"
 	"github.com/seshat-host/seshat/compat/eventstream"
 	"github.com/seshat-host/seshat/http/apitype"
 )
@@ -212,6 +213,17 @@ func TestPermissionFlowOverHTTP(t *testing.T) {
 		pending = v.Pending[0]
 		return true
 	}, 10*time.Second, 10*time.Millisecond)
+	// A caller that kept no id finds the waiting session in the listing.
+	var listed apitype.SessionList
+	s.get(t, "/api/v1/sessions", tok).JSON(t, &listed)
+	waiting := 0
+	for _, l := range listed.Data {
+		if l.Status == agent.StatusWaiting {
+			waiting++
+			require.Equal(t, sessionID, l.ID)
+		}
+	}
+	require.Equal(t, 1, waiting, "%+v", listed.Data)
 	resp = s.do(t, request{Method: http.MethodPost, Path: path + pending.RequestID, Token: tok, Body: map[string]any{"decision": "deny", "remember": true}})
 	require.Equal(t, http.StatusOK, resp.Status, "%s", resp.Body)
 	res := <-out
