@@ -308,6 +308,9 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("-postgres: %w", err)
 		}
 		rep.Setup["postgres"] = "PostgreSQL " + v + " at " + redactURL(o.postgres) + " (" + strings.Join(o.pgNames, ", ") + " run on it too, a database per host)"
+		if slices.Contains(names, scenario.Cluster) {
+			rep.Setup["postgres"] += "; the cluster scenario's nodes share one database"
+		}
 	}
 	suite := &scenario.Suite{Harness: h, Config: o.cfg}
 	rep.Results = suite.Run(ctx, names)
