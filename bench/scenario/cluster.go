@@ -450,7 +450,6 @@ func (r *clusterRun) join(ctx context.Context, sessions []string) (report.Step, 
 		{Name: "time_to_listen", Value: float64(listening.Milliseconds()), Unit: "ms"},
 	}
 	if len(l.errors) > 0 {
-		st.Values = append(st.Values, report.Value{Name: "failure_classes", Value: float64(len(l.errors)), Unit: "classes"})
 		r.h.logf("cluster: turns failed while node %d joined: %v", n, l.errors)
 	}
 	return st, nil
