@@ -2,14 +2,11 @@ package persist
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 
 	"github.com/jackc/pgx/v5"
@@ -132,7 +129,7 @@ func walkBolt(btx *bolt.Tx, row func(kvRow) error, seq func(path string, n uint6
 // checks that every bucket holds as many keys and bytes as the source's,
 // and every sequence matches. src must not change meanwhile: the caller
 // holds it open, which keeps other processes out of its data dir, and
-// writes nothing to it. File blobs are not rows; see CopyBlobs.
+// writes nothing to it. File blobs go in tables of their own; see CopyBlobs.
 func CopyToPostgres(ctx context.Context, src *Store, dst Config, opts CopyOptions) (CopyReport, error) {
 	if src.db == nil {
 		return CopyReport{}, fmt.Errorf("persist: copy: the source store is not on bbolt: %w", ErrInvalid)
@@ -319,24 +316,33 @@ type BlobReport struct {
 	Copied int64
 }
 
-// BlobBytes sums the sizes of the blobs src's records reference.
+// BlobBytes sums the sizes of the blobs s's records reference; one that is
+// missing fails it.
 func (s *Store) BlobBytes() (int64, error) {
+	shas, err := s.referencedBlobs()
+	if err != nil {
+		return 0, err
+	}
+	sizes, err := s.blobs.sizes(shas)
+	if err != nil {
+		return 0, err
+	}
 	var n int64
-	err := s.eachBlob(func(sha string) error {
-		fi, err := os.Stat(s.blobPath(sha))
-		if err != nil {
-			return fmt.Errorf("persist: blob %s: %w", sha, err)
+	for _, sha := range shas {
+		size, ok := sizes[sha]
+		if !ok {
+			return 0, fmt.Errorf("persist: blob %s: %w", sha, fs.ErrNotExist)
 		}
-		n += fi.Size()
-		return nil
-	})
-	return n, err
+		n += size
+	}
+	return n, nil
 }
 
-// eachBlob calls fn with the SHA-256 of every blob the records reference.
-func (s *Store) eachBlob(fn func(sha string) error) error {
+// referencedBlobs returns the SHA-256 of every blob the records reference.
+func (s *Store) referencedBlobs() ([]string, error) {
 	var shas []string
 	err := s.View(func(tx *Tx) error {
+		shas = shas[:0]
 		return tx.bucket(bucketBlobRefs).ForEach(func(k, _ []byte) error {
 			if validSHA(string(k)) {
 				shas = append(shas, string(k))
@@ -344,139 +350,118 @@ func (s *Store) eachBlob(fn func(sha string) error) error {
 			return nil
 		})
 	})
-	if err != nil {
-		return err
-	}
-	for _, sha := range shas {
-		if err := fn(sha); err != nil {
-			return err
-		}
-	}
-	return nil
+	return shas, err
 }
 
-// BlobDirOf is where a store on data dir dir keeps file contents unless
-// Config.BlobDir says otherwise.
-func BlobDirOf(dir string) string { return filepath.Join(dir, blobDirName) }
-
-// CopyBlobs copies every blob src's records reference into the blob dir
-// dstBlobs (see BlobDirOf), checking each one's SHA-256 on the way;
-// progress, if set, receives the bytes as they are read. A blob already in
-// the target with the right size is checked and kept. With dstBlobs the
-// source's own blob dir, the blobs are only counted and checked: they are
-// in place.
-func CopyBlobs(ctx context.Context, src *Store, dstBlobs string, progress func(n int64)) (BlobReport, error) {
+// CopyBlobs copies every blob src's records reference, from the blob dir
+// of src, a store on bbolt, into the blob tables of the PostgreSQL
+// database dst names (URL and PostgresSchema; the tables are created if
+// missing), checking each one's SHA-256 on the way; progress, if set,
+// receives the bytes as they are read. A blob already in the target with
+// the right size is read back and checked instead of written again. Run
+// it before CopyToPostgres: until the records arrive the copied blobs are
+// unreferenced, and hosts on the target leave such blobs alone for
+// sharedBlobGrace.
+func CopyBlobs(ctx context.Context, src *Store, dst Config, progress func(n int64)) (BlobReport, error) {
 	var r BlobReport
-	same, err := sameDir(src.blobDir, dstBlobs)
+	dir, ok := src.blobs.(*dirBlobs)
+	if !ok || src.db == nil {
+		return r, fmt.Errorf("persist: copy blobs: the source store is not on bbolt: %w", ErrInvalid)
+	}
+	if dst.Dir == "" {
+		dst.Dir = src.cfg.Dir
+	}
+	dst, err := dst.withDefaults()
 	if err != nil {
 		return r, err
 	}
-	if !same {
-		if err := os.MkdirAll(filepath.Join(dstBlobs, blobTmpDirName), 0o700); err != nil {
-			return r, fmt.Errorf("persist: create the target blob dir: %w", err)
-		}
+	if !dst.postgres() {
+		return r, fmt.Errorf("persist: copy blobs: target %q is not a postgres:// URL: %w", redactURL(dst.URL), ErrInvalid)
 	}
-	err = src.eachBlob(func(sha string) error {
+	eng, err := openPostgres(dst)
+	if err != nil {
+		return r, err
+	}
+	defer eng.Close()
+	pg := newPGBlobs(eng.(*pgEngine), src.log)
+
+	shas, err := src.referencedBlobs()
+	if err != nil {
+		return r, err
+	}
+	have, err := pg.sizes(shas)
+	if err != nil {
+		return r, err
+	}
+	for _, sha := range shas {
 		if err := ctx.Err(); err != nil {
-			return err
+			return r, err
 		}
 		r.Blobs++
-		dst := filepath.Join(dstBlobs, sha[:2], sha)
-		if same {
-			dst = ""
-		} else if fi, err := os.Stat(dst); err == nil {
-			// Already there: check the bytes instead of writing them.
-			srcFI, err := os.Stat(src.blobPath(sha))
-			if err == nil && srcFI.Size() == fi.Size() {
-				n, err := hashFile(dst, sha, progress)
-				r.Bytes += n
-				return err
-			}
+		fi, err := os.Stat(dir.path(sha))
+		if err != nil {
+			return r, fmt.Errorf("persist: blob %s: %w", sha, err)
 		}
-		n, err := copyBlob(src.blobPath(sha), dst, sha, src.cfg.NoSync, progress)
-		r.Bytes += n
-		if err == nil && dst != "" {
-			r.Copied++
-		}
-		return err
-	})
-	return r, err
-}
-
-// sameDir reports whether a and b name the same directory.
-func sameDir(a, b string) (bool, error) {
-	fa, err := os.Stat(a)
-	if err != nil {
-		return false, fmt.Errorf("persist: blob dir: %w", err)
-	}
-	fb, err := os.Stat(b)
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("persist: target blob dir: %w", err)
-	}
-	return os.SameFile(fa, fb), nil
-}
-
-// hashFile reads name and fails unless its SHA-256 is sha.
-func hashFile(name, sha string, progress func(int64)) (int64, error) {
-	return copyBlob(name, "", sha, true, progress)
-}
-
-// copyBlob copies src to dst (through a temp file, renamed once synced)
-// checking the SHA-256, or with dst empty only checks src.
-func copyBlob(src, dst, sha string, noSync bool, progress func(int64)) (n int64, err error) {
-	in, err := os.Open(src)
-	if err != nil {
-		return 0, fmt.Errorf("persist: blob %s: %w", sha, err)
-	}
-	defer in.Close()
-	h := sha256.New()
-	w := io.Writer(h)
-	var out *os.File
-	if dst != "" {
-		if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
-			return 0, fmt.Errorf("persist: create blob dir: %w", err)
-		}
-		if out, err = os.CreateTemp(filepath.Join(filepath.Dir(filepath.Dir(dst)), blobTmpDirName), "copy-*"); err != nil {
-			return 0, fmt.Errorf("persist: create temp file: %w", err)
-		}
-		defer func() {
+		if n, ok := have[sha]; ok && n == fi.Size() {
+			// Already there: read it back, which checks its SHA-256.
+			n, err := checkBlob(pg, sha, n, progress)
+			r.Bytes += n
 			if err != nil {
-				_ = out.Close()
-				_ = os.Remove(out.Name())
+				return r, err
 			}
-		}()
-		w = io.MultiWriter(out, h)
+			continue
+		}
+		staged, err := copyBlob(ctx, dir.path(sha), pg, sha, progress)
+		if staged != nil {
+			r.Bytes += staged.size()
+		}
+		if err != nil {
+			return r, err
+		}
+		r.Copied++
 	}
-	n, err = io.Copy(w, progressReader{r: in, fn: progress})
+	return r, nil
+}
+
+// checkBlob reads the blob back from b, failing unless it holds size
+// bytes that hash to sha.
+func checkBlob(b blobBackend, sha string, size int64, progress func(int64)) (int64, error) {
+	rc, err := b.open(sha, size)
 	if err != nil {
-		return n, fmt.Errorf("persist: copy blob %s: %w", sha, err)
+		return 0, err
 	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != sha {
-		return n, fmt.Errorf("persist: blob %s holds bytes whose SHA-256 is %s", sha, got)
+	defer rc.Close()
+	n, err := io.Copy(io.Discard, progressReader{r: rc, fn: progress})
+	if err != nil {
+		return n, fmt.Errorf("persist: check blob %s: %w", sha, err)
 	}
-	if out == nil {
-		return n, nil
-	}
-	if !noSync {
-		if err = out.Sync(); err != nil {
-			return n, fmt.Errorf("persist: sync blob: %w", err)
-		}
-	}
-	if err = out.Close(); err != nil {
-		return n, fmt.Errorf("persist: close blob: %w", err)
-	}
-	if err = os.Rename(out.Name(), dst); err != nil {
-		return n, fmt.Errorf("persist: place blob: %w", err)
-	}
-	if !noSync {
-		if err = syncDir(filepath.Dir(dst)); err != nil {
-			return n, err
-		}
+	if n != size {
+		return n, fmt.Errorf("persist: blob %s holds %d bytes, not %d", sha, n, size)
 	}
 	return n, nil
+}
+
+// copyBlob streams the file src into b as the blob sha, refusing bytes
+// that do not hash to it, and returns what it staged (nil if nothing).
+func copyBlob(ctx context.Context, src string, b blobBackend, sha string, progress func(int64)) (stagedBlob, error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return nil, fmt.Errorf("persist: blob %s: %w", sha, err)
+	}
+	defer in.Close()
+	staged, err := b.stage(ctx, progressReader{r: in, fn: progress}, 0)
+	if err != nil {
+		return nil, fmt.Errorf("persist: copy blob %s: %w", sha, err)
+	}
+	if got := staged.sha(); got != sha {
+		staged.discard()
+		return staged, fmt.Errorf("persist: blob %s holds bytes whose SHA-256 is %s", sha, got)
+	}
+	if err := staged.place(); err != nil {
+		staged.discard()
+		return staged, fmt.Errorf("persist: copy blob %s: %w", sha, err)
+	}
+	return staged, nil
 }
 
 // progressReader reports the bytes read through it.

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -91,22 +90,18 @@ func TestCopyToPostgres(t *testing.T) {
 	require.Equal(t, persist.LatestSchema(), report.SchemaVersion)
 	require.Positive(t, report.Sequences)
 
-	// Blobs: into another data dir, checked, and only counted in place.
-	other := t.TempDir()
-	br, err := persist.CopyBlobs(t.Context(), src, persist.BlobDirOf(other), nil)
+	// Blobs: into the database's blob tables, checked; already there,
+	// read back and checked, not copied again.
+	br, err := persist.CopyBlobs(t.Context(), src, dst, nil)
 	require.NoError(t, err)
 	require.Equal(t, persist.BlobReport{Blobs: 3, Bytes: 3 * int64(len("file number 0")), Copied: 3}, br)
-	br, err = persist.CopyBlobs(t.Context(), src, persist.BlobDirOf(other), nil)
+	br, err = persist.CopyBlobs(t.Context(), src, dst, nil)
 	require.NoError(t, err)
 	require.Equal(t, persist.BlobReport{Blobs: 3, Bytes: 3 * int64(len("file number 0"))}, br, "already there: checked, not copied")
-	br, err = persist.CopyBlobs(t.Context(), src, persist.BlobDirOf(dir), nil)
-	require.NoError(t, err)
-	require.Equal(t, int64(0), br.Copied)
-	require.Equal(t, int64(3), br.Blobs)
 
-	// The same records, on PostgreSQL, in a data dir of their own with
-	// the blobs copied above.
-	dst.Dir, dst.BlobDir = t.TempDir(), persist.BlobDirOf(other)
+	// The same records, on PostgreSQL, in a data dir of their own: the
+	// bytes are in the database.
+	dst.Dir = t.TempDir()
 	pg, err := persist.Open(dst)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, pg.Close()) })
@@ -144,7 +139,7 @@ func TestCopyToPostgres(t *testing.T) {
 }
 
 // TestCopyBlobsRefusesDamagedBlob fails a copy whose source blob no longer
-// holds the bytes its name says.
+// holds the bytes its name says, and leaves nothing of it in the target.
 func TestCopyBlobsRefusesDamagedBlob(t *testing.T) {
 	dir := t.TempDir()
 	src := openAt(t, dir)
@@ -152,9 +147,16 @@ func TestCopyBlobsRefusesDamagedBlob(t *testing.T) {
 	f, err := src.PutFile(t.Context(), persist.File{WorkspaceID: u.DefaultWorkspaceID, Path: "a.txt"}, strings.NewReader("intact"), 0)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(src.BlobPath(f.SHA256), []byte("damaged"), 0o600))
-	other := t.TempDir()
-	_, err = persist.CopyBlobs(t.Context(), src, persist.BlobDirOf(other), nil)
+	dst := persisttest.PostgresConfig(t, persist.Config{Dir: t.TempDir(), NoSync: true})
+	_, err = persist.CopyBlobs(t.Context(), src, dst, nil)
 	require.ErrorContains(t, err, "holds bytes whose SHA-256 is")
-	_, err = os.Stat(filepath.Join(other, "blobs", f.SHA256[:2], f.SHA256))
-	require.ErrorIs(t, err, os.ErrNotExist)
+	pg, err := persist.Open(dst)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, pg.Close()) }()
+	has, err := pg.HasBlob(f.SHA256)
+	require.NoError(t, err)
+	require.False(t, has)
+	n, err := pg.BlobLeftovers()
+	require.NoError(t, err)
+	require.Zero(t, n)
 }

@@ -1011,6 +1011,7 @@ type Usage struct {
 // Usage counts the store's records and file bytes.
 func (s *Store) Usage() (Usage, error) {
 	var u Usage
+	var shas []string
 	err := s.View(func(tx *Tx) error {
 		u.Sessions = tx.bucket(bucketSessions).Stats().KeyN
 		u.Messages = tx.bucket(bucketMessages).Stats().KeyN
@@ -1018,29 +1019,29 @@ func (s *Store) Usage() (Usage, error) {
 		u.Chunks = tx.bucket(bucketCorpusChunkKeys).Stats().KeyN
 		u.Memories = tx.bucket(bucketMemories).Stats().KeyN
 		u.AuditEntries = tx.bucket(bucketAudit).Stats().KeyN
+		shas = shas[:0]
 		return tx.bucket(bucketBlobRefs).ForEach(func(k, v []byte) error {
-			if readU64(v) > 0 {
-				u.BlobBytes += s.blobSize(string(k))
+			if readU64(v) > 0 && validSHA(string(k)) {
+				shas = append(shas, string(k))
 			}
 			return nil
 		})
 	})
-	if err == nil && s.db != nil {
+	if err != nil {
+		return u, err
+	}
+	// After the transaction: the PostgreSQL backend asks the pool.
+	sizes, err := s.blobs.sizes(shas)
+	if err != nil {
+		return u, err
+	}
+	for _, n := range sizes {
+		u.BlobBytes += n
+	}
+	if s.db != nil {
 		if fi, serr := os.Stat(s.db.Path()); serr == nil {
 			u.DBBytes = fi.Size()
 		}
 	}
-	return u, err
-}
-
-// blobSize is the size of a blob on disk, 0 if it is missing.
-func (s *Store) blobSize(sha string) int64 {
-	if !validSHA(sha) {
-		return 0
-	}
-	fi, err := os.Stat(s.blobPath(sha))
-	if err != nil {
-		return 0
-	}
-	return fi.Size()
+	return u, nil
 }

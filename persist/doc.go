@@ -7,8 +7,8 @@
 // # Files on disk
 //
 //	Dir/seshat.db                the bbolt file (exclusively locked while open)
-//	Dir/blobs/<ab>/<sha256>      file contents, named by their hex SHA-256
-//	Dir/blobs/tmp/               uploads being written; emptied at Open
+//	Dir/blobs/<ab>/<sha256>      file contents, named by their hex SHA-256 (bbolt)
+//	Dir/blobs/tmp/               uploads being written; emptied at Open (bbolt)
 //
 // # Buckets
 //
@@ -108,9 +108,11 @@
 // it. The failed function then runs alone. So a write function may run
 // more than once and must be idempotent (see Store.Update).
 //
-// File bytes are written outside the writer: streamed to a temp file,
-// fsynced, and renamed into place (directory fsynced) before the commit
-// that references them. A blob is removed after the commit that drops its
+// File bytes are written outside the writer, by the blob backend
+// (blobs.go): on bbolt streamed to a temp file, fsynced, and renamed into
+// place (directory fsynced), on PostgreSQL streamed as chunks in a
+// transaction of their own (blobs_pg.go), before the commit that
+// references them. A blob is removed after the commit that drops its
 // last reference. Removal happens on the writer goroutine, and a put that
 // is about to reference a blob pins it, so the two never race.
 //
@@ -142,8 +144,9 @@
 // engine_pg.go: one kv table of (bucket, key, value), sequences per
 // bucket, paged cursors in bytea order, one SERIALIZABLE transaction per
 // group commit, rerun on serialization failures). The search index is the
-// store's own on both. File bytes stay in Dir/blobs on both engines: with
-// hosts sharing one database, Dir must be a shared directory.
+// store's own on both. File bytes are files in Dir/blobs on bbolt and
+// chunks in the database on PostgreSQL, so hosts sharing one database
+// share them with data dirs of their own.
 //
 // persist imports bbolt, pgx and the standard library only, nothing of ours.
 package persist

@@ -17,7 +17,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// pgEngine keeps the buckets in PostgreSQL, in two tables of one schema:
+// pgEngine keeps the buckets in PostgreSQL, in two tables of one schema
+// (which also holds the file blobs' tables, see pgBlobs):
 //
 //	kv            (bucket text, key bytea, value bytea, primary key (bucket, key))
 //	kv_sequences  (bucket text primary key, seq bigint)
@@ -89,7 +90,7 @@ func (e *pgEngine) createTables(ctx context.Context, schema string) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, pgSchemaLock); err != nil {
 			return err
 		}
-		for _, stmt := range []string{
+		for _, stmt := range append([]string{
 			`CREATE SCHEMA IF NOT EXISTS ` + pgx.Identifier{schema}.Sanitize(),
 			`CREATE TABLE IF NOT EXISTS ` + pgx.Identifier{schema, "kv"}.Sanitize() + ` (
 				bucket text COLLATE "C" NOT NULL,
@@ -99,7 +100,7 @@ func (e *pgEngine) createTables(ctx context.Context, schema string) error {
 			`CREATE TABLE IF NOT EXISTS ` + pgx.Identifier{schema, "kv_sequences"}.Sanitize() + ` (
 				bucket text COLLATE "C" PRIMARY KEY,
 				seq bigint NOT NULL)`,
-		} {
+		}, pgBlobTables(schema)...) {
 			if _, err := tx.Exec(ctx, stmt); err != nil {
 				return err
 			}

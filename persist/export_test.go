@@ -2,9 +2,13 @@ package persist
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"strconv"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -24,8 +28,60 @@ func (tx *Tx) BenchPut(k, v []byte) error {
 // per-write transactions.
 func (s *Store) BoltDB() *bolt.DB { return s.db }
 
-// BlobPath exposes where a blob lives.
-func (s *Store) BlobPath(sha string) string { return s.blobPath(sha) }
+// BlobPath exposes where a blob lives on bbolt.
+func (s *Store) BlobPath(sha string) string { return s.blobs.(*dirBlobs).path(sha) }
+
+// HasBlob reports whether the store's blob backend holds the blob.
+func (s *Store) HasBlob(sha string) (bool, error) {
+	sizes, err := s.blobs.sizes([]string{sha})
+	_, ok := sizes[sha]
+	return ok, err
+}
+
+// BlobLeftovers counts what puts under way left in the backend: temp
+// files on bbolt, staged chunks and chunks without their blob on
+// PostgreSQL.
+func (s *Store) BlobLeftovers() (int, error) {
+	switch b := s.blobs.(type) {
+	case *dirBlobs:
+		tmps, err := os.ReadDir(b.tmpDir)
+		return len(tmps), err
+	case *pgBlobs:
+		var n int
+		err := b.e.pool.QueryRow(b.e.ctx, `SELECT count(*) FROM blob_chunks c WHERE NOT EXISTS (SELECT 1 FROM blobs b WHERE b.sha = c.sha)`).Scan(&n)
+		return n, err
+	}
+	return 0, errors.New("unknown blob backend")
+}
+
+// BlobChunks counts a blob's chunks on PostgreSQL (-1 on bbolt).
+func (s *Store) BlobChunks(sha string) (int, error) {
+	b, ok := s.blobs.(*pgBlobs)
+	if !ok {
+		return -1, nil
+	}
+	var n int
+	err := b.e.pool.QueryRow(b.e.ctx, `SELECT count(*) FROM blob_chunks WHERE sha = $1`, sha).Scan(&n)
+	return n, err
+}
+
+// AgeBlobs makes every blob on PostgreSQL look placed d earlier, and
+// leased when leased is set, for sweep tests.
+func (s *Store) AgeBlobs(d time.Duration, leased bool) error {
+	b, ok := s.blobs.(*pgBlobs)
+	if !ok {
+		return nil
+	}
+	lease := any(nil)
+	if leased {
+		lease = "another-host"
+	}
+	_, err := b.e.pool.Exec(b.e.ctx, `UPDATE blobs SET placed = placed - $1 * interval '1 second', lease = $2`, d.Seconds(), lease)
+	return err
+}
+
+// PGChunkBytes is the PostgreSQL blob chunk size.
+const PGChunkBytes = pgChunkBytes
 
 // Tokenize exposes the search tokenizer.
 func Tokenize(text string) []string {
@@ -143,6 +199,30 @@ func (s *Store) Dump() (map[string]string, error) {
 		return walk(t.(*pgTx).root())
 	})
 	return out, err
+}
+
+// PlaceBlobForTest stores content as a blob no record references, as a
+// put that crashed before its record committed leaves it.
+func (s *Store) PlaceBlobForTest(content io.Reader) error {
+	st, err := s.blobs.stage(context.Background(), content, 0)
+	if err != nil {
+		return err
+	}
+	if err := st.place(); err != nil {
+		st.discard()
+		return err
+	}
+	st.placed()
+	return nil
+}
+
+// ForgetBlob deletes a blob from the PostgreSQL tables, as a store of an
+// earlier version, which kept the bytes in a blob dir, left it.
+func (s *Store) ForgetBlob(sha string) error {
+	b := s.blobs.(*pgBlobs)
+	_, err := b.e.pool.Exec(b.e.ctx, `WITH gone AS (DELETE FROM blobs WHERE sha = $1 RETURNING sha)
+		DELETE FROM blob_chunks WHERE sha IN (SELECT sha FROM gone)`, sha)
+	return err
 }
 
 // SameCreation exposes the save's check that two encodings of a session

@@ -4,17 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path"
-	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -104,14 +100,8 @@ func invisibleRune(r rune) bool {
 	return unicode.In(r, unicode.Cc, unicode.Cf, unicode.Co, unicode.Cs, unicode.Zl, unicode.Zp)
 }
 
-// blobPath is where the blob with that hex SHA-256 lives: sharded by its
-// first byte so that no directory holds more than 1/256 of the blobs.
-func (s *Store) blobPath(sha string) string {
-	return filepath.Join(s.blobDir, sha[:2], sha)
-}
-
 // validSHA reports whether sha is a lower-case hex SHA-256, the only names
-// the blob dir holds.
+// blobs have.
 func validSHA(sha string) bool {
 	if len(sha) != sha256.Size*2 {
 		return false
@@ -133,9 +123,9 @@ func validSHA(sha string) bool {
 // empty; an empty ContentType becomes application/octet-stream. The
 // workspace must exist (ErrNotFound).
 //
-// The bytes go to a content-addressed blob, written to a temporary file,
-// fsynced and renamed before the metadata commit refers to it, so a crash
-// never leaves a record without its bytes.
+// The bytes go to a content-addressed blob (see blobBackend), stored
+// before the metadata commit refers to it, so a crash never leaves a
+// record without its bytes.
 func (s *Store) PutFile(ctx context.Context, f File, content io.Reader, maxBytes int64) (File, error) {
 	clean, err := CleanPath(f.Path)
 	if err != nil {
@@ -158,16 +148,17 @@ func (s *Store) PutFile(ctx context.Context, f File, content io.Reader, maxBytes
 		return File{}, err
 	}
 
-	tmp, sha, size, err := s.writeTemp(ctx, content, maxBytes)
+	staged, err := s.blobs.stage(ctx, content, maxBytes)
 	if err != nil {
 		return File{}, err
 	}
-	f.SHA256, f.Size = sha, size
+	sha := staged.sha()
+	f.SHA256, f.Size = sha, staged.size()
 	// On failure the pin goes before the clean-up is queued, or the
 	// clean-up would find the blob pinned and keep it.
 	s.pin(sha)
-	if err := s.placeBlob(tmp, sha); err != nil {
-		_ = os.Remove(tmp)
+	if err := staged.place(); err != nil {
+		staged.discard()
 		s.unpin(sha)
 		s.collectBlob(sha)
 		return File{}, err
@@ -182,6 +173,7 @@ func (s *Store) PutFile(ctx context.Context, f File, content io.Reader, maxBytes
 		stored, err = tx.putFile(f)
 		return err
 	})
+	staged.placed()
 	s.unpin(sha)
 	if err != nil {
 		s.collectBlob(sha)
@@ -201,42 +193,6 @@ func (s *Store) checkOpen() error {
 	return nil
 }
 
-// writeTemp streams content into a temporary file in the blob dir,
-// hashing it on the way, and syncs it. On error nothing is left behind.
-func (s *Store) writeTemp(ctx context.Context, content io.Reader, maxBytes int64) (name, sha string, size int64, err error) {
-	tmp, err := os.CreateTemp(s.tmpDir, "put-*")
-	if err != nil {
-		return "", "", 0, fmt.Errorf("persist: create temp file: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	src := io.Reader(ctxReader{ctx: ctx, r: content})
-	if maxBytes > 0 {
-		src = io.LimitReader(src, maxBytes+1)
-	}
-	h := sha256.New()
-	size, err = io.Copy(io.MultiWriter(tmp, h), src)
-	if err != nil {
-		return "", "", 0, fmt.Errorf("persist: write file content: %w", err)
-	}
-	if maxBytes > 0 && size > maxBytes {
-		return "", "", 0, fmt.Errorf("persist: file larger than %d bytes: %w", maxBytes, ErrTooLarge)
-	}
-	if !s.cfg.NoSync {
-		if err = tmp.Sync(); err != nil {
-			return "", "", 0, fmt.Errorf("persist: sync file content: %w", err)
-		}
-	}
-	if err = tmp.Close(); err != nil {
-		return "", "", 0, fmt.Errorf("persist: close temp file: %w", err)
-	}
-	return tmp.Name(), hex.EncodeToString(h.Sum(nil)), size, nil
-}
-
 // ctxReader stops a copy once ctx ends, so that a cancelled upload does not
 // keep reading a large body.
 type ctxReader struct {
@@ -249,62 +205,6 @@ func (r ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return r.r.Read(p)
-}
-
-// placeBlob moves the temp file to the blob's place, or drops it if the
-// blob already exists (same name, same bytes). The caller holds a pin on
-// sha, so an existing blob cannot be removed under it.
-func (s *Store) placeBlob(tmp, sha string) error {
-	dst := s.blobPath(sha)
-	if _, err := os.Stat(dst); err == nil {
-		if s.db != nil {
-			return os.Remove(tmp)
-		}
-		// A blob dir other hosts may share: touched, so that their sweep
-		// leaves it until this put's record commits (see sharedBlobGrace).
-		now := time.Now()
-		switch err := os.Chtimes(dst, now, now); {
-		case err == nil:
-			return os.Remove(tmp)
-		case !errors.Is(err, fs.ErrNotExist):
-			return fmt.Errorf("persist: touch blob: %w", err)
-		}
-		// Removed meanwhile: this put places it again.
-	}
-	dir := filepath.Dir(dst)
-	created := false
-	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-		if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("persist: create blob dir: %w", err)
-		}
-		created = true
-	}
-	if err := os.Rename(tmp, dst); err != nil {
-		return fmt.Errorf("persist: place blob: %w", err)
-	}
-	if s.cfg.NoSync {
-		return nil
-	}
-	// The rename is durable only once its directory is synced, and a new
-	// shard directory only once the blob dir is.
-	if created {
-		if err := syncDir(s.blobDir); err != nil {
-			return err
-		}
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("persist: open dir for sync: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("persist: sync dir: %w", err)
-	}
-	return nil
 }
 
 // pin marks sha as about to be referenced: the writer does not remove a
@@ -367,82 +267,39 @@ func (tx *Tx) unreferencedBlobs() ([]string, error) {
 }
 
 // removeBlobs deletes blobs after the commit that dropped their last
-// reference. It runs on the writer goroutine, so no commit can add a
-// reference in between; a put that placed the blob again meanwhile holds a
-// pin, and pinMu makes the check and the removal atomic against it.
+// reference. It runs on the writer goroutine, so no commit of this store
+// can add a reference in between; a put that placed the blob again
+// meanwhile holds a pin, and pinMu makes the check and the removal atomic
+// against it.
 func (s *Store) removeBlobs(shas []string) {
 	if len(shas) == 0 {
 		return
 	}
 	s.pinMu.Lock()
 	defer s.pinMu.Unlock()
+	unpinned := shas[:0:0]
 	for _, sha := range shas {
-		if s.pins[sha] > 0 {
-			continue
-		}
-		if err := os.Remove(s.blobPath(sha)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			s.log.Warn("removing unreferenced blob failed", "sha256", sha, "err", err)
+		if s.pins[sha] == 0 {
+			unpinned = append(unpinned, sha)
 		}
 	}
+	s.blobs.remove(unpinned)
 }
 
-// sharedBlobGrace is how old a temp file or an unreferenced blob must be
-// before the sweep at Open removes it from a blob dir that other hosts may
-// share (the PostgreSQL engine): younger ones may be another host's upload
-// under way, written or placed but not yet committed.
-const sharedBlobGrace = time.Hour
-
-// sweepBlobs removes what an interrupted write left behind: temp files, and
-// blobs placed whose record never committed. Open runs it before the writer
-// starts. On bbolt the data dir's lock says no one else writes there; on
-// PostgreSQL only leftovers older than sharedBlobGrace go.
+// sweepBlobs removes what an interrupted write left behind (see
+// blobBackend.sweep). Open runs it before the writer starts.
 func (s *Store) sweepBlobs() error {
-	stale := func(dir string, e fs.DirEntry) bool {
-		if s.db != nil {
-			return true
-		}
-		fi, err := os.Lstat(filepath.Join(dir, e.Name()))
-		return err == nil && time.Since(fi.ModTime()) > sharedBlobGrace
-	}
-	tmps, err := os.ReadDir(s.tmpDir)
-	if err != nil {
-		return fmt.Errorf("persist: read temp dir: %w", err)
-	}
-	for _, e := range tmps {
-		if stale(s.tmpDir, e) {
-			_ = os.Remove(filepath.Join(s.tmpDir, e.Name()))
-		}
-	}
-	shards, err := os.ReadDir(s.blobDir)
-	if err != nil {
-		return fmt.Errorf("persist: read blob dir: %w", err)
-	}
-	removed := 0
-	err = s.eng.View(func(ktx kvTx) error {
-		refs := ktx.Bucket(bucketBlobRefs)
-		for _, shard := range shards {
-			if !shard.IsDir() || len(shard.Name()) != 2 {
-				continue
+	return s.blobs.sweep(func(shas []string) (map[string]bool, error) {
+		refs := make(map[string]bool, len(shas))
+		err := s.eng.View(func(ktx kvTx) error {
+			b := ktx.Bucket(bucketBlobRefs)
+			for _, sha := range shas {
+				refs[sha] = b.Get([]byte(sha)) != nil
 			}
-			dir := filepath.Join(s.blobDir, shard.Name())
-			blobs, err := os.ReadDir(dir)
-			if err != nil {
-				return fmt.Errorf("persist: read blob dir: %w", err)
-			}
-			for _, b := range blobs {
-				if validSHA(b.Name()) && refs.Get([]byte(b.Name())) == nil && stale(dir, b) {
-					if err := os.Remove(filepath.Join(dir, b.Name())); err == nil {
-						removed++
-					}
-				}
-			}
-		}
-		return nil
+			return nil
+		})
+		return refs, err
 	})
-	if removed > 0 {
-		s.log.Info("removed unreferenced blobs", "count", removed)
-	}
-	return err
 }
 
 // putFile stores f's record (content already placed) and adjusts blob
@@ -546,8 +403,9 @@ func (s *Store) ListFiles(workspaceID string) ([]File, error) {
 }
 
 // OpenFileContent returns a reader of the file's bytes and its record. The
-// caller must close the reader. The reader keeps working even if the file
-// is deleted or replaced meanwhile.
+// caller must close the reader. On bbolt the reader keeps working even if
+// the file is deleted or replaced meanwhile; on PostgreSQL it streams the
+// blob chunk by chunk, and a blob removed under it fails the read.
 func (s *Store) OpenFileContent(id string) (io.ReadCloser, File, error) {
 	// A concurrent replace or delete can remove the blob between reading
 	// the record and opening it; a fresh record names the current blob.
@@ -556,7 +414,7 @@ func (s *Store) OpenFileContent(id string) (io.ReadCloser, File, error) {
 		if err != nil {
 			return nil, File{}, err
 		}
-		r, err := os.Open(s.blobPath(f.SHA256))
+		r, err := s.blobs.open(f.SHA256, f.Size)
 		if err == nil {
 			return r, f, nil
 		}

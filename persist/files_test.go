@@ -1,14 +1,15 @@
 package persist_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -159,42 +160,60 @@ func TestFiles(t *testing.T) {
 	require.ErrorIs(t, s.DeleteFile(ctx, f.ID), persist.ErrNotFound)
 }
 
+// hasBlob reports whether s's blob backend holds the blob.
+func hasBlob(t *testing.T, s *persist.Store, sha string) bool {
+	t.Helper()
+	ok, err := s.HasBlob(sha)
+	require.NoError(t, err)
+	return ok
+}
+
+// noLeftovers fails t if a put left temp files or staged chunks behind.
+func noLeftovers(t *testing.T, s *persist.Store) {
+	t.Helper()
+	n, err := s.BlobLeftovers()
+	require.NoError(t, err)
+	require.Zero(t, n, "no leftover temp file or staged chunk")
+}
+
 func TestFileBlobRefcount(t *testing.T) {
-	dir := t.TempDir()
-	s := openAt(t, dir)
+	s := persisttest.Open(t)
 	ctx := t.Context()
 	u := newUser(t, s)
 	ws := u.DefaultWorkspaceID
-	blob := s.BlobPath(sha("shared bytes"))
+	blob := sha("shared bytes")
 
 	f1, err := s.PutFile(ctx, persist.File{WorkspaceID: ws, Path: "one"}, strings.NewReader("shared bytes"), 0)
 	require.NoError(t, err)
 	f2, err := s.PutFile(ctx, persist.File{WorkspaceID: ws, Path: "two"}, strings.NewReader("shared bytes"), 0)
 	require.NoError(t, err)
 	require.Equal(t, f1.SHA256, f2.SHA256)
-	require.FileExists(t, blob)
+	require.True(t, hasBlob(t, s, blob))
 	require.NoError(t, s.Check())
+	noLeftovers(t, s)
 
 	require.NoError(t, s.DeleteFile(ctx, f1.ID))
 	require.Equal(t, "shared bytes", readAll(t, s, f2.ID))
-	require.FileExists(t, blob)
+	require.True(t, hasBlob(t, s, blob))
 	require.NoError(t, s.Check())
 
 	// Replacing content drops the reference to the old blob.
 	_, err = s.PutFile(ctx, persist.File{WorkspaceID: ws, Path: "two"}, strings.NewReader("new bytes"), 0)
 	require.NoError(t, err)
-	require.NoFileExists(t, blob)
+	require.False(t, hasBlob(t, s, blob))
 	require.NoError(t, s.Check())
 
 	// Same content at the same path keeps the blob.
 	f3, err := s.PutFile(ctx, persist.File{WorkspaceID: ws, Path: "two"}, strings.NewReader("new bytes"), 0)
 	require.NoError(t, err)
-	require.FileExists(t, s.BlobPath(f3.SHA256))
+	require.True(t, hasBlob(t, s, f3.SHA256))
 	require.NoError(t, s.DeleteFile(ctx, f3.ID))
-	require.NoFileExists(t, s.BlobPath(f3.SHA256))
+	require.False(t, hasBlob(t, s, f3.SHA256))
 	require.NoError(t, s.Check())
+	noLeftovers(t, s)
 
-	// A reader opened before a delete still reads.
+	// A reader opened before a delete still reads (on PostgreSQL, a blob
+	// of one chunk comes whole with the open).
 	f4, err := s.PutFile(ctx, persist.File{WorkspaceID: ws, Path: "three"}, strings.NewReader("kept open"), 0)
 	require.NoError(t, err)
 	r, _, err := s.OpenFileContent(f4.ID)
@@ -204,21 +223,82 @@ func TestFileBlobRefcount(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, r.Close())
 	require.Equal(t, "kept open", string(b))
+	require.False(t, hasBlob(t, s, f4.SHA256))
+
+	// An empty file has a blob too.
+	empty, err := s.PutFile(ctx, persist.File{WorkspaceID: ws, Path: "empty"}, strings.NewReader(""), 0)
+	require.NoError(t, err)
+	require.Empty(t, readAll(t, s, empty.ID))
+	require.NoError(t, s.Check())
+}
+
+// TestFileLargeStreams puts, reads back, replaces and deletes files of
+// several chunks on PostgreSQL (and as many bytes on bbolt), their last
+// chunk short, read in small pieces.
+func TestFileLargeStreams(t *testing.T) {
+	s := persisttest.Open(t)
+	ctx := t.Context()
+	u := newUser(t, s)
+	ws := u.DefaultWorkspaceID
+	content := func(n int, seed byte) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(i*7) ^ seed
+		}
+		return b
+	}
+	big := content(2*persist.PGChunkBytes+1234, 1)
+	f, err := s.PutFile(ctx, persist.File{WorkspaceID: ws, Path: "big.bin"}, bytes.NewReader(big), int64(len(big)))
+	require.NoError(t, err)
+	require.Equal(t, int64(len(big)), f.Size)
+	chunks, err := s.BlobChunks(f.SHA256)
+	require.NoError(t, err)
+	if chunks >= 0 {
+		require.Equal(t, 3, chunks)
+	}
+	r, _, err := s.OpenFileContent(f.ID)
+	require.NoError(t, err)
+	var got bytes.Buffer
+	_, err = io.CopyBuffer(&got, struct{ io.Reader }{r}, make([]byte, 1000))
+	require.NoError(t, err)
+	require.NoError(t, r.Close())
+	require.True(t, bytes.Equal(big, got.Bytes()), "the bytes read back are the bytes put")
+
+	// Exactly one chunk, then one chunk and a byte.
+	for _, n := range []int{persist.PGChunkBytes, persist.PGChunkBytes + 1} {
+		b := content(n, byte(n))
+		f2, err := s.PutFile(ctx, persist.File{WorkspaceID: ws, Path: "big.bin"}, bytes.NewReader(b), 0)
+		require.NoError(t, err)
+		require.Equal(t, f.ID, f2.ID)
+		require.True(t, bytes.Equal(b, []byte(readAll(t, s, f.ID))))
+		require.False(t, hasBlob(t, s, f.SHA256), "the replaced blob went")
+		f = f2
+	}
+	require.NoError(t, s.Check())
+	require.NoError(t, s.DeleteFile(ctx, f.ID))
+	require.False(t, hasBlob(t, s, f.SHA256))
+	noLeftovers(t, s)
+	u2, err := s.Usage()
+	require.NoError(t, err)
+	require.Zero(t, u2.BlobBytes)
 }
 
 func TestPutFileTooLarge(t *testing.T) {
-	dir := t.TempDir()
-	s := openAt(t, dir)
+	s := persisttest.Open(t)
 	u := newUser(t, s)
 	_, err := s.PutFile(t.Context(), persist.File{WorkspaceID: u.DefaultWorkspaceID, Path: "big"},
 		strings.NewReader(strings.Repeat("x", 11)), 10)
 	require.ErrorIs(t, err, persist.ErrTooLarge)
-	tmp, err := os.ReadDir(filepath.Join(dir, "blobs", "tmp"))
-	require.NoError(t, err)
-	require.Empty(t, tmp, "no leftover temp file")
-	require.NoFileExists(t, s.BlobPath(sha(strings.Repeat("x", 11))))
+	noLeftovers(t, s)
+	require.False(t, hasBlob(t, s, sha(strings.Repeat("x", 11))))
 	_, err = s.FileByPath(u.DefaultWorkspaceID, "big")
 	require.ErrorIs(t, err, persist.ErrNotFound)
+
+	// Past the limit by chunks, not bytes.
+	_, err = s.PutFile(t.Context(), persist.File{WorkspaceID: u.DefaultWorkspaceID, Path: "big"},
+		bytes.NewReader(make([]byte, 3*persist.PGChunkBytes)), persist.PGChunkBytes+10)
+	require.ErrorIs(t, err, persist.ErrTooLarge)
+	noLeftovers(t, s)
 
 	// Exactly at the limit is fine.
 	f, err := s.PutFile(t.Context(), persist.File{WorkspaceID: u.DefaultWorkspaceID, Path: "big"},
@@ -229,16 +309,14 @@ func TestPutFileTooLarge(t *testing.T) {
 }
 
 func TestPutFileCancelled(t *testing.T) {
-	dir := t.TempDir()
-	s := openAt(t, dir)
+	s := persisttest.Open(t)
 	u := newUser(t, s)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	_, err := s.PutFile(ctx, persist.File{WorkspaceID: u.DefaultWorkspaceID, Path: "c"}, strings.NewReader("data"), 0)
 	require.ErrorIs(t, err, context.Canceled)
-	tmp, err := os.ReadDir(filepath.Join(dir, "blobs", "tmp"))
-	require.NoError(t, err)
-	require.Empty(t, tmp)
+	noLeftovers(t, s)
+	require.False(t, hasBlob(t, s, sha("data")))
 }
 
 func TestPutFileFailedCommitLeavesNoBlob(t *testing.T) {
@@ -247,5 +325,114 @@ func TestPutFileFailedCommitLeavesNoBlob(t *testing.T) {
 	require.ErrorIs(t, err, persist.ErrNotFound)
 	// The clean-up runs as a queued write; one more write waits for it.
 	require.NoError(t, s.Update(t.Context(), func(*persist.Tx) error { return nil }))
-	require.NoFileExists(t, s.BlobPath(sha("orphan")))
+	require.False(t, hasBlob(t, s, sha("orphan")))
+	noLeftovers(t, s)
+}
+
+// TestBlobSweepAtOpen reopens a store with a blob placed whose record
+// never committed: bbolt removes it at once (no one else writes its
+// dir); PostgreSQL, whose blobs other hosts share, only once it is older
+// than the grace period, and never a referenced one.
+func TestBlobSweepAtOpen(t *testing.T) {
+	cfg := persisttest.Config(t, persist.Config{})
+	s := reopen(t, cfg)
+	u := newUser(t, s)
+	kept, err := s.PutFile(t.Context(), persist.File{WorkspaceID: u.DefaultWorkspaceID, Path: "kept"}, strings.NewReader("kept"), 0)
+	require.NoError(t, err)
+	orphan := sha("orphan bytes")
+	require.NoError(t, s.PlaceBlobForTest(strings.NewReader("orphan bytes")))
+	require.True(t, hasBlob(t, s, orphan))
+	require.NoError(t, s.Close())
+
+	s = reopen(t, cfg)
+	postgres := cfg.URL != ""
+	require.Equal(t, postgres, hasBlob(t, s, orphan), "young: kept only where other hosts may be putting it")
+	require.NoError(t, s.Close())
+	if postgres {
+		s = reopen(t, cfg)
+		require.NoError(t, s.AgeBlobs(2*time.Hour, false))
+		require.NoError(t, s.Close())
+		s = reopen(t, cfg)
+		require.False(t, hasBlob(t, s, orphan), "old and unreferenced: swept")
+		require.NoError(t, s.Close())
+	}
+	s = reopen(t, cfg)
+	require.True(t, hasBlob(t, s, kept.SHA256))
+	require.Equal(t, "kept", readAll(t, s, kept.ID))
+	require.NoError(t, s.Check())
+}
+
+// TestBlobLeaseKeepsAnotherHostsPut drops the last reference to a blob
+// that another host (a lease the store did not take) has just placed
+// again: the blob stays until the lease is older than the grace period.
+func TestBlobLeaseKeepsAnotherHostsPut(t *testing.T) {
+	s := persisttest.Open(t)
+	if s.BoltDB() != nil {
+		t.Skip("leases are the PostgreSQL backend's")
+	}
+	u := newUser(t, s)
+	f, err := s.PutFile(t.Context(), persist.File{WorkspaceID: u.DefaultWorkspaceID, Path: "a"}, strings.NewReader("leased"), 0)
+	require.NoError(t, err)
+	require.NoError(t, s.AgeBlobs(0, true))
+	require.NoError(t, s.DeleteFile(t.Context(), f.ID))
+	require.True(t, hasBlob(t, s, f.SHA256), "another host's young lease keeps it")
+	f, err = s.PutFile(t.Context(), persist.File{WorkspaceID: u.DefaultWorkspaceID, Path: "a"}, strings.NewReader("leased"), 0)
+	require.NoError(t, err)
+	require.NoError(t, s.AgeBlobs(2*time.Hour, true))
+	require.NoError(t, s.DeleteFile(t.Context(), f.ID))
+	require.False(t, hasBlob(t, s, f.SHA256), "an old lease does not")
+}
+
+// TestPutFileSameBytesConcurrently puts the same bytes, of several
+// chunks, at many paths at once: every put succeeds, the blob is stored
+// once, and nothing staged is left.
+func TestPutFileSameBytesConcurrently(t *testing.T) {
+	s := persisttest.Open(t)
+	u := newUser(t, s)
+	content := bytes.Repeat([]byte("same bytes "), persist.PGChunkBytes/5)
+	errs := make(chan error, 8)
+	for i := range 8 {
+		go func() {
+			_, err := s.PutFile(t.Context(), persist.File{WorkspaceID: u.DefaultWorkspaceID, Path: fmt.Sprintf("copy%d", i)}, bytes.NewReader(content), 0)
+			errs <- err
+		}()
+	}
+	for range 8 {
+		require.NoError(t, <-errs)
+	}
+	files, err := s.ListFiles(u.DefaultWorkspaceID)
+	require.NoError(t, err)
+	require.Len(t, files, 8)
+	for _, f := range files {
+		require.Equal(t, files[0].SHA256, f.SHA256)
+		require.True(t, bytes.Equal(content, []byte(readAll(t, s, f.ID))))
+	}
+	noLeftovers(t, s)
+	require.NoError(t, s.Check())
+}
+
+// TestReadOfARemovedBlobFails deletes a file of several chunks while it
+// is read: on PostgreSQL the read fails instead of ending short; on
+// bbolt the open file still reads whole.
+func TestReadOfARemovedBlobFails(t *testing.T) {
+	s := persisttest.Open(t)
+	u := newUser(t, s)
+	content := bytes.Repeat([]byte{7}, 2*persist.PGChunkBytes)
+	f, err := s.PutFile(t.Context(), persist.File{WorkspaceID: u.DefaultWorkspaceID, Path: "big"}, bytes.NewReader(content), 0)
+	require.NoError(t, err)
+	r, _, err := s.OpenFileContent(f.ID)
+	require.NoError(t, err)
+	defer r.Close()
+	first := make([]byte, 10)
+	_, err = io.ReadFull(r, first)
+	require.NoError(t, err)
+	require.NoError(t, s.DeleteFile(t.Context(), f.ID))
+	rest, err := io.ReadAll(r)
+	if s.BoltDB() != nil {
+		require.NoError(t, err)
+		require.Len(t, rest, len(content)-10)
+		return
+	}
+	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	require.ErrorContains(t, err, "removed while it was read")
 }

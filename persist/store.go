@@ -21,13 +21,15 @@ import (
 // Config configures a Store. Only Dir is required.
 type Config struct {
 	// Dir is the data dir. With the bbolt engine the database is
-	// Dir/seshat.db; file contents live under Dir/blobs/ with either
-	// engine unless BlobDir says otherwise. It is created (mode 0700) if
-	// missing.
+	// Dir/seshat.db and file contents live under Dir/blobs/ unless BlobDir
+	// says otherwise; with PostgreSQL both are in the database. It is
+	// created (mode 0700) if missing.
 	Dir string
-	// BlobDir, if set, is where file contents live instead of Dir/blobs:
-	// hosts that share a PostgreSQL database and keep data dirs of their
-	// own point it at one shared directory. Created (mode 0700) if missing.
+	// BlobDir, if set, is where the bbolt engine keeps file contents
+	// instead of Dir/blobs (another disk, say). Created (mode 0700) if
+	// missing. The PostgreSQL engine keeps them in the database; at Open it
+	// copies in, from BlobDir (or Dir/blobs), any referenced blob the
+	// database lacks, where earlier versions kept them.
 	BlobDir string
 	// URL names the engine: "" or "bolt" for the bbolt file in Dir, or a
 	// PostgreSQL connection URL (postgres://… or postgresql://…).
@@ -119,13 +121,14 @@ func (c Config) postgres() bool {
 // two goroutines, started by Open and stopped by Close: the writer, which
 // runs every write, and the flusher of API-key touches.
 type Store struct {
-	cfg     Config
-	eng     engine
-	db      *bolt.DB // nil unless the engine is bbolt
-	log     *slog.Logger
-	blobDir string
-	tmpDir  string
-	schema  int
+	cfg Config
+	eng engine
+	db  *bolt.DB // nil unless the engine is bbolt
+	log *slog.Logger
+	// blobs keeps file contents: a directory on bbolt, the database on
+	// PostgreSQL.
+	blobs  blobBackend
+	schema int
 	// aead seals provider credentials; nil without Config.MasterKey.
 	aead cipher.AEAD
 
@@ -180,21 +183,26 @@ func Open(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	blobDir := filepath.Join(cfg.Dir, blobDirName)
-	if cfg.BlobDir != "" {
-		blobDir = cfg.BlobDir
-	}
-	tmpDir := filepath.Join(blobDir, blobTmpDirName)
-	if err := os.MkdirAll(tmpDir, 0o700); err != nil {
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("persist: create data dir: %w", err)
 	}
+	log := cfg.Logger.With("component", "persist")
 	var db *bolt.DB
 	var eng engine
+	var blobs blobBackend
 	if cfg.postgres() {
 		if eng, err = openPostgres(cfg); err != nil {
 			return nil, err
 		}
+		blobs = newPGBlobs(eng.(*pgEngine), log)
 	} else {
+		blobDir := filepath.Join(cfg.Dir, blobDirName)
+		if cfg.BlobDir != "" {
+			blobDir = cfg.BlobDir
+		}
+		if blobs, err = openDirBlobs(blobDir, cfg.NoSync, log); err != nil {
+			return nil, err
+		}
 		db, err = bolt.Open(filepath.Join(cfg.Dir, dbFileName), 0o600, &bolt.Options{
 			Timeout: cfg.OpenTimeout,
 			NoSync:  cfg.NoSync,
@@ -211,9 +219,8 @@ func Open(cfg Config) (*Store, error) {
 		cfg:        cfg,
 		eng:        eng,
 		db:         db,
-		log:        cfg.Logger.With("component", "persist"),
-		blobDir:    blobDir,
-		tmpDir:     tmpDir,
+		log:        log,
+		blobs:      blobs,
 		wake:       make(chan struct{}, 1),
 		touches:    make(map[string]time.Time),
 		pins:       make(map[string]int),
@@ -228,6 +235,12 @@ func Open(cfg Config) (*Store, error) {
 	if s.aead, err = checkMasterKey(eng, cfg.MasterKey); err != nil {
 		_ = eng.Close()
 		return nil, err
+	}
+	if pg, ok := blobs.(*pgBlobs); ok {
+		if err := s.importDirBlobs(pg); err != nil {
+			_ = eng.Close()
+			return nil, err
+		}
 	}
 	// Nothing else of this store runs yet, so the sweep cannot race a write.
 	if err := s.sweepBlobs(); err != nil {
@@ -539,10 +552,19 @@ func (tx *Tx) call(fn func(*Tx) error) (err error) {
 // referenced blob exists. No commit changes what it reads while it runs;
 // nothing is written.
 func (s *Store) Check() error {
-	return s.eng.Check(func(ktx kvTx) error {
+	var shas []string
+	err := s.eng.Check(func(ktx kvTx) error {
 		tx := &Tx{tx: ktx, s: s}
-		return tx.checkInvariants()
+		err := tx.checkInvariants()
+		shas = tx.blobs
+		return err
 	})
+	if err != nil {
+		return err
+	}
+	// Outside the transaction: the PostgreSQL backend asks the pool,
+	// which the transaction holds a connection of.
+	return s.checkBlobs(shas)
 }
 
 // mapClosed turns bbolt's "database not open" into ErrClosed.

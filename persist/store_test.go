@@ -3,6 +3,8 @@ package persist_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -330,29 +332,111 @@ func TestDurableWrites(t *testing.T) {
 	require.NoError(t, s2.Check())
 }
 
-// TestOpenOnPostgresSweepsOnlyOldLeftovers: with PostgreSQL the blob dir
-// may be shared by hosts, so the sweep at Open leaves young temp files and
-// unreferenced blobs (another host's upload under way) and removes old ones.
-func TestOpenOnPostgresSweepsOnlyOldLeftovers(t *testing.T) {
+// TestPostgresKeepsFilesInTheDatabase: a store on PostgreSQL keeps no
+// blob dir in its data dir; a second store on another data dir and the
+// same database reads the first one's file.
+func TestPostgresKeepsFilesInTheDatabase(t *testing.T) {
 	cfg := persisttest.PostgresConfig(t, persist.Config{Dir: t.TempDir(), NoSync: true})
 	s := reopen(t, cfg)
-	require.NoError(t, s.Close())
-	stray := filepath.Join(cfg.Dir, "blobs", "ab", "ab"+strings.Repeat("0", 62))
-	tmp := filepath.Join(cfg.Dir, "blobs", "tmp", "put-1")
-	require.NoError(t, os.MkdirAll(filepath.Dir(stray), 0o700))
-	require.NoError(t, os.WriteFile(stray, []byte("x"), 0o600))
-	require.NoError(t, os.WriteFile(tmp, []byte("x"), 0o600))
+	u := newUser(t, s)
+	f, err := s.PutFile(t.Context(), persist.File{WorkspaceID: u.DefaultWorkspaceID, Path: "a.txt"}, strings.NewReader("in the database"), 0)
+	require.NoError(t, err)
+	_, err = os.Stat(filepath.Join(cfg.Dir, "blobs"))
+	require.ErrorIs(t, err, os.ErrNotExist)
 
-	s = reopen(t, cfg)
-	require.NoError(t, s.Close())
-	require.FileExists(t, stray)
-	require.FileExists(t, tmp)
-
-	old := time.Now().Add(-2 * time.Hour)
-	require.NoError(t, os.Chtimes(stray, old, old))
-	require.NoError(t, os.Chtimes(tmp, old, old))
-	s = reopen(t, cfg)
+	other := cfg
+	other.Dir = t.TempDir()
+	s2 := reopen(t, other)
+	require.Equal(t, "in the database", readAll(t, s2, f.ID))
+	require.NoError(t, s2.DeleteFile(t.Context(), f.ID))
+	has, err := s.HasBlob(f.SHA256)
+	require.NoError(t, err)
+	require.False(t, has, "the last reference went on the other store: so did the bytes")
 	require.NoError(t, s.Check())
-	require.NoFileExists(t, stray)
-	require.NoFileExists(t, tmp)
+}
+
+// TestPostgresBlobsAcrossStores has two stores on one database, as two
+// hosts, put and delete files of the same few contents at once: every
+// file left reads its bytes on both, and both stores check clean.
+func TestPostgresBlobsAcrossStores(t *testing.T) {
+	cfg := persisttest.PostgresConfig(t, persist.Config{Dir: t.TempDir(), NoSync: true})
+	a := reopen(t, cfg)
+	other := cfg
+	other.Dir = t.TempDir()
+	b := reopen(t, other)
+	u := newUser(t, a)
+	ws := u.DefaultWorkspaceID
+	contents := []string{"alpha", "beta", strings.Repeat("gamma", persist.PGChunkBytes/4)}
+	var wg sync.WaitGroup
+	errs := make(chan error, 200)
+	for h, s := range []*persist.Store{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 30 {
+				path := fmt.Sprintf("h%d/%d", h, i%5)
+				f, err := s.PutFile(t.Context(), persist.File{WorkspaceID: ws, Path: path}, strings.NewReader(contents[i%3]), 0)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if i%4 == 3 {
+					if err := s.DeleteFile(t.Context(), f.ID); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	files, err := a.ListFiles(ws)
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		for _, s := range []*persist.Store{a, b} {
+			r, _, err := s.OpenFileContent(f.ID)
+			require.NoError(t, err, "file %s", f.Path)
+			got, err := io.ReadAll(r)
+			require.NoError(t, r.Close())
+			require.NoError(t, err)
+			require.Equal(t, sha(string(got)), f.SHA256)
+		}
+	}
+	require.NoError(t, a.Check())
+	require.NoError(t, b.Check())
+}
+
+// TestPostgresImportsBlobsKeptInADir opens a store on PostgreSQL whose
+// records name bytes only a blob dir holds, as earlier versions kept
+// them: Open copies them into the database, and the files read.
+func TestPostgresImportsBlobsKeptInADir(t *testing.T) {
+	cfg := persisttest.PostgresConfig(t, persist.Config{Dir: t.TempDir(), NoSync: true})
+	s := reopen(t, cfg)
+	u := newUser(t, s)
+	f, err := s.PutFile(t.Context(), persist.File{WorkspaceID: u.DefaultWorkspaceID, Path: "old.txt"}, strings.NewReader("kept in a dir"), 0)
+	require.NoError(t, err)
+	g, err := s.PutFile(t.Context(), persist.File{WorkspaceID: u.DefaultWorkspaceID, Path: "lost.txt"}, strings.NewReader("kept nowhere"), 0)
+	require.NoError(t, err)
+	require.NoError(t, s.ForgetBlob(f.SHA256))
+	require.NoError(t, s.ForgetBlob(g.SHA256))
+	require.Error(t, s.Check(), "the records name missing bytes")
+	require.NoError(t, s.Close())
+	legacy := filepath.Join(cfg.Dir, "blobs", f.SHA256[:2], f.SHA256)
+	require.NoError(t, os.MkdirAll(filepath.Dir(legacy), 0o700))
+	require.NoError(t, os.WriteFile(legacy, []byte("kept in a dir"), 0o600))
+
+	s = reopen(t, cfg)
+	require.Equal(t, "kept in a dir", readAll(t, s, f.ID))
+	_, _, err = s.OpenFileContent(g.ID)
+	require.ErrorIs(t, err, persist.ErrNotFound)
+	err = s.Check()
+	require.ErrorContains(t, err, g.SHA256)
+	require.NotContains(t, err.Error(), f.SHA256)
+	require.NoError(t, s.DeleteFile(t.Context(), g.ID))
+	require.NoError(t, s.Check())
 }

@@ -39,7 +39,7 @@ type Config struct {
 	// DataDir holds the store and secrets.json.
 	DataDir string
 	// BlobDir, if set, holds uploaded files' bytes instead of
-	// DataDir/blobs.
+	// DataDir/blobs, with the embedded store only.
 	BlobDir string
 	// Debug enables debug logs and the localhost CORS allowlist.
 	Debug bool
@@ -286,10 +286,10 @@ var settings = []setting{
 		usage: "scheduled jobs whose runs are one user's turns; one more is 429 too_many_jobs",
 		field: func(c *Config) any { return &c.MaxJobsPerUser }},
 	{key: "store", env: "SESHAT_STORE", secret: true,
-		usage: "the store's engine: unset or bolt (the embedded file in the data dir) or a postgres://USER:PASSWORD@HOST:PORT/DB URL (records in PostgreSQL, schema migrated at start; uploaded files' bytes stay files, see SESHAT_BLOB_DIR; servers sharing a database must share SESHAT_MASTER_KEY and SESHAT_JWT_SECRET)",
+		usage: "the store's engine: unset or bolt (the embedded file in the data dir) or a postgres://USER:PASSWORD@HOST:PORT/DB URL (every record in PostgreSQL, uploaded files' bytes included, schema migrated at start; servers sharing a database must share SESHAT_MASTER_KEY and SESHAT_JWT_SECRET)",
 		field: func(c *Config) any { return &c.Store }},
 	{key: "blob_dir", env: "SESHAT_BLOB_DIR",
-		usage: "where uploaded files' bytes live (content-addressed files); unset means blobs/ in the data dir. Servers sharing a postgres:// SESHAT_STORE with data dirs of their own point it at one shared directory (a network file system with atomic rename)",
+		usage: "with the embedded store, where uploaded files' bytes live (content-addressed files); unset means blobs/ in the data dir. A postgres:// SESHAT_STORE keeps them in the database, and at start copies in from this dir (or blobs/) any the database lacks, where earlier versions kept them",
 		field: func(c *Config) any { return &c.BlobDir }},
 	{key: "cluster", env: "SESHAT_CLUSTER",
 		usage: "etcd://HOST:PORT[,HOST:PORT…] makes the server one node of a cluster: sessions are virtual actors placed on one node at a time, etcd lists the members; needs a postgres:// SESHAT_STORE shared by every node, and SESHAT_NODE_ADDR",

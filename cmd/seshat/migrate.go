@@ -28,16 +28,15 @@ const migrateUsage = "seshat migrate --from bolt://DATA_DIR --to postgres://USER
 // data dir into PostgreSQL, so that a server started with SESHAT_STORE set
 // to the same URL finds every record. The source must not be in use (the
 // data dir's lock says so) and the target must be empty unless -replace.
-// File blobs stay content-addressed files: they are checked where they
-// are, or copied to -blob-dir (or -data-dir's blobs/) when the PostgreSQL
-// server is to keep them elsewhere. Progress goes to stderr, the summary to stdout.
+// File blobs are copied into the database's blob tables, each checked
+// against its SHA-256. Progress goes to stderr, the summary to stdout.
 func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fset := flag.NewFlagSet("seshat migrate", flag.ContinueOnError)
 	fset.SetOutput(stderr)
 	from := fset.String("from", "", "the store to copy: bolt://DATA_DIR, the data dir of a stopped server on the embedded store")
 	to := fset.String("to", "", "the PostgreSQL database to copy into (postgres://…); if empty, SESHAT_STORE")
-	dataDir := fset.String("data-dir", "", "the data dir the server on PostgreSQL will use, where the file blobs and secrets.json are copied to; if empty, the source's own")
-	blobDir := fset.String("blob-dir", "", "the SESHAT_BLOB_DIR the server on PostgreSQL will use, where the file blobs are copied to; if empty, blobs/ in -data-dir")
+	dataDir := fset.String("data-dir", "", "the data dir the server on PostgreSQL will use, where secrets.json is copied to; if empty, the source's own")
+	blobDir := fset.String("blob-dir", "", "the source's SESHAT_BLOB_DIR, where its file blobs are, if it had one; if empty, blobs/ in the source's data dir")
 	replace := fset.Bool("replace", false, "empty the target first if it already holds records (without it such a target is refused)")
 	batch := fset.Int("batch", 5000, "rows sent to PostgreSQL in one COPY")
 	progress := fset.String("progress", "auto", "progress bars on stderr: auto (on a terminal), on, off")
@@ -76,16 +75,13 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	if *dataDir == "" {
 		*dataDir = srcDir
 	}
-	if *blobDir == "" {
-		*blobDir = persist.BlobDirOf(*dataDir)
-	}
 	bars := showBars(*progress, stderr)
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
 	// Opening the source takes its data dir's lock, so no server writes
 	// to it while it is copied (and one running makes this fail), and
 	// brings it to this build's schema, as a server would.
-	src, err := persist.Open(persist.Config{Dir: srcDir, OpenTimeout: time.Second, Logger: log})
+	src, err := persist.Open(persist.Config{Dir: srcDir, BlobDir: *blobDir, OpenTimeout: time.Second, Logger: log})
 	if errors.Is(err, persist.ErrLocked) {
 		return &plainError{msg: fmt.Sprintf("migrate: data dir %s is in use by another seshat process; stop it first", srcDir), cause: err}
 	}
@@ -94,8 +90,10 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	defer src.Close()
 
-	// Secrets and blobs first: they only add files to the target data
-	// dir, so a failure there leaves the database untouched.
+	// Secrets and blobs first: secrets only add a file to the target data
+	// dir, and blobs that no record references yet are only ever added to
+	// the database (hosts on it leave those alone for an hour, and sweep
+	// them after), so a failure there leaves its records untouched.
 	if err := copySecrets(srcDir, *dataDir); err != nil {
 		return err
 	}
@@ -104,7 +102,7 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 		return fmt.Errorf("migrate: %w", err)
 	}
 	bar := newMigrateBar(stderr, bars, "file blobs", blobBytes, true)
-	blobs, err := persist.CopyBlobs(ctx, src, *blobDir, bar.add)
+	blobs, err := persist.CopyBlobs(ctx, src, persist.Config{Dir: *dataDir, URL: *to}, bar.add)
 	bar.done()
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
@@ -149,9 +147,6 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 		blobs.Blobs, blobs.Bytes, blobs.Copied, srcDir, redactStoreURL(*to))
 	fmt.Fprintf(stdout, "verified: every bucket's key count and bytes match, the store check passes, the audit chain verifies (%d entries)\n", audit.Entries)
 	fmt.Fprintf(stdout, "start the server with SESHAT_STORE set to that URL and SESHAT_DATA_DIR=%s", *dataDir)
-	if *blobDir != persist.BlobDirOf(*dataDir) {
-		fmt.Fprintf(stdout, " SESHAT_BLOB_DIR=%s", *blobDir)
-	}
 	fmt.Fprintln(stdout, "; the corpora's lexical indexes are rebuilt there on first use if missing")
 	return nil
 }

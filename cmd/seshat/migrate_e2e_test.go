@@ -25,8 +25,8 @@ func migrateCmd(t *testing.T, args ...string) (string, string, error) {
 }
 
 // TestMigrateToPostgres fills an embedded store through the server,
-// migrates it into PostgreSQL (into another data dir, which gets the
-// blobs and secrets) and serves the result: accounts, keys and tokens,
+// migrates it into PostgreSQL (the files' bytes into the database, the
+// secrets into another data dir) and serves the result: accounts, keys and tokens,
 // sessions with their history and search, files, a corpus's search (its
 // index rebuilt there) and the audit chain are all there. A data dir in
 // use, and a target that holds records, are refused.
@@ -98,20 +98,28 @@ func TestMigrateToPostgres(t *testing.T) {
 	require.Equal(t, q.SessionID, r.SessionID)
 	require.NoError(t, pg.Stop())
 
-	// Blobs into a shared blob dir (SESHAT_BLOB_DIR) apart from the data
-	// dir: a server with a data dir of its own reads the file from there.
-	shared := filepath.Join(t.TempDir(), "shared-blobs")
-	out, _, err = migrateCmd(t, "--from", "bolt://"+dir, "--to", store, "--data-dir", target, "--blob-dir", shared, "--replace")
-	require.NoError(t, err)
-	require.Contains(t, out, "SESHAT_BLOB_DIR="+shared)
+	// The bytes went into the database: a server with a data dir of its
+	// own (only the secrets) reads the file, and no data dir holds it.
 	nodeDir := t.TempDir()
 	secrets, err := os.ReadFile(filepath.Join(target, "secrets.json"))
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(nodeDir, "secrets.json"), secrets, 0o600))
-	node := startServer(t, nodeDir, map[string]string{"SESHAT_STORE": store, "SESHAT_BLOB_DIR": shared})
+	node := startServer(t, nodeDir, map[string]string{"SESHAT_STORE": store})
 	resp = node.get(t, "/api/v1/files/"+file.ID+"/content", key.Key)
 	require.Equal(t, 200, resp.Status, "%s", resp.Body)
 	require.Equal(t, falconText, string(resp.Body))
-	_, err = os.Stat(filepath.Join(node.DataDir, "blobs", file.SHA256[:2], file.SHA256))
-	require.ErrorIs(t, err, os.ErrNotExist, "the bytes are in the shared dir only")
+	for _, d := range []string{target, nodeDir} {
+		_, err = os.Stat(filepath.Join(d, "blobs"))
+		require.ErrorIs(t, err, os.ErrNotExist, "no blob dir in %s", d)
+	}
+
+	// A source whose blobs were in a SESHAT_BLOB_DIR of its own names it
+	// with -blob-dir; without it, the copy misses them and fails.
+	require.NoError(t, node.Stop())
+	moved := filepath.Join(t.TempDir(), "own-blobs")
+	require.NoError(t, os.Rename(filepath.Join(dir, "blobs"), moved))
+	_, _, err = migrateCmd(t, "--from", "bolt://"+dir, "--to", store, "--data-dir", target, "--replace")
+	require.ErrorContains(t, err, file.SHA256)
+	_, _, err = migrateCmd(t, "--from", "bolt://"+dir, "--to", store, "--data-dir", target, "--blob-dir", moved, "--replace")
+	require.NoError(t, err)
 }
