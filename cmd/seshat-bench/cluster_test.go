@@ -29,7 +29,7 @@ func TestBenchCluster(t *testing.T) {
 	require.NoError(t, err, "build the etcd helper: %s", out)
 
 	rep, table := runBench(t, "-spawn", "-server", bin, "-etcd", etcd, "-scenarios", "cluster", "-postgres", base,
-		"-cluster-sessions", "6", "-cluster-duration", "300ms", "-cluster-settle", "500ms", "-cluster-samples", "3")
+		"-cluster-sessions", "3", "-cluster-duration", "300ms", "-cluster-settle", "500ms", "-cluster-samples", "3")
 	checkClean(t, rep)
 	require.Len(t, rep.Results, 1)
 	res := rep.Results[0]
@@ -56,7 +56,7 @@ func TestBenchCluster(t *testing.T) {
 	for _, name := range []string{"join node 2", "join node 3"} {
 		st, _ := res.Step(name)
 		sessions, _ := st.Val("sessions")
-		require.Equal(t, 6.0, sessions, name)
+		require.Equal(t, 3.0, sessions, name)
 		moved, ok := st.Val("sessions_moved")
 		require.True(t, ok, name)
 		require.LessOrEqual(t, moved, sessions, name)
