@@ -505,7 +505,8 @@ func readClaims(path string) (map[string]time.Time, error) {
 	return out, sc.Err()
 }
 
-// logField returns the value of key=value in a text log line.
+// logField returns the value of key=value in a text log line; values
+// with spaces (quoted) are not read whole.
 func logField(line, key string) string {
 	i := strings.Index(" "+line, " "+key+"=")
 	if i < 0 {
