@@ -42,6 +42,7 @@ BENCHFLAGS ?=
 bench:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/seshat ./cmd/seshat
 	$(GO) build -o bin/seshat-bench ./cmd/seshat-bench
+	$(GO) build -o bin/seshat-etcd ./cmd/seshat-etcd
 	bin/seshat-bench -spawn -server bin/seshat -out bench/results $(BENCHFLAGS)
 
 # The crash suite: SIGKILL the server at 50 seeded random moments under

@@ -94,9 +94,15 @@ type Harness struct {
 	// PostgresScenarios names the scenarios run on Postgres too (some of
 	// the package's PostgresScenarios).
 	PostgresScenarios []string
+	// EtcdCmd is the etcd helper's command (cmd/seshat-etcd) the cluster
+	// scenario runs its nodes on; the bench appends -dir, -client and
+	// -peer. Empty means no cluster scenario.
+	EtcdCmd []string
 
 	pgOn        bool
 	pgDatabases []string
+	etcd        *exec.Cmd
+	etcdDone    chan struct{}
 }
 
 // DefaultServerEnv is the environment of a spawned host besides PATH and

@@ -23,10 +23,17 @@ const (
 	Memory   = "memory"
 	// Knowledge is ingestion, retrieval quality and search latency.
 	Knowledge = "knowledge"
+	// Cluster is the cluster mode: nodes on one etcd and one PostgreSQL.
+	Cluster = "cluster"
 )
 
 // All lists every scenario in the order a suite runs them.
 var All = []string{Baseline, Query, Messages, Streams, Reattach, Idle, Restore, Gateway, Memory, Knowledge}
+
+// OnRequest lists the scenarios that run only when named: "all" leaves
+// them out, since they need more than a server binary (the cluster
+// scenario needs PostgreSQL and etcd).
+var OnRequest = []string{Cluster}
 
 // Config holds every scenario's settings; zero values take the defaults
 // each field documents, which make a short suite.
@@ -41,6 +48,8 @@ type Config struct {
 	Memory   MemoryConfig
 	// Knowledge shapes the knowledge scenario.
 	Knowledge KnowledgeConfig
+	// Cluster shapes the cluster scenario.
+	Cluster ClusterConfig
 }
 
 // Suite runs scenarios against the servers its harness reaches.
@@ -62,17 +71,17 @@ func ParseNames(list string) ([]string, error) {
 			for _, a := range All {
 				want[a] = true
 			}
-		case slices.Contains(All, n):
+		case slices.Contains(All, n), slices.Contains(OnRequest, n):
 			want[n] = true
 		default:
-			return nil, fmt.Errorf("unknown scenario %q (want some of %s, or all)", n, strings.Join(All, ","))
+			return nil, fmt.Errorf("unknown scenario %q (want some of %s, or all)", n, strings.Join(slices.Concat(All, OnRequest), ","))
 		}
 	}
 	if want[Query] || want[Messages] {
 		want[Baseline] = true
 	}
 	var out []string
-	for _, a := range All {
+	for _, a := range slices.Concat(All, OnRequest) {
 		if want[a] {
 			out = append(out, a)
 		}
@@ -138,6 +147,8 @@ func (s *Suite) runOne(ctx context.Context, name string, base baselineRates) (re
 		res = s.runMemory(ctx)
 	case Knowledge:
 		res = s.runKnowledge(ctx)
+	case Cluster:
+		res = s.runCluster(ctx)
 	}
 	return res, base
 }

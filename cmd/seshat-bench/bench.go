@@ -25,6 +25,7 @@ import (
 type options struct {
 	spawn      bool
 	server     string
+	etcd       string
 	url        string
 	key        string
 	pin        bool
@@ -53,13 +54,14 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	fs.BoolVar(&o.spawn, "spawn", false, "start the server binary (-server) for each scenario, on a temporary data dir")
 	fs.StringVar(&o.server, "server", "bin/seshat", "server binary for -spawn (make build)")
+	fs.StringVar(&o.etcd, "etcd", "bin/seshat-etcd", "etcd helper binary for the cluster scenario (go build -o bin/seshat-etcd ./cmd/seshat-etcd)")
 	fs.StringVar(&o.url, "url", "", "base URL of a running host on this machine, instead of -spawn")
 	fs.StringVar(&o.key, "key", "", "API key of the running host (-url); if empty, the bench registers a user")
 	fs.BoolVar(&o.pin, "pin", true, "with -spawn, pin the servers and the bench to separate cores with taskset")
 	fs.StringVar(&o.serverCPUs, "server-cpus", "0", "taskset CPU list of the servers")
 	fs.StringVar(&o.benchCPUs, "bench-cpus", "1", "taskset CPU list of the bench")
 	fs.StringVar(&o.out, "out", "bench/results", "directory for report.json, report.txt, report.svg and server logs")
-	fs.StringVar(&o.scenarios, "scenarios", "all", "comma-separated scenarios: "+strings.Join(scenario.All, ",")+" (or all)")
+	fs.StringVar(&o.scenarios, "scenarios", "all", "comma-separated scenarios: "+strings.Join(scenario.All, ",")+" (or all), and "+strings.Join(scenario.OnRequest, ",")+" (only when named; needs -postgres and -etcd)")
 	fs.IntVar(&o.sources, "sources", 16, "loopback source addresses for load connections (127.0.0.2 and up); 0 for one")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Minute, "bound on the whole run")
 	fs.StringVar(&o.progress, "progress", "auto", "progress bar: auto (on a terminal), on or off")
@@ -105,6 +107,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.cfg.Knowledge.Queries, "knowledge-queries", 1000, "known-item queries of the retrieval quality step")
 	fs.StringVar(&knowLevels, "knowledge-levels", "10000", "corpus sizes in chunks at which search is timed (10000,100000 for the project's figures)")
 	fs.IntVar(&o.cfg.Knowledge.KillFiles, "knowledge-kill-files", 40, "files being ingested when the server is killed")
+	cl := &o.cfg.Cluster
+	fs.IntVar(&cl.Nodes, "cluster-nodes", 3, "largest cluster of the cluster scenario: throughput with 1 … N nodes")
+	fs.IntVar(&cl.Sessions, "cluster-sessions", 12, "sessions (one connection each) that carry the cluster scenario's load")
+	fs.DurationVar(&cl.Duration, "cluster-duration", 2*time.Second, "measured window of each cluster throughput step")
+	fs.DurationVar(&cl.Settle, "cluster-settle", 2*time.Second, "load kept on after a joining node listens")
+	fs.IntVar(&cl.Samples, "cluster-samples", 20, "streams opened on a node other than the session's owner (and as many on the owner)")
 	fs.IntVar(&o.cfg.Knowledge.Samples, "knowledge-samples", 200, "searches per ranker timed at each corpus size, and streamed queries with and without a corpus")
 
 	if err := fs.Parse(args); err != nil {
@@ -261,6 +269,11 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("server binary: %w (build it with make build, or give -server)", err)
 		}
 		h.ServerCmd = []string{server}
+		if etcd, err := filepath.Abs(o.etcd); err == nil {
+			if _, err := os.Stat(etcd); err == nil {
+				h.EtcdCmd = []string{etcd}
+			}
+		}
 		if h.WorkDir, err = os.MkdirTemp("", "seshat-bench-"); err != nil {
 			return err
 		}
@@ -295,6 +308,9 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("-postgres: %w", err)
 		}
 		rep.Setup["postgres"] = "PostgreSQL " + v + " at " + redactURL(o.postgres) + " (" + strings.Join(o.pgNames, ", ") + " run on it too, a database per host)"
+		if slices.Contains(names, scenario.Cluster) {
+			rep.Setup["postgres"] += "; the cluster scenario's nodes share one database"
+		}
 	}
 	suite := &scenario.Suite{Harness: h, Config: o.cfg}
 	rep.Results = suite.Run(ctx, names)
