@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"slices"
 	"sync"
@@ -32,9 +33,14 @@ import (
 // small, since most seeks read one or two keys.
 //
 // Reads run in REPEATABLE READ READ ONLY transactions (one snapshot per
-// View). The writer's batch is one SERIALIZABLE transaction; a
-// serialization failure or deadlock (another host wrote the same rows)
-// reruns the batch, which is safe because write functions are idempotent.
+// View). The writer's batch is one SERIALIZABLE transaction, run while
+// holding an advisory lock of the schema, so that the writers of every
+// host sharing the database take turns as bbolt's one writer does instead
+// of failing each other on the rows they all write (the audit chain's
+// head, counters, search postings). A serialization failure or deadlock
+// that still happens (a write outside the lock) reruns the batch after a
+// randomized, growing wait, which is safe because write functions are
+// idempotent.
 type pgEngine struct {
 	pool   *pgxpool.Pool
 	ctx    context.Context
@@ -48,7 +54,9 @@ type pgEngine struct {
 const (
 	pgFirstPage  = 16
 	pgMaxPage    = 256
-	pgMaxRetries = 10
+	pgMaxRetries = 30
+	// pgMaxBackoff bounds the wait between attempts (see pgBackoff).
+	pgMaxBackoff = 100 * time.Millisecond
 	// pgConnectTimeout bounds connecting and creating the tables at Open.
 	pgConnectTimeout = 15 * time.Second
 )
@@ -150,10 +158,44 @@ func (e *pgEngine) View(fn func(kvTx) error) error {
 }
 
 func (e *pgEngine) Update(fn func(kvTx) error) error {
+	if e.closed.Load() {
+		return fmt.Errorf("persist: %w", ErrClosed)
+	}
+	conn, err := e.pool.Acquire(e.ctx)
+	if err != nil {
+		if e.closed.Load() {
+			return fmt.Errorf("persist: %w", ErrClosed)
+		}
+		return &engineError{err}
+	}
+	// One writer at a time over the schema, as bbolt has: the lock is
+	// taken before the transaction begins, so its snapshot sees every
+	// commit of the writer before, and writers of other hosts do not fail
+	// each other's serializable transactions on the rows they all write
+	// (the audit chain's head, counters, search postings).
+	if _, err := conn.Exec(e.ctx, pgWriterLockSQL); err != nil {
+		conn.Release()
+		if e.closed.Load() {
+			return fmt.Errorf("persist: %w", ErrClosed)
+		}
+		return &engineError{err}
+	}
+	defer func() {
+		if _, err := conn.Exec(e.ctx, pgWriterUnlockSQL); err != nil {
+			// A connection that may still hold the lock does not go back
+			// to the pool; closing it releases the lock.
+			_ = conn.Hijack().Close(context.Background())
+			return
+		}
+		conn.Release()
+	}()
 	for attempt := 0; ; attempt++ {
-		tx, err := e.begin(pgx.TxOptions{IsoLevel: pgx.Serializable})
+		tx, err := conn.BeginTx(e.ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
 		if err != nil {
-			return err
+			if e.closed.Load() {
+				return fmt.Errorf("persist: %w", ErrClosed)
+			}
+			return &engineError{err}
 		}
 		t := &pgTx{e: e, tx: tx}
 		ferr := runRollingBack(e.ctx, tx, fn, t)
@@ -170,7 +212,7 @@ func (e *pgEngine) Update(fn func(kvTx) error) error {
 		}
 		if retryable(t.err) && attempt < pgMaxRetries {
 			select {
-			case <-time.After(time.Duration(attempt+1) * time.Millisecond):
+			case <-time.After(pgBackoff(attempt)):
 			case <-e.ctx.Done():
 				return &engineError{t.err}
 			}
@@ -178,6 +220,25 @@ func (e *pgEngine) Update(fn func(kvTx) error) error {
 		}
 		return &engineError{t.err}
 	}
+}
+
+// The writers' lock, in the two-key space of advisory locks (apart from
+// pgSchemaLock's): one per schema, so that stores on other schemas of the
+// database do not wait for each other.
+const (
+	pgWriterLockSQL   = `SELECT pg_advisory_lock(24231, hashtext(current_schema()))`
+	pgWriterUnlockSQL = `SELECT pg_advisory_unlock(24231, hashtext(current_schema()))`
+)
+
+// pgBackoff is the wait before the retry after the given failed attempt:
+// a random time up to a bound that doubles from 2ms to pgMaxBackoff, so
+// that transactions that conflicted do not meet again at once.
+func pgBackoff(attempt int) time.Duration {
+	bound := pgMaxBackoff
+	if attempt < 6 {
+		bound = min(pgMaxBackoff, 2*time.Millisecond<<attempt)
+	}
+	return bound/2 + rand.N(bound/2+1)
 }
 
 // runRollingBack runs fn, rolling tx back if fn panics or exits its
@@ -304,7 +365,7 @@ func (t *pgTx) Bucket(name []byte) bucket {
 		return t.root().child(name)
 	}
 	b := t.root().Bucket(name)
-	if b != nil {
+	if b != nil && t.err == nil {
 		t.e.top.Store(string(name), true)
 	}
 	return b
@@ -408,16 +469,22 @@ func (b *pgBucket) NextSequence() (uint64, error) {
 	return uint64(n), nil
 }
 
+// Bucket returns nil only for a bucket that does not exist. Once the
+// transaction failed it returns the bucket anyway: its reads find nothing,
+// its writes fail, and the transaction fails with the database's error
+// (which the writer retries if it is a conflict), not a caller who took
+// the failure for a missing bucket.
 func (b *pgBucket) Bucket(name []byte) bucket {
 	t := b.t
 	if !t.ready() {
-		return nil
+		return b.child(name)
 	}
 	var one int
 	err := t.tx.QueryRow(t.e.ctx, `SELECT 1 FROM kv WHERE bucket = $1 AND key = $2 AND value IS NULL`, b.path, name).Scan(&one)
 	if err != nil {
 		if !errors.Is(err, pgx.ErrNoRows) {
 			t.fail(err)
+			return b.child(name)
 		}
 		return nil
 	}
