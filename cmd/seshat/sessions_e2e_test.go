@@ -213,17 +213,19 @@ func TestPermissionFlowOverHTTP(t *testing.T) {
 		pending = v.Pending[0]
 		return true
 	}, 10*time.Second, 10*time.Millisecond)
-	// A caller that kept no id finds the waiting session in the listing.
-	var listed apitype.SessionList
-	s.get(t, "/api/v1/sessions", tok).JSON(t, &listed)
-	waiting := 0
-	for _, l := range listed.Data {
-		if l.Status == agent.StatusWaiting {
-			waiting++
-			require.Equal(t, sessionID, l.ID)
+	// A caller that kept no id finds the waiting session in the listing
+	// (which reads the stored status, saved just after the request).
+	require.Eventually(t, func() bool {
+		var listed apitype.SessionList
+		s.get(t, "/api/v1/sessions", tok).JSON(t, &listed)
+		var waiting []string
+		for _, l := range listed.Data {
+			if l.Status == agent.StatusWaiting {
+				waiting = append(waiting, l.ID)
+			}
 		}
-	}
-	require.Equal(t, 1, waiting, "%+v", listed.Data)
+		return len(waiting) == 1 && waiting[0] == sessionID
+	}, 10*time.Second, 10*time.Millisecond)
 	resp = s.do(t, request{Method: http.MethodPost, Path: path + pending.RequestID, Token: tok, Body: map[string]any{"decision": "deny", "remember": true}})
 	require.Equal(t, http.StatusOK, resp.Status, "%s", resp.Body)
 	res := <-out
