@@ -8,31 +8,42 @@ package agent
 // every stored session loadable.
 const MaxJSONDepth = 256
 
+// jsonText follows JSON text a byte at a time, telling brackets from
+// bytes inside strings.
+type jsonText struct{ inString, escaped bool }
+
+// bracket reports whether c opens (+1) or closes (-1) an array or an
+// object, or neither (0, also inside strings).
+func (t *jsonText) bracket(c byte) int {
+	switch {
+	case t.inString:
+		switch {
+		case t.escaped:
+			t.escaped = false
+		case c == '\\':
+			t.escaped = true
+		case c == '"':
+			t.inString = false
+		}
+	case c == '"':
+		t.inString = true
+	case c == '{' || c == '[':
+		return 1
+	case c == '}' || c == ']':
+		return -1
+	}
+	return 0
+}
+
 // JSONDepth returns how deeply b's arrays and objects nest, reading it
 // once without decoding it. Brackets inside strings do not count; a value
 // that is not JSON gets some depth, and a decoder refuses it after.
 func JSONDepth(b []byte) int {
+	var t jsonText
 	depth, deepest := 0, 0
-	inString, escaped := false, false
 	for _, c := range b {
-		switch {
-		case inString:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == '{' || c == '[':
-			depth++
-			deepest = max(deepest, depth)
-		case c == '}' || c == ']':
-			depth--
-		}
+		depth += t.bracket(c)
+		deepest = max(deepest, depth)
 	}
 	return deepest
 }
@@ -48,29 +59,19 @@ func TrimJSONDepth(b []byte, maxDepth int) []byte {
 		return b
 	}
 	out := make([]byte, 0, len(b))
+	var t jsonText
 	depth := 0
-	inString, escaped := false, false
 	for i := 0; i < len(b); i++ {
 		c := b[i]
-		switch {
-		case inString:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
+		switch t.bracket(c) {
+		case 1:
+			if depth == maxDepth {
+				i = skipValue(b, i)
+				out = append(out, "null"...)
+				continue
 			}
-		case c == '"':
-			inString = true
-		case (c == '{' || c == '[') && depth == maxDepth:
-			i = skipValue(b, i)
-			out = append(out, "null"...)
-			continue
-		case c == '{' || c == '[':
 			depth++
-		case c == '}' || c == ']':
+		case -1:
 			depth--
 		}
 		out = append(out, c)
@@ -81,29 +82,12 @@ func TrimJSONDepth(b []byte, maxDepth int) []byte {
 // skipValue returns the index of the bracket that closes the array or
 // object opening at b[i] (the last index if none does).
 func skipValue(b []byte, i int) int {
+	var t jsonText
 	depth := 0
-	inString, escaped := false, false
 	for ; i < len(b); i++ {
-		c := b[i]
-		switch {
-		case inString:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == '{' || c == '[':
-			depth++
-		case c == '}' || c == ']':
-			depth--
-			if depth == 0 {
-				return i
-			}
+		depth += t.bracket(b[i])
+		if depth == 0 {
+			return i
 		}
 	}
 	return len(b) - 1

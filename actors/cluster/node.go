@@ -124,7 +124,7 @@ func Start(cfg Config) (n *Node, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: etcd client: %w", err)
 	}
-	actorLog := slog.New(minLevel{Handler: cfg.Logger.With("component", "cluster-actors").Handler(), min: slog.LevelWarn})
+	actorLog := slog.New(host.MinLevel(cfg.Logger.With("component", "cluster-actors").Handler(), slog.LevelWarn))
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return actorLog }))
 	n = &Node{Host: cfg.Host, cfg: cfg, log: log, sys: sys, stop: make(chan struct{}), loopDone: make(chan struct{})}
 	kind := cluster.NewKind(kindSession, actor.PropsFromProducer(func() actor.Actor { return &grain{n: n} }))
@@ -267,22 +267,4 @@ func (n *Node) ask(ctx context.Context, id string, c *call) (*reply, error) {
 		return nil, err
 	}
 	return &r, nil
-}
-
-// minLevel drops records below min.
-type minLevel struct {
-	slog.Handler
-	min slog.Level
-}
-
-func (m minLevel) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= m.min && m.Handler.Enabled(ctx, l)
-}
-
-func (m minLevel) WithAttrs(a []slog.Attr) slog.Handler {
-	return minLevel{Handler: m.Handler.WithAttrs(a), min: m.min}
-}
-
-func (m minLevel) WithGroup(g string) slog.Handler {
-	return minLevel{Handler: m.Handler.WithGroup(g), min: m.min}
 }

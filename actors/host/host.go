@@ -370,6 +370,12 @@ func logPanics(log *slog.Logger) actor.ReceiverMiddleware {
 	}
 }
 
+// MinLevel wraps h so that it drops records below min (the actor
+// runtime's chatter under a host's or a node's logger).
+func MinLevel(h slog.Handler, min slog.Level) slog.Handler {
+	return minLevel{Handler: h, min: min}
+}
+
 // minLevel drops records below min.
 type minLevel struct {
 	slog.Handler
