@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -338,21 +337,11 @@ func (r *clusterRun) load(ctx context.Context, nodes []*target, sessions []strin
 // turn sends a prebuilt query; an answer that is not end_turn or
 // interrupted is an error.
 func turn(c *Conn, req []byte, deadline time.Time) (apitype.QueryResponse, error) {
-	var qr apitype.QueryResponse
-	resp, err := c.Do(req, deadline)
-	if err != nil {
-		return qr, err
+	qr, err := sendQuery(c, req, deadline)
+	if err == nil && qr.StopReason != "end_turn" && qr.StopReason != "interrupted" {
+		err = fmt.Errorf("%w: stop_reason %q", errBadAnswer, qr.StopReason)
 	}
-	if resp.Status != http.StatusOK {
-		return qr, statusError(resp.Status, resp.Body)
-	}
-	if err := json.Unmarshal(resp.Body, &qr); err != nil {
-		return qr, fmt.Errorf("%w: %v", errBadAnswer, err)
-	}
-	if qr.StopReason != "end_turn" && qr.StopReason != "interrupted" {
-		return qr, fmt.Errorf("%w: stop_reason %q", errBadAnswer, qr.StopReason)
-	}
-	return qr, nil
+	return qr, err
 }
 
 // nodesCPU reads each node's CPU time from /proc, -1 where it cannot.

@@ -70,6 +70,15 @@ func sessionQueryOp(t *target, sessionID string) opFunc {
 
 // doQuery sends a prebuilt query and checks its answer.
 func doQuery(c *Conn, req []byte, deadline time.Time) (apitype.QueryResponse, error) {
+	qr, err := sendQuery(c, req, deadline)
+	if err == nil && (qr.StopReason != "end_turn" || qr.SessionID == "") {
+		err = fmt.Errorf("%w: stop_reason %q", errBadAnswer, qr.StopReason)
+	}
+	return qr, err
+}
+
+// sendQuery sends a prebuilt query and decodes a 200 answer.
+func sendQuery(c *Conn, req []byte, deadline time.Time) (apitype.QueryResponse, error) {
 	var qr apitype.QueryResponse
 	resp, err := c.Do(req, deadline)
 	if err != nil {
@@ -80,9 +89,6 @@ func doQuery(c *Conn, req []byte, deadline time.Time) (apitype.QueryResponse, er
 	}
 	if err := json.Unmarshal(resp.Body, &qr); err != nil {
 		return qr, fmt.Errorf("%w: %v", errBadAnswer, err)
-	}
-	if qr.StopReason != "end_turn" || qr.SessionID == "" {
-		return qr, fmt.Errorf("%w: stop_reason %q", errBadAnswer, qr.StopReason)
 	}
 	return qr, nil
 }
