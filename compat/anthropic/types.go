@@ -205,6 +205,21 @@ type blockIn struct {
 
 // MarshalJSON writes the API's shape for the block's type.
 func (b ContentBlock) MarshalJSON() ([]byte, error) {
+	switch b.Type {
+	case BlockText, BlockToolUse, BlockToolResult, BlockThinking, BlockRedactedThinking:
+	default:
+		if len(b.Raw) > 0 {
+			return b.Raw, nil
+		}
+	}
+	if out, err := b.appendJSON(nil); err == nil {
+		return out, nil
+	}
+	return b.marshalStd()
+}
+
+// marshalStd is MarshalJSON through encoding/json.
+func (b ContentBlock) marshalStd() ([]byte, error) {
 	o := blockOut{Type: b.Type, CacheControl: b.CacheControl}
 	switch b.Type {
 	case BlockText:
@@ -309,6 +324,14 @@ type responseWire struct {
 
 // MarshalJSON writes the message with every documented field present.
 func (r MessagesResponse) MarshalJSON() ([]byte, error) {
+	if out, err := r.appendJSON(nil); err == nil {
+		return out, nil
+	}
+	return r.marshalStd()
+}
+
+// marshalStd is MarshalJSON through encoding/json.
+func (r MessagesResponse) marshalStd() ([]byte, error) {
 	w := responseWire{
 		ID: r.ID, Type: r.Type, Role: r.Role, Model: r.Model, Content: r.Content,
 		StopReason: nullable(r.StopReason), StopSequence: nullable(r.StopSequence),

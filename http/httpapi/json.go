@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"strings"
+	"sync"
 
 	"github.com/valyala/fasthttp"
 
@@ -122,6 +123,23 @@ func isJSON(ct []byte) bool {
 // so that it reads well from curl. It returns an error, and writes
 // nothing, only if v cannot be encoded.
 func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) error {
+	if a, ok := v.(jsonAppender); ok {
+		buf := jsonBuffers.Get().(*[]byte)
+		body, err := a.AppendJSON((*buf)[:0])
+		if err == nil {
+			ctx.SetContentType(contentTypeJSON)
+			ctx.SetStatusCode(status)
+			ctx.SetBody(append(body, '\n'))
+		}
+		if cap(body) <= maxPooledJSON {
+			*buf = body
+			jsonBuffers.Put(buf)
+		}
+		if err == nil {
+			return nil
+		}
+		// encoding/json names what it refused.
+	}
 	body, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode response: %w", err)
@@ -131,3 +149,16 @@ func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) error {
 	ctx.SetBody(append(body, '\n'))
 	return nil
 }
+
+// jsonAppender is a response that appends its own JSON, byte for byte
+// what encoding/json writes for it, and fails where encoding/json fails.
+type jsonAppender interface {
+	AppendJSON(dst []byte) ([]byte, error)
+}
+
+// jsonBuffers hold the scratch buffers of writeJSON's appenders; the body
+// is copied into the response, so a buffer is free again at once. Larger
+// ones than maxPooledJSON are left to the collector.
+var jsonBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+const maxPooledJSON = 64 << 10

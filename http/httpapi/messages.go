@@ -269,11 +269,16 @@ type messageStream struct {
 	m      *anthropic.TurnStream
 	replay []agent.Event
 	ended  bool
+	// data is the scratch buffer events are encoded into.
+	data []byte
 }
 
 func (ms *messageStream) put(w *sse.Writer, evs []anthropic.StreamEvent) error {
 	for _, ev := range evs {
-		name, data := anthropic.Encode(ev)
+		name, data := anthropic.AppendEncode(ms.data[:0], ev)
+		if cap(data) <= maxPooledJSON {
+			ms.data = data
+		}
 		if err := w.Unnumbered(name, data); err != nil {
 			return err
 		}
