@@ -12,14 +12,21 @@ type eventLog struct {
 	max    int
 }
 
+// firstEvents is the room a turn's log starts with: a short turn's events
+// (session, deltas, done) without growing it.
+const firstEvents = 8
+
 func (l *eventLog) reset(turnID string) {
 	l.turnID = turnID
-	l.events = nil
+	l.events = make([]agent.Event, 0, min(firstEvents, max(l.max, 1)))
 	l.next = 1
 }
 
-// append numbers and encodes ev, keeps it, and returns it.
-func (l *eventLog) append(ev agent.Event) agent.Event {
+// append numbers and encodes ev, keeps it, and returns the kept event.
+// Kept events are never modified, nor written over (an append past the
+// array's end moves the log to a new one), so the pointer may be shared
+// with every subscriber.
+func (l *eventLog) append(ev agent.Event) *agent.Event {
 	ev.ID = l.next
 	l.next++
 	ev.Encode()
@@ -27,7 +34,7 @@ func (l *eventLog) append(ev agent.Event) agent.Event {
 		l.events = l.events[1:]
 	}
 	l.events = append(l.events, ev)
-	return ev
+	return &l.events[len(l.events)-1]
 }
 
 // after returns the kept events with ids greater than n. resync is true when

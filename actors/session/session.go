@@ -511,8 +511,8 @@ func (a *sessionActor) commit(msg agent.Message) {
 // emit logs ev as the turn's next event and fans it out. A subscriber whose
 // channel is full is dropped; the turn goes on.
 func (a *sessionActor) emit(ev agent.Event) {
-	ev = a.log.append(ev)
-	if a.turn != nil && !a.turn.gotFirst && ev.Kind != agent.KindRuntime {
+	p := a.log.append(ev)
+	if a.turn != nil && !a.turn.gotFirst && p.Kind != agent.KindRuntime {
 		a.turn.gotFirst = true
 		if a.d.Observer != nil {
 			a.d.Observer.FirstEvent(time.Since(a.turn.started))
@@ -521,9 +521,8 @@ func (a *sessionActor) emit(ev agent.Event) {
 	if len(a.subs) == 0 {
 		return
 	}
-	// Subscribers share one copy; a channel of pointers keeps each
+	// Subscribers share the log's copy; a channel of pointers keeps each
 	// subscriber's buffer small (8 bytes a slot, not a whole Event).
-	p := &ev
 	for sub := range a.subs {
 		select {
 		case sub.ch <- p:

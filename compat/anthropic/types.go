@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"unicode/utf8"
 )
 
 // Roles of a message on the wire. RoleSystem appears only inside requests
@@ -113,9 +114,11 @@ func (c *Content) UnmarshalJSON(data []byte) error {
 		*c = nil
 		return nil
 	case data[0] == '"':
-		var s string
-		if err := json.Unmarshal(data, &s); err != nil {
-			return err
+		s, ok := plainString(data)
+		if !ok {
+			if err := json.Unmarshal(data, &s); err != nil {
+				return err
+			}
 		}
 		*c = Content{{Type: BlockText, Text: s}}
 		return nil
@@ -128,6 +131,25 @@ func (c *Content) UnmarshalJSON(data []byte) error {
 		return nil
 	}
 	return errors.New("content must be a string or an array of blocks")
+}
+
+// plainString returns the value of the JSON string data when it has no
+// escapes, no control characters and only valid UTF-8, which is then the
+// bytes between its quotes; other strings are left to encoding/json.
+func plainString(data []byte) (string, bool) {
+	if len(data) < 2 || data[0] != '"' || data[len(data)-1] != '"' {
+		return "", false
+	}
+	in := data[1 : len(data)-1]
+	for _, b := range in {
+		if b < 0x20 || b == '"' || b == '\\' {
+			return "", false
+		}
+	}
+	if !utf8.Valid(in) {
+		return "", false
+	}
+	return string(in), true
 }
 
 // MarshalJSON writes the blocks as an array, [] for none.

@@ -57,18 +57,7 @@ func decodeBody(ctx *fasthttp.RequestCtx, v any, strict bool) error {
 		return &Error{Status: fasthttp.StatusBadRequest, Code: CodeInvalidJSON,
 			Msg: fmt.Sprintf("request body nests arrays and objects deeper than %d levels", MaxJSONDepth)}
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if strict {
-		dec.DisallowUnknownFields()
-	}
-	err := dec.Decode(v)
-	if err == nil {
-		// Decode stops after the first value: anything but space after it
-		// is not one JSON document.
-		if _, tokErr := dec.Token(); tokErr != io.EOF {
-			err = errors.New("invalid character after top-level value")
-		}
-	}
+	err := decodeDocument(body, v, strict)
 	if err == nil {
 		return nil
 	}
@@ -88,6 +77,36 @@ func decodeBody(ctx *fasthttp.RequestCtx, v any, strict bool) error {
 			Msg: "unknown field " + name + " (check its spelling; docs/api.md lists the fields)", Err: err}
 	}
 	return &Error{Status: fasthttp.StatusBadRequest, Code: CodeInvalidJSON, Msg: "request body is not valid JSON", Err: err}
+}
+
+// decodeDocument decodes body, which must be one JSON document, into v.
+// A lenient decode takes json.Unmarshal, which reads the body in place;
+// where it finds the body malformed, the decoder then runs as a strict
+// one does, so that the error (a field of the wrong type comes before
+// trailing garbage) is the same.
+func decodeDocument(body []byte, v any, strict bool) error {
+	if !strict {
+		err := json.Unmarshal(body, v)
+		var se *json.SyntaxError
+		if !errors.As(err, &se) {
+			return err
+		}
+		// Unmarshal checks the whole body before it decodes anything:
+		// v is untouched.
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if strict {
+		dec.DisallowUnknownFields()
+	}
+	err := dec.Decode(v)
+	if err == nil {
+		// Decode stops after the first value: anything but space after it
+		// is not one JSON document.
+		if _, tokErr := dec.Token(); tokErr != io.EOF {
+			err = errors.New("invalid character after top-level value")
+		}
+	}
+	return err
 }
 
 // unknownFieldPrefix starts encoding/json's error for a field that
