@@ -20,8 +20,8 @@ import (
 	"github.com/seshat-host/seshat/actors/session"
 	"github.com/seshat-host/seshat/actors/tenancy"
 	"github.com/seshat-host/seshat/actors/tool"
-	"github.com/seshat-host/seshat/actors/workers"
 	"github.com/seshat-host/seshat/actors/turn"
+	"github.com/seshat-host/seshat/actors/workers"
 	"github.com/seshat-host/seshat/persist"
 )
 
@@ -91,8 +91,8 @@ type Host struct {
 	// mailboxes runs the session actors' mailboxes on reused goroutines,
 	// which keep the stacks a session's messages need.
 	mailboxes *workers.Pool
-	metrics *metrics
-	closed  atomic.Bool
+	metrics   *metrics
+	closed    atomic.Bool
 	// jobsStarted is set while the scheduler runs (StartJobs to StopJobs).
 	jobsStarted atomic.Bool
 	// maxJobs is JobsConfig.MaxJobsPerUser, set by StartJobs.
