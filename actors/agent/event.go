@@ -84,6 +84,33 @@ type Event struct {
 
 // Encode fills e.Data from the typed fields.
 func (e *Event) Encode() {
+	out, ok := e.AppendData(make([]byte, 0, e.DataSizeHint()))
+	if !ok {
+		out = nil
+	}
+	e.Data = out
+}
+
+// DataSizeHint is about the length of the event's JSON payload.
+func (e *Event) DataSizeHint() int {
+	n := 24 + len(e.Delta) + len(e.Error)
+	if r := e.Result; r != nil {
+		n += 256 + len(r.Content) + 128*(len(r.ToolUses)+len(r.ToolResults)+len(r.RAGResults))
+	}
+	if r := e.Runtime; r != nil {
+		n += 128 + len(r.Input) + len(r.Message) + len(r.Question) + 64*len(r.Results)
+		if r.Output != nil {
+			n += len(*r.Output)
+		}
+	}
+	return n
+}
+
+// AppendData appends the event's JSON payload, which Encode puts in
+// Data, to dst. It reports false, with dst unchanged, for an event that
+// encoding/json cannot encode either (an invalid raw input, a score that
+// is not a number); Encode leaves such an event's Data nil.
+func (e *Event) AppendData(dst []byte) ([]byte, bool) {
 	var (
 		out []byte
 		err error
@@ -94,30 +121,28 @@ func (e *Event) Encode() {
 		if e.Thinking {
 			typ = `{"type":"thinking_delta","text":`
 		}
-		out = append(make([]byte, 0, len(typ)+len(e.Delta)+8), typ...)
-		out = append(AppendJSONString(out, e.Delta), '}')
+		out = append(AppendJSONString(append(dst, typ...), e.Delta), '}')
 	case KindRuntime:
 		if e.Runtime == nil {
-			out = []byte("null")
-			break
+			return append(dst, "null"...), true
 		}
-		out, err = e.Runtime.AppendJSON(make([]byte, 0, 128))
+		out, err = e.Runtime.AppendJSON(dst)
 	case KindDone:
 		if e.Result == nil {
-			out = []byte("null")
-			break
+			return append(dst, "null"...), true
 		}
-		out, err = e.Result.AppendJSON(make([]byte, 0, 256+len(e.Result.Content)))
+		out, err = e.Result.AppendJSON(dst)
 	case KindError:
-		out = append(make([]byte, 0, len(e.Error)+16), `{"error":`...)
-		out = append(AppendJSONString(out, e.Error), '}')
+		out = append(AppendJSONString(append(dst, `{"error":`...), e.Error), '}')
 	default:
-		out = []byte("null")
+		out = append(dst, "null"...)
 	}
 	if err != nil {
-		out = e.encodeStd()
+		// encoding/json may accept what the appenders refuse.
+		b := e.encodeStd()
+		return append(dst, b...), b != nil
 	}
-	e.Data = out
+	return out, true
 }
 
 // encodeStd is Encode through encoding/json, for the values the

@@ -10,6 +10,8 @@ type eventLog struct {
 	events []agent.Event
 	next   uint64
 	max    int
+	// arena holds the events' payloads (encode).
+	arena []byte
 }
 
 // firstEvents is the room a turn's log starts with: a short turn's events
@@ -29,12 +31,37 @@ func (l *eventLog) reset(turnID string) {
 func (l *eventLog) append(ev agent.Event) *agent.Event {
 	ev.ID = l.next
 	l.next++
-	ev.Encode()
+	l.encode(&ev)
 	if len(l.events) >= l.max {
 		l.events = l.events[1:]
 	}
 	l.events = append(l.events, ev)
 	return &l.events[len(l.events)-1]
+}
+
+// eventArena is the size of the buffers the log encodes its events
+// into: one allocation for the payloads of a short turn's events.
+const eventArena = 2048
+
+// encode fills ev.Data, in the log's arena: payloads are appended past
+// every earlier one and never written over, so they stay valid wherever
+// the events they belong to went.
+func (l *eventLog) encode(ev *agent.Event) {
+	if need := ev.DataSizeHint(); cap(l.arena)-len(l.arena) < need {
+		if need > eventArena/2 {
+			ev.Encode()
+			return
+		}
+		l.arena = make([]byte, 0, eventArena)
+	}
+	start := len(l.arena)
+	out, ok := ev.AppendData(l.arena)
+	if !ok {
+		ev.Data = nil
+		return
+	}
+	ev.Data = out[start:len(out):len(out)]
+	l.arena = out
 }
 
 // after returns the kept events with ids greater than n. resync is true when

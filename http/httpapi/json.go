@@ -134,6 +134,9 @@ func jsonKind(kind string) string {
 // what `curl -d` sends when no type is given. No route takes form data, so
 // reading it as JSON serves those clients and misreads no one.
 func isJSON(ct []byte) bool {
+	if string(ct) == contentTypeJSON {
+		return true
+	}
 	mt, _, err := mime.ParseMediaType(string(ct))
 	return err == nil && (mt == contentTypeJSON || mt == "application/x-www-form-urlencoded")
 }

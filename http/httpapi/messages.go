@@ -41,7 +41,7 @@ const (
 )
 
 // knownAPIVersions are the anthropic-version values accepted.
-var knownAPIVersions = map[string]bool{"2023-01-01": true, apiVersionDefault: true, apiVersion2026: true}
+var knownAPIVersions = []string{"2023-01-01", apiVersionDefault, apiVersion2026}
 
 // messagePingInterval is how long a message stream may stay silent (a long
 // tool loop, a slow model) before a ping event is written.
@@ -60,12 +60,14 @@ type ModelCatalog interface {
 // appends instead of setting the header sends "2023-06-01, 2023-06-01",
 // which upstream rejects too).
 func apiVersion(ctx *fasthttp.RequestCtx) (string, error) {
-	v := string(bytes.TrimSpace(ctx.Request.Header.Peek(headerAnthropicVersion)))
-	switch {
-	case v == "":
+	v := bytes.TrimSpace(ctx.Request.Header.Peek(headerAnthropicVersion))
+	if len(v) == 0 {
 		return apiVersionDefault, nil
-	case knownAPIVersions[v]:
-		return v, nil
+	}
+	for _, known := range knownAPIVersions {
+		if string(v) == known {
+			return known, nil
+		}
 	}
 	return "", invalid(fmt.Sprintf("anthropic-version: %q is not a valid version", v))
 }
