@@ -42,8 +42,46 @@ func TestEventLogPayloads(t *testing.T) {
 			t.Fatalf("event %d changed: id %d data %s, want %s", i+1, k.ev.ID, k.ev.Data, k.want)
 		}
 	}
-	evs, resync := l.after(0)
-	if !resync || len(evs) != 50 || evs[0].ID != 351 {
-		t.Fatalf("after(0) = %d events from %d, resync %v", len(evs), evs[0].ID, resync)
+	for n := uint64(0); n <= 402; n++ {
+		evs, resync := l.after(n)
+		from := max(n+1, 351)
+		if resync != (n+1 < 351) || len(evs) != int(max(401, from)-from) {
+			t.Fatalf("after(%d) = %d events, resync %v", n, len(evs), resync)
+		}
+		for i, ev := range evs {
+			if ev.ID != from+uint64(i) || string(ev.Data) != all[ev.ID-1].want {
+				t.Fatalf("after(%d)[%d] = event %d", n, i, ev.ID)
+			}
+		}
+	}
+	if l.ended() {
+		t.Fatal("a log whose last event is a delta has ended")
+	}
+}
+
+// TestEventLogBounds checks the log at its smallest bounds and at the
+// edges of its chunks.
+func TestEventLogBounds(t *testing.T) {
+	for _, limit := range []int{1, 2, 7, 8, 9, 63, 64, 65, 72, 73, 200} {
+		l := eventLog{max: limit}
+		l.reset("turn_1")
+		for i := 1; i <= 300; i++ {
+			kind := agent.KindDelta
+			if i == 300 {
+				kind = agent.KindDone
+			}
+			l.append(agent.Event{Kind: kind, Delta: "x"})
+			oldest := max(1, i-limit+1)
+			evs, resync := l.after(0)
+			if len(evs) != i-oldest+1 || evs[0].ID != uint64(oldest) || evs[len(evs)-1].ID != uint64(i) || resync != (oldest > 1) {
+				t.Fatalf("max %d after %d events: %d kept from %d, resync %v", limit, i, len(evs), evs[0].ID, resync)
+			}
+			if got, _ := l.after(uint64(i - 1)); len(got) != 1 || got[0].ID != uint64(i) {
+				t.Fatalf("max %d: after(%d) = %v", limit, i-1, got)
+			}
+		}
+		if !l.ended() {
+			t.Fatalf("max %d: the log does not end with its done event", limit)
+		}
 	}
 }
