@@ -74,7 +74,7 @@ func (l *eventLog) dropOldest() {
 // the payloads of a short turn's events, the next ones those of many
 // deltas.
 const (
-	firstArena = 512
+	firstArena = 1024
 	eventArena = 2048
 )
 
