@@ -44,8 +44,12 @@ var (
 	// sessionID|NUL|u64 BE index -> the message, opaque to the store.
 	bucketMessages = []byte("session_messages")
 	bucketIdxTime  = []byte("idx_sessions_by_time")
-	bucketIdxTerms = []byte("idx_terms")
-	bucketIdxDocs  = []byte("idx_docs")
+	// bucketIdxTerms held the session search postings as a bucket per
+	// workspace and one per term in it, up to schema version 15; see
+	// migrateFlatPostings.
+	bucketIdxTerms    = []byte("idx_terms")
+	bucketIdxPostings = []byte("idx_postings")
+	bucketIdxDocs     = []byte("idx_docs")
 )
 
 // Keys in the meta bucket.
