@@ -131,3 +131,72 @@ func BenchmarkSaveSessionSeeded(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkOpenSeeded measures Open and Close of a store holding 100,000
+// one-shot sessions of the gateway shape (see BenchmarkSaveSessionSeeded):
+// what a restart pays before it listens.
+func BenchmarkOpenSeeded(b *testing.B) {
+	const sessions, batch = 100_000, 5_000
+	dir := b.TempDir()
+	s, err := persist.Open(persist.Config{Dir: dir, NoSync: true, MaxBatch: batch})
+	if err != nil {
+		b.Fatal(err)
+	}
+	u, err := s.CreateUser(b.Context(), persist.User{Email: "open@example.com"}, persist.Workspace{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	question := "Say hello to the gateway bench, and tell me about the weather in Lisbon today"
+	answer := strings.Repeat("Hello from the mock upstream, here is a word of the answer. ", 6)
+	snap := persist.Snapshot{Version: 2, Data: []byte(strings.Repeat(`{"usage":{"input_tokens":12,"output_tokens":34}}`, 8))}
+	userMsg := fmt.Appendf(nil, `{"role":"user","content":[{"type":"text","text":%q}]}`, question)
+	answerMsg := fmt.Appendf(nil, `{"role":"assistant","content":[{"type":"text","text":%q}]}`, answer)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	// Turns commit a few at a time, as the writer's batches do, so that
+	// the file holds the free pages of many small commits.
+	const perCommit = 16
+	for i := 0; i < sessions; i += perCommit {
+		err := s.Update(b.Context(), func(tx *persist.Tx) error {
+			for j := i; j < i+perCommit; j++ {
+				rec := persist.Session{
+					ID: fmt.Sprintf("sess_open%08d", j), WorkspaceID: u.DefaultWorkspaceID, UserID: u.ID,
+					Model: "anthropic:claude-sonnet-4-5", Status: "idle", CreatedAt: t0.Add(time.Duration(j) * time.Millisecond),
+				}
+				if err := tx.CreateSession(rec); err != nil {
+					return err
+				}
+				rec.Title, rec.MessageCount = question[:40], 1
+				if err := tx.SaveSession(persist.SessionSave{Session: rec, Snapshot: snap, IndexText: question, Messages: [][]byte{userMsg}}); err != nil {
+					return err
+				}
+				rec.MessageCount = 2
+				if err := tx.SaveSession(persist.SessionSave{Session: rec, Snapshot: snap, IndexText: answer, Messages: [][]byte{answerMsg}, MessagesFrom: 1}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	st := s.BoltDB().Stats()
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		s, err := persist.Open(persist.Config{Dir: dir})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(st.FreePageN), "free-pages")
+	b.ReportMetric(float64(st.FreelistInuse)/1024, "freelist-KiB")
+	if fi, err := os.Stat(filepath.Join(dir, "seshat.db")); err == nil {
+		b.ReportMetric(float64(fi.Size())/(1<<20), "file-MiB")
+	}
+}
