@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"unicode"
@@ -87,14 +86,19 @@ func isASCIIWord(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }
 
-// termSet returns the distinct terms of texts, sorted (so that inserts walk
-// the term buckets in key order).
-func termSet(texts ...string) []string {
-	set := make(map[string]struct{})
-	for _, t := range texts {
-		tokenize(t, func(term string) { set[term] = struct{}{} })
+// termSet appends the distinct terms of texts to buf[:0], sorted (so that
+// inserts walk the postings in key order), and returns it. A sorted slice
+// costs less than a set for the few dozen terms of a message.
+func termSet(buf []string, texts ...string) []string {
+	if buf == nil {
+		buf = make([]string, 0, 64)
 	}
-	return slices.Sorted(maps.Keys(set))
+	buf = buf[:0]
+	for _, t := range texts {
+		tokenize(t, func(term string) { buf = append(buf, term) })
+	}
+	slices.Sort(buf)
+	return slices.Compact(buf)
 }
 
 // queryTerms splits a query into the words that must match exactly and the
@@ -167,7 +171,8 @@ func appendPostingPrefix(k []byte, ws, term string) []byte {
 // index adds the terms of texts to sess's postings. Terms the reverse
 // record already lists are skipped, so a save only pays for new words.
 func (tx *Tx) index(sess Session, texts ...string) error {
-	terms := termSet(texts...)
+	terms := termSet(tx.terms, texts...)
+	tx.terms = terms[:0] // reused by the transaction's next save
 	if len(terms) == 0 {
 		return nil
 	}

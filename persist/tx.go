@@ -23,6 +23,8 @@ type Tx struct {
 	// authentication reads (users, API keys); the writer then bumps the
 	// store's auth generation after the commit.
 	authDirty bool
+	// terms is scratch space for the terms of the save being indexed.
+	terms []string
 }
 
 // Bucket names. doc.go describes each bucket's keys and values.
