@@ -541,17 +541,23 @@ func (s *Store) SearchMemories(q MemorySearch) ([]ScoredMemory, error) {
 
 // SearchMemories is Store.SearchMemories inside tx.
 func (tx *Tx) SearchMemories(q MemorySearch) ([]ScoredMemory, error) {
+	owners := slices.Compact(slices.Sorted(slices.Values(q.Owners)))
+	// Most owners have no memory at all (every turn recalls): answer them
+	// before any work on the query, and before entering the search's
+	// large frame, which would grow the caller's stack.
+	if !tx.anyMemory(owners, q.IncludeSuperseded) {
+		return []ScoredMemory{}, nil
+	}
+	return tx.searchMemories(q, owners)
+}
+
+// searchMemories is SearchMemories of the sorted, distinct owners.
+func (tx *Tx) searchMemories(q MemorySearch, owners []string) ([]ScoredMemory, error) {
 	limit := q.Limit
 	if limit <= 0 {
 		limit = 10
 	}
-	owners := slices.Compact(slices.Sorted(slices.Values(q.Owners)))
 	terms, posts := tx.bucket(bucketMemoryTerms), tx.bucket(bucketMemoryPostings)
-	// Most owners have no memory at all (every turn recalls): answer them
-	// before any work on the query.
-	if !tx.anyMemory(owners, q.IncludeSuperseded) {
-		return []ScoredMemory{}, nil
-	}
 	qterms := MemoryTerms(q.Query)
 	slices.Sort(qterms)
 	qterms = slices.Compact(qterms)
