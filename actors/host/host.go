@@ -285,7 +285,9 @@ func (h *Host) Close(ctx context.Context) error {
 				h.log.Error("passivate session at shutdown", "session_id", id, "err", err)
 				return
 			}
-			if r, ok := res.(session.Replier); ok && r.ReplyErr() != nil {
+			// ErrPassivated: the session was already stopping (idle, or a
+			// one-shot session whose turn ended), with its state durable.
+			if r, ok := res.(session.Replier); ok && r.ReplyErr() != nil && !errors.Is(r.ReplyErr(), session.ErrPassivated) {
 				failed.Add(1)
 				h.log.Error("snapshot session at shutdown", "session_id", id, "err", r.ReplyErr())
 			}
