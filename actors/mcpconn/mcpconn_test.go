@@ -319,3 +319,56 @@ func TestServerEverything(t *testing.T) {
 	require.Contains(t, out, "hello")
 	require.NoError(t, m.Shutdown(t.Context()))
 }
+
+// gone reports whether process pid has ended: it is no more, or it is a
+// zombie its new parent has not reaped yet.
+func gone(pid int) bool {
+	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return true
+	}
+	s := string(stat)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	return len(fields) > 0 && fields[0] == "Z"
+}
+
+func TestStdioServerIgnoringStdinCloseAndSIGTERMIsKilledWithItsGroup(t *testing.T) {
+	opts := []goleak.Option{goleak.IgnoreCurrent(),
+		goleak.IgnoreAnyFunction("github.com/asynkron/protoactor-go/actor.NewDeadLetter.NewThrottle.func4.1")}
+	t.Cleanup(func() { goleak.VerifyNone(t, opts...) })
+	before := children(t)
+	st, u := newStore(t)
+	m := newManager(t, st, func(c *mcpconn.Config) {
+		c.ExtraEnv = map[string]string{"MCPCONN_TEST_SERVER": "stubborn"}
+		c.TerminateDuration = 200 * time.Millisecond
+	})
+	srv := stdioServer(t, st, u, "stubborn", "never")
+	for _, end := range []struct {
+		name string
+		fn   func() error
+	}{
+		{"stop", func() error { return m.Stop(t.Context(), srv.ID) }},
+		{"shutdown", func() error { return m.Shutdown(t.Context()) }},
+	} {
+		tools, err := m.Tools(t.Context(), srv, u.DefaultWorkspaceID)
+		require.NoError(t, err, end.name)
+		out, err := call(t, byName(tools)["mcp__stubborn__child"], `{}`, nil)
+		require.NoError(t, err, end.name)
+		grandchild, err := strconv.Atoi(out)
+		require.NoError(t, err)
+		require.False(t, gone(grandchild), "the server's child runs")
+		t.Cleanup(func() {
+			if !gone(grandchild) {
+				_ = syscall.Kill(grandchild, syscall.SIGKILL) // only when the test failed
+			}
+		})
+		require.Len(t, children(t), len(before)+1, end.name)
+
+		require.NoError(t, end.fn(), end.name)
+		require.ElementsMatch(t, before, children(t), "no process left after %s", end.name)
+		// The group got SIGKILL before the server was reaped; the child's
+		// death is the kernel's to finish.
+		require.Eventually(t, func() bool { return gone(grandchild) }, 10*time.Second, 10*time.Millisecond,
+			"the server's own child ends with its group after %s", end.name)
+	}
+}
