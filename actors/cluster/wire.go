@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
@@ -165,6 +166,10 @@ type frameMAC struct {
 	seq uint64
 	n   [8]byte
 	sum []byte
+	// buf and enc encode the frames sealed, so that a frame's bytes are
+	// allocated once, with room for its tag.
+	buf bytes.Buffer
+	enc *json.Encoder
 }
 
 // Directions of a stream's frames, bound into their keys.
@@ -179,7 +184,9 @@ const frameTagSize = sha256.Size
 func newFrameMAC(secret []byte, nonce, dir string) *frameMAC {
 	d := hmac.New(sha256.New, secret)
 	d.Write([]byte("seshat cluster stream frame\x00" + dir + "\x00" + nonce))
-	return &frameMAC{h: hmac.New(sha256.New, d.Sum(nil)), sum: make([]byte, 0, frameTagSize)}
+	m := &frameMAC{h: hmac.New(sha256.New, d.Sum(nil)), sum: make([]byte, 0, frameTagSize)}
+	m.enc = json.NewEncoder(&m.buf)
+	return m
 }
 
 // start begins the MAC of the stream's next frame over b.
@@ -216,12 +223,15 @@ func (m *frameMAC) open(b []byte) ([]byte, bool) {
 
 // sealFrame encodes f as the stream's next frame.
 func (m *frameMAC) sealFrame(f frame) *wrapperspb.BytesValue {
-	b, err := json.Marshal(f)
-	if err != nil {
+	m.buf.Reset()
+	if err := m.enc.Encode(f); err != nil {
 		// Only our own types are encoded; one that does not marshal is a
 		// programming error.
 		panic(fmt.Sprintf("cluster: encode frame: %v", err))
 	}
+	body := bytes.TrimSuffix(m.buf.Bytes(), []byte("\n"))
+	b := make([]byte, len(body), len(body)+frameTagSize)
+	copy(b, body)
 	return wrapperspb.Bytes(m.seal(b))
 }
 
