@@ -20,8 +20,8 @@ import (
 	"github.com/seshat-host/seshat/actors/session"
 	"github.com/seshat-host/seshat/actors/tenancy"
 	"github.com/seshat-host/seshat/actors/tool"
-	"github.com/seshat-host/seshat/actors/workers"
 	"github.com/seshat-host/seshat/actors/turn"
+	"github.com/seshat-host/seshat/actors/workers"
 	"github.com/seshat-host/seshat/persist"
 )
 
@@ -91,8 +91,8 @@ type Host struct {
 	// mailboxes runs the session actors' mailboxes on reused goroutines,
 	// which keep the stacks a session's messages need.
 	mailboxes *workers.Pool
-	metrics *metrics
-	closed  atomic.Bool
+	metrics   *metrics
+	closed    atomic.Bool
 	// jobsStarted is set while the scheduler runs (StartJobs to StopJobs).
 	jobsStarted atomic.Bool
 	// maxJobs is JobsConfig.MaxJobsPerUser, set by StartJobs.
@@ -285,7 +285,9 @@ func (h *Host) Close(ctx context.Context) error {
 				h.log.Error("passivate session at shutdown", "session_id", id, "err", err)
 				return
 			}
-			if r, ok := res.(session.Replier); ok && r.ReplyErr() != nil {
+			// ErrPassivated: the session was already stopping (idle, or a
+			// one-shot session whose turn ended), with its state durable.
+			if r, ok := res.(session.Replier); ok && r.ReplyErr() != nil && !errors.Is(r.ReplyErr(), session.ErrPassivated) {
 				failed.Add(1)
 				h.log.Error("snapshot session at shutdown", "session_id", id, "err", r.ReplyErr())
 			}
