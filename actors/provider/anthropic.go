@@ -100,8 +100,8 @@ func NewAnthropic(cfg AnthropicConfig) Provider {
 }
 
 // body returns the JSON request for req.
-func (p *anthropicProvider) body(req agent.ModelRequest) ([]byte, error) {
-	wire := anthropic.ToMessagesRequest(req, true)
+func (p *anthropicProvider) body(req *agent.ModelRequest) ([]byte, error) {
+	wire := anthropic.ToMessagesRequest(*req, true)
 	if wire.MaxTokens <= 0 {
 		wire.MaxTokens = p.defaultMaxTokens
 	}
@@ -109,7 +109,7 @@ func (p *anthropicProvider) body(req agent.ModelRequest) ([]byte, error) {
 }
 
 // Stream implements Provider.
-func (p *anthropicProvider) Stream(ctx context.Context, req agent.ModelRequest, emit func(agent.ModelChunk)) (agent.ModelResponse, error) {
+func (p *anthropicProvider) Stream(ctx context.Context, req *agent.ModelRequest, emit func(agent.ModelChunk)) (agent.ModelResponse, error) {
 	if err := ctx.Err(); err != nil {
 		return agent.ModelResponse{}, err
 	}

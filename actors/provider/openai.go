@@ -86,8 +86,8 @@ func NewOpenAI(cfg OpenAIConfig) Provider {
 }
 
 // body returns the JSON request for req.
-func (p *openaiProvider) body(req agent.ModelRequest) ([]byte, error) {
-	wire := openai.ToChatRequest(req, true)
+func (p *openaiProvider) body(req *agent.ModelRequest) ([]byte, error) {
+	wire := openai.ToChatRequest(*req, true)
 	if p.official && wire.MaxTokens > 0 {
 		wire.MaxCompletionTokens, wire.MaxTokens = wire.MaxTokens, 0
 	}
@@ -95,7 +95,7 @@ func (p *openaiProvider) body(req agent.ModelRequest) ([]byte, error) {
 }
 
 // Stream implements Provider.
-func (p *openaiProvider) Stream(ctx context.Context, req agent.ModelRequest, emit func(agent.ModelChunk)) (agent.ModelResponse, error) {
+func (p *openaiProvider) Stream(ctx context.Context, req *agent.ModelRequest, emit func(agent.ModelChunk)) (agent.ModelResponse, error) {
 	if err := ctx.Err(); err != nil {
 		return agent.ModelResponse{}, err
 	}

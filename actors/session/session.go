@@ -464,7 +464,7 @@ func (a *sessionActor) startTurn(m *StartTurn) (*TurnStarted, error) {
 					res = turn.Result{StopReason: agent.StopError, Err: fmt.Errorf("internal error: %v", r)}
 				}
 			}()
-			res = runner.Run(runCtx, in, s)
+			res = runner.Run(runCtx, &in, s)
 		}()
 		sys.Root.Send(self, &turnDone{turnID: t.id, res: res})
 	}()

@@ -52,8 +52,9 @@ type Contribution struct {
 }
 
 // Extension contributes to a turn before its first model call. Prepare
-// runs on the runner's goroutine under the turn's context (cancelled with
-// the turn), after the provider is selected, in Config.Extensions order. A
+// runs on a goroutine the runner starts for the turn's preparation and
+// waits for, under the turn's context (cancelled with the turn), after the
+// provider is selected, in Config.Extensions order. A
 // feature that is off for the turn returns an empty Contribution; an error
 // fails the turn.
 type Extension interface {
