@@ -174,7 +174,11 @@ func (t *run) emit(ev agent.Event) {
 	t.sink.Event(ev)
 }
 
-// finishAll calls the finishers once the turn has ended.
+// finishAll calls the finishers once the turn has ended. It is not
+// inlined: the Setup it passes by value would otherwise sit in the frame
+// of run, which the turn's goroutine keeps while it waits for the model.
+//
+//go:noinline
 func (t *run) finishAll(ctx context.Context, res *Result) {
 	for _, f := range t.finishers {
 		f.Finish(ctx, t.ext, res, t.emit)
