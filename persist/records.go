@@ -117,6 +117,11 @@ type SessionSave struct {
 	// an earlier save in flight also carries.
 	Messages     [][]byte
 	MessagesFrom int
+	// Create makes the save create the session first, as CreateSession
+	// does, in the same transaction: the first save of a session whose
+	// record was never written. A session of that id that exists is
+	// ErrConflict.
+	Create bool
 }
 
 // SessionQuery selects sessions for a listing.

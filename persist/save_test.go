@@ -122,3 +122,39 @@ func TestMergeTerms(t *testing.T) {
 		require.Equal(t, len(rev), cap(rev), "sized once")
 	}
 }
+
+// TestSaveSessionCreates: a save with Create writes a session never
+// created, listed and searchable as CreateSession's are, in one commit;
+// a second one is a conflict, and one in a workspace that is gone fails
+// without leaving anything.
+func TestSaveSessionCreates(t *testing.T) {
+	s := persisttest.Open(t)
+	u := newUser(t, s)
+	created := time.Now().UTC()
+	rec := persist.Session{ID: uniq("sess"), WorkspaceID: u.DefaultWorkspaceID, UserID: u.ID, Title: "made by its turn",
+		CreatedAt: created, UpdatedAt: created, MessageCount: 2}
+	sv := persist.SessionSave{Session: rec, Create: true, IndexText: "walrus", Snapshot: persist.Snapshot{Version: 2, Data: []byte("{}")},
+		Messages: [][]byte{[]byte(`{"role":"user"}`), []byte(`{"role":"assistant"}`)}}
+	require.NoError(t, save(t, s, sv))
+	got, err := s.Session(rec.ID)
+	require.NoError(t, err)
+	require.Equal(t, 2, got.MessageCount)
+	require.Equal(t, u.ID, got.UserID)
+	for _, q := range []string{"walrus", "turn", ""} {
+		page, _, err := s.ListSessions(persist.SessionQuery{WorkspaceIDs: []string{u.DefaultWorkspaceID}, Q: q})
+		require.NoError(t, err)
+		require.Len(t, page, 1, "query %q", q)
+	}
+	snap, err := s.LoadSnapshot(rec.ID)
+	require.NoError(t, err)
+	require.Equal(t, []byte("{}"), snap.Data)
+
+	require.ErrorIs(t, save(t, s, sv), persist.ErrConflict)
+
+	gone := sv
+	gone.Session.ID, gone.Session.WorkspaceID = uniq("sess"), "ws_gone"
+	require.ErrorIs(t, save(t, s, gone), persist.ErrNotFound)
+	_, err = s.Session(gone.Session.ID)
+	require.ErrorIs(t, err, persist.ErrNotFound)
+	require.NoError(t, s.Check())
+}

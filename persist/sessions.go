@@ -114,7 +114,7 @@ func (s *Store) SaveSession(save SessionSave, done func(error)) {
 
 // SaveSession writes the session's record and snapshot and indexes the
 // record's title and save.IndexText, in tx. The session must exist
-// (ErrNotFound); its WorkspaceID, UserID and CreatedAt are kept from
+// (ErrNotFound) unless save.Create; its WorkspaceID, UserID and CreatedAt are kept from
 // creation, whatever save.Session says, because the listing and search
 // indexes are keyed by them. A zero UpdatedAt becomes now. A zero Snapshot
 // (no version, no data) leaves the stored snapshot as it is.
@@ -122,6 +122,11 @@ func (s *Store) SaveSession(save SessionSave, done func(error)) {
 // Index terms are only ever added: a word that left the title stays
 // searchable until the session is deleted.
 func (tx *Tx) SaveSession(save SessionSave) error {
+	if save.Create {
+		if err := tx.CreateSession(save.Session); err != nil {
+			return err
+		}
+	}
 	sessions := tx.bucket(bucketSessions)
 	stored := sessions.Get([]byte(save.Session.ID))
 	if stored == nil {

@@ -75,6 +75,13 @@ type TurnRequest struct {
 	// as soon as the turn is durable instead of staying in memory for the
 	// idle timeout.
 	OneShot bool
+	// AnswerAtEnd says the caller shows its client nothing of the turn,
+	// the session's id included, before the turn ends (a one-shot call
+	// answered once, not streamed). A new session is then written by the
+	// turn's first save, in one commit with it, instead of being created
+	// first: a crash before that loses only a call whose caller got no
+	// answer, as with any stateless proxy.
+	AnswerAtEnd bool
 }
 
 // Turn is a started turn.
@@ -200,7 +207,7 @@ func (h *Host) CreateSession(ctx context.Context, userID string, o SessionOption
 	if err := checkSessionFields(&o.Title, &o.SystemPrompt); err != nil {
 		return persist.Session{}, err
 	}
-	return h.createSession(ctx, userID, o, false)
+	return h.createSession(ctx, userID, o, false, true)
 }
 
 // checkSessionFields applies the per-field caps to a session's title and
@@ -220,7 +227,7 @@ func checkSessionFields(title, systemPrompt *string) error {
 // createSession is CreateSession; resolved says the caller has resolved
 // o.Model already (a turn that makes its session), so it is not checked
 // again.
-func (h *Host) createSession(ctx context.Context, userID string, o SessionOptions, resolved bool) (persist.Session, error) {
+func (h *Host) createSession(ctx context.Context, userID string, o SessionOptions, resolved, commit bool) (persist.Session, error) {
 	if h.closed.Load() {
 		return persist.Session{}, agent.ErrClosed
 	}
@@ -262,6 +269,9 @@ func (h *Host) createSession(ctx context.Context, userID string, o SessionOption
 	}
 	if m := o.Context.Memory; m != nil {
 		rec.Memory = &persist.SessionMemory{Extract: m.Extract, Inject: m.Inject}
+	}
+	if !commit {
+		return rec, nil
 	}
 	return rec, h.cfg.Store.CreateSession(ctx, rec)
 }
@@ -447,18 +457,25 @@ func (h *Host) StartTurn(ctx context.Context, userID string, req TurnRequest) (*
 		}
 	}
 	if id == "" {
+		// A session no one can name before the turn's end is created by
+		// the turn's first save, in the same commit, not in one of its own.
+		deferCreate := req.OneShot && req.AnswerAtEnd
 		rec, err := h.createSession(ctx, userID, SessionOptions{
 			WorkspaceID: wsID, Model: opts.Model, SystemPrompt: req.SystemPrompt, PermissionMode: req.PermissionMode,
 			// A session made by its first turn keeps that turn's agent
 			// profile and memory setting; corpora stay the turn's own.
 			Context: agent.TurnContext{AgentID: req.Context.AgentID, AgentVersion: req.Context.AgentVersion, Memory: req.Context.Memory},
-		}, true)
+		}, true, !deferCreate)
 		if err != nil {
 			return fail(err)
 		}
 		id = rec.ID
 		// Its actor starts from this record, without reading it back.
-		h.deps.Fresh.Put(rec)
+		if deferCreate {
+			h.deps.Fresh.PutUnsaved(rec)
+		} else {
+			h.deps.Fresh.Put(rec)
+		}
 		defer h.deps.Fresh.Forget(id)
 	}
 	if route.Err == nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/seshat-host/seshat/actors/tenancy"
 	"github.com/seshat-host/seshat/actors/tool"
 	"github.com/seshat-host/seshat/actors/turn"
+	"github.com/seshat-host/seshat/actors/workers"
 	"github.com/seshat-host/seshat/persist"
 )
 
@@ -87,8 +88,11 @@ type Host struct {
 	runners session.Runners
 	// jobRuns counts the jobs' run goroutines.
 	jobRuns sync.WaitGroup
-	metrics *metrics
-	closed  atomic.Bool
+	// mailboxes runs the session actors' mailboxes on reused goroutines,
+	// which keep the stacks a session's messages need.
+	mailboxes *workers.Pool
+	metrics   *metrics
+	closed    atomic.Bool
 	// jobsStarted is set while the scheduler runs (StartJobs to StopJobs).
 	jobsStarted atomic.Bool
 	// maxJobs is JobsConfig.MaxJobsPerUser, set by StartJobs.
@@ -101,6 +105,10 @@ type Host struct {
 	// work is where each user follows streams and runs turns.
 	work userWork
 }
+
+// mailboxThroughput is how many messages a session's mailbox handles
+// before it yields its goroutine: protoactor's default.
+const mailboxThroughput = 300
 
 // New builds a host. It starts no goroutine: actors start on first use.
 func New(cfg Config) (*Host, error) {
@@ -169,6 +177,8 @@ func New(cfg Config) (*Host, error) {
 		quotas:  q,
 		metrics: m,
 		live:    map[string]struct{}{},
+
+		mailboxes: workers.New(workers.DefaultIdle, mailboxThroughput),
 	}
 	// A session that panics is restarted from its last snapshot; one that
 	// keeps panicking (10 times in 10s) is stopped and re-activated by its
@@ -184,7 +194,8 @@ func New(cfg Config) (*Host, error) {
 		Runners:  &h.runners,
 		Fresh:    &session.Fresh{},
 	}
-	h.props = session.Props(h.deps, actor.WithGuardian(h.strategy), actor.WithReceiverMiddleware(logPanics(log)))
+	h.props = session.Props(h.deps, actor.WithGuardian(h.strategy), actor.WithReceiverMiddleware(logPanics(log)),
+		actor.WithDispatcher(h.mailboxes))
 	cfg.Tenancy.SetRuntime(h)
 	cfg.Tenancy.OnUserDisabled(h.EndUser)
 	return h, nil
@@ -289,6 +300,7 @@ func (h *Host) Close(ctx context.Context) error {
 		return fmt.Errorf("host: turn runners still running: %w", ctx.Err())
 	}
 	h.sys.Shutdown()
+	h.mailboxes.Close()
 	// The store's writer commits in order, so once this empty write is
 	// durable every save the sessions queued before stopping is too.
 	if err := h.cfg.Store.Update(ctx, func(*persist.Tx) error { return nil }); err != nil {

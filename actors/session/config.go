@@ -97,32 +97,48 @@ type Deps struct {
 	Fresh *Fresh
 }
 
-// Fresh holds the records of sessions just created and committed, until
-// their actor's first activation takes them: a new session has no snapshot
-// and no messages, and its record is the one the store has. An actor that
-// finds none (restarted, or activated later) reads the store as always.
+// Fresh holds the records of sessions just created, until their actor's
+// first activation takes them: a new session has no snapshot and no
+// messages, and its record is the one the store has, or will have once its
+// first save creates it. An actor that finds none (restarted, or activated
+// later) reads the store as always.
 type Fresh struct{ m sync.Map }
+
+type freshRecord struct {
+	rec persist.Session
+	// unsaved: the record is not in the store yet; the session's first
+	// save creates it.
+	unsaved bool
+}
 
 // Put keeps rec, as committed, for its session's first activation. Its
 // times are normalised as the store keeps them.
-func (f *Fresh) Put(rec persist.Session) {
+func (f *Fresh) Put(rec persist.Session) { f.put(rec, false) }
+
+// PutUnsaved keeps rec, which the store does not have, for its session's
+// first activation: the actor's first save creates it. Only a one-shot
+// turn's session that no one can name before its turn ends is made so.
+func (f *Fresh) PutUnsaved(rec persist.Session) { f.put(rec, true) }
+
+func (f *Fresh) put(rec persist.Session, unsaved bool) {
 	rec.CreatedAt = rec.CreatedAt.UTC().Round(0)
 	rec.UpdatedAt = rec.UpdatedAt.UTC().Round(0)
-	f.m.Store(rec.ID, rec)
+	f.m.Store(rec.ID, freshRecord{rec: rec, unsaved: unsaved})
 }
 
 // Forget drops what Put kept for id, if the actor did not take it.
 func (f *Fresh) Forget(id string) { f.m.Delete(id) }
 
-func (f *Fresh) take(id string) (persist.Session, bool) {
+func (f *Fresh) take(id string) (persist.Session, bool, bool) {
 	if f == nil {
-		return persist.Session{}, false
+		return persist.Session{}, false, false
 	}
 	v, ok := f.m.LoadAndDelete(id)
 	if !ok {
-		return persist.Session{}, false
+		return persist.Session{}, false, false
 	}
-	return v.(persist.Session), true
+	r := v.(freshRecord)
+	return r.rec, r.unsaved, true
 }
 
 // Runners owns turn runner goroutines: Add takes a slot for one unless

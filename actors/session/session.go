@@ -65,7 +65,10 @@ type sessionActor struct {
 	// behind those requests then stops it.
 	gone error
 
-	rec      persist.Session
+	rec persist.Session
+	// unsaved: the store has no record of the session yet; the next save
+	// creates it (Fresh.PutUnsaved).
+	unsaved  bool
 	snap     snapshot
 	log      eventLog
 	subs     map[*subscriber]struct{}
@@ -223,9 +226,9 @@ func (a *sessionActor) start(ctx actor.Context) {
 	a.decided = map[string]struct{}{}
 	a.log.max = a.d.Config.MaxTurnEvents
 	a.touch()
-	if rec, ok := a.d.Fresh.take(a.id); ok {
-		// Just created: nothing is stored beyond the record.
-		a.rec = rec
+	if rec, unsaved, ok := a.d.Fresh.take(a.id); ok {
+		// Just created: nothing is stored beyond the record, if that.
+		a.rec, a.unsaved = rec, unsaved
 	} else if !a.load(ctx) {
 		return
 	}
@@ -431,7 +434,14 @@ func (a *sessionActor) startTurn(m *StartTurn) (*TurnStarted, error) {
 	a.snap.RunningTurn = t.id
 	a.snap.RunningFrom = t.firstFrom
 	a.rec.Status = agent.StatusRunning
-	a.save(nil)
+	if !a.unsaved {
+		a.save(nil)
+	}
+	// Else a one-shot turn's new session, which no one can name until the
+	// turn's end: it is written when its turn first has something to show
+	// (a pending request, a committed message) or at the end, in one
+	// commit with its creation. Until then a crash loses only a call whose
+	// caller got no answer.
 
 	started := &TurnStarted{TurnID: t.id, Outcome: t.outcome}
 	if m.Subscribe {
@@ -879,8 +889,11 @@ func (a *sessionActor) save(done func(error)) {
 		}
 	}
 	a.d.Store.SaveSession(persist.SessionSave{
-		Session: a.rec, Snapshot: snap, IndexText: idx.String(), Messages: msgs, MessagesFrom: from,
+		Session: a.rec, Snapshot: snap, IndexText: idx.String(), Messages: msgs, MessagesFrom: from, Create: a.unsaved,
 	}, done)
+	// The store's writer commits in order: every later save finds the
+	// session created (or fails as this one did).
+	a.unsaved = false
 }
 
 // closeDanglingToolUses answers, with an error result, the tool calls of

@@ -84,6 +84,8 @@ func (s *Server) chatTurn(ctx *fasthttp.RequestCtx, userID string, req chatcompa
 	tr := host.TurnRequest{
 		SessionID: sessionID, Input: input, Route: route, Stream: true,
 		OneShot: sessionID == "",
+		// Answered once at its end, the session's id included.
+		AnswerAtEnd: !req.Stream,
 	}
 	tr.Model, tr.ProviderSettingID, tr.SystemPrompt, tr.MaxTokens = model, settingID, req.Turn.System, req.Turn.MaxTokens
 	tr.ClientTools, tr.ToolChoice, tr.NoAsk = req.Turn.Tools, req.Turn.ToolChoice, true

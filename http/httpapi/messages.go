@@ -188,6 +188,8 @@ func (s *Server) messageTurn(ctx *fasthttp.RequestCtx, userID string, req anthro
 		// Without the session header the client resends the whole
 		// conversation next time: nothing need stay in memory.
 		OneShot: sessionID == "",
+		// Answered once at its end, the session's id included.
+		AnswerAtEnd: !req.Stream,
 	}
 	tr.Model, tr.ProviderSettingID, tr.SystemPrompt, tr.MaxTokens = model, settingID, mr.System, mr.MaxTokens
 	tr.ClientTools, tr.ToolChoice, tr.NoAsk = mr.Tools, mr.ToolChoice, true
