@@ -3,6 +3,7 @@ package turn
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -197,6 +198,27 @@ func TestExtensionPanicFailsTurn(t *testing.T) {
 	require.NotEmpty(t, pe.Stack)
 	require.Empty(t, rec.reqs, "no model call after a failed setup")
 	require.Zero(t, plans.finished, "no finisher for a turn whose setup failed")
+}
+
+// countingScheduler runs each function on a goroutine of its own and
+// counts them.
+type countingScheduler struct{ n atomic.Int32 }
+
+func (s *countingScheduler) Schedule(fn func()) { s.n.Add(1); go fn() }
+
+// With Config.Workers, a turn's preparation and the goroutines started
+// with Runner.Go run on it.
+func TestWorkersRunPreparationAndTurns(t *testing.T) {
+	sched := &countingScheduler{}
+	providers := provider.NewRegistry()
+	r, err := New(Config{Providers: providers, Extensions: []Extension{fakeMemory{}}, Workers: sched})
+	require.NoError(t, err)
+	done := make(chan Result, 1)
+	r.Go(func() { done <- r.Run(t.Context(), ptr(input("@memories")), &recSink{}) })
+	res := <-done
+	require.NoError(t, res.Err)
+	require.Equal(t, "memories: likes tea", res.Content)
+	require.EqualValues(t, 2, sched.n.Load(), "the turn and its preparation")
 }
 
 type extensionFunc func(context.Context, Setup) (Contribution, error)

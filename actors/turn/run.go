@@ -145,7 +145,7 @@ func (t *run) prepareOff(ctx context.Context) ([]agent.Event, error) {
 		err    error
 	}
 	done := make(chan prepared, 1)
-	go func() {
+	t.r.Go(func() {
 		defer func() {
 			if v := recover(); v != nil {
 				done <- prepared{err: t.panicked(v)}
@@ -153,7 +153,7 @@ func (t *run) prepareOff(ctx context.Context) ([]agent.Event, error) {
 		}()
 		events, err := t.prepare(ctx)
 		done <- prepared{events, err}
-	}()
+	})
 	p := <-done
 	return p.events, p.err
 }
