@@ -52,8 +52,9 @@ type Contribution struct {
 }
 
 // Extension contributes to a turn before its first model call. Prepare
-// runs on the runner's goroutine under the turn's context (cancelled with
-// the turn), after the provider is selected, in Config.Extensions order. A
+// runs on a goroutine the runner starts for the turn's preparation and
+// waits for, under the turn's context (cancelled with the turn), after the
+// provider is selected, in Config.Extensions order. A
 // feature that is off for the turn returns an empty Contribution; an error
 // fails the turn.
 type Extension interface {
@@ -173,7 +174,11 @@ func (t *run) emit(ev agent.Event) {
 	t.sink.Event(ev)
 }
 
-// finishAll calls the finishers once the turn has ended.
+// finishAll calls the finishers once the turn has ended. It is not
+// inlined: the Setup it passes by value would otherwise sit in the frame
+// of run, which the turn's goroutine keeps while it waits for the model.
+//
+//go:noinline
 func (t *run) finishAll(ctx context.Context, res *Result) {
 	for _, f := range t.finishers {
 		f.Finish(ctx, t.ext, res, t.emit)

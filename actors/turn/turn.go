@@ -99,6 +99,17 @@ type Config struct {
 	Extensions []Extension
 	// Logger receives debug logs and panics. If nil, logs are discarded.
 	Logger *slog.Logger
+	// Workers, when set, runs the turns' goroutines (see Runner.Go) and
+	// their preparations on reused goroutines, which keep the stacks
+	// earlier work grew instead of growing new ones; their owner ends
+	// them after the turns. If nil, each is a goroutine of its own.
+	Workers Scheduler
+}
+
+// Scheduler runs functions on goroutines of its own; Schedule never
+// blocks. A *workers.Pool is one.
+type Scheduler interface {
+	Schedule(fn func())
 }
 
 // Runner runs turns.
@@ -112,6 +123,7 @@ type Runner struct {
 	maxUsesPerResponse int
 	maxUsesPerTurn     int
 	log                *slog.Logger
+	workers            Scheduler
 }
 
 // New returns a Runner for cfg, with its defaults filled in.
@@ -135,6 +147,7 @@ func New(cfg Config) (*Runner, error) {
 		maxUsesPerResponse: cmp.Or(cfg.MaxToolUsesPerResponse, DefaultMaxToolUsesPerResponse),
 		maxUsesPerTurn:     cmp.Or(cfg.MaxToolUsesPerTurn, DefaultMaxToolUsesPerTurn),
 		log:                cfg.Logger,
+		workers:            cfg.Workers,
 	}
 	if r.tools == nil {
 		r.tools = tool.NewRegistry()
@@ -147,6 +160,16 @@ func New(cfg Config) (*Runner, error) {
 	}
 	r.log = r.log.With("component", "turn")
 	return r, nil
+}
+
+// Go runs fn, a turn's goroutine, on Config.Workers, or on a goroutine of
+// its own.
+func (r *Runner) Go(fn func()) {
+	if r.workers != nil {
+		r.workers.Schedule(fn)
+		return
+	}
+	go fn()
 }
 
 // Options tune one turn. They are the one value carried from the turn
