@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -157,30 +158,68 @@ func BenchmarkOpenSeeded(b *testing.B) {
 // 100,000 one-shot sessions written with the session search postings in
 // nested buckets: the migration that moves them into one bucket.
 func BenchmarkMigrateFlatPostings(b *testing.B) {
-	for b.Loop() {
-		b.StopTimer()
-		dir := b.TempDir()
-		seedOneShots(b, dir, 100_000)
-		s, err := persist.Open(persist.Config{Dir: dir, NoSync: true})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := s.RollBackToSchema(persist.FlatPostingsSchema - 1); err != nil {
-			b.Fatal(err)
-		}
-		if err := s.Close(); err != nil {
-			b.Fatal(err)
-		}
-		b.StartTimer()
-		if s, err = persist.Open(persist.Config{Dir: dir}); err != nil {
-			b.Fatal(err)
-		}
-		b.StopTimer()
-		if err := s.Close(); err != nil {
-			b.Fatal(err)
-		}
-		b.StartTimer()
+	for _, bc := range []struct {
+		name  string
+		perTx int
+	}{{"one transaction", 1 << 30}, {"parts", 0}} {
+		b.Run(bc.name, func(b *testing.B) {
+			if bc.perTx > 0 {
+				b.Cleanup(persist.SetFlatPostingsPerTx(bc.perTx))
+			}
+			var peak uint64
+			for b.Loop() {
+				b.StopTimer()
+				dir := b.TempDir()
+				seedOneShots(b, dir, 100_000)
+				s, err := persist.Open(persist.Config{Dir: dir, NoSync: true})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := s.RollBackToSchema(persist.FlatPostingsSchema - 1); err != nil {
+					b.Fatal(err)
+				}
+				if err := s.Close(); err != nil {
+					b.Fatal(err)
+				}
+				runtime.GC()
+				stop := sampleHeap(&peak)
+				b.StartTimer()
+				s, err = persist.Open(persist.Config{Dir: dir})
+				b.StopTimer()
+				stop()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := s.Close(); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+		})
 	}
+}
+
+// sampleHeap records the largest heap in use into peak every millisecond
+// until the returned func is called.
+func sampleHeap(peak *uint64) (stop func()) {
+	done, exited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(exited)
+		var ms runtime.MemStats
+		t := time.NewTicker(time.Millisecond)
+		defer t.Stop()
+		for {
+			runtime.ReadMemStats(&ms)
+			*peak = max(*peak, ms.HeapInuse)
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() { close(done); <-exited }
 }
 
 // seedOneShots stores n one-shot sessions of the gateway shape in a store

@@ -205,6 +205,29 @@ func (s *Store) rollBack(i int) error {
 	})
 }
 
+// SetFlatPostingsPerTx sets how many postings one transaction of the
+// flat-postings migration moves; the returned func restores the bound.
+func SetFlatPostingsPerTx(n int) func() {
+	old := flatPostingsPerTx
+	flatPostingsPerTx = n
+	return func() { flatPostingsPerTx = old }
+}
+
+// MigrateFlatPostingsPart runs one part of the flat-postings migration
+// and commits it, as a process that stops right after would leave the
+// store, and reports whether more is left.
+func (s *Store) MigrateFlatPostingsPart() (more bool, err error) {
+	err = s.eng.Update(func(tx kvTx) error {
+		err := migrateFlatPostings(tx)
+		if errors.Is(err, errMigrateMore) {
+			more = true
+			return nil
+		}
+		return err
+	})
+	return more, err
+}
+
 // nestPostings writes the session search postings in the layout before
 // migrateFlatPostings: idx_terms/<wsID>/<term>/<position>.
 func nestPostings(t kvTx) error {

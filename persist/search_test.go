@@ -165,17 +165,27 @@ func TestListSessionsInvalid(t *testing.T) {
 // model of the search rules, with both strategies for the prefix of a
 // several-word query.
 func TestListSessionsMatchesModel(t *testing.T) {
-	t.Run("prefix collected", func(t *testing.T) { testMatchesModel(t, false) })
+	t.Run("prefix collected", func(t *testing.T) { testMatchesModel(t, false, 0) })
 	t.Run("prefix checked per match", func(t *testing.T) {
 		t.Cleanup(persist.SetMaxPrefixPostings(3))
-		testMatchesModel(t, false)
+		testMatchesModel(t, false, 0)
 	})
 	// The same sessions indexed in the layout before the flat postings
 	// bucket, and migrated at Open, answer the same.
-	t.Run("postings migrated", func(t *testing.T) { testMatchesModel(t, true) })
+	t.Run("postings migrated", func(t *testing.T) { testMatchesModel(t, true, 0) })
+	// Migrated 7 postings a transaction, the first 5 parts committed by a
+	// process that then stopped, the rest at the next Open.
+	t.Run("postings migrated in parts", func(t *testing.T) {
+		t.Cleanup(persist.SetFlatPostingsPerTx(7))
+		testMatchesModel(t, true, 5)
+	})
 }
 
-func testMatchesModel(t *testing.T, migrated bool) {
+// testMatchesModel checks searches against a brute-force model. With
+// migrated, the postings are first put back in the layout before the flat
+// postings bucket and migrated at the next Open, after partsBeforeStop
+// parts of the migration committed on their own.
+func testMatchesModel(t *testing.T, migrated bool, partsBeforeStop int) {
 	cfg := persisttest.Config(t, persist.Config{})
 	s, err := persist.Open(cfg)
 	require.NoError(t, err)
@@ -229,6 +239,15 @@ func testMatchesModel(t *testing.T, migrated bool) {
 		}
 		nested, flat := layout()
 		require.True(t, nested && !flat, "the old layout: a bucket per workspace and term")
+		for i := range partsBeforeStop {
+			more, err := s.MigrateFlatPostingsPart()
+			require.NoError(t, err)
+			require.True(t, more, "part %d of the migration was its last", i+1)
+		}
+		if partsBeforeStop > 0 {
+			nested, flat = layout()
+			require.True(t, nested && flat, "between parts, some postings moved and some not")
+		}
 		require.NoError(t, s.Close())
 		s, err = persist.Open(cfg)
 		require.NoError(t, err)
