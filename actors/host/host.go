@@ -287,8 +287,8 @@ func (h *Host) Close(ctx context.Context) error {
 				h.log.Error("passivate session at shutdown", "session_id", id, "err", err)
 				return
 			}
-			// A session that stopped by itself meanwhile (a one-shot
-			// session once its turn is durable) is passivated already.
+			// ErrPassivated: the session was already stopping (idle, or a
+			// one-shot session whose turn ended), with its state durable.
 			if r, ok := res.(session.Replier); ok && r.ReplyErr() != nil && !errors.Is(r.ReplyErr(), session.ErrPassivated) {
 				failed.Add(1)
 				h.log.Error("snapshot session at shutdown", "session_id", id, "err", r.ReplyErr())
