@@ -35,8 +35,10 @@ func (t *run) attrs(args ...any) []any {
 
 // run is the state of one Run call.
 type run struct {
-	r    *Runner
-	in   Input
+	r *Runner
+	// in is the caller's, read only; the caller leaves it alone until
+	// Run returns.
+	in   *Input
 	sink Sink
 
 	prov     provider.Provider
@@ -79,7 +81,8 @@ type run struct {
 
 // Run runs one turn and reports how it ended. It returns when the turn
 // ends, including promptly after ctx is cancelled (StopInterrupted); what
-// was committed before stays committed. Run does not modify *in.
+// was committed before stays committed. Run does not modify *in, and
+// the caller must not until Run returns.
 //
 // A held stream's turn spends its life in the provider's wait for the
 // model, so the frames on that path are kept small (the request and the
@@ -89,7 +92,7 @@ type run struct {
 // keeps a stack of 8 KiB instead of 16 KiB, which the runtime would not
 // shrink while more than a quarter of it is in use.
 func (r *Runner) Run(ctx context.Context, in *Input, sink Sink) Result {
-	t := &run{r: r, in: *in, sink: sink}
+	t := &run{r: r, in: in, sink: sink}
 	t.run(ctx)
 	return t.res
 }
@@ -162,7 +165,7 @@ func (t *run) prepareOff(ctx context.Context) ([]agent.Event, error) {
 // extensions and builds the tool list. It returns the extensions' events,
 // to emit before the first model call.
 func (t *run) prepare(ctx context.Context) ([]agent.Event, error) {
-	in := &t.in
+	in := t.in
 	if t.sink == nil {
 		return nil, fmt.Errorf("%w: turn without a sink", agent.ErrInvalid)
 	}
