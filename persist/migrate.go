@@ -26,6 +26,7 @@ var migrations = []func(kvTx) error{
 	migrateJobUserIndex,
 	migrateClusterBuckets,
 	migrateJobRunOwnSessions,
+	migrateFlatPostings,
 }
 
 // currentSchema is the version a file has once Open returns.
@@ -317,4 +318,58 @@ func migrateJobRunOwnSessions(tx kvTx) error {
 		}
 	}
 	return nil
+}
+
+// migrateFlatPostings moves the session search postings from a bucket per
+// workspace and term (idx_terms/<wsID>/<term>/<position>) into one bucket
+// keyed workspaceID|term|position (see postingPrefix): a save then puts one
+// key per new term instead of opening, and rewriting, a nested bucket for
+// it. The postings are the same; the old bucket goes.
+func migrateFlatPostings(tx kvTx) error {
+	posts, err := tx.CreateBucketIfNotExists(bucketIdxPostings)
+	if err != nil {
+		return fmt.Errorf("create bucket %s: %w", bucketIdxPostings, err)
+	}
+	old := tx.Bucket(bucketIdxTerms)
+	if old == nil {
+		return nil
+	}
+	posts.SetFillPercent(appendFillPercent)
+	var wss [][]byte
+	if err := old.ForEach(func(ws, v []byte) error {
+		if v == nil {
+			wss = append(wss, bytes.Clone(ws))
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, ws := range wss {
+		wb := old.Bucket(ws)
+		var terms [][]byte
+		if err := wb.ForEach(func(term, v []byte) error {
+			if v == nil {
+				terms = append(terms, bytes.Clone(term))
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, term := range terms {
+			prefix := postingPrefix(string(ws), string(term))
+			var keys [][]byte
+			if err := wb.Bucket(term).ForEach(func(pos, _ []byte) error {
+				keys = append(keys, append(bytes.Clone(prefix), pos...))
+				return nil
+			}); err != nil {
+				return err
+			}
+			for _, k := range keys {
+				if err := posts.Put(k, nil); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return tx.DeleteBucket(bucketIdxTerms)
 }

@@ -165,15 +165,24 @@ func TestListSessionsInvalid(t *testing.T) {
 // model of the search rules, with both strategies for the prefix of a
 // several-word query.
 func TestListSessionsMatchesModel(t *testing.T) {
-	t.Run("prefix collected", testMatchesModel)
+	t.Run("prefix collected", func(t *testing.T) { testMatchesModel(t, false) })
 	t.Run("prefix checked per match", func(t *testing.T) {
 		t.Cleanup(persist.SetMaxPrefixPostings(3))
-		testMatchesModel(t)
+		testMatchesModel(t, false)
 	})
+	// The same sessions indexed in the layout before the flat postings
+	// bucket, and migrated at Open, answer the same.
+	t.Run("postings migrated", func(t *testing.T) { testMatchesModel(t, true) })
 }
 
-func testMatchesModel(t *testing.T) {
-	s := persisttest.Open(t)
+func testMatchesModel(t *testing.T, migrated bool) {
+	cfg := persisttest.Config(t, persist.Config{})
+	s, err := persist.Open(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		require.NoError(t, s.Check())
+		require.NoError(t, s.Close())
+	})
 	rng := rand.New(rand.NewPCG(1, 2))
 	users := []persist.User{newUser(t, s), newUser(t, s), newUser(t, s)}
 	vocab := []string{"alpha", "alps", "alpine", "beta", "bet", "better", "gamma", "gam", "delta", "del",
@@ -208,6 +217,23 @@ func testMatchesModel(t *testing.T) {
 			continue
 		}
 		docs = append(docs, d)
+	}
+	if migrated {
+		require.NoError(t, s.RollBackToSchema(persist.FlatPostingsSchema-1))
+		layout := func() (nested, flat bool) {
+			require.NoError(t, s.RawView(func(tx persist.RawTx) error {
+				nested, flat = tx.Bucket([]byte("idx_terms")) != nil, tx.Bucket([]byte("idx_postings")) != nil
+				return nil
+			}))
+			return nested, flat
+		}
+		nested, flat := layout()
+		require.True(t, nested && !flat, "the old layout: a bucket per workspace and term")
+		require.NoError(t, s.Close())
+		s, err = persist.Open(cfg)
+		require.NoError(t, err)
+		nested, flat = layout()
+		require.True(t, !nested && flat, "migrated to the flat postings")
 	}
 	slices.SortFunc(docs, func(a, b doc) int {
 		if c := b.created.Compare(a.created); c != 0 {

@@ -1,6 +1,9 @@
 package agent
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"strconv"
+)
 
 // EventKind is the SSE event name of an Event.
 type EventKind uint8
@@ -81,27 +84,79 @@ type Event struct {
 
 // Encode fills e.Data from the typed fields.
 func (e *Event) Encode() {
-	var v any
+	out, ok := e.AppendData(make([]byte, 0, e.DataSizeHint()))
+	if !ok {
+		out = nil
+	}
+	e.Data = out
+}
+
+// DataSizeHint is about the length of the event's JSON payload.
+func (e *Event) DataSizeHint() int {
+	n := 24 + len(e.Delta) + len(e.Error)
+	if r := e.Result; r != nil {
+		n += 256 + len(r.Content) + 128*(len(r.ToolUses)+len(r.ToolResults)+len(r.RAGResults))
+	}
+	if r := e.Runtime; r != nil {
+		n += 128 + len(r.Input) + len(r.Message) + len(r.Question) + 64*len(r.Results)
+		if r.Output != nil {
+			n += len(*r.Output)
+		}
+	}
+	return n
+}
+
+// AppendData appends the event's JSON payload, which Encode puts in
+// Data, to dst. It reports false, with dst unchanged, for an event that
+// encoding/json cannot encode either (an invalid raw input, a score that
+// is not a number); Encode leaves such an event's Data nil.
+func (e *Event) AppendData(dst []byte) ([]byte, bool) {
+	var (
+		out []byte
+		err error
+	)
 	switch e.Kind {
 	case KindDelta:
-		typ := "text_delta"
+		typ := `{"type":"text_delta","text":`
 		if e.Thinking {
-			typ = "thinking_delta"
+			typ = `{"type":"thinking_delta","text":`
 		}
-		v = struct {
-			Type string `json:"type"`
-			Text string `json:"text"`
-		}{typ, e.Delta}
+		out = append(AppendJSONString(append(dst, typ...), e.Delta), '}')
+	case KindRuntime:
+		if e.Runtime == nil {
+			return append(dst, "null"...), true
+		}
+		out, err = e.Runtime.AppendJSON(dst)
+	case KindDone:
+		if e.Result == nil {
+			return append(dst, "null"...), true
+		}
+		out, err = e.Result.AppendJSON(dst)
+	case KindError:
+		out = append(AppendJSONString(append(dst, `{"error":`...), e.Error), '}')
+	default:
+		out = append(dst, "null"...)
+	}
+	if err != nil {
+		// encoding/json may accept what the appenders refuse.
+		b := e.encodeStd()
+		return append(dst, b...), b != nil
+	}
+	return out, true
+}
+
+// encodeStd is Encode through encoding/json, for the values the
+// appenders refuse; it gives nil where encoding/json fails.
+func (e *Event) encodeStd() []byte {
+	var v any
+	switch e.Kind {
 	case KindRuntime:
 		v = e.Runtime
 	case KindDone:
 		v = e.Result
-	case KindError:
-		v = struct {
-			Error string `json:"error"`
-		}{e.Error}
 	}
-	e.Data, _ = json.Marshal(v)
+	b, _ := json.Marshal(v)
+	return b
 }
 
 // RuntimeEvent is the payload of `event: runtime`. Which fields are set
@@ -127,6 +182,151 @@ type RuntimeEvent struct {
 	Version   int             `json:"version,omitempty"`
 	Shown     int             `json:"shown,omitempty"`
 	Total     int             `json:"total,omitempty"`
+}
+
+// AppendJSON appends e as encoding/json's Marshal writes it; it fails,
+// with dst unchanged, where Marshal fails.
+func (e *RuntimeEvent) AppendJSON(dst []byte) ([]byte, error) {
+	out := append(dst, `{"type":`...)
+	out = AppendJSONString(out, e.Type)
+	out = appendStringField(out, "session_id", e.SessionID)
+	out = appendOmitString(out, "turn_id", e.TurnID)
+	out = appendOmitString(out, "tool_use_id", e.ToolUseID)
+	out = appendOmitString(out, "name", e.Name)
+	var err error
+	if len(e.Input) > 0 {
+		if out, err = AppendJSONRaw(appendKey(out, "input"), e.Input); err != nil {
+			return dst, err
+		}
+	}
+	out = appendOmitString(out, "message", e.Message)
+	if e.IsError != nil {
+		out = appendBool(appendKey(out, "is_error"), *e.IsError)
+	}
+	if e.Output != nil {
+		out = appendStringField(out, "output", *e.Output)
+	}
+	out = appendOmitString(out, "request_id", e.RequestID)
+	out = appendOmitString(out, "tool_name", e.ToolName)
+	out = appendOmitString(out, "decision", e.Decision)
+	out = appendOmitString(out, "question", e.Question)
+	out = appendOmitString(out, "corpus_id", e.CorpusID)
+	if len(e.Results) > 0 {
+		out = append(appendKey(out, "results"), '[')
+		for i, r := range e.Results {
+			if i > 0 {
+				out = append(out, ',')
+			}
+			out = append(out, `{"chunk_id":`...)
+			out = AppendJSONString(out, r.ChunkID)
+			out = appendStringField(out, "file_id", r.FileID)
+			out = appendStringField(out, "path", r.Path)
+			if out, err = AppendJSONFloat(appendKey(out, "score"), r.Score); err != nil {
+				return dst, err
+			}
+			out = append(out, '}')
+		}
+		out = append(out, ']')
+	}
+	if len(e.MemoryIDs) > 0 {
+		out = AppendJSONStrings(appendKey(out, "memory_ids"), e.MemoryIDs)
+	}
+	out = appendOmitString(out, "plan_id", e.PlanID)
+	out = appendOmitInt(out, "version", e.Version)
+	out = appendOmitInt(out, "shown", e.Shown)
+	out = appendOmitInt(out, "total", e.Total)
+	return append(out, '}'), nil
+}
+
+func appendOmitInt(dst []byte, name string, v int) []byte {
+	if v == 0 {
+		return dst
+	}
+	return strconv.AppendInt(appendKey(dst, name), int64(v), 10)
+}
+
+// AppendJSON appends u as encoding/json's Marshal writes it.
+func (u Usage) AppendJSON(dst []byte) []byte {
+	dst = strconv.AppendInt(append(dst, `{"input_tokens":`...), u.InputTokens, 10)
+	dst = strconv.AppendInt(append(dst, `,"output_tokens":`...), u.OutputTokens, 10)
+	return append(dst, '}')
+}
+
+// AppendJSON appends r as encoding/json's Marshal writes it; it fails,
+// with dst unchanged, where Marshal fails.
+func (r *QueryResult) AppendJSON(dst []byte) ([]byte, error) {
+	out := append(dst, `{"session_id":`...)
+	out = AppendJSONString(out, r.SessionID)
+	out = appendStringField(out, "turn_id", r.TurnID)
+	out = appendStringField(out, "content", r.Content)
+	out = appendStringField(out, "stop_reason", string(r.StopReason))
+	out = r.Usage.AppendJSON(appendKey(out, "usage"))
+	out = appendKey(out, "tool_uses")
+	var err error
+	if r.ToolUses == nil {
+		out = append(out, "null"...)
+	} else {
+		out = append(out, '[')
+		for i := range r.ToolUses {
+			t := &r.ToolUses[i]
+			if i > 0 {
+				out = append(out, ',')
+			}
+			out = append(out, `{"id":`...)
+			out = AppendJSONString(out, t.ID)
+			out = appendStringField(out, "name", t.Name)
+			if out, err = AppendJSONRaw(appendKey(out, "input"), t.Input); err != nil {
+				return dst, err
+			}
+			out = append(out, '}')
+		}
+		out = append(out, ']')
+	}
+	out = appendKey(out, "tool_results")
+	if r.ToolResults == nil {
+		out = append(out, "null"...)
+	} else {
+		out = append(out, '[')
+		for i := range r.ToolResults {
+			t := &r.ToolResults[i]
+			if i > 0 {
+				out = append(out, ',')
+			}
+			out = append(out, `{"tool_use_id":`...)
+			out = AppendJSONString(out, t.ToolUseID)
+			out = appendBool(appendKey(out, "is_error"), t.IsError)
+			out = appendStringField(out, "content", t.Content)
+			out = append(out, '}')
+		}
+		out = append(out, ']')
+	}
+	out = appendKey(out, "rag_results")
+	if r.RAGResults == nil {
+		out = append(out, "null"...)
+	} else {
+		out = append(out, '[')
+		for i := range r.RAGResults {
+			s := &r.RAGResults[i]
+			if i > 0 {
+				out = append(out, ',')
+			}
+			out = append(out, `{"corpus_id":`...)
+			out = AppendJSONString(out, s.CorpusID)
+			out = appendStringField(out, "chunk_id", s.ChunkID)
+			out = appendStringField(out, "file_id", s.FileID)
+			out = appendStringField(out, "path", s.Path)
+			if out, err = AppendJSONFloat(appendKey(out, "score"), s.Score); err != nil {
+				return dst, err
+			}
+			out = appendStringField(out, "text", s.Text)
+			out = appendStringField(out, "source", s.Origin)
+			out = append(out, '}')
+		}
+		out = append(out, ']')
+	}
+	out = AppendJSONStrings(appendKey(out, "memories_used"), r.MemoriesUsed)
+	out = appendOmitString(out, "plan_id", r.PlanID)
+	return append(out, '}'), nil
 }
 
 // ToolUse is a tool call as the query response reports it.

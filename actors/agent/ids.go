@@ -37,7 +37,16 @@ var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadd
 func NewID(prefix string) string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
-	return prefix + "_" + idEncoding.EncodeToString(b[:])
+	const suffix = 26 // idEncoding.EncodedLen(16)
+	if len(prefix) > 32 {
+		return prefix + "_" + idEncoding.EncodeToString(b[:])
+	}
+	// One allocation: the id is built on the stack.
+	var id [32 + 1 + suffix]byte
+	n := copy(id[:], prefix)
+	id[n] = '_'
+	idEncoding.Encode(id[n+1:n+1+suffix], b[:])
+	return string(id[:n+1+suffix])
 }
 
 // ValidID reports whether id has the given prefix followed by a non-empty

@@ -58,6 +58,51 @@ type blockJSON struct {
 
 // MarshalJSON writes the API's block shape for the block's type.
 func (b Block) MarshalJSON() ([]byte, error) {
+	if out, err := b.AppendJSON(nil); err == nil {
+		return out, nil
+	}
+	return b.marshalStd()
+}
+
+// AppendJSON appends the block as MarshalJSON writes it. It fails, with
+// dst unchanged, only for an invalid Input, which MarshalJSON then
+// reports.
+func (b *Block) AppendJSON(dst []byte) ([]byte, error) {
+	out := append(dst, `{"type":`...)
+	out = AppendJSONString(out, b.Type)
+	var err error
+	switch b.Type {
+	case BlockText:
+		out = appendStringField(out, "text", b.Text)
+	case BlockThinking:
+		out = appendStringField(out, "thinking", b.Text)
+		out = appendOmitString(out, "signature", b.Signature)
+	case BlockToolUse:
+		out = appendOmitString(out, "id", b.ID)
+		out = appendOmitString(out, "name", b.Name)
+		out = appendKey(out, "input")
+		if len(b.Input) == 0 {
+			out = append(out, "{}"...)
+		} else if out, err = AppendJSONRaw(out, b.Input); err != nil {
+			return dst, err
+		}
+	case BlockToolResult:
+		out = appendOmitString(out, "tool_use_id", b.ToolUseID)
+		out = appendStringField(out, "content", b.Content)
+		out = appendBool(appendKey(out, "is_error"), b.IsError)
+	default:
+		out = appendStringField(out, "text", b.Text)
+		if len(b.Input) > 0 {
+			if out, err = AppendJSONRaw(appendKey(out, "input"), b.Input); err != nil {
+				return dst, err
+			}
+		}
+	}
+	return append(out, '}'), nil
+}
+
+// marshalStd is MarshalJSON through encoding/json.
+func (b Block) marshalStd() ([]byte, error) {
 	j := blockJSON{Type: b.Type}
 	switch b.Type {
 	case BlockText:
@@ -119,6 +164,35 @@ type Message struct {
 	Role      Role      `json:"role"`
 	Content   []Block   `json:"content"`
 	CreatedAt time.Time `json:"created_at"`
+}
+
+// AppendJSON appends m as encoding/json's Marshal writes it. It fails,
+// with dst unchanged, where Marshal fails (an invalid tool input, a year
+// outside 0–9999); Marshal then gives the error.
+func (m *Message) AppendJSON(dst []byte) ([]byte, error) {
+	out := append(dst, `{"role":`...)
+	out = AppendJSONString(out, string(m.Role))
+	out = appendKey(out, "content")
+	if m.Content == nil {
+		out = append(out, "null"...)
+	} else {
+		out = append(out, '[')
+		for i := range m.Content {
+			if i > 0 {
+				out = append(out, ',')
+			}
+			var err error
+			if out, err = m.Content[i].AppendJSON(out); err != nil {
+				return dst, err
+			}
+		}
+		out = append(out, ']')
+	}
+	out, err := AppendJSONTime(appendKey(out, "created_at"), m.CreatedAt)
+	if err != nil {
+		return dst, err
+	}
+	return append(out, '}'), nil
 }
 
 // Text returns the concatenated text blocks of m.

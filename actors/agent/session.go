@@ -52,3 +52,27 @@ const (
 	DecisionAllow = "allow"
 	DecisionDeny  = "deny"
 )
+
+// AppendJSON appends p as encoding/json's Marshal writes it; it fails,
+// with dst unchanged, where Marshal fails.
+func (p *Pending) AppendJSON(dst []byte) ([]byte, error) {
+	out := append(dst, `{"type":`...)
+	out = AppendJSONString(out, p.Type)
+	out = appendStringField(out, "request_id", p.RequestID)
+	out = appendOmitString(out, "tool_use_id", p.ToolUseID)
+	out = appendOmitString(out, "tool_name", p.ToolName)
+	var err error
+	if len(p.Input) > 0 {
+		if out, err = AppendJSONRaw(appendKey(out, "input"), p.Input); err != nil {
+			return dst, err
+		}
+	}
+	out = appendOmitString(out, "question", p.Question)
+	if out, err = AppendJSONTime(appendKey(out, "created_at"), p.CreatedAt); err != nil {
+		return dst, err
+	}
+	if out, err = AppendJSONTime(appendKey(out, "expires_at"), p.ExpiresAt); err != nil {
+		return dst, err
+	}
+	return append(out, '}'), nil
+}

@@ -521,8 +521,8 @@ func (a *sessionActor) commit(msg agent.Message) {
 // emit logs ev as the turn's next event and fans it out. A subscriber whose
 // channel is full is dropped; the turn goes on.
 func (a *sessionActor) emit(ev agent.Event) {
-	ev = a.log.append(ev)
-	if a.turn != nil && !a.turn.gotFirst && ev.Kind != agent.KindRuntime {
+	p := a.log.append(ev)
+	if a.turn != nil && !a.turn.gotFirst && p.Kind != agent.KindRuntime {
 		a.turn.gotFirst = true
 		if a.d.Observer != nil {
 			a.d.Observer.FirstEvent(time.Since(a.turn.started))
@@ -531,9 +531,8 @@ func (a *sessionActor) emit(ev agent.Event) {
 	if len(a.subs) == 0 {
 		return
 	}
-	// Subscribers share one copy; a channel of pointers keeps each
+	// Subscribers share the log's copy; a channel of pointers keeps each
 	// subscriber's buffer small (8 bytes a slot, not a whole Event).
-	p := &ev
 	for sub := range a.subs {
 		select {
 		case sub.ch <- p:
@@ -848,28 +847,16 @@ func (a *sessionActor) save(done func(error)) {
 		return
 	}
 	from := a.persisted
-	msgs := make([][]byte, 0, len(a.snap.Messages)-from)
-	for _, m := range a.snap.Messages[from:] {
-		b, err := json.Marshal(m)
-		if err != nil {
-			a.d.Logger.Error("encode session message", "session_id", a.id, "err", err)
-			if done != nil {
-				done(err)
-			}
-			return
+	msgs, err := encodeMessages(a.snap.Messages[from:])
+	if err != nil {
+		a.d.Logger.Error("encode session message", "session_id", a.id, "err", err)
+		if done != nil {
+			done(err)
 		}
-		msgs = append(msgs, b)
+		return
 	}
 	// The store indexes the record's title itself.
-	var idx strings.Builder
-	for _, m := range a.snap.Messages[a.indexedUpTo:] {
-		if t := m.Text(); t != "" {
-			if idx.Len() > 0 {
-				idx.WriteByte('\n')
-			}
-			idx.WriteString(t)
-		}
-	}
+	idx := indexText(a.snap.Messages[a.indexedUpTo:])
 	a.indexedUpTo = len(a.snap.Messages)
 	if done == nil {
 		id, log := a.id, a.d.Logger
@@ -889,11 +876,78 @@ func (a *sessionActor) save(done func(error)) {
 		}
 	}
 	a.d.Store.SaveSession(persist.SessionSave{
-		Session: a.rec, Snapshot: snap, IndexText: idx.String(), Messages: msgs, MessagesFrom: from, Create: a.unsaved,
+		Session: a.rec, Snapshot: snap, IndexText: idx, Messages: msgs, MessagesFrom: from, Create: a.unsaved,
 	}, done)
 	// The store's writer commits in order: every later save finds the
 	// session created (or fails as this one did).
 	a.unsaved = false
+}
+
+// encodeMessages returns the JSON of each message, as encoding/json
+// writes it, all in one buffer.
+func encodeMessages(ms []agent.Message) ([][]byte, error) {
+	if len(ms) == 0 {
+		return [][]byte{}, nil
+	}
+	size := 0
+	for i := range ms {
+		size += 64
+		for j := range ms[i].Content {
+			b := &ms[i].Content[j]
+			size += 48 + len(b.Text) + len(b.Input) + len(b.Content) + len(b.ID) + len(b.Name) + len(b.ToolUseID) + len(b.Signature)
+		}
+	}
+	buf := make([]byte, 0, size+size/8)
+	ends := make([]int, len(ms))
+	for i := range ms {
+		var err error
+		if buf, err = ms[i].AppendJSON(buf); err != nil {
+			// encoding/json names what it refused.
+			_, err = json.Marshal(ms[i])
+			return nil, err
+		}
+		ends[i] = len(buf)
+	}
+	out := make([][]byte, len(ms))
+	start := 0
+	for i, end := range ends {
+		out[i] = buf[start:end:end]
+		start = end
+	}
+	return out, nil
+}
+
+// indexText is the text of ms the store indexes for search: each
+// message's text blocks run together, one message per line, messages
+// without text left out.
+func indexText(ms []agent.Message) string {
+	size := 0
+	for i := range ms {
+		for _, b := range ms[i].Content {
+			if b.Type == agent.BlockText {
+				size += len(b.Text) + 1
+			}
+		}
+	}
+	if size == 0 {
+		return ""
+	}
+	var idx strings.Builder
+	idx.Grow(size)
+	for i := range ms {
+		line := false
+		for _, b := range ms[i].Content {
+			if b.Type != agent.BlockText || b.Text == "" {
+				continue
+			}
+			if !line && idx.Len() > 0 {
+				idx.WriteByte('\n')
+			}
+			line = true
+			idx.WriteString(b.Text)
+		}
+	}
+	return idx.String()
 }
 
 // closeDanglingToolUses answers, with an error result, the tool calls of

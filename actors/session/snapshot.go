@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strconv"
 
 	"github.com/seshat-host/seshat/actors/agent"
 	"github.com/seshat-host/seshat/persist"
@@ -45,10 +48,74 @@ type snapshot struct {
 
 // encode returns the snapshot without its messages.
 func (s *snapshot) encode() (persist.Snapshot, error) {
+	b, err := s.appendJSON(make([]byte, 0, s.sizeHint()))
+	if err != nil {
+		// encoding/json names what it refused.
+		b, err = s.encodeStd()
+	}
+	return persist.Snapshot{Version: snapshotVersion, Data: b}, err
+}
+
+// encodeStd is encode's JSON through encoding/json.
+func (s *snapshot) encodeStd() ([]byte, error) {
 	c := *s
 	c.Messages = nil
-	b, err := json.Marshal(&c)
-	return persist.Snapshot{Version: snapshotVersion, Data: b}, err
+	return json.Marshal(&c)
+}
+
+// sizeHint is about the length of the snapshot's JSON without messages.
+func (s *snapshot) sizeHint() int {
+	n := 128 + 64*len(s.Remembered) + 256*len(s.Pending)
+	if lt := s.LastTurn; lt != nil {
+		n += 256 + len(lt.Result.Content) + 128*(len(lt.Result.ToolUses)+len(lt.Result.ToolResults)+len(lt.Result.RAGResults))
+	}
+	return n
+}
+
+// appendJSON appends the snapshot without its messages as encoding/json
+// writes it (Messages left out, map keys sorted); it fails where
+// encoding/json fails.
+func (s *snapshot) appendJSON(dst []byte) ([]byte, error) {
+	dst = s.Usage.AppendJSON(append(dst, `{"usage":`...))
+	var err error
+	if len(s.Remembered) > 0 {
+		dst = append(dst, `,"remembered":{`...)
+		for i, k := range slices.Sorted(maps.Keys(s.Remembered)) {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(agent.AppendJSONString(dst, k), ':')
+			dst = agent.AppendJSONString(dst, s.Remembered[k])
+		}
+		dst = append(dst, '}')
+	}
+	if len(s.Pending) > 0 {
+		dst = append(dst, `,"pending":[`...)
+		for i := range s.Pending {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			if dst, err = s.Pending[i].AppendJSON(dst); err != nil {
+				return nil, err
+			}
+		}
+		dst = append(dst, ']')
+	}
+	if s.RunningTurn != "" {
+		dst = agent.AppendJSONString(append(dst, `,"running_turn":`...), s.RunningTurn)
+	}
+	if s.RunningFrom != 0 {
+		dst = strconv.AppendInt(append(dst, `,"running_from":`...), int64(s.RunningFrom), 10)
+	}
+	if lt := s.LastTurn; lt != nil {
+		dst = agent.AppendJSONString(append(dst, `,"last_turn":{"turn_id":`...), lt.TurnID)
+		if dst, err = lt.Result.AppendJSON(append(dst, `,"result":`...)); err != nil {
+			return nil, err
+		}
+		dst = strconv.AppendUint(append(dst, `,"last_event_id":`...), lt.LastEventID, 10)
+		dst = append(dst, '}')
+	}
+	return append(dst, '}'), nil
 }
 
 // decodeSnapshot reads a snapshot of either version; inline reports a

@@ -247,6 +247,9 @@ func (e *StreamEvent) UnmarshalJSON(data []byte) error {
 // hand-built event whose raw JSON fields are invalid encodes as an
 // api_error error event instead, so a stream never carries broken JSON.
 func Encode(ev StreamEvent) (name string, data []byte) {
+	if out, err := ev.appendJSON(nil); err == nil {
+		return ev.Type, out
+	}
 	data, err := json.Marshal(ev)
 	if err != nil {
 		data, _ = json.Marshal(StreamEvent{Type: EventError, Error: &ErrorDetail{Type: ErrorAPI, Message: "internal error encoding a stream event"}})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"unicode/utf8"
 )
 
 // Roles of a message on the wire. RoleSystem appears only inside requests
@@ -113,9 +114,11 @@ func (c *Content) UnmarshalJSON(data []byte) error {
 		*c = nil
 		return nil
 	case data[0] == '"':
-		var s string
-		if err := json.Unmarshal(data, &s); err != nil {
-			return err
+		s, ok := plainString(data)
+		if !ok {
+			if err := json.Unmarshal(data, &s); err != nil {
+				return err
+			}
 		}
 		*c = Content{{Type: BlockText, Text: s}}
 		return nil
@@ -128,6 +131,25 @@ func (c *Content) UnmarshalJSON(data []byte) error {
 		return nil
 	}
 	return errors.New("content must be a string or an array of blocks")
+}
+
+// plainString returns the value of the JSON string data when it has no
+// escapes, no control characters and only valid UTF-8, which is then the
+// bytes between its quotes; other strings are left to encoding/json.
+func plainString(data []byte) (string, bool) {
+	if len(data) < 2 || data[0] != '"' || data[len(data)-1] != '"' {
+		return "", false
+	}
+	in := data[1 : len(data)-1]
+	for _, b := range in {
+		if b < 0x20 || b == '"' || b == '\\' {
+			return "", false
+		}
+	}
+	if !utf8.Valid(in) {
+		return "", false
+	}
+	return string(in), true
 }
 
 // MarshalJSON writes the blocks as an array, [] for none.
@@ -205,6 +227,21 @@ type blockIn struct {
 
 // MarshalJSON writes the API's shape for the block's type.
 func (b ContentBlock) MarshalJSON() ([]byte, error) {
+	switch b.Type {
+	case BlockText, BlockToolUse, BlockToolResult, BlockThinking, BlockRedactedThinking:
+	default:
+		if len(b.Raw) > 0 {
+			return b.Raw, nil
+		}
+	}
+	if out, err := b.appendJSON(nil); err == nil {
+		return out, nil
+	}
+	return b.marshalStd()
+}
+
+// marshalStd is MarshalJSON through encoding/json.
+func (b ContentBlock) marshalStd() ([]byte, error) {
 	o := blockOut{Type: b.Type, CacheControl: b.CacheControl}
 	switch b.Type {
 	case BlockText:
@@ -309,6 +346,14 @@ type responseWire struct {
 
 // MarshalJSON writes the message with every documented field present.
 func (r MessagesResponse) MarshalJSON() ([]byte, error) {
+	if out, err := r.appendJSON(nil); err == nil {
+		return out, nil
+	}
+	return r.marshalStd()
+}
+
+// marshalStd is MarshalJSON through encoding/json.
+func (r MessagesResponse) marshalStd() ([]byte, error) {
 	w := responseWire{
 		ID: r.ID, Type: r.Type, Role: r.Role, Model: r.Model, Content: r.Content,
 		StopReason: nullable(r.StopReason), StopSequence: nullable(r.StopSequence),

@@ -178,3 +178,37 @@ func TestEstimateTokens(t *testing.T) {
 		{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":"abcdefgh"}]}]`)}
 	require.Equal(t, int64(3+2+2), EstimateTokens(blocks))
 }
+
+// checkContentString checks that a content string decodes as
+// encoding/json decodes the string itself.
+func checkContentString(t *testing.T, s string) {
+	t.Helper()
+	data, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range [][]byte{data, []byte(`"` + s + `"`)} {
+		var want string
+		wantErr := json.Unmarshal(in, &want)
+		var c Content
+		err := c.UnmarshalJSON(in)
+		if (err != nil) != (wantErr != nil) {
+			t.Fatalf("content %q: error %v, encoding/json %v", in, err, wantErr)
+		}
+		if err == nil && (len(c) != 1 || c[0].Type != BlockText || c[0].Text != want) {
+			t.Fatalf("content %q = %+v, want one text block %q", in, c, want)
+		}
+	}
+}
+
+func TestContentStringMatchesEncodingJSON(t *testing.T) {
+	for _, s := range []string{"", "Plan a trip to Paris", "caf\u00e9 \U0001F600", "a\\nb", `q"`, "\xff", "\xed\xa0\x80", "tab\there", "\u2028"} {
+		checkContentString(t, s)
+	}
+}
+
+func FuzzContentString(f *testing.F) {
+	f.Add("hello")
+	f.Add("\\u00e9\xff")
+	f.Fuzz(checkContentString)
+}

@@ -189,7 +189,7 @@ func (a auditor) end(ctx *fasthttp.RequestCtx, n *auditNote, err error) {
 	case e.OrganizationID == "" && e.WorkspaceID != "":
 		_, e.OrganizationID = a.s.access.Place(e.WorkspaceID)
 	}
-	e.Details["status"] = strconv.Itoa(status)
+	e.Details["status"] = statusString(status)
 	if err != nil || status >= 400 {
 		e.Outcome = persist.OutcomeFailure
 		if err != nil {
@@ -204,6 +204,24 @@ func (a auditor) end(ctx *fasthttp.RequestCtx, n *auditNote, err error) {
 			log.Error("audit entry not recorded", "action", e.Action, logKeyRequestID, e.RequestID, "err", err)
 		}
 	})
+}
+
+// statusStrings are the decimal forms of the HTTP status codes, made
+// once: every audited request records its status.
+var statusStrings = func() (t [600]string) {
+	for i := 100; i < len(t); i++ {
+		t[i] = strconv.Itoa(i)
+	}
+	return t
+}()
+
+// statusString is strconv.Itoa(code), without allocating for a status
+// code.
+func statusString(code int) string {
+	if code >= 100 && code < len(statusStrings) {
+		return statusStrings[code]
+	}
+	return strconv.Itoa(code)
 }
 
 // noteAudit returns the request's audit note; its methods do nothing on a

@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"strings"
+	"sync"
 
 	"github.com/valyala/fasthttp"
 
@@ -56,18 +57,7 @@ func decodeBody(ctx *fasthttp.RequestCtx, v any, strict bool) error {
 		return &Error{Status: fasthttp.StatusBadRequest, Code: CodeInvalidJSON,
 			Msg: fmt.Sprintf("request body nests arrays and objects deeper than %d levels", MaxJSONDepth)}
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if strict {
-		dec.DisallowUnknownFields()
-	}
-	err := dec.Decode(v)
-	if err == nil {
-		// Decode stops after the first value: anything but space after it
-		// is not one JSON document.
-		if _, tokErr := dec.Token(); tokErr != io.EOF {
-			err = errors.New("invalid character after top-level value")
-		}
-	}
+	err := decodeDocument(body, v, strict)
 	if err == nil {
 		return nil
 	}
@@ -87,6 +77,36 @@ func decodeBody(ctx *fasthttp.RequestCtx, v any, strict bool) error {
 			Msg: "unknown field " + name + " (check its spelling; docs/api.md lists the fields)", Err: err}
 	}
 	return &Error{Status: fasthttp.StatusBadRequest, Code: CodeInvalidJSON, Msg: "request body is not valid JSON", Err: err}
+}
+
+// decodeDocument decodes body, which must be one JSON document, into v.
+// A lenient decode takes json.Unmarshal, which reads the body in place;
+// where it finds the body malformed, the decoder then runs as a strict
+// one does, so that the error (a field of the wrong type comes before
+// trailing garbage) is the same.
+func decodeDocument(body []byte, v any, strict bool) error {
+	if !strict {
+		err := json.Unmarshal(body, v)
+		var se *json.SyntaxError
+		if !errors.As(err, &se) {
+			return err
+		}
+		// Unmarshal checks the whole body before it decodes anything:
+		// v is untouched.
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if strict {
+		dec.DisallowUnknownFields()
+	}
+	err := dec.Decode(v)
+	if err == nil {
+		// Decode stops after the first value: anything but space after it
+		// is not one JSON document.
+		if _, tokErr := dec.Token(); tokErr != io.EOF {
+			err = errors.New("invalid character after top-level value")
+		}
+	}
+	return err
 }
 
 // unknownFieldPrefix starts encoding/json's error for a field that
@@ -114,6 +134,9 @@ func jsonKind(kind string) string {
 // what `curl -d` sends when no type is given. No route takes form data, so
 // reading it as JSON serves those clients and misreads no one.
 func isJSON(ct []byte) bool {
+	if string(ct) == contentTypeJSON {
+		return true
+	}
 	mt, _, err := mime.ParseMediaType(string(ct))
 	return err == nil && (mt == contentTypeJSON || mt == "application/x-www-form-urlencoded")
 }
@@ -122,6 +145,23 @@ func isJSON(ct []byte) bool {
 // so that it reads well from curl. It returns an error, and writes
 // nothing, only if v cannot be encoded.
 func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) error {
+	if a, ok := v.(jsonAppender); ok {
+		buf := jsonBuffers.Get().(*[]byte)
+		body, err := a.AppendJSON((*buf)[:0])
+		if err == nil {
+			ctx.SetContentType(contentTypeJSON)
+			ctx.SetStatusCode(status)
+			ctx.SetBody(append(body, '\n'))
+		}
+		if cap(body) <= maxPooledJSON {
+			*buf = body
+			jsonBuffers.Put(buf)
+		}
+		if err == nil {
+			return nil
+		}
+		// encoding/json names what it refused.
+	}
 	body, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode response: %w", err)
@@ -131,3 +171,16 @@ func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) error {
 	ctx.SetBody(append(body, '\n'))
 	return nil
 }
+
+// jsonAppender is a response that appends its own JSON, byte for byte
+// what encoding/json writes for it, and fails where encoding/json fails.
+type jsonAppender interface {
+	AppendJSON(dst []byte) ([]byte, error)
+}
+
+// jsonBuffers hold the scratch buffers of writeJSON's appenders; the body
+// is copied into the response, so a buffer is free again at once. Larger
+// ones than maxPooledJSON are left to the collector.
+var jsonBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+const maxPooledJSON = 64 << 10

@@ -41,7 +41,7 @@ const (
 )
 
 // knownAPIVersions are the anthropic-version values accepted.
-var knownAPIVersions = map[string]bool{"2023-01-01": true, apiVersionDefault: true, apiVersion2026: true}
+var knownAPIVersions = []string{"2023-01-01", apiVersionDefault, apiVersion2026}
 
 // messagePingInterval is how long a message stream may stay silent (a long
 // tool loop, a slow model) before a ping event is written.
@@ -60,12 +60,14 @@ type ModelCatalog interface {
 // appends instead of setting the header sends "2023-06-01, 2023-06-01",
 // which upstream rejects too).
 func apiVersion(ctx *fasthttp.RequestCtx) (string, error) {
-	v := string(bytes.TrimSpace(ctx.Request.Header.Peek(headerAnthropicVersion)))
-	switch {
-	case v == "":
+	v := bytes.TrimSpace(ctx.Request.Header.Peek(headerAnthropicVersion))
+	if len(v) == 0 {
 		return apiVersionDefault, nil
-	case knownAPIVersions[v]:
-		return v, nil
+	}
+	for _, known := range knownAPIVersions {
+		if string(v) == known {
+			return known, nil
+		}
 	}
 	return "", invalid(fmt.Sprintf("anthropic-version: %q is not a valid version", v))
 }
@@ -271,11 +273,16 @@ type messageStream struct {
 	m      *anthropic.TurnStream
 	replay []agent.Event
 	ended  bool
+	// data is the scratch buffer events are encoded into.
+	data []byte
 }
 
 func (ms *messageStream) put(w *sse.Writer, evs []anthropic.StreamEvent) error {
 	for _, ev := range evs {
-		name, data := anthropic.Encode(ev)
+		name, data := anthropic.AppendEncode(ms.data[:0], ev)
+		if cap(data) <= maxPooledJSON {
+			ms.data = data
+		}
 		if err := w.Unnumbered(name, data); err != nil {
 			return err
 		}

@@ -75,8 +75,11 @@ func methodLabel(m []byte) string {
 	case fasthttp.MethodOptions:
 		return fasthttp.MethodOptions
 	}
-	return "OTHER"
+	return methodOther
 }
+
+// methodOther is the method label of a method that is not a standard one.
+const methodOther = "OTHER"
 
 func newPromHandler(g prometheus.Gatherer) fasthttp.RequestHandler {
 	return fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(g, promhttp.HandlerOpts{}))

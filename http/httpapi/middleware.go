@@ -122,8 +122,12 @@ func (s *Server) logAccess(method []byte, route string, status int, d time.Durat
 	if route == "" {
 		route = routeUnmatched
 	}
+	m := methodLabel(method)
+	if m == methodOther {
+		m = string(method)
+	}
 	s.log.LogAttrs(context.Background(), slog.LevelInfo, "request",
-		slog.String("method", string(method)),
+		slog.String("method", m),
 		slog.String("route", route),
 		slog.Int("status", status),
 		slog.Duration("duration", d),

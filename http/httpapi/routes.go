@@ -454,7 +454,9 @@ func (s *Server) adapt(rt route) fasthttp.RequestHandler {
 	case rt.access == bearer:
 		h = s.withAuth(h)
 	}
-	pattern, surf := rt.path, rt.surface
+	// The pattern is boxed once here, not on every request.
+	var pattern any = rt.path
+	surf := rt.surface
 	audit := s.auditorFor(rt)
 	return func(ctx *fasthttp.RequestCtx) {
 		ctx.SetUserValue(routeKey{}, pattern)
