@@ -51,11 +51,14 @@ type run struct {
 	// What the extensions made of the turn: the system prompt, the
 	// server tools offered (by name, and in the order the model sees
 	// them), and the finishers to call at the end.
-	system    string
-	tools     map[string]tool.Tool
-	order     []tool.Tool
-	ext       Setup
-	finishers []Finisher
+	system string
+	tools  map[string]tool.Tool
+	order  []tool.Tool
+	// ownedTools is set once tools and order are the turn's own;
+	// until then they are the Runner's, shared by every turn.
+	ownedTools bool
+	ext        Setup
+	finishers  []Finisher
 	// mu guards res.Sources, which a tool may add to from a goroutine
 	// of its own.
 	mu sync.Mutex
@@ -190,7 +193,9 @@ func (t *run) prepare(ctx context.Context) ([]agent.Event, error) {
 	t.prov, t.model = prov, model
 	t.provName, _, _ = strings.Cut(in.Model, ":")
 
-	t.client = make(map[string]bool, len(in.ClientTools))
+	if len(in.ClientTools) > 0 {
+		t.client = make(map[string]bool, len(in.ClientTools))
+	}
 	for _, s := range in.ClientTools {
 		if s.Name == "" {
 			return nil, fmt.Errorf("%w: client tool without a name", agent.ErrInvalid)
@@ -204,7 +209,11 @@ func (t *run) prepare(ctx context.Context) ([]agent.Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !in.DisableServerTools {
+	switch {
+	case in.DisableServerTools:
+	case !t.ownedTools && len(in.ClientTools) == 0:
+		t.specs = t.r.baseSpecs // shared and clipped: an append copies
+	default:
 		for _, tl := range t.order {
 			if s := tl.Spec(); !t.client[s.Name] {
 				t.specs = append(t.specs, s)
