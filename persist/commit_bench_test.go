@@ -136,8 +136,59 @@ func BenchmarkSaveSessionSeeded(b *testing.B) {
 // one-shot sessions of the gateway shape (see BenchmarkSaveSessionSeeded):
 // what a restart pays before it listens.
 func BenchmarkOpenSeeded(b *testing.B) {
-	const sessions, batch = 100_000, 5_000
 	dir := b.TempDir()
+	seedOneShots(b, dir, 100_000)
+	b.ResetTimer()
+	for b.Loop() {
+		s, err := persist.Open(persist.Config{Dir: dir})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "seshat.db")); err == nil {
+		b.ReportMetric(float64(fi.Size())/(1<<20), "file-MiB")
+	}
+}
+
+// BenchmarkMigrateFlatPostings measures the first Open of a store of
+// 100,000 one-shot sessions written with the session search postings in
+// nested buckets: the migration that moves them into one bucket.
+func BenchmarkMigrateFlatPostings(b *testing.B) {
+	for b.Loop() {
+		b.StopTimer()
+		dir := b.TempDir()
+		seedOneShots(b, dir, 100_000)
+		s, err := persist.Open(persist.Config{Dir: dir, NoSync: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.RollBackToSchema(persist.FlatPostingsSchema - 1); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if s, err = persist.Open(persist.Config{Dir: dir}); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+}
+
+// seedOneShots stores n one-shot sessions of the gateway shape in a store
+// in dir, 16 turns a commit as the writer's batches do, so that the file
+// holds the free pages of many small commits.
+func seedOneShots(b *testing.B, dir string, sessions int) {
+	b.Helper()
+	const batch = 5_000
 	s, err := persist.Open(persist.Config{Dir: dir, NoSync: true, MaxBatch: batch})
 	if err != nil {
 		b.Fatal(err)
@@ -152,8 +203,6 @@ func BenchmarkOpenSeeded(b *testing.B) {
 	userMsg := fmt.Appendf(nil, `{"role":"user","content":[{"type":"text","text":%q}]}`, question)
 	answerMsg := fmt.Appendf(nil, `{"role":"assistant","content":[{"type":"text","text":%q}]}`, answer)
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	// Turns commit a few at a time, as the writer's batches do, so that
-	// the file holds the free pages of many small commits.
 	const perCommit = 16
 	for i := 0; i < sessions; i += perCommit {
 		err := s.Update(b.Context(), func(tx *persist.Tx) error {
@@ -184,19 +233,5 @@ func BenchmarkOpenSeeded(b *testing.B) {
 	if err := s.Close(); err != nil {
 		b.Fatal(err)
 	}
-	b.ResetTimer()
-	for b.Loop() {
-		s, err := persist.Open(persist.Config{Dir: dir})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := s.Close(); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(st.FreePageN), "free-pages")
-	b.ReportMetric(float64(st.FreelistInuse)/1024, "freelist-KiB")
-	if fi, err := os.Stat(filepath.Join(dir, "seshat.db")); err == nil {
-		b.ReportMetric(float64(fi.Size())/(1<<20), "file-MiB")
-	}
+	b.Logf("seeded %d sessions: %d free pages, %.1f KiB of freelist", sessions, st.FreePageN, float64(st.FreelistInuse)/1024)
 }

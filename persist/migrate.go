@@ -355,19 +355,28 @@ func migrateFlatPostings(tx kvTx) error {
 		}); err != nil {
 			return err
 		}
+		// A term's positions are read into one slab, then put: the
+		// engines copy a key on Put, so one buffer serves every key.
+		var slab []byte
+		var ends []int
+		var k []byte
 		for _, term := range terms {
-			prefix := postingPrefix(string(ws), string(term))
-			var keys [][]byte
+			slab, ends = slab[:0], ends[:0]
 			if err := wb.Bucket(term).ForEach(func(pos, _ []byte) error {
-				keys = append(keys, append(bytes.Clone(prefix), pos...))
+				slab = append(slab, pos...)
+				ends = append(ends, len(slab))
 				return nil
 			}); err != nil {
 				return err
 			}
-			for _, k := range keys {
+			prefix := postingPrefix(string(ws), string(term))
+			start := 0
+			for _, end := range ends {
+				k = append(append(k[:0], prefix...), slab[start:end]...)
 				if err := posts.Put(k, nil); err != nil {
 					return err
 				}
+				start = end
 			}
 		}
 	}
