@@ -200,6 +200,40 @@ func TestExtensionPanicFailsTurn(t *testing.T) {
 	require.Zero(t, plans.finished, "no finisher for a turn whose setup failed")
 }
 
+// The server tools are shared by the turns until one changes them: what
+// an extension adds to or hides from one turn is not seen by the next.
+func TestExtensionToolsStayInTheirTurn(t *testing.T) {
+	narrow := extensionFunc(func(_ context.Context, s Setup) (Contribution, error) {
+		if s.Prompt != "narrow" {
+			return Contribution{}, nil
+		}
+		return Contribution{Tools: []tool.Tool{testTool{name: "extra"}}, Deny: []string{tool.NameListFiles}}, nil
+	})
+	r, rec := newExtFixture(t, narrow)
+	names := func(i int) []string {
+		var out []string
+		for _, s := range rec.reqs[i].Tools {
+			out = append(out, s.Name)
+		}
+		return out
+	}
+	var results [][]agent.ToolResult
+	for _, prompt := range []string{"narrow", "@tool list_files\n@tool extra"} {
+		in := input(prompt)
+		in.Model = "rec:x"
+		res := r.Run(t.Context(), &in, &recSink{})
+		require.NoError(t, res.Err)
+		results = append(results, res.ToolResults)
+	}
+	require.Contains(t, names(0), "extra")
+	require.NotContains(t, names(0), tool.NameListFiles)
+	require.NotContains(t, names(1), "extra")
+	require.Contains(t, names(1), tool.NameListFiles)
+	require.Len(t, results[1], 2)
+	require.False(t, results[1][0].IsError, "list_files runs: %s", results[1][0].Content)
+	require.Equal(t, "unknown tool: extra", results[1][1].Content)
+}
+
 // countingScheduler runs each function on a goroutine of its own and
 // counts them.
 type countingScheduler struct{ n atomic.Int32 }

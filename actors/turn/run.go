@@ -35,8 +35,10 @@ func (t *run) attrs(args ...any) []any {
 
 // run is the state of one Run call.
 type run struct {
-	r    *Runner
-	in   Input
+	r *Runner
+	// in is the caller's, read only; the caller leaves it alone until
+	// Run returns.
+	in   *Input
 	sink Sink
 
 	prov     provider.Provider
@@ -49,11 +51,14 @@ type run struct {
 	// What the extensions made of the turn: the system prompt, the
 	// server tools offered (by name, and in the order the model sees
 	// them), and the finishers to call at the end.
-	system    string
-	tools     map[string]tool.Tool
-	order     []tool.Tool
-	ext       Setup
-	finishers []Finisher
+	system string
+	tools  map[string]tool.Tool
+	order  []tool.Tool
+	// ownedTools is set once tools and order are the turn's own;
+	// until then they are the Runner's, shared by every turn.
+	ownedTools bool
+	ext        Setup
+	finishers  []Finisher
 	// mu guards res.Sources, which a tool may add to from a goroutine
 	// of its own.
 	mu sync.Mutex
@@ -79,7 +84,8 @@ type run struct {
 
 // Run runs one turn and reports how it ended. It returns when the turn
 // ends, including promptly after ctx is cancelled (StopInterrupted); what
-// was committed before stays committed. Run does not modify *in.
+// was committed before stays committed. Run does not modify *in, and
+// the caller must not until Run returns.
 //
 // A held stream's turn spends its life in the provider's wait for the
 // model, so the frames on that path are kept small (the request and the
@@ -89,7 +95,7 @@ type run struct {
 // keeps a stack of 8 KiB instead of 16 KiB, which the runtime would not
 // shrink while more than a quarter of it is in use.
 func (r *Runner) Run(ctx context.Context, in *Input, sink Sink) Result {
-	t := &run{r: r, in: *in, sink: sink}
+	t := &run{r: r, in: in, sink: sink}
 	t.run(ctx)
 	return t.res
 }
@@ -162,7 +168,7 @@ func (t *run) prepareOff(ctx context.Context) ([]agent.Event, error) {
 // extensions and builds the tool list. It returns the extensions' events,
 // to emit before the first model call.
 func (t *run) prepare(ctx context.Context) ([]agent.Event, error) {
-	in := &t.in
+	in := t.in
 	if t.sink == nil {
 		return nil, fmt.Errorf("%w: turn without a sink", agent.ErrInvalid)
 	}
@@ -187,7 +193,9 @@ func (t *run) prepare(ctx context.Context) ([]agent.Event, error) {
 	t.prov, t.model = prov, model
 	t.provName, _, _ = strings.Cut(in.Model, ":")
 
-	t.client = make(map[string]bool, len(in.ClientTools))
+	if len(in.ClientTools) > 0 {
+		t.client = make(map[string]bool, len(in.ClientTools))
+	}
 	for _, s := range in.ClientTools {
 		if s.Name == "" {
 			return nil, fmt.Errorf("%w: client tool without a name", agent.ErrInvalid)
@@ -201,7 +209,11 @@ func (t *run) prepare(ctx context.Context) ([]agent.Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !in.DisableServerTools {
+	switch {
+	case in.DisableServerTools:
+	case !t.ownedTools && len(in.ClientTools) == 0:
+		t.specs = t.r.baseSpecs // shared and clipped: an append copies
+	default:
 		for _, tl := range t.order {
 			if s := tl.Spec(); !t.client[s.Name] {
 				t.specs = append(t.specs, s)

@@ -79,7 +79,8 @@ type Config struct {
 	// Providers selects the provider of Input.Model for Input.UserID
 	// (a *provider.Registry serves the server-wide providers). Required.
 	Providers provider.Selector
-	// Tools are the server-side tools. If nil, there are none.
+	// Tools are the server-side tools, offered in every turn. If nil,
+	// there are none. Their specs are read once, by New.
 	Tools *tool.Registry
 	// Files is the store the file tools use. If nil, they fail with an
 	// error result.
@@ -124,6 +125,12 @@ type Runner struct {
 	maxUsesPerTurn     int
 	log                *slog.Logger
 	workers            Scheduler
+	// The server tools of every turn, built once: by name, in the order
+	// the model sees them, and their specs. Turns share them, read only,
+	// until an extension adds or hides a tool (run.ownTools).
+	baseTools map[string]tool.Tool
+	baseOrder []tool.Tool
+	baseSpecs []agent.ToolSpec
 }
 
 // New returns a Runner for cfg, with its defaults filled in.
@@ -152,6 +159,16 @@ func New(cfg Config) (*Runner, error) {
 	if r.tools == nil {
 		r.tools = tool.NewRegistry()
 	}
+	r.baseTools = make(map[string]tool.Tool)
+	for _, s := range r.tools.Specs() {
+		tl, _ := r.tools.Get(s.Name)
+		r.baseTools[s.Name] = tl
+		r.baseOrder = append(r.baseOrder, tl)
+		r.baseSpecs = append(r.baseSpecs, s)
+	}
+	// Clipped, so that a turn's append copies instead of writing into
+	// what every turn shares.
+	r.baseOrder, r.baseSpecs = slices.Clip(r.baseOrder), slices.Clip(r.baseSpecs)
 	if r.maxTurns == 0 {
 		r.maxTurns = DefaultMaxTurns
 	}
