@@ -409,31 +409,16 @@ func (s *Store) runWriter() {
 // an empty batch once the store is closed and the queue drained.
 func (s *Store) nextBatch(buf []*request, target int) []*request {
 	target = min(target, s.cfg.MaxBatch)
-	var timer, lazyTimer *time.Timer
-	var expired, lazyExpired <-chan time.Time
+	var linger, lazy waitTimer
+	defer linger.stop()
+	defer lazy.stop()
 	lingered, lazyDue := false, false
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-		if lazyTimer != nil {
-			lazyTimer.Stop()
-		}
-	}()
 	for {
 		s.mu.Lock()
 		n, closed, eager := len(s.queue), s.closed, s.eager
 		if n > 0 && eager == 0 && !closed && !lazyDue {
 			s.mu.Unlock()
-			if lazyTimer == nil {
-				lazyTimer = time.NewTimer(s.cfg.LazyDelay)
-				lazyExpired = lazyTimer.C
-			}
-			select {
-			case <-s.wake:
-			case <-lazyExpired:
-				lazyDue = true
-			}
+			lazyDue = lazy.wait(s.wake, s.cfg.LazyDelay)
 			continue
 		}
 		if n > 0 && (n >= target || closed || lingered || eager == 0) {
@@ -458,15 +443,30 @@ func (s *Store) nextBatch(buf []*request, target int) []*request {
 			<-s.wake
 			continue
 		}
-		if timer == nil {
-			timer = time.NewTimer(s.cfg.CommitInterval)
-			expired = timer.C
-		}
-		select {
-		case <-s.wake:
-		case <-expired:
-			lingered = true
-		}
+		lingered = linger.wait(s.wake, s.cfg.CommitInterval)
+	}
+}
+
+// waitTimer is a timer started by its first wait.
+type waitTimer struct{ t *time.Timer }
+
+// wait blocks until wake or until d has passed since the first wait, and
+// reports whether it has. Once it has, wait must not be called again.
+func (w *waitTimer) wait(wake <-chan struct{}, d time.Duration) (expired bool) {
+	if w.t == nil {
+		w.t = time.NewTimer(d)
+	}
+	select {
+	case <-wake:
+		return false
+	case <-w.t.C:
+		return true
+	}
+}
+
+func (w *waitTimer) stop() {
+	if w.t != nil {
+		w.t.Stop()
 	}
 }
 
