@@ -17,7 +17,7 @@ build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/seshat ./cmd/seshat
 
 test:
-	$(GO) test -race ./...
+	$(GO) test -race -timeout 25m ./...
 
 # golangci-lint runs at a pinned version through `go run`, so a fresh
 # machine needs nothing but Go (the first run builds it, about two

@@ -162,9 +162,10 @@ func (tx *Tx) auditMark(name []byte) (auditMark, error) {
 	return m, err
 }
 
-// AppendAudit queues e for the log through the group-commit writer and
-// returns at once: it adds no commit of its own. done, if not nil, gets
-// the result on the writer goroutine (see UpdateAsync). An empty ID is
+// AppendAudit queues e for the log through the group-commit writer, as a
+// lazy write (UpdateLazy), and returns at once: it adds no commit of its
+// own. done, if not nil, gets the result on the writer goroutine (see
+// UpdateAsync). An empty ID is
 // minted; a zero At becomes now. Seq, PrevHash and Hash are assigned in
 // the transaction. With Config.AuditRetention set, the same write removes
 // up to auditPruneBatch entries older than the retention.
@@ -176,7 +177,7 @@ func (s *Store) AppendAudit(e AuditEntry, done func(error)) {
 		e.At = now()
 	}
 	e.At = normTime(e.At)
-	s.UpdateAsync(func(tx *Tx) error {
+	s.UpdateLazy(func(tx *Tx) error {
 		if _, err := tx.appendAudit(e); err != nil {
 			return err
 		}

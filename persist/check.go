@@ -210,7 +210,7 @@ func (tx *Tx) postingMatches(k []byte) bool {
 }
 
 func (tx *Tx) checkIndex(p *problems) {
-	docs, all := tx.bucket(bucketIdxDocs), tx.bucket(bucketIdxTerms)
+	docs, posts := tx.bucket(bucketIdxDocs), tx.bucket(bucketIdxPostings)
 	sessions := tx.bucket(bucketSessions)
 	each(docs, func(id, v []byte) {
 		var s Session
@@ -222,45 +222,27 @@ func (tx *Tx) checkIndex(p *problems) {
 		if !slices.IsSorted(terms) {
 			p.add("session %s: index terms not sorted", id)
 		}
-		ws := all.Bucket([]byte(s.WorkspaceID))
+		pos := position(s)
 		for _, term := range terms {
-			if ws == nil || ws.Bucket([]byte(term)) == nil || !has(ws.Bucket([]byte(term)), position(s)) {
+			if !has(posts, append(postingPrefix(s.WorkspaceID, term), pos...)) {
 				p.add("session %s: term %q lacks its posting", id, term)
 			}
 		}
 	})
-	each(all, func(wsID, _ []byte) {
-		ws := all.Bucket(wsID)
-		if ws == nil {
-			p.add("index of workspace %q is not a bucket", wsID)
+	each(posts, func(k, _ []byte) {
+		wsID, rest, ok := bytes.Cut(k, []byte{0})
+		term, pos, ok2 := bytes.Cut(rest, []byte{0})
+		if !ok || !ok2 || len(term) == 0 || len(pos) <= 8 {
+			p.add("bad posting %q", k)
 			return
 		}
-		if k, _ := ws.Cursor().First(); k == nil {
-			p.add("index of workspace %q is empty", wsID)
+		var s Session
+		if ok, _ := getJSON(sessions, pos[8:], &s); !ok || s.WorkspaceID != string(wsID) || !bytes.Equal(position(s), pos) {
+			p.add("term %q: posting %q names no such session in %s", term, pos, wsID)
+			return
 		}
-		each(ws, func(term, _ []byte) {
-			tb := ws.Bucket(term)
-			if tb == nil {
-				p.add("term %q is not a bucket", term)
-				return
-			}
-			if k, _ := tb.Cursor().First(); k == nil {
-				p.add("term %q has no postings", term)
-			}
-			each(tb, func(pos, _ []byte) {
-				var s Session
-				if len(pos) <= 8 {
-					p.add("term %q: bad posting %q", term, pos)
-					return
-				}
-				if ok, _ := getJSON(sessions, pos[8:], &s); !ok || s.WorkspaceID != string(wsID) || !bytes.Equal(position(s), pos) {
-					p.add("term %q: posting %q names no such session in %s", term, pos, wsID)
-					return
-				}
-				if _, found := slices.BinarySearch(docTerms(docs.Get(pos[8:])), string(term)); !found {
-					p.add("term %q: session %s does not list it", term, pos[8:])
-				}
-			})
-		})
+		if _, found := slices.BinarySearch(docTerms(docs.Get(pos[8:])), string(term)); !found {
+			p.add("term %q: session %s does not list it", term, pos[8:])
+		}
 	})
 }

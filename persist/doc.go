@@ -30,7 +30,7 @@
 //	snapshots             sessionID -> 2-byte BE version + snapshot data
 //	session_messages      sessionID|u64 BE index -> one message (opaque)
 //	idx_sessions_by_time  workspaceID|position -> ""
-//	idx_terms/<wsID>/<term>/  position -> ""  (a bucket per workspace, one per term in it)
+//	idx_postings          workspaceID|term|position -> ""  (the session search postings)
 //	idx_docs              sessionID -> the session's indexed terms, sorted, NUL-joined
 //	jobs                  jobID -> Job
 //	jobs_by_workspace     workspaceID|jobID -> ""

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"strconv"
 	"time"
 
@@ -137,22 +138,62 @@ func (r *recordingTx) CreateBucketIfNotExists(name []byte) (bucket, error) {
 	return r.kvTx.CreateBucketIfNotExists(name)
 }
 
+// undoMigrations holds, by migration, how a test takes a store's data back
+// to the previous schema where dropping the buckets the migration creates
+// is not enough: it rewrites the data in the previous layout.
+var undoMigrations = map[uintptr]func(kvTx) error{
+	reflect.ValueOf(migrateFlatPostings).Pointer(): nestPostings,
+}
+
+// FlatPostingsSchema is the schema version that moved the session search
+// postings into one flat bucket.
+var FlatPostingsSchema = func() int {
+	for i, m := range migrations {
+		if reflect.ValueOf(m).Pointer() == reflect.ValueOf(migrateFlatPostings).Pointer() {
+			return i + 1
+		}
+	}
+	panic("no flat postings migration")
+}()
+
 // RollBackLastMigration makes s's data what the previous schema version
-// wrote: it drops the top-level buckets the last migration creates and
-// sets the schema version back by one. Call it only while nothing else
-// writes, then reopen the store.
-func (s *Store) RollBackLastMigration() error {
+// wrote: it drops the top-level buckets the last migration creates (or
+// undoes it, see undoMigrations) and sets the schema version back by one.
+// Call it only while nothing else writes, then reopen the store.
+func (s *Store) RollBackLastMigration() error { return s.rollBack(len(migrations) - 1) }
+
+// RollBackToSchema rolls the migrations back, the last first, until s's
+// data is what schema version v wrote.
+func (s *Store) RollBackToSchema(v int) error {
+	for i := len(migrations) - 1; i >= v; i-- {
+		if err := s.rollBack(i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rollBack takes s's data from schema version i+1 back to i.
+func (s *Store) rollBack(i int) error {
+	if undo, ok := undoMigrations[reflect.ValueOf(migrations[i]).Pointer()]; ok {
+		return s.eng.Update(func(t kvTx) error {
+			if err := undo(t); err != nil {
+				return err
+			}
+			return t.Bucket(bucketMeta).Put(metaSchemaVersion, []byte(strconv.Itoa(i)))
+		})
+	}
 	errAbort := errors.New("abort")
 	rec := &recordingTx{}
 	err := s.eng.Update(func(t kvTx) error {
 		rec.kvTx, rec.created = t, nil
-		if err := migrations[len(migrations)-1](rec); err != nil {
+		if err := migrations[i](rec); err != nil {
 			return err
 		}
 		return errAbort
 	})
 	if !errors.Is(err, errAbort) {
-		return fmt.Errorf("record the last migration: %w", err)
+		return fmt.Errorf("record migration %d: %w", i+1, err)
 	}
 	return s.eng.Update(func(t kvTx) error {
 		for _, name := range rec.created {
@@ -160,8 +201,63 @@ func (s *Store) RollBackLastMigration() error {
 				return err
 			}
 		}
-		return t.Bucket(bucketMeta).Put(metaSchemaVersion, []byte(strconv.Itoa(len(migrations)-1)))
+		return t.Bucket(bucketMeta).Put(metaSchemaVersion, []byte(strconv.Itoa(i)))
 	})
+}
+
+// SetFlatPostingsPerTx sets how many postings one transaction of the
+// flat-postings migration moves; the returned func restores the bound.
+func SetFlatPostingsPerTx(n int) func() {
+	old := flatPostingsPerTx
+	flatPostingsPerTx = n
+	return func() { flatPostingsPerTx = old }
+}
+
+// MigrateFlatPostingsPart runs one part of the flat-postings migration
+// and commits it, as a process that stops right after would leave the
+// store, and reports whether more is left.
+func (s *Store) MigrateFlatPostingsPart() (more bool, err error) {
+	err = s.eng.Update(func(tx kvTx) error {
+		err := migrateFlatPostings(tx)
+		if errors.Is(err, errMigrateMore) {
+			more = true
+			return nil
+		}
+		return err
+	})
+	return more, err
+}
+
+// nestPostings writes the session search postings in the layout before
+// migrateFlatPostings: idx_terms/<wsID>/<term>/<position>.
+func nestPostings(t kvTx) error {
+	all, err := t.CreateBucketIfNotExists(bucketIdxTerms)
+	if err != nil {
+		return err
+	}
+	var keys [][]byte
+	if err := t.Bucket(bucketIdxPostings).ForEach(func(k, _ []byte) error {
+		keys = append(keys, bytes.Clone(k))
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, k := range keys {
+		ws, rest, _ := bytes.Cut(k, []byte{0})
+		term, pos, _ := bytes.Cut(rest, []byte{0})
+		wb, err := all.CreateBucketIfNotExists(ws)
+		if err != nil {
+			return err
+		}
+		tb, err := wb.CreateBucketIfNotExists(term)
+		if err != nil {
+			return err
+		}
+		if err := tb.Put(pos, nil); err != nil {
+			return err
+		}
+	}
+	return t.DeleteBucket(bucketIdxPostings)
 }
 
 // Dump returns every key of the store as "bucket path\x00key" → value,

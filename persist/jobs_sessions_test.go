@@ -66,7 +66,8 @@ func TestRunsOfOldStoresLearnTheirOwnSessions(t *testing.T) {
 	for _, r := range runs {
 		require.NoError(t, putRun(t, s, persist.RunSave{Run: r}))
 	}
-	require.NoError(t, s.RollBackLastMigration())
+	// Schema 14: before the runs' own_session.
+	require.NoError(t, s.RollBackToSchema(14))
 	require.NoError(t, s.Close())
 
 	s, err = persist.Open(cfg)

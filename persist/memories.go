@@ -541,18 +541,29 @@ func (s *Store) SearchMemories(q MemorySearch) ([]ScoredMemory, error) {
 
 // SearchMemories is Store.SearchMemories inside tx.
 func (tx *Tx) SearchMemories(q MemorySearch) ([]ScoredMemory, error) {
+	owners := slices.Compact(slices.Sorted(slices.Values(q.Owners)))
+	// Most owners have no memory at all (every turn recalls): answer them
+	// before any work on the query, and before entering the search's
+	// large frame, which would grow the caller's stack.
+	if !tx.anyMemory(owners, q.IncludeSuperseded) {
+		return []ScoredMemory{}, nil
+	}
+	return tx.searchMemories(q, owners)
+}
+
+// searchMemories is SearchMemories of the sorted, distinct owners.
+func (tx *Tx) searchMemories(q MemorySearch, owners []string) ([]ScoredMemory, error) {
 	limit := q.Limit
 	if limit <= 0 {
 		limit = 10
 	}
+	terms, posts := tx.bucket(bucketMemoryTerms), tx.bucket(bucketMemoryPostings)
 	qterms := MemoryTerms(q.Query)
 	slices.Sort(qterms)
 	qterms = slices.Compact(qterms)
 	if len(qterms) == 0 {
 		return []ScoredMemory{}, nil
 	}
-	owners := slices.Compact(slices.Sorted(slices.Values(q.Owners)))
-	terms, posts := tx.bucket(bucketMemoryTerms), tx.bucket(bucketMemoryPostings)
 	// Collection statistics over every owner searched.
 	var n, total int64
 	df := make(map[string]int64, len(qterms))
@@ -615,6 +626,30 @@ func (tx *Tx) SearchMemories(q MemorySearch) ([]ScoredMemory, error) {
 		out = append(out, ScoredMemory{Memory: m, Score: cd.score / (cd.score + 2)})
 	}
 	return out, nil
+}
+
+// anyMemory reports whether one of owners has a memory a search could
+// return: an active one, from the owner's totals (which count only those),
+// or with superseded too, any listing entry (superseded memories keep
+// their postings).
+func (tx *Tx) anyMemory(owners []string, superseded bool) bool {
+	if !superseded {
+		terms := tx.bucket(bucketMemoryTerms)
+		for _, o := range owners {
+			if n, _ := memoryStats(terms.Get(prefixKey(o))); n > 0 {
+				return true
+			}
+		}
+		return false
+	}
+	c := tx.bucket(bucketMemoriesByOwner).Cursor()
+	for _, o := range owners {
+		p := prefixKey(o)
+		if k, _ := c.Seek(p); k != nil && bytes.HasPrefix(k, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // AddMemories stores memories in one transaction; for tests and loading.

@@ -188,3 +188,65 @@ func BenchmarkMemoryAdd(b *testing.B) {
 		})
 	}
 }
+
+// A search of owners without any memory answers empty at once; one whose
+// memories are all superseded (and so counted nowhere in the active
+// totals) still finds them when asked to include superseded ones.
+func TestSearchMemoriesOwnersWithoutActiveMemories(t *testing.T) {
+	s := persisttest.Open(t)
+	carol, dave := newUser(t, s), newUser(t, s)
+	carolOwner := persist.MemoryOwner(persist.MemoryScopeUser, carol.DefaultWorkspaceID, carol.ID)
+	daveOwner := persist.MemoryOwner(persist.MemoryScopeUser, dave.DefaultWorkspaceID, dave.ID)
+	shared := persist.MemoryOwner(persist.MemoryScopeWorkspace, carol.DefaultWorkspaceID, "")
+
+	res, err := s.SearchMemories(persist.MemorySearch{Owners: []string{carolOwner, shared}, Query: "what does the user play?"})
+	require.NoError(t, err)
+	require.NotNil(t, res)
+	require.Empty(t, res)
+
+	t0 := time.Date(2026, 2, 3, 4, 5, 6, 0, time.UTC)
+	cello := newMemory(carol, "User plays the cello", t0)
+	viola := newMemory(carol, "User plays the viola", t0.Add(time.Second))
+	viola.Supersedes = cello.ID
+	require.NoError(t, s.AddMemories(t.Context(), cello))
+	require.NoError(t, s.Update(t.Context(), func(tx *persist.Tx) error {
+		if _, err := tx.SupersedeMemory(cello.ID, viola.ID, viola.CreatedAt); err != nil {
+			return err
+		}
+		return tx.AddMemory(viola)
+	}))
+	require.NoError(t, s.Update(t.Context(), func(tx *persist.Tx) error { return tx.DeleteMemory(viola.ID) }))
+	require.NoError(t, s.AddMemories(t.Context(), newMemory(dave, "User plays the cello too", t0)))
+
+	for _, owners := range [][]string{{carolOwner}, {shared, carolOwner}} {
+		res, err = s.SearchMemories(persist.MemorySearch{Owners: owners, Query: "cello"})
+		require.NoError(t, err)
+		require.Empty(t, res, "the only memory is superseded")
+		res, err = s.SearchMemories(persist.MemorySearch{Owners: owners, Query: "cello", IncludeSuperseded: true})
+		require.NoError(t, err)
+		require.Len(t, res, 1)
+		require.Equal(t, cello.ID, res[0].Memory.ID)
+	}
+	res, err = s.SearchMemories(persist.MemorySearch{Owners: []string{shared, daveOwner}, Query: "cello"})
+	require.NoError(t, err)
+	require.Len(t, res, 1, "an owner without memories does not hide another's")
+	require.Equal(t, daveOwner, res[0].Memory.Owner())
+}
+
+// BenchmarkSearchMemoriesNoMemories is a turn's recall for owners that
+// have no memory at all, as most turns are.
+func BenchmarkSearchMemoriesNoMemories(b *testing.B) {
+	s := persisttest.Open(b)
+	u, err := s.CreateUser(b.Context(), persist.User{Email: "recall@example.com"}, persist.Workspace{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	owners := []string{persist.MemoryOwner(persist.MemoryScopeUser, u.DefaultWorkspaceID, u.ID), persist.MemoryOwner(persist.MemoryScopeWorkspace, u.DefaultWorkspaceID, "")}
+	prompt := "Say hello to the gateway bench, and tell me about the weather in Lisbon today"
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.SearchMemories(persist.MemorySearch{Owners: owners, Query: prompt, Limit: 5}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

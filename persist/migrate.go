@@ -3,13 +3,16 @@ package persist
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 )
 
 // migrations brings the file from schema version i to i+1 at index i. They
 // run in order, all in one transaction at Open, so a file is never left
-// between two versions. Append only: a released migration never changes.
+// between two versions, except that one too large for a transaction does
+// its work in bounded parts, each committed (errMigrateMore), before the
+// version moves past it. Append only: a released migration never changes.
 var migrations = []func(kvTx) error{
 	migrateCreateBuckets,
 	migrateJobBuckets,
@@ -26,6 +29,7 @@ var migrations = []func(kvTx) error{
 	migrateJobUserIndex,
 	migrateClusterBuckets,
 	migrateJobRunOwnSessions,
+	migrateFlatPostings,
 }
 
 // currentSchema is the version a file has once Open returns.
@@ -34,34 +38,50 @@ var currentSchema = len(migrations)
 // LatestSchema returns the schema version this build writes.
 func LatestSchema() int { return currentSchema }
 
+// errMigrateMore is what a migration too large for one transaction
+// returns once it did a bounded part of its work: migrate commits that
+// part, with the schema version still before the migration, and runs it
+// again in a new transaction. A process that stops in between resumes
+// where the last commit left off.
+var errMigrateMore = errors.New("persist: migration continues")
+
 // migrate applies the pending migrations and returns the schema version.
 func migrate(eng engine) (int, error) {
-	version := 0
-	err := eng.Update(func(tx kvTx) error {
-		version = 0
-		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+	for {
+		version, more := 0, false
+		err := eng.Update(func(tx kvTx) error {
+			version, more = 0, false
+			meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+			if err != nil {
+				return err
+			}
+			if v := meta.Get(metaSchemaVersion); v != nil {
+				if version, err = strconv.Atoi(string(v)); err != nil {
+					return fmt.Errorf("bad schema_version %q: %w", v, err)
+				}
+			}
+			if version > currentSchema {
+				return fmt.Errorf("schema version %d is newer than this build's %d", version, currentSchema)
+			}
+			for ; version < currentSchema; version++ {
+				err := migrations[version](tx)
+				if errors.Is(err, errMigrateMore) {
+					more = true
+					break
+				}
+				if err != nil {
+					return fmt.Errorf("migration to version %d: %w", version+1, err)
+				}
+			}
+			return meta.Put(metaSchemaVersion, []byte(strconv.Itoa(version)))
+		})
 		if err != nil {
-			return err
+			return 0, fmt.Errorf("persist: migrate: %w", err)
 		}
-		if v := meta.Get(metaSchemaVersion); v != nil {
-			if version, err = strconv.Atoi(string(v)); err != nil {
-				return fmt.Errorf("bad schema_version %q: %w", v, err)
-			}
+		if !more {
+			return version, nil
 		}
-		if version > currentSchema {
-			return fmt.Errorf("schema version %d is newer than this build's %d", version, currentSchema)
-		}
-		for ; version < currentSchema; version++ {
-			if err := migrations[version](tx); err != nil {
-				return fmt.Errorf("migration to version %d: %w", version+1, err)
-			}
-		}
-		return meta.Put(metaSchemaVersion, []byte(strconv.Itoa(version)))
-	})
-	if err != nil {
-		return 0, fmt.Errorf("persist: migrate: %w", err)
 	}
-	return version, nil
 }
 
 // migrateCreateBuckets is version 1: the initial bucket layout.
@@ -317,4 +337,102 @@ func migrateJobRunOwnSessions(tx kvTx) error {
 		}
 	}
 	return nil
+}
+
+// flatPostingsPerTx bounds the postings one transaction of
+// migrateFlatPostings moves: a transaction keeps every page it changes in
+// memory until it commits, and a store of 100,000 sessions has millions
+// of postings.
+var flatPostingsPerTx = 200_000
+
+// migrateFlatPostings moves the session search postings from a bucket per
+// workspace and term (idx_terms/<wsID>/<term>/<position>) into one bucket
+// keyed workspaceID|term|position (see postingPrefix): a save then puts one
+// key per new term instead of opening, and rewriting, a nested bucket for
+// it. The postings are the same; the old bucket goes. It moves at most
+// flatPostingsPerTx postings a transaction (errMigrateMore), deleting what
+// it moved, so a store of any size migrates in bounded memory and a stop
+// in between loses nothing.
+func migrateFlatPostings(tx kvTx) error {
+	posts, err := tx.CreateBucketIfNotExists(bucketIdxPostings)
+	if err != nil {
+		return fmt.Errorf("create bucket %s: %w", bucketIdxPostings, err)
+	}
+	old := tx.Bucket(bucketIdxTerms)
+	if old == nil {
+		return nil
+	}
+	posts.SetFillPercent(appendFillPercent)
+	names := func(b bucket) ([][]byte, error) {
+		var out [][]byte
+		err := b.ForEach(func(k, v []byte) error {
+			if v == nil {
+				out = append(out, bytes.Clone(k))
+			}
+			return nil
+		})
+		return out, err
+	}
+	wss, err := names(old)
+	if err != nil {
+		return err
+	}
+	budget := flatPostingsPerTx
+	// A term's positions are read into one slab, then put: the engines
+	// copy a key on Put, so one buffer serves every key.
+	var slab []byte
+	var ends []int
+	var k []byte
+	for _, ws := range wss {
+		wb := old.Bucket(ws)
+		terms, err := names(wb)
+		if err != nil {
+			return err
+		}
+		for _, term := range terms {
+			tb := wb.Bucket(term)
+			slab, ends = slab[:0], ends[:0]
+			whole := true
+			c := tb.Cursor()
+			for pos, _ := c.First(); pos != nil; pos, _ = c.Next() {
+				if len(ends) == budget {
+					whole = false
+					break
+				}
+				slab = append(slab, pos...)
+				ends = append(ends, len(slab))
+			}
+			prefix := postingPrefix(string(ws), string(term))
+			start := 0
+			for _, end := range ends {
+				k = append(append(k[:0], prefix...), slab[start:end]...)
+				if err := posts.Put(k, nil); err != nil {
+					return err
+				}
+				start = end
+			}
+			budget -= len(ends)
+			if !whole {
+				// Part of one large term: delete what moved, go on next time.
+				start = 0
+				for _, end := range ends {
+					if err := tb.Delete(slab[start:end]); err != nil {
+						return err
+					}
+					start = end
+				}
+				return errMigrateMore
+			}
+			if err := wb.DeleteBucket(term); err != nil {
+				return err
+			}
+			if budget == 0 {
+				return errMigrateMore
+			}
+		}
+		if err := old.DeleteBucket(ws); err != nil {
+			return err
+		}
+	}
+	return tx.DeleteBucket(bucketIdxTerms)
 }

@@ -208,12 +208,12 @@ type UsageDelta struct {
 	Tokens    int64
 }
 
-// AddQuotaUsage queues the deltas as one group-committed write and
-// returns at once; done, if not nil, gets the result on the writer
-// goroutine (see UpdateAsync). A delta of a day or month older than the
+// AddQuotaUsage queues the deltas as one lazy group-committed write
+// (UpdateLazy) and returns at once; done, if not nil, gets the result on
+// the writer goroutine (see UpdateAsync). A delta of a day or month older than the
 // stored one counts toward the stored month only if it is the same month.
 func (s *Store) AddQuotaUsage(deltas []UsageDelta, done func(error)) {
-	s.UpdateAsync(func(tx *Tx) error {
+	s.UpdateLazy(func(tx *Tx) error {
 		b := tx.bucket(bucketQuotaUsage)
 		for _, d := range deltas {
 			if d.Tokens == 0 {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"unicode"
@@ -87,14 +86,19 @@ func isASCIIWord(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }
 
-// termSet returns the distinct terms of texts, sorted (so that inserts walk
-// the term buckets in key order).
-func termSet(texts ...string) []string {
-	set := make(map[string]struct{})
-	for _, t := range texts {
-		tokenize(t, func(term string) { set[term] = struct{}{} })
+// termSet appends the distinct terms of texts to buf[:0], sorted (so that
+// inserts walk the postings in key order), and returns it. A sorted slice
+// costs less than a set for the few dozen terms of a message.
+func termSet(buf []string, texts ...string) []string {
+	if buf == nil {
+		buf = make([]string, 0, 64)
 	}
-	return slices.Sorted(maps.Keys(set))
+	buf = buf[:0]
+	for _, t := range texts {
+		tokenize(t, func(term string) { buf = append(buf, term) })
+	}
+	slices.Sort(buf)
+	return slices.Compact(buf)
 }
 
 // queryTerms splits a query into the words that must match exactly and the
@@ -146,10 +150,29 @@ func docHasPrefix(v []byte, prefix []byte) bool {
 	return false
 }
 
+// postingPrefix is the prefix of the posting keys of term in workspace ws:
+// ws, NUL, term, NUL. A posting key is that prefix followed by the
+// session's position, so one workspace's postings of one term are
+// contiguous and in listing order. Terms never contain NUL (they are
+// letters, digits and marks), so prefix+1 in place of the last NUL is just
+// past the term's range and before any longer term.
+func postingPrefix(ws, term string) []byte {
+	k := make([]byte, 0, len(ws)+len(term)+2+8+40)
+	return appendPostingPrefix(k, ws, term)
+}
+
+func appendPostingPrefix(k []byte, ws, term string) []byte {
+	k = append(k, ws...)
+	k = append(k, 0)
+	k = append(k, term...)
+	return append(k, 0)
+}
+
 // index adds the terms of texts to sess's postings. Terms the reverse
 // record already lists are skipped, so a save only pays for new words.
 func (tx *Tx) index(sess Session, texts ...string) error {
-	terms := termSet(texts...)
+	terms := termSet(tx.terms, texts...)
+	tx.terms = terms[:0] // reused by the transaction's next save
 	if len(terms) == 0 {
 		return nil
 	}
@@ -159,18 +182,14 @@ func (tx *Tx) index(sess Session, texts ...string) error {
 	if len(added) == 0 {
 		return nil
 	}
-	ws, err := tx.bucket(bucketIdxTerms).CreateBucketIfNotExists([]byte(sess.WorkspaceID))
-	if err != nil {
-		return err
-	}
+	posts := tx.bucket(bucketIdxPostings)
+	// Each term's postings are appended in position order.
+	posts.SetFillPercent(appendFillPercent)
 	pos := position(sess)
+	var k []byte
 	for _, term := range added {
-		tb, err := ws.CreateBucketIfNotExists([]byte(term))
-		if err != nil {
-			return err
-		}
-		tb.SetFillPercent(appendFillPercent)
-		if err := tb.Put(pos, nil); err != nil {
+		k = append(appendPostingPrefix(k[:0], sess.WorkspaceID, term), pos...)
+		if err := posts.Put(k, nil); err != nil {
 			return err
 		}
 	}
@@ -240,36 +259,20 @@ func appendTerm(rev, term []byte) []byte {
 	return append(rev, term...)
 }
 
-// unindex removes every posting of sess and its reverse record, and term
-// buckets left empty.
+// unindex removes every posting of sess and its reverse record.
 func (tx *Tx) unindex(sess Session) error {
 	docs := tx.bucket(bucketIdxDocs)
 	terms := docTerms(docs.Get([]byte(sess.ID)))
 	if len(terms) == 0 {
 		return nil
 	}
-	all := tx.bucket(bucketIdxTerms)
-	ws := all.Bucket([]byte(sess.WorkspaceID))
-	if ws != nil {
-		pos := position(sess)
-		for _, term := range terms {
-			tb := ws.Bucket([]byte(term))
-			if tb == nil {
-				continue
-			}
-			if err := tb.Delete(pos); err != nil {
-				return err
-			}
-			if k, _ := tb.Cursor().First(); k == nil {
-				if err := ws.DeleteBucket([]byte(term)); err != nil {
-					return err
-				}
-			}
-		}
-		if k, _ := ws.Cursor().First(); k == nil {
-			if err := all.DeleteBucket([]byte(sess.WorkspaceID)); err != nil {
-				return err
-			}
+	posts := tx.bucket(bucketIdxPostings)
+	pos := position(sess)
+	var k []byte
+	for _, term := range terms {
+		k = append(appendPostingPrefix(k[:0], sess.WorkspaceID, term), pos...)
+		if err := posts.Delete(k); err != nil {
+			return err
 		}
 	}
 	return docs.Delete([]byte(sess.ID))
@@ -348,23 +351,17 @@ func (s *Store) ListSessions(q SessionQuery) (items []Session, nextCursor string
 func (tx *Tx) matches(ws string, exact []string, prefix string, upper []byte, n int) ([][]byte, error) {
 	var next func(upper []byte) []byte
 	var keep func(pos []byte) bool
-	terms := tx.bucket(bucketIdxTerms).Bucket([]byte(ws)) // nil: nothing indexed in ws
+	posts := tx.bucket(bucketIdxPostings)
 	switch {
 	case prefix == "":
 		// No query: walk the time index.
 		next = newRangeIter(tx.bucket(bucketIdxTime), prefixKey(ws)).below
-	case terms == nil:
-		return nil, nil
 	case len(exact) == 0:
 		// One word, as a prefix: the union of the postings of every term
 		// it starts.
 		u := &unionIter{}
-		c := terms.Cursor()
-		p := []byte(prefix)
-		for term, v := c.Seek(p); term != nil && bytes.HasPrefix(term, p); term, v = c.Next() {
-			if v == nil { // term buckets have nil values
-				u.subs = append(u.subs, newRangeIter(terms.Bucket(term), nil))
-			}
+		for _, term := range prefixTerms(posts, ws, prefix) {
+			u.subs = append(u.subs, newRangeIter(posts, term))
 		}
 		if len(u.subs) == 0 {
 			return nil, nil
@@ -376,14 +373,15 @@ func (tx *Tx) matches(ws string, exact []string, prefix string, upper []byte, n 
 		// sessions here; when it matches many, checking it against each
 		// match's reverse record is cheaper, since most matches pass.
 		its := make([]postingIter, 0, len(exact)+1)
+		c := posts.Cursor()
 		for _, term := range exact {
-			tb := terms.Bucket([]byte(term))
-			if tb == nil {
+			p := postingPrefix(ws, term)
+			if k, _ := c.Seek(p); k == nil || !bytes.HasPrefix(k, p) {
 				return nil, nil // a word no session here has
 			}
-			its = append(its, newRangeIter(tb, nil))
+			its = append(its, newRangeIter(posts, p))
 		}
-		if few, ok := prefixPostings(terms, prefix, upper, maxPrefixPostings); ok {
+		if few, ok := prefixPostings(posts, ws, prefix, upper, maxPrefixPostings); ok {
 			if len(few) == 0 {
 				return nil, nil
 			}
@@ -410,23 +408,39 @@ func (tx *Tx) matches(ws string, exact []string, prefix string, upper []byte, n 
 	return out, nil
 }
 
+// prefixTerms returns the posting prefixes (postingPrefix) of the terms of
+// workspace ws that start with prefix, in term order: one seek per term.
+func prefixTerms(posts bucket, ws, prefix string) [][]byte {
+	start := append(append([]byte(ws), 0), prefix...)
+	var out [][]byte
+	c := posts.Cursor()
+	for k, _ := c.Seek(start); k != nil && bytes.HasPrefix(k, start); {
+		end := bytes.IndexByte(k[len(ws)+1:], 0)
+		if end < 0 {
+			return out // not a posting key; none are written so
+		}
+		p := bytes.Clone(k[:len(ws)+1+end+1])
+		out = append(out, p)
+		// Just past this term's postings.
+		skip := bytes.Clone(p)
+		skip[len(skip)-1] = 1
+		k, _ = c.Seek(skip)
+	}
+	return out
+}
+
 // maxPrefixPostings is the most positions a query's prefix may match in a
 // workspace for them to be collected into a list. A variable so that tests
 // can force the other strategy.
 var maxPrefixPostings = 2048
 
-// prefixPostings collects the positions below upper of every term of a
-// workspace's term bucket that starts with prefix, sorted newest first. It
-// gives up (false) past max positions.
-func prefixPostings(terms bucket, prefix string, upper []byte, max int) ([][]byte, bool) {
-	c := terms.Cursor()
-	p := []byte(prefix)
+// prefixPostings collects the positions below upper of every term of
+// workspace ws that starts with prefix, sorted newest first. It gives up
+// (false) past max positions.
+func prefixPostings(posts bucket, ws, prefix string, upper []byte, max int) ([][]byte, bool) {
 	var pos [][]byte
-	for term, v := c.Seek(p); term != nil && bytes.HasPrefix(term, p); term, v = c.Next() {
-		if v != nil {
-			continue
-		}
-		it := newRangeIter(terms.Bucket(term), nil)
+	for _, term := range prefixTerms(posts, ws, prefix) {
+		it := newRangeIter(posts, term)
 		for k := it.below(upper); k != nil; k = it.below(k) {
 			if len(pos) == max {
 				return nil, false

@@ -165,15 +165,34 @@ func TestListSessionsInvalid(t *testing.T) {
 // model of the search rules, with both strategies for the prefix of a
 // several-word query.
 func TestListSessionsMatchesModel(t *testing.T) {
-	t.Run("prefix collected", testMatchesModel)
+	t.Run("prefix collected", func(t *testing.T) { testMatchesModel(t, false, 0) })
 	t.Run("prefix checked per match", func(t *testing.T) {
 		t.Cleanup(persist.SetMaxPrefixPostings(3))
-		testMatchesModel(t)
+		testMatchesModel(t, false, 0)
+	})
+	// The same sessions indexed in the layout before the flat postings
+	// bucket, and migrated at Open, answer the same.
+	t.Run("postings migrated", func(t *testing.T) { testMatchesModel(t, true, 0) })
+	// Migrated 7 postings a transaction, the first 5 parts committed by a
+	// process that then stopped, the rest at the next Open.
+	t.Run("postings migrated in parts", func(t *testing.T) {
+		t.Cleanup(persist.SetFlatPostingsPerTx(7))
+		testMatchesModel(t, true, 5)
 	})
 }
 
-func testMatchesModel(t *testing.T) {
-	s := persisttest.Open(t)
+// testMatchesModel checks searches against a brute-force model. With
+// migrated, the postings are first put back in the layout before the flat
+// postings bucket and migrated at the next Open, after partsBeforeStop
+// parts of the migration committed on their own.
+func testMatchesModel(t *testing.T, migrated bool, partsBeforeStop int) {
+	cfg := persisttest.Config(t, persist.Config{})
+	s, err := persist.Open(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		require.NoError(t, s.Check())
+		require.NoError(t, s.Close())
+	})
 	rng := rand.New(rand.NewPCG(1, 2))
 	users := []persist.User{newUser(t, s), newUser(t, s), newUser(t, s)}
 	vocab := []string{"alpha", "alps", "alpine", "beta", "bet", "better", "gamma", "gam", "delta", "del",
@@ -208,6 +227,32 @@ func testMatchesModel(t *testing.T) {
 			continue
 		}
 		docs = append(docs, d)
+	}
+	if migrated {
+		require.NoError(t, s.RollBackToSchema(persist.FlatPostingsSchema-1))
+		layout := func() (nested, flat bool) {
+			require.NoError(t, s.RawView(func(tx persist.RawTx) error {
+				nested, flat = tx.Bucket([]byte("idx_terms")) != nil, tx.Bucket([]byte("idx_postings")) != nil
+				return nil
+			}))
+			return nested, flat
+		}
+		nested, flat := layout()
+		require.True(t, nested && !flat, "the old layout: a bucket per workspace and term")
+		for i := range partsBeforeStop {
+			more, err := s.MigrateFlatPostingsPart()
+			require.NoError(t, err)
+			require.True(t, more, "part %d of the migration was its last", i+1)
+		}
+		if partsBeforeStop > 0 {
+			nested, flat = layout()
+			require.True(t, nested && flat, "between parts, some postings moved and some not")
+		}
+		require.NoError(t, s.Close())
+		s, err = persist.Open(cfg)
+		require.NoError(t, err)
+		nested, flat = layout()
+		require.True(t, !nested && flat, "migrated to the flat postings")
 	}
 	slices.SortFunc(docs, func(a, b doc) int {
 		if c := b.created.Compare(a.created); c != 0 {

@@ -52,6 +52,9 @@ type Config struct {
 	// join its batch. The writer only waits when the previous batch was
 	// larger than what is queued, so a lone writer never waits. If zero, 2ms.
 	CommitInterval time.Duration
+	// LazyDelay is the longest a write queued with UpdateLazy waits for a
+	// write someone waits on, to share its commit. If zero, 5ms.
+	LazyDelay time.Duration
 	// MaxBatch caps the writes committed in one transaction. If zero, 1000.
 	MaxBatch int
 	// TouchFlushInterval is how often API-key last-use times are written.
@@ -87,6 +90,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.CommitInterval <= 0 {
 		c.CommitInterval = 2 * time.Millisecond
+	}
+	if c.LazyDelay <= 0 {
+		c.LazyDelay = 5 * time.Millisecond
 	}
 	if c.MaxBatch <= 0 {
 		c.MaxBatch = 1000
@@ -132,9 +138,11 @@ type Store struct {
 	// aead seals provider credentials; nil without Config.MasterKey.
 	aead cipher.AEAD
 
-	// mu guards the write queue and closed.
-	mu     sync.Mutex
-	queue  []*request
+	// mu guards the write queue, eager and closed.
+	mu    sync.Mutex
+	queue []*request
+	// eager counts the queued writes that are not lazy.
+	eager  int
 	closed bool
 
 	// wake tells the writer the queue changed. Capacity 1: a pending
@@ -173,6 +181,8 @@ type request struct {
 	ctx  context.Context // nil for UpdateAsync
 	fn   func(*Tx) error
 	done func(error) // may be nil
+	// lazy: no one waits for this write (UpdateLazy).
+	lazy bool
 }
 
 // Open opens or creates the store in cfg.Dir, applies pending schema
@@ -340,11 +350,25 @@ func (s *Store) UpdateAsync(fn func(*Tx) error, done func(error)) {
 	}
 }
 
+// UpdateLazy queues fn like UpdateAsync, for a write no one waits on (a
+// usage count, an audit entry after its answer): while only such writes
+// are queued, the writer holds them up to Config.LazyDelay for a write
+// someone waits on, so that they share its commit instead of taking one
+// of their own ahead of it.
+func (s *Store) UpdateLazy(fn func(*Tx) error, done func(error)) {
+	if err := s.enqueue(&request{fn: fn, done: done, lazy: true}); err != nil && done != nil {
+		done(err)
+	}
+}
+
 func (s *Store) enqueue(r *request) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return fmt.Errorf("persist: write after close: %w", ErrClosed)
+	}
+	if !r.lazy {
+		s.eager++
 	}
 	s.queue = append(s.queue, r)
 	s.mu.Unlock()
@@ -380,23 +404,30 @@ func (s *Store) runWriter() {
 // them. When fewer than target (the size of the previous batch) are queued,
 // it waits up to CommitInterval for the rest: callers acknowledged by the
 // last commit are usually about to queue their next write, and taking them
-// together saves a commit. A lone writer (target 1) never waits. It returns
+// together saves a commit. A lone writer (target 1) never waits. While only
+// lazy writes are queued, it waits up to LazyDelay for another. It returns
 // an empty batch once the store is closed and the queue drained.
 func (s *Store) nextBatch(buf []*request, target int) []*request {
 	target = min(target, s.cfg.MaxBatch)
-	var timer *time.Timer
-	var expired <-chan time.Time
-	lingered := false
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
+	var linger, lazy waitTimer
+	defer linger.stop()
+	defer lazy.stop()
+	lingered, lazyDue := false, false
 	for {
 		s.mu.Lock()
-		n, closed := len(s.queue), s.closed
-		if n > 0 && (n >= target || closed || lingered) {
+		n, closed, eager := len(s.queue), s.closed, s.eager
+		if n > 0 && eager == 0 && !closed && !lazyDue {
+			s.mu.Unlock()
+			lazyDue = lazy.wait(s.wake, s.cfg.LazyDelay)
+			continue
+		}
+		if n > 0 && (n >= target || closed || lingered || eager == 0) {
 			take := min(n, s.cfg.MaxBatch)
+			for _, r := range s.queue[:take] {
+				if !r.lazy {
+					s.eager--
+				}
+			}
 			buf = append(buf, s.queue[:take]...)
 			rest := copy(s.queue, s.queue[take:])
 			clear(s.queue[rest:])
@@ -412,15 +443,30 @@ func (s *Store) nextBatch(buf []*request, target int) []*request {
 			<-s.wake
 			continue
 		}
-		if timer == nil {
-			timer = time.NewTimer(s.cfg.CommitInterval)
-			expired = timer.C
-		}
-		select {
-		case <-s.wake:
-		case <-expired:
-			lingered = true
-		}
+		lingered = linger.wait(s.wake, s.cfg.CommitInterval)
+	}
+}
+
+// waitTimer is a timer started by its first wait.
+type waitTimer struct{ t *time.Timer }
+
+// wait blocks until wake or until d has passed since the first wait, and
+// reports whether it has. Once it has, wait must not be called again.
+func (w *waitTimer) wait(wake <-chan struct{}, d time.Duration) (expired bool) {
+	if w.t == nil {
+		w.t = time.NewTimer(d)
+	}
+	select {
+	case <-wake:
+		return false
+	case <-w.t.C:
+		return true
+	}
+}
+
+func (w *waitTimer) stop() {
+	if w.t != nil {
+		w.t.Stop()
 	}
 }
 

@@ -440,3 +440,42 @@ func TestPostgresImportsBlobsKeptInADir(t *testing.T) {
 	require.NoError(t, s.DeleteFile(t.Context(), g.ID))
 	require.NoError(t, s.Check())
 }
+
+// TestLazyWritesShareTheNextCommit: a lazy write waits for a write someone
+// waits on and commits with it; alone, it commits after LazyDelay; at
+// Close, at once.
+func TestLazyWritesShareTheNextCommit(t *testing.T) {
+	// A delay far longer than the test, so that only the eager write (or
+	// Close) can have ended the wait.
+	s := openAt(t, t.TempDir(), func(c *persist.Config) { c.LazyDelay = time.Hour })
+	before := s.Stats()
+	lazy := make(chan error, 1)
+	s.UpdateLazy(func(*persist.Tx) error { return nil }, func(err error) { lazy <- err })
+	require.Eventually(t, func() bool { return s.Queued() == 1 }, 10*time.Second, time.Millisecond)
+	require.NoError(t, s.Update(t.Context(), func(*persist.Tx) error { return nil }))
+	require.NoError(t, <-lazy)
+	after := s.Stats()
+	require.Equal(t, uint64(1), after.Commits-before.Commits, "the lazy write shared the eager write's commit")
+	require.Equal(t, uint64(2), after.Writes-before.Writes)
+
+	// Alone, past its delay.
+	quick := openAt(t, t.TempDir(), func(c *persist.Config) { c.LazyDelay = 20 * time.Millisecond })
+	done := make(chan error, 1)
+	quick.UpdateLazy(func(*persist.Tx) error { return nil }, func(err error) { done <- err })
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("a lone lazy write never committed")
+	}
+
+	// Queued at Close: committed before Close returns.
+	s.UpdateLazy(func(*persist.Tx) error { return nil }, func(err error) { lazy <- err })
+	require.NoError(t, s.Close())
+	select {
+	case err := <-lazy:
+		require.NoError(t, err)
+	default:
+		t.Fatal("Close returned before the lazy write committed")
+	}
+}

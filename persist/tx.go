@@ -23,6 +23,8 @@ type Tx struct {
 	// authentication reads (users, API keys); the writer then bumps the
 	// store's auth generation after the commit.
 	authDirty bool
+	// terms is scratch space for the terms of the save being indexed.
+	terms []string
 }
 
 // Bucket names. doc.go describes each bucket's keys and values.
@@ -44,8 +46,12 @@ var (
 	// sessionID|NUL|u64 BE index -> the message, opaque to the store.
 	bucketMessages = []byte("session_messages")
 	bucketIdxTime  = []byte("idx_sessions_by_time")
-	bucketIdxTerms = []byte("idx_terms")
-	bucketIdxDocs  = []byte("idx_docs")
+	// bucketIdxTerms held the session search postings as a bucket per
+	// workspace and one per term in it, up to schema version 15; see
+	// migrateFlatPostings.
+	bucketIdxTerms    = []byte("idx_terms")
+	bucketIdxPostings = []byte("idx_postings")
+	bucketIdxDocs     = []byte("idx_docs")
 )
 
 // Keys in the meta bucket.

@@ -112,7 +112,7 @@ func (n *Node) StartTurn(ctx context.Context, userID string, req host.TurnReques
 	// the session's node resolves the model again.
 	req.Route = nil
 	rl := n.spawnRelay(req.Stream, true)
-	r, err := n.ask(ctx, req.SessionID, &call{Op: opTurn, UserID: userID, Turn: &req, Relay: refOf(rl.pid)})
+	r, err := n.ask(ctx, req.SessionID, &call{Op: opTurn, UserID: userID, Turn: &req, Relay: rl.ref()})
 	if err != nil {
 		rl.abort()
 		return nil, err
@@ -139,7 +139,7 @@ func (n *Node) Query(ctx context.Context, userID string, req host.TurnRequest) (
 // event id after, wherever the session runs.
 func (n *Node) Attach(ctx context.Context, userID, id string, after uint64) (*host.Stream, error) {
 	rl := n.spawnRelay(true, false)
-	r, err := n.ask(ctx, id, &call{Op: opAttach, UserID: userID, After: after, Relay: refOf(rl.pid)})
+	r, err := n.ask(ctx, id, &call{Op: opAttach, UserID: userID, After: after, Relay: rl.ref()})
 	if err != nil {
 		rl.abort()
 		return nil, err

@@ -135,7 +135,7 @@ func (g *grain) handle(c *call) reply {
 	case opAnswer:
 		return reply{Err: toWire(h.AnswerPrompt(ctx, c.UserID, g.id, c.RequestID, c.Answer))}
 	case opTurn:
-		if c.Turn == nil || c.Relay == nil {
+		if c.Turn == nil || c.Relay == nil || c.Relay.Nonce == "" {
 			return reply{Err: toWire(fmt.Errorf("%w: no turn", agent.ErrInvalid))}
 		}
 		req := *c.Turn
@@ -147,7 +147,7 @@ func (g *grain) handle(c *call) reply {
 		fwd := g.n.spawnForwarder(c.Relay, t.Events, t)
 		return reply{TurnID: t.TurnID, Forwarder: refOf(fwd)}
 	case opAttach:
-		if c.Relay == nil {
+		if c.Relay == nil || c.Relay.Nonce == "" {
 			return reply{Err: toWire(fmt.Errorf("%w: no relay", agent.ErrInvalid))}
 		}
 		st, err := h.Attach(ctx, c.UserID, g.id, c.After)

@@ -88,7 +88,7 @@ func TestRepeatedCallRunsOnce(t *testing.T) {
 	require.NoError(t, err)
 
 	rl := n.spawnRelay(false, true)
-	c := call{ID: "call-1", Op: opTurn, UserID: uid, Turn: &host.TurnRequest{Prompt: "once"}, Relay: refOf(rl.pid)}
+	c := call{ID: "call-1", Op: opTurn, UserID: uid, Turn: &host.TurnRequest{Prompt: "once"}, Relay: rl.ref()}
 	first, err := n.ask(t.Context(), sess.ID, &c)
 	require.NoError(t, err)
 	again, err := n.ask(t.Context(), sess.ID, &c)

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -23,6 +24,7 @@ var errNodeLost = fmt.Errorf("%w: the node running the session stopped during th
 type relay struct {
 	n      *Node
 	pid    *actor.PID
+	nonce  string // keys the stream's frames (frameMAC)
 	events chan *agent.Event
 
 	once sync.Once
@@ -43,8 +45,9 @@ type (
 
 // spawnRelay starts a relay that wants the events, the outcome, or both.
 func (n *Node) spawnRelay(events, outcome bool) *relay {
-	r := &relay{n: n, events: make(chan *agent.Event, n.cfg.RelayBuffer), done: make(chan struct{})}
-	a := &relayActor{r: r, evDone: !events, outDone: !outcome}
+	r := &relay{n: n, nonce: newCallID(), events: make(chan *agent.Event, n.cfg.RelayBuffer), done: make(chan struct{})}
+	a := &relayActor{r: r, evDone: !events, outDone: !outcome,
+		in: newFrameMAC(n.cfg.Secret, r.nonce, toRelay), out: newFrameMAC(n.cfg.Secret, r.nonce, toForwarder)}
 	if !events {
 		close(r.events)
 	}
@@ -53,6 +56,13 @@ func (n *Node) spawnRelay(events, outcome bool) *relay {
 	}
 	r.pid = n.sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return a }))
 	return r
+}
+
+// ref is the relay's reference in a call, with its stream nonce.
+func (r *relay) ref() *pidRef {
+	p := refOf(r.pid)
+	p.Nonce = r.nonce
+	return p
 }
 
 // abort stops a relay whose call failed.
@@ -97,6 +107,8 @@ type relayActor struct {
 	fwd     *actor.PID
 	evDone  bool
 	outDone bool
+	// in opens the forwarder's frames, out seals the relay's.
+	in, out *frameMAC
 }
 
 func (a *relayActor) Receive(ctx actor.Context) {
@@ -105,8 +117,12 @@ func (a *relayActor) Receive(ctx actor.Context) {
 		a.fwd = m.pid
 		ctx.Watch(m.pid)
 	case *wrapperspb.BytesValue:
-		var f frame
-		if err := decodeJSON(m.Value, &f); err != nil {
+		f, err := a.in.openFrame(m.Value)
+		if errors.Is(err, errFrameRefused) {
+			a.refuse(ctx)
+			return
+		}
+		if err != nil {
 			a.r.n.log.Error("relay: bad frame", "err", err)
 			return
 		}
@@ -153,6 +169,28 @@ func (a *relayActor) Receive(ctx actor.Context) {
 	}
 }
 
+// refuse ends the relay on a frame without the stream's MAC, which is
+// never delivered: the client's stream ends with an error event, the
+// turn's outcome is errFrameRefused, and the forwarder is told to stop.
+func (a *relayActor) refuse(ctx actor.Context) {
+	a.r.n.log.Warn("refused a stream frame without a valid MAC", "relay", ctx.Self().Id)
+	if !a.evDone {
+		ev := &agent.Event{Kind: agent.KindError, Error: errFrameRefused.Error()}
+		ev.Encode()
+		select {
+		case a.r.events <- ev: // unnumbered: not one of the turn's events
+		default:
+		}
+	}
+	a.endEvents()
+	a.tell(ctx, frameClose)
+	if !a.outDone {
+		a.outDone = true
+		a.r.finish(nil, errFrameRefused)
+	}
+	ctx.Stop(ctx.Self())
+}
+
 func (a *relayActor) endEvents() {
 	if !a.evDone {
 		a.evDone = true
@@ -162,7 +200,7 @@ func (a *relayActor) endEvents() {
 
 func (a *relayActor) tell(ctx actor.Context, kind string) {
 	if a.fwd != nil {
-		ctx.Send(a.fwd, mustEncode(frame{Kind: kind}))
+		ctx.Send(a.fwd, a.out.sealFrame(frame{Kind: kind}))
 	}
 }
 
@@ -179,10 +217,13 @@ type forwarder struct {
 	relay *actor.PID
 	st    *host.Stream
 	turn  *host.Turn
+	// out seals the frames pump sends; in opens the relay's in Receive.
+	out, in *frameMAC
 }
 
 func (n *Node) spawnForwarder(relay *pidRef, st *host.Stream, t *host.Turn) *actor.PID {
-	f := &forwarder{n: n, relay: relay.pid(), st: st, turn: t}
+	f := &forwarder{n: n, relay: relay.pid(), st: st, turn: t,
+		out: newFrameMAC(n.cfg.Secret, relay.Nonce, toRelay), in: newFrameMAC(n.cfg.Secret, relay.Nonce, toForwarder)}
 	return n.sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return f }))
 }
 
@@ -192,8 +233,12 @@ func (f *forwarder) Receive(ctx actor.Context) {
 		ctx.Watch(f.relay)
 		go f.pump(ctx.Self())
 	case *wrapperspb.BytesValue:
-		var fr frame
-		if decodeJSON(m.Value, &fr) == nil && fr.Kind == frameClose {
+		fr, err := f.in.openFrame(m.Value)
+		switch {
+		case errors.Is(err, errFrameRefused):
+			// Never acted on; the stream goes on to its relay.
+			f.n.log.Warn("refused a relay frame without a valid MAC", "forwarder", ctx.Self().Id)
+		case err == nil && fr.Kind == frameClose:
 			f.closeStream()
 		}
 	case *actor.Terminated:
@@ -217,15 +262,15 @@ func (f *forwarder) pump(self *actor.PID) {
 	defer root.Stop(self)
 	if st := f.st; st != nil {
 		for i := range st.Replay {
-			root.Send(f.relay, mustEncode(frameOf(&st.Replay[i])))
+			root.Send(f.relay, f.out.sealFrame(frameOf(&st.Replay[i])))
 		}
 		for ev := range st.C {
-			root.Send(f.relay, mustEncode(frameOf(ev)))
+			root.Send(f.relay, f.out.sealFrame(frameOf(ev)))
 		}
-		root.Send(f.relay, mustEncode(frame{Kind: frameEnd}))
+		root.Send(f.relay, f.out.sealFrame(frame{Kind: frameEnd}))
 	}
 	if f.turn != nil {
 		res, err := f.turn.Wait(context.Background())
-		root.Send(f.relay, mustEncode(outcomeFrame(res, err)))
+		root.Send(f.relay, f.out.sealFrame(outcomeFrame(res, err)))
 	}
 }

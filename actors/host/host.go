@@ -153,6 +153,7 @@ func New(cfg Config) (*Host, error) {
 		actorLog = slog.New(minLevel{Handler: actorLog.Handler(), min: slog.LevelWarn})
 	}
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return actorLog }))
+	mailboxes := workers.New(workers.DefaultIdle, mailboxThroughput)
 	runner, err := turn.New(turn.Config{
 		// StartTurn resolves (and meters) every turn's model; the runner
 		// selects only for a turn that comes without its route.
@@ -165,6 +166,7 @@ func New(cfg Config) (*Host, error) {
 
 		MaxToolUsesPerResponse: cfg.MaxToolUsesPerResponse,
 		MaxToolUsesPerTurn:     cfg.MaxToolUsesPerTurn,
+		Workers:                mailboxes,
 	})
 	if err != nil {
 		return nil, err
@@ -178,7 +180,7 @@ func New(cfg Config) (*Host, error) {
 		metrics: m,
 		live:    map[string]struct{}{},
 
-		mailboxes: workers.New(workers.DefaultIdle, mailboxThroughput),
+		mailboxes: mailboxes,
 	}
 	// A session that panics is restarted from its last snapshot; one that
 	// keeps panicking (10 times in 10s) is stopped and re-activated by its
@@ -285,7 +287,9 @@ func (h *Host) Close(ctx context.Context) error {
 				h.log.Error("passivate session at shutdown", "session_id", id, "err", err)
 				return
 			}
-			if r, ok := res.(session.Replier); ok && r.ReplyErr() != nil {
+			// ErrPassivated: the session was already stopping (idle, or a
+			// one-shot session whose turn ended), with its state durable.
+			if r, ok := res.(session.Replier); ok && r.ReplyErr() != nil && !errors.Is(r.ReplyErr(), session.ErrPassivated) {
 				failed.Add(1)
 				h.log.Error("snapshot session at shutdown", "session_id", id, "err", r.ReplyErr())
 			}

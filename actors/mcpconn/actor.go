@@ -75,10 +75,24 @@ func (s *supervisor) Receive(ctx actor.Context) {
 				futures = append(futures, ctx.StopFuture(c))
 			}
 		}
-		sender, root := ctx.Sender(), ctx.ActorSystem().Root
+		// The stops are waited for off the mailbox; each future is
+		// bounded (10s), and so is the reaping after a stop that timed
+		// out, so this goroutine ends.
+		sender, root, m, serverID := ctx.Sender(), ctx.ActorSystem().Root, s.m, msg.serverID
 		go func() {
+			var failed bool
 			for _, f := range futures {
-				_ = f.Wait()
+				if err := f.Wait(); err != nil {
+					failed = true
+					m.log.Warn("mcp connection did not stop in time; ending its processes", "server", serverID, "err", err)
+				}
+			}
+			if failed {
+				// A connection that did not finish stopping may still
+				// have a process: end and reap it here.
+				if err := m.reap(m.cfg.TerminateDuration, serverKey(serverID)); err != nil {
+					m.log.Error("mcp server process left running", "server", serverID, "err", err)
+				}
 			}
 			if sender != nil {
 				root.Send(sender, &stopped{})
@@ -106,9 +120,15 @@ type connActor struct {
 	timer      *time.Timer
 	ctx        context.Context
 	cancel     context.CancelFunc
+	// ending counts the goroutines ending dropped sessions; shutdown
+	// waits for them, so that the actor's processes are reaped before
+	// it counts as stopped.
+	ending sync.WaitGroup
 
-	// mu guards what the connecting goroutine hands over: once stopping
-	// is set it closes what it made itself instead of sending it.
+	// mu guards what the connecting goroutine hands over: the process
+	// as soon as it starts, the session once it is up. Once stopping is
+	// set, shutdown has taken what was pending and the goroutine ends
+	// what it makes afterwards itself.
 	mu       sync.Mutex
 	stopping bool
 	pending  *process
@@ -200,11 +220,19 @@ func (a *connActor) connect() {
 			root.Send(self, &connResult{err: err})
 			return
 		}
-		t, proc, err := m.transport(srv, sec)
+		t, proc, err := m.transport(srv, sec, a.key)
 		if err != nil {
 			root.Send(self, &connResult{err: err})
 			return
 		}
+		a.mu.Lock()
+		if a.stopping {
+			a.mu.Unlock()
+			m.endSession(a.key, nil, proc)
+			return
+		}
+		a.pending = proc
+		a.mu.Unlock()
 		client := mcp.NewClient(&mcp.Implementation{Name: "seshat-host", Version: "1"}, &mcp.ClientOptions{
 			Logger:                      m.quietLogger(),
 			ProgressNotificationHandler: m.onProgress,
@@ -216,18 +244,19 @@ func (a *connActor) connect() {
 		cs, tools, err := connect(cctx, client, t)
 		cancel()
 		if err != nil {
-			proc.kill()
+			// pending stays set until the actor reads the result, so
+			// that a shutdown meanwhile waits for this process too.
+			m.endSession(a.key, nil, proc)
 			root.Send(self, &connResult{err: err})
 			return
 		}
 		a.mu.Lock()
 		if a.stopping {
 			a.mu.Unlock()
-			_ = cs.Close()
-			proc.kill()
+			m.endSession(a.key, cs, proc)
 			return
 		}
-		a.pendCS, a.pending = cs, proc
+		a.pendCS = cs
 		a.mu.Unlock()
 		root.Send(self, &connResult{cs: cs, tools: tools})
 		// The session ends when the process exits or the connection
@@ -242,6 +271,9 @@ func (a *connActor) connect() {
 func (a *connActor) connected(ctx actor.Context, r *connResult) {
 	a.connecting = false
 	if r.err != nil {
+		a.mu.Lock()
+		a.pending = nil // ended by the connecting goroutine
+		a.mu.Unlock()
 		msg := short(r.err)
 		a.m.setStatus(a.srv.ID, func(s *Status) { s.State, s.LastError = "error", msg })
 		err := &agent.UpstreamError{Service: "MCP server " + a.srv.Name, Msg: "connect: " + msg}
@@ -284,23 +316,23 @@ func (a *connActor) schedule(d time.Duration) {
 	a.timer = time.AfterFunc(d, func() { root.Send(self, &retry{}) })
 }
 
-// drop closes the current session and ends its process, off the mailbox.
+// drop ends the current session and its process off the mailbox, in a
+// goroutine shutdown waits for.
 func (a *connActor) drop() {
 	a.mu.Lock()
 	cs, proc := a.cs, a.proc
 	a.cs, a.proc, a.tools = nil, nil, nil
 	a.mu.Unlock()
-	if cs != nil {
-		go func() {
-			_ = cs.Close()
-			proc.kill()
-		}()
+	if cs != nil || proc != nil {
+		m, key := a.m, a.key
+		a.ending.Go(func() { m.endSession(key, cs, proc) })
 	}
 }
 
 // shutdown is the actor's end: the session is closed and the process
-// group killed before the actor counts as stopped, so that shutdown and
-// delete leave nothing running.
+// reaped (after the stdio grace, by SIGTERM, then SIGKILL of its group)
+// before the actor counts as stopped, so that shutdown and delete leave
+// nothing running. Every wait in it is bounded.
 func (a *connActor) shutdown() {
 	if a.cancel != nil {
 		a.cancel()
@@ -317,23 +349,34 @@ func (a *connActor) shutdown() {
 		a.sys.Root.Send(w, &leaseReply{err: fmt.Errorf("MCP connection %s: %w", a.key, agent.ErrClosed)})
 	}
 	a.waiters = nil
-	var wg sync.WaitGroup
-	for _, c := range []struct {
-		cs   *mcp.ClientSession
-		proc *process
-	}{{cs, proc}, {pcs, pproc}} {
-		if c.cs == nil {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_ = c.cs.Close()
-		}()
-		// Close waits for a stdio server to exit (TerminateDuration, then
-		// a signal); the group kill below ends what it started.
-		wg.Wait()
-		c.proc.kill()
+	a.ending.Go(func() { a.m.endSession(a.key, cs, proc) })
+	a.ending.Go(func() { a.m.endSession(a.key, pcs, pproc) })
+	done := make(chan struct{})
+	go func() {
+		a.ending.Wait()
+		close(done)
+	}()
+	// endSession is bounded (2×TerminateDuration, then killWait after
+	// SIGKILL); the margin covers a session close.
+	t := time.NewTimer(2*a.m.cfg.TerminateDuration + killWait + time.Second)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		a.m.log.Error("mcp connection did not end its sessions in time", "connection", a.key)
+	}
+}
+
+// endSession ends a stdio server's process, then closes its session
+// (either may be nil): with the process gone the session's reads end,
+// so the close does not wait for calls still in flight. It returns once
+// the process has been reaped or could not be, which it logs.
+func (m *Manager) endSession(key string, cs *mcp.ClientSession, proc *process) {
+	if err := proc.stop(m.cfg.TerminateDuration); err != nil {
+		m.log.Error("mcp server process left running", "connection", key, "err", err)
+	}
+	if cs != nil {
+		_ = cs.Close()
 	}
 }
 

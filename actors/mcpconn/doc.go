@@ -11,9 +11,15 @@
 // reused), stops itself after an idle period, and closes its session when
 // it stops: on delete, on disable, on a change of the server, and at
 // shutdown. A stdio server runs in its own process group with only the
-// environment it was configured with (plus PATH, HOME and the locale), and
-// the whole group is killed when the connection ends, so no process is
-// left behind.
+// environment it was configured with (plus PATH, HOME and the locale).
+// One goroutine per process waits for it: when it exits the rest of its
+// group is killed and it is reaped. Ending a connection closes the
+// server's stdin, then after TerminateDuration sends its group SIGTERM,
+// after another SIGKILL, and returns once the process has been reaped
+// (reporting one that even SIGKILL did not end within 5s), so that
+// stopping a connection and Shutdown leave no process and no zombie.
+// Shutdown also ends the processes of a connection that did not stop in
+// time, and logs it.
 //
 // Tool calls never run in an actor's mailbox: the actor lends the live
 // session to the caller, who calls it under the turn's context (an

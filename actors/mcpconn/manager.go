@@ -69,6 +69,13 @@ type Manager struct {
 	status   map[string]Status
 	progress map[string]func(string)
 	closed   bool
+
+	// procMu guards the live stdio processes. It is held across a
+	// process's start and is never held with mu.
+	procMu      sync.Mutex
+	procs       map[*process]struct{}
+	procsClosed bool           // Shutdown began: no process starts
+	procWG      sync.WaitGroup // the processes' waiters
 }
 
 // supervisorName is the supervisor actor's name; connection actors are
@@ -98,7 +105,8 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.TerminateDuration <= 0 {
 		cfg.TerminateDuration = 2 * time.Second
 	}
-	m := &Manager{cfg: cfg, log: cfg.Logger, status: map[string]Status{}, progress: map[string]func(string){}}
+	m := &Manager{cfg: cfg, log: cfg.Logger, status: map[string]Status{}, progress: map[string]func(string){},
+		procs: map[*process]struct{}{}}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	m.sys = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }))
 	pid, err := m.sys.Root.SpawnNamed(supervisorProps(m), supervisorName)
@@ -110,7 +118,12 @@ func New(cfg Config) (*Manager, error) {
 }
 
 // Shutdown stops every connection (closing sessions, ending processes)
-// and returns when they have stopped or ctx is done.
+// and returns when they have stopped, or ctx is done, and every stdio
+// server's process has been reaped. A process that does not exit when
+// its stdin closes gets SIGTERM, then SIGKILL with its process group; a
+// connection that does not stop in time is logged and its process ended
+// all the same. The processes are ended even when ctx is already done
+// (at once then, without the stdio grace).
 func (m *Manager) Shutdown(ctx context.Context) error {
 	m.mu.Lock()
 	if m.closed {
@@ -119,6 +132,10 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	}
 	m.closed = true
 	m.mu.Unlock()
+	m.procMu.Lock()
+	m.procsClosed = true
+	m.procMu.Unlock()
+
 	if ctx.Err() != nil {
 		// The caller's grace period is spent, but processes must still
 		// end: give the stop its own short bound.
@@ -126,18 +143,48 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 		ctx, cancel = context.WithTimeout(context.Background(), 2*m.cfg.TerminateDuration+time.Second)
 		defer cancel()
 	}
+	var errs []error
 	f := m.sys.Root.PoisonFuture(m.sup)
 	done := make(chan error, 1)
-	go func() { _, err := f.Result(); done <- err }()
+	go func() { _, err := f.Result(); done <- err }() // the future times out after 10s
 	select {
 	case err := <-done:
-		if err != nil && !errors.Is(err, actor.ErrTimeout) {
-			return fmt.Errorf("mcpconn: shutdown: %w", err)
+		switch {
+		case errors.Is(err, actor.ErrTimeout):
+			m.log.Warn("mcp connections did not stop in time; ending their processes", "err", err)
+		case err != nil:
+			errs = append(errs, err)
 		}
-		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("mcpconn: shutdown: %w", ctx.Err())
+		m.log.Warn("mcp connections still stopping at the end of the grace period; ending their processes")
+		errs = append(errs, ctx.Err())
 	}
+
+	// What the stopped connections reaped is gone already; this ends
+	// what a connection that did not stop, or one still connecting, left.
+	grace := m.cfg.TerminateDuration
+	if ctx.Err() != nil {
+		grace = 0
+	}
+	if err := m.reap(grace, nil); err != nil {
+		errs = append(errs, err)
+	}
+	waited := make(chan struct{})
+	go func() {
+		m.procWG.Wait()
+		close(waited)
+	}()
+	t := time.NewTimer(killWait)
+	defer t.Stop()
+	select {
+	case <-waited:
+	case <-t.C:
+		errs = append(errs, errors.New("a stdio server's process was not reaped"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("mcpconn: shutdown: %w", err)
+	}
+	return nil
 }
 
 // Stop ends every connection to a server (its processes with them): the
@@ -448,17 +495,17 @@ func (m *Manager) Test(ctx context.Context, srv persist.MCPServer) (TestResult, 
 	if err != nil && !errors.Is(err, persist.ErrNotFound) {
 		return TestResult{}, err
 	}
-	t, proc, err := m.transport(srv, sec)
+	t, proc, err := m.transport(srv, sec, "test/"+srv.ID)
 	if err != nil {
 		return TestResult{}, err
 	}
-	defer proc.kill()
 	cctx, cancel := context.WithTimeout(ctx, m.cfg.ConnectTimeout)
 	defer cancel()
 	start := time.Now()
 	client := mcp.NewClient(&mcp.Implementation{Name: "seshat-host", Version: "1"}, &mcp.ClientOptions{Logger: m.quietLogger()})
 	cs, tools, err := connect(cctx, client, t)
 	if err != nil {
+		m.endSession("test/"+srv.ID, nil, proc)
 		return TestResult{}, &agent.UpstreamError{Service: "MCP server " + srv.Name, Msg: "connect: " + short(err)}
 	}
 	lat := time.Since(start)
@@ -466,7 +513,7 @@ func (m *Manager) Test(ctx context.Context, srv persist.MCPServer) (TestResult, 
 	if ir := cs.InitializeResult(); ir != nil {
 		res.ProtocolVersion = ir.ProtocolVersion
 	}
-	_ = cs.Close()
+	m.endSession("test/"+srv.ID, cs, proc)
 	return res, nil
 }
 

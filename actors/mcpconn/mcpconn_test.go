@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -318,4 +319,118 @@ func TestServerEverything(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, out, "hello")
 	require.NoError(t, m.Shutdown(t.Context()))
+}
+
+// gone reports whether process pid has ended: it is no more, or it is a
+// zombie its new parent has not reaped yet.
+func gone(pid int) bool {
+	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return true
+	}
+	s := string(stat)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	return len(fields) > 0 && fields[0] == "Z"
+}
+
+func TestStdioServerIgnoringStdinCloseAndSIGTERMIsKilledWithItsGroup(t *testing.T) {
+	opts := []goleak.Option{goleak.IgnoreCurrent(),
+		goleak.IgnoreAnyFunction("github.com/asynkron/protoactor-go/actor.NewDeadLetter.NewThrottle.func4.1")}
+	t.Cleanup(func() { goleak.VerifyNone(t, opts...) })
+	before := children(t)
+	st, u := newStore(t)
+	m := newManager(t, st, func(c *mcpconn.Config) {
+		c.ExtraEnv = map[string]string{"MCPCONN_TEST_SERVER": "stubborn"}
+		c.TerminateDuration = 200 * time.Millisecond
+	})
+	srv := stdioServer(t, st, u, "stubborn", "never")
+	for _, end := range []struct {
+		name string
+		fn   func() error
+	}{
+		{"stop", func() error { return m.Stop(t.Context(), srv.ID) }},
+		{"shutdown", func() error { return m.Shutdown(t.Context()) }},
+	} {
+		tools, err := m.Tools(t.Context(), srv, u.DefaultWorkspaceID)
+		require.NoError(t, err, end.name)
+		out, err := call(t, byName(tools)["mcp__stubborn__child"], `{}`, nil)
+		require.NoError(t, err, end.name)
+		grandchild, err := strconv.Atoi(out)
+		require.NoError(t, err)
+		require.False(t, gone(grandchild), "the server's child runs")
+		t.Cleanup(func() {
+			if !gone(grandchild) {
+				_ = syscall.Kill(grandchild, syscall.SIGKILL) // only when the test failed
+			}
+		})
+		require.Len(t, children(t), len(before)+1, end.name)
+
+		require.NoError(t, end.fn(), end.name)
+		require.ElementsMatch(t, before, children(t), "no process left after %s", end.name)
+		// The group got SIGKILL before the server was reaped; the child's
+		// death is the kernel's to finish.
+		require.Eventually(t, func() bool { return gone(grandchild) }, 10*time.Second, 10*time.Millisecond,
+			"the server's own child ends with its group after %s", end.name)
+	}
+}
+
+// logged keeps the messages logged through it.
+type logged struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (l *logged) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logged) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	l.msgs = append(l.msgs, r.Message)
+	l.mu.Unlock()
+	return nil
+}
+func (l *logged) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *logged) WithGroup(string) slog.Handler      { return l }
+
+func (l *logged) all() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.msgs...)
+}
+
+// A connection whose stop outlasts the actor system's 10 s stop timeout
+// (a server that ignores its stdin closing and SIGTERM, with a grace of
+// 5.5 s before each signal) is logged, and Shutdown still returns only
+// once its process has been reaped.
+func TestShutdownPastTheStopTimeoutLogsAndStillReaps(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: waits out the 10 s stop timeout")
+	}
+	opts := []goleak.Option{goleak.IgnoreCurrent(),
+		goleak.IgnoreAnyFunction("github.com/asynkron/protoactor-go/actor.NewDeadLetter.NewThrottle.func4.1")}
+	t.Cleanup(func() { goleak.VerifyNone(t, opts...) })
+	before := children(t)
+	st, u := newStore(t)
+	logs := &logged{}
+	m := newManager(t, st, func(c *mcpconn.Config) {
+		c.ExtraEnv = map[string]string{"MCPCONN_TEST_SERVER": "stubborn"}
+		c.TerminateDuration = 5500 * time.Millisecond
+		c.Logger = slog.New(logs)
+	})
+	srv := stdioServer(t, st, u, "slowstop", "never")
+	tools, err := m.Tools(t.Context(), srv, u.DefaultWorkspaceID)
+	require.NoError(t, err)
+	out, err := call(t, byName(tools)["mcp__slowstop__child"], `{}`, nil)
+	require.NoError(t, err)
+	grandchild, err := strconv.Atoi(out)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		if !gone(grandchild) {
+			_ = syscall.Kill(grandchild, syscall.SIGKILL) // only when the test failed
+		}
+	})
+	require.Len(t, children(t), len(before)+1)
+
+	require.NoError(t, m.Shutdown(context.Background()))
+	require.Contains(t, logs.all(), "mcp connections did not stop in time; ending their processes")
+	require.ElementsMatch(t, before, children(t), "no process left after shutdown")
+	require.Eventually(t, func() bool { return gone(grandchild) }, 10*time.Second, 10*time.Millisecond)
 }

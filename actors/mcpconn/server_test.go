@@ -5,10 +5,14 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
+	"os/signal"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -16,13 +20,38 @@ import (
 // envServer makes the test binary an MCP server on stdio.
 const envServer = "MCPCONN_TEST_SERVER"
 
+// The modes of the test binary run as a server: "stdio" serves and exits
+// when its stdin closes; "stubborn" starts a child of its own (mode
+// "sleep", which lives two minutes), ignores SIGTERM and lives on after its stdin closes, so that
+// only a SIGKILL of its group ends it and its child.
 func TestMain(m *testing.M) {
-	if os.Getenv(envServer) == "stdio" {
+	switch os.Getenv(envServer) {
+	case "stdio":
 		srv, _ := newTestServer()
 		if err := srv.Run(context.Background(), &mcp.StdioTransport{}); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
+		os.Exit(0)
+	case "stubborn":
+		signal.Ignore(syscall.SIGTERM)
+		child := exec.Command(os.Args[0], "-test.run=^$")
+		child.Env = []string{envServer + "=sleep"}
+		if err := child.Start(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		srv, _ := newTestServer()
+		mcp.AddTool(srv, &mcp.Tool{Name: "child", Description: "The pid of the server's own child."},
+			func(context.Context, *mcp.CallToolRequest, empty) (*mcp.CallToolResult, any, error) {
+				return text(strconv.Itoa(child.Process.Pid)), nil, nil
+			})
+		_ = srv.Run(context.Background(), &mcp.StdioTransport{})
+		time.Sleep(time.Hour)
+		os.Exit(0)
+	case "sleep":
+		signal.Ignore(syscall.SIGTERM)
+		time.Sleep(2 * time.Minute) // bounded: a failed test leaves it behind
 		os.Exit(0)
 	}
 	os.Exit(m.Run())

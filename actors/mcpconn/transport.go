@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -28,22 +27,10 @@ const (
 // own: enough to find and run a program, nothing of the host's secrets.
 var inheritedEnv = []string{"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER", "SYSTEMROOT"}
 
-// process is a started stdio server, so that its whole process group can
-// be killed when the connection ends.
-type process struct{ cmd *exec.Cmd }
-
-func (p *process) kill() {
-	if p == nil || p.cmd == nil || p.cmd.Process == nil {
-		return
-	}
-	// The negative pid names the process group: npx and shells start
-	// children that would outlive a kill of the leader alone.
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-}
-
-// transport builds the SDK transport of a server. For stdio it returns
-// the process to kill after the session closes.
-func (m *Manager) transport(srv persist.MCPServer, sec persist.MCPSecrets) (mcp.Transport, *process, error) {
+// transport builds the SDK transport of a server. For stdio it starts the
+// server's process, registered under the connection key, and returns it:
+// the caller stops it (process.stop) when the session ends.
+func (m *Manager) transport(srv persist.MCPServer, sec persist.MCPSecrets, key string) (mcp.Transport, *process, error) {
 	switch srv.Transport {
 	case TransportStdio:
 		if srv.Command == "" {
@@ -64,9 +51,15 @@ func (m *Manager) transport(srv persist.MCPServer, sec persist.MCPSecrets) (mcp.
 		}
 		cmd.Env = env
 		cmd.Dir = m.cfg.WorkDir
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		cmd.Stderr = nil // discarded: a server's stderr is its own log
-		return &mcp.CommandTransport{Command: cmd, TerminateDuration: m.cfg.TerminateDuration}, &process{cmd: cmd}, nil
+		// The process is started here rather than by the SDK's command
+		// transport, so that its waiting and reaping have one owner
+		// whatever the session does.
+		proc, stdout, stdin, err := m.startProcess(cmd, key)
+		if err != nil {
+			return nil, nil, fmt.Errorf("start stdio server %s: %w", srv.Name, err)
+		}
+		return &mcp.IOTransport{Reader: stdout, Writer: stdin}, proc, nil
 	case TransportStreamableHTTP, TransportSSE:
 		u, err := url.Parse(srv.URL)
 		if err != nil || u.Host == "" {

@@ -203,7 +203,7 @@ func (s *Service) propose(ctx context.Context, j Job, msgs []agent.Message, know
 	}
 	b.WriteString("\nCall " + provider.MemoryExtractTool + " with what the conversation above teaches about the user.")
 	msgs = appendUserText(msgs, b.String())
-	resp, err := prov.Stream(ctx, agent.ModelRequest{
+	resp, err := prov.Stream(ctx, &agent.ModelRequest{
 		Model: model, System: extractSystem, Messages: msgs, MaxTokens: extractMaxTokens,
 		Tools:      []agent.ToolSpec{{Name: provider.MemoryExtractTool, Description: "Record memories about the user.", InputSchema: extractSchema}},
 		ToolChoice: &agent.ToolChoice{Type: "tool", Name: provider.MemoryExtractTool},

@@ -187,7 +187,7 @@ type gate struct {
 	release chan struct{}
 }
 
-func (g gate) Stream(ctx context.Context, req agent.ModelRequest, emit func(agent.ModelChunk)) (agent.ModelResponse, error) {
+func (g gate) Stream(ctx context.Context, req *agent.ModelRequest, emit func(agent.ModelChunk)) (agent.ModelResponse, error) {
 	g.started <- struct{}{}
 	select {
 	case <-g.release:

@@ -100,8 +100,8 @@ func NewAnthropic(cfg AnthropicConfig) Provider {
 }
 
 // body returns the JSON request for req.
-func (p *anthropicProvider) body(req agent.ModelRequest) ([]byte, error) {
-	wire := anthropic.ToMessagesRequest(req, true)
+func (p *anthropicProvider) body(req *agent.ModelRequest) ([]byte, error) {
+	wire := anthropic.ToMessagesRequest(*req, true)
 	if wire.MaxTokens <= 0 {
 		wire.MaxTokens = p.defaultMaxTokens
 	}
@@ -109,7 +109,7 @@ func (p *anthropicProvider) body(req agent.ModelRequest) ([]byte, error) {
 }
 
 // Stream implements Provider.
-func (p *anthropicProvider) Stream(ctx context.Context, req agent.ModelRequest, emit func(agent.ModelChunk)) (agent.ModelResponse, error) {
+func (p *anthropicProvider) Stream(ctx context.Context, req *agent.ModelRequest, emit func(agent.ModelChunk)) (agent.ModelResponse, error) {
 	if err := ctx.Err(); err != nil {
 		return agent.ModelResponse{}, err
 	}
@@ -143,46 +143,66 @@ func (p *anthropicProvider) Stream(ctx context.Context, req agent.ModelRequest, 
 }
 
 // anthropicStream reads an SSE answer, emitting chunks as they complete.
+// A turn's goroutine waits for the upstream in dec.Next with this frame
+// below it, so the work on each event is in anthropicEvent and the rest in
+// anthropicFailed and anthropicEnd.
 func anthropicStream(ctx context.Context, r io.Reader, emit func(agent.ModelChunk)) (agent.ModelResponse, error) {
 	dec := anthropic.NewStreamDecoder(r)
 	done := map[int]bool{} // tool_use blocks emitted, by index
 	for {
 		ev, err := dec.Next()
 		if errors.Is(err, io.EOF) {
-			break
+			return anthropicEnd(dec)
 		}
 		if err != nil {
-			partial := anthropicPartial(dec, done)
-			var se *anthropic.StreamError
-			if errors.As(err, &se) {
-				return partial, fmt.Errorf("anthropic: %w", &UpstreamError{Status: anthropic.ErrorStatus(se.Type), Type: se.Type, Message: se.Message})
-			}
-			return partial, streamFailed(ctx, AnthropicName, err)
+			return anthropicFailed(ctx, dec, done, err)
 		}
-		switch ev.Type {
-		case anthropic.EventContentBlockDelta:
-			switch d := ev.Delta; d.Type {
-			case anthropic.DeltaText:
-				if d.Text != "" {
-					emit(agent.ModelChunk{Type: agent.ChunkText, Text: d.Text})
-				}
-			case anthropic.DeltaThinking:
-				if d.Thinking != "" {
-					emit(agent.ModelChunk{Type: agent.ChunkThinking, Text: d.Thinking})
-				}
+		anthropicEvent(dec, &ev, done, emit)
+	}
+}
+
+// anthropicEvent emits what an event of an SSE answer completes.
+func anthropicEvent(dec *anthropic.StreamDecoder, ev *anthropic.StreamEvent, done map[int]bool, emit func(agent.ModelChunk)) {
+	switch ev.Type {
+	case anthropic.EventContentBlockDelta:
+		switch d := ev.Delta; d.Type {
+		case anthropic.DeltaText:
+			if d.Text != "" {
+				emit(agent.ModelChunk{Type: agent.ChunkText, Text: d.Text})
 			}
-		case anthropic.EventContentBlockStop:
-			if b := dec.Block(ev.Index); b.Type == anthropic.BlockToolUse {
-				done[ev.Index] = true
-				emit(agent.ModelChunk{Type: agent.ChunkToolUse, Block: toolUseBlock(b)})
+		case anthropic.DeltaThinking:
+			if d.Thinking != "" {
+				emit(agent.ModelChunk{Type: agent.ChunkThinking, Text: d.Thinking})
 			}
+		}
+	case anthropic.EventContentBlockStop:
+		if b := dec.Block(ev.Index); b.Type == anthropic.BlockToolUse {
+			done[ev.Index] = true
+			emit(agent.ModelChunk{Type: agent.ChunkToolUse, Block: toolUseBlock(b)})
 		}
 	}
+}
+
+// anthropicEnd returns the response of an SSE answer read to its end.
+//
+//go:noinline
+func anthropicEnd(dec *anthropic.StreamDecoder) (agent.ModelResponse, error) {
 	out, err := anthropic.FromResponse(dec.Message())
 	if err != nil {
 		return agent.ModelResponse{}, fmt.Errorf("anthropic: %w", err)
 	}
 	return out, nil
+}
+
+// anthropicFailed returns what a broken SSE answer delivered, and why it
+// broke.
+func anthropicFailed(ctx context.Context, dec *anthropic.StreamDecoder, done map[int]bool, err error) (agent.ModelResponse, error) {
+	partial := anthropicPartial(dec, done)
+	var se *anthropic.StreamError
+	if errors.As(err, &se) {
+		return partial, fmt.Errorf("anthropic: %w", &UpstreamError{Status: anthropic.ErrorStatus(se.Type), Type: se.Type, Message: se.Message})
+	}
+	return partial, streamFailed(ctx, AnthropicName, err)
 }
 
 // anthropicPartial returns what a broken stream delivered: its blocks

@@ -309,7 +309,7 @@ func TestAnthropicInterruptClosesUpstream(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	var chunks []agent.ModelChunk
-	resp, err := p.Stream(ctx, anthropicRequest(), func(c agent.ModelChunk) {
+	resp, err := p.Stream(ctx, new(anthropicRequest()), func(c agent.ModelChunk) {
 		chunks = append(chunks, c)
 		cancel() // the user interrupts as soon as text shows
 	})
@@ -356,7 +356,7 @@ func TestAnthropicConcurrent(t *testing.T) {
 	errs := make(chan error, 8)
 	for range 8 {
 		go func() {
-			_, err := p.Stream(t.Context(), anthropicRequest(), func(agent.ModelChunk) {})
+			_, err := p.Stream(t.Context(), new(anthropicRequest()), func(agent.ModelChunk) {})
 			errs <- err
 		}()
 	}

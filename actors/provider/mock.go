@@ -52,18 +52,43 @@ type mock struct{}
 func NewMock() Provider { return mock{} }
 
 // Stream implements Provider.
-func (mock) Stream(ctx context.Context, req agent.ModelRequest, emit func(agent.ModelChunk)) (agent.ModelResponse, error) {
+func (mock) Stream(ctx context.Context, req *agent.ModelRequest, emit func(agent.ModelChunk)) (agent.ModelResponse, error) {
 	if err := ctx.Err(); err != nil {
 		return agent.ModelResponse{}, err
 	}
-	usage := agent.Usage{InputTokens: inputWords(req)}
+	a, err := script(req)
+	if err != nil {
+		return agent.ModelResponse{}, err
+	}
+	return a.play(ctx, emit)
+}
+
+// answer is the mock's answer to one request, and its playing: the
+// chunks, the wait before each, the cap on them, and what was emitted so
+// far. It is on the heap, so the frames a turn's goroutine keeps while it
+// waits for a chunk stay small.
+type answer struct {
+	chunks    []agent.ModelChunk
+	delay     time.Duration
+	maxTokens int
+	usage     agent.Usage
+	text      strings.Builder
+	uses      []agent.Block
+}
+
+// script works out the answer to req, as NewMock describes.
+func script(req *agent.ModelRequest) (*answer, error) {
+	a := &answer{maxTokens: req.MaxTokens, usage: agent.Usage{InputTokens: inputWords(req)}}
 	last := lastUserIndex(req.Messages)
 	if last >= 0 && hasToolResults(req.Messages[last]) {
-		text := toolResultsReply(req.Messages, last)
-		return play(ctx, req.MaxTokens, []agent.ModelChunk{{Type: agent.ChunkText, Text: text}}, 0, usage, emit)
+		a.chunks = []agent.ModelChunk{{Type: agent.ChunkText, Text: toolResultsReply(req.Messages, last)}}
+		return a, nil
 	}
 	if spec, ok := forcedTool(req); ok && spec.Name == MemoryExtractTool {
-		return extractAnswer(ctx, req, usage, emit)
+		if err := extractAnswer(req, a); err != nil {
+			return nil, err
+		}
+		return a, nil
 	}
 	var text string
 	if last >= 0 {
@@ -71,14 +96,14 @@ func (mock) Stream(ctx context.Context, req agent.ModelRequest, emit func(agent.
 	}
 	d, err := ParseDirectives(text)
 	if err != nil {
-		return agent.ModelResponse{}, err
+		return nil, err
 	}
 	if d.HasError {
 		msg := d.Error
 		if msg == "" {
 			msg = "mock provider error"
 		}
-		return agent.ModelResponse{}, errors.New(msg)
+		return nil, errors.New(msg)
 	}
 
 	var uses []agent.Block
@@ -98,20 +123,21 @@ func (mock) Stream(ctx context.Context, req agent.ModelRequest, emit func(agent.
 	case d.HasTokens:
 		chunks = tokenChunks(d.Tokens)
 	case d.Sources || d.Memories || d.System:
-		chunks = sayChunks(recallReply(d, req))
+		chunks = sayChunks(recallReply(&d, req))
 	case len(uses) == 0:
 		chunks = echoChunks(d.Prompt)
 	}
 	for _, u := range uses {
 		chunks = append(chunks, agent.ModelChunk{Type: agent.ChunkToolUse, Block: u})
 	}
-	return play(ctx, req.MaxTokens, chunks, d.Delay, usage, emit)
+	a.chunks, a.delay = chunks, d.Delay
+	return a, nil
 }
 
 // recallReply answers @sources and @memories from what the request
 // carried: the retrieved chunks' paths (each once, in rank order) and the
 // recalled memories' contents.
-func recallReply(d Directives, req agent.ModelRequest) string {
+func recallReply(d *Directives, req *agent.ModelRequest) string {
 	var lines []string
 	if d.Sources {
 		var paths []string
@@ -148,42 +174,45 @@ func listOrNone(items []string, sep string) string {
 	return strings.Join(items, sep)
 }
 
-// play emits chunks, waiting delay before each, and builds the response:
-// one text block for all text chunks, then the tool uses. On cancellation
-// it returns what was emitted so far with ctx.Err().
-func play(ctx context.Context, maxTokens int, chunks []agent.ModelChunk, delay time.Duration, usage agent.Usage, emit func(agent.ModelChunk)) (agent.ModelResponse, error) {
-	var (
-		text strings.Builder
-		uses []agent.Block
-	)
-	build := func(stop agent.StopReason) agent.ModelResponse {
-		r := agent.ModelResponse{StopReason: stop, Usage: usage}
-		if text.Len() > 0 {
-			r.Content = append(r.Content, agent.TextBlock(text.String()))
+// play emits the chunks, waiting the delay before each, and builds the
+// response: one text block for all text chunks, then the tool uses. On
+// cancellation it returns what was emitted so far with ctx.Err().
+func (a *answer) play(ctx context.Context, emit func(agent.ModelChunk)) (agent.ModelResponse, error) {
+	for i := range a.chunks {
+		if a.maxTokens > 0 && i >= a.maxTokens {
+			return a.response(agent.StopMaxTokens), nil
 		}
-		r.Content = append(r.Content, uses...)
-		return r
-	}
-	for i, ch := range chunks {
-		if maxTokens > 0 && i >= maxTokens {
-			return build(agent.StopMaxTokens), nil
+		if err := wait(ctx, a.delay); err != nil {
+			return a.response(""), err
 		}
-		if err := wait(ctx, delay); err != nil {
-			return build(""), err
-		}
-		emit(ch)
-		usage.OutputTokens++
+		ch := &a.chunks[i]
+		emit(*ch)
+		a.usage.OutputTokens++
 		switch ch.Type {
 		case agent.ChunkText:
-			text.WriteString(ch.Text)
+			a.text.WriteString(ch.Text)
 		case agent.ChunkToolUse:
-			uses = append(uses, ch.Block)
+			a.uses = append(a.uses, ch.Block)
 		}
 	}
-	if len(uses) > 0 {
-		return build(agent.StopToolUse), nil
+	if len(a.uses) > 0 {
+		return a.response(agent.StopToolUse), nil
 	}
-	return build(agent.StopEndTurn), nil
+	return a.response(agent.StopEndTurn), nil
+}
+
+// response is what was played so far, ending with stop. It is not
+// inlined: each of play's returns would add its temporaries to play's
+// frame, which a turn's goroutine keeps while it waits for a chunk.
+//
+//go:noinline
+func (a *answer) response(stop agent.StopReason) agent.ModelResponse {
+	r := agent.ModelResponse{StopReason: stop, Usage: a.usage}
+	if a.text.Len() > 0 {
+		r.Content = append(r.Content, agent.TextBlock(a.text.String()))
+	}
+	r.Content = append(r.Content, a.uses...)
+	return r
 }
 
 // wait blocks for d or until ctx is done, whichever comes first. It never
@@ -262,7 +291,7 @@ func toolName(msgs []agent.Message, id string) string {
 }
 
 // forcedTool returns the tool a request's tool_choice forces, if any.
-func forcedTool(req agent.ModelRequest) (agent.ToolSpec, bool) {
+func forcedTool(req *agent.ModelRequest) (agent.ToolSpec, bool) {
 	tc := req.ToolChoice
 	if tc == nil {
 		return agent.ToolSpec{}, false
@@ -395,7 +424,7 @@ func sayChunks(s string) []agent.ModelChunk {
 }
 
 // inputWords counts the words the mock bills as input.
-func inputWords(req agent.ModelRequest) int64 {
+func inputWords(req *agent.ModelRequest) int64 {
 	n := countWords(req.System)
 	for _, m := range req.Messages {
 		for _, b := range m.Content {
@@ -433,11 +462,12 @@ func countWords(s string) int {
 // @remember lines of the request's user messages.
 const MemoryExtractTool = "record_memories"
 
-// extractAnswer answers a forced MemoryExtractTool call: one tool use whose
-// input lists a memory per @remember line of every user message, in order
-// ({"memories": [{"content", "replaces"?}]}), after the longest @delay
-// those messages give. Messages whose directives do not parse are skipped.
-func extractAnswer(ctx context.Context, req agent.ModelRequest, usage agent.Usage, emit func(agent.ModelChunk)) (agent.ModelResponse, error) {
+// extractAnswer makes a the answer to a forced MemoryExtractTool call: one
+// tool use whose input lists a memory per @remember line of every user
+// message, in order ({"memories": [{"content", "replaces"?}]}), after the
+// longest @delay those messages give. Messages whose directives do not
+// parse are skipped.
+func extractAnswer(req *agent.ModelRequest, a *answer) error {
 	type mem struct {
 		Content  string `json:"content"`
 		Replaces string `json:"replaces,omitempty"`
@@ -461,10 +491,11 @@ func extractAnswer(ctx context.Context, req agent.ModelRequest, usage agent.Usag
 	}
 	input, err := json.Marshal(in)
 	if err != nil {
-		return agent.ModelResponse{}, err
+		return err
 	}
 	use := agent.Block{Type: agent.BlockToolUse, ID: agent.NewID(agent.PrefixToolUse), Name: MemoryExtractTool, Input: input}
-	return play(ctx, req.MaxTokens, []agent.ModelChunk{{Type: agent.ChunkToolUse, Block: use}}, delay, usage, emit)
+	a.chunks, a.delay = []agent.ModelChunk{{Type: agent.ChunkToolUse, Block: use}}, delay
+	return nil
 }
 
 var _ Provider = mock{}

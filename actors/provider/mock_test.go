@@ -19,7 +19,7 @@ func userMsg(text string) agent.Message {
 // stream runs the mock and collects what it emitted.
 func stream(ctx context.Context, req agent.ModelRequest) ([]agent.ModelChunk, agent.ModelResponse, error) {
 	var chunks []agent.ModelChunk
-	resp, err := NewMock().Stream(ctx, req, func(c agent.ModelChunk) { chunks = append(chunks, c) })
+	resp, err := NewMock().Stream(ctx, &req, func(c agent.ModelChunk) { chunks = append(chunks, c) })
 	return chunks, resp, err
 }
 
@@ -325,7 +325,7 @@ func TestMockCancelMidTokens(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	var got []string
-	resp, err := NewMock().Stream(ctx, agent.ModelRequest{Messages: []agent.Message{userMsg("@tokens 1000")}},
+	resp, err := NewMock().Stream(ctx, &agent.ModelRequest{Messages: []agent.Message{userMsg("@tokens 1000")}},
 		func(c agent.ModelChunk) {
 			got = append(got, c.Text)
 			if len(got) == 3 {
@@ -343,7 +343,7 @@ func TestMockCancelDuringDelay(t *testing.T) {
 	done := make(chan error, 1)
 	var emitted int
 	go func() {
-		_, err := NewMock().Stream(ctx, agent.ModelRequest{Messages: []agent.Message{userMsg("@delay 1h\n@tokens 3")}},
+		_, err := NewMock().Stream(ctx, &agent.ModelRequest{Messages: []agent.Message{userMsg("@delay 1h\n@tokens 3")}},
 			func(agent.ModelChunk) { emitted++ })
 		done <- err
 	}()
@@ -374,7 +374,7 @@ func TestMockConcurrent(t *testing.T) {
 	errs := make(chan error, 8)
 	for range 8 {
 		go func() {
-			_, err := m.Stream(t.Context(), req, func(agent.ModelChunk) {})
+			_, err := m.Stream(t.Context(), &req, func(agent.ModelChunk) {})
 			errs <- err
 		}()
 	}
@@ -388,7 +388,7 @@ func BenchmarkMockTokens(b *testing.B) {
 	req := agent.ModelRequest{System: "be brief", Messages: []agent.Message{userMsg("@tokens 100")}}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := m.Stream(b.Context(), req, func(agent.ModelChunk) {}); err != nil {
+		if _, err := m.Stream(b.Context(), &req, func(agent.ModelChunk) {}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -86,8 +86,8 @@ func NewOpenAI(cfg OpenAIConfig) Provider {
 }
 
 // body returns the JSON request for req.
-func (p *openaiProvider) body(req agent.ModelRequest) ([]byte, error) {
-	wire := openai.ToChatRequest(req, true)
+func (p *openaiProvider) body(req *agent.ModelRequest) ([]byte, error) {
+	wire := openai.ToChatRequest(*req, true)
 	if p.official && wire.MaxTokens > 0 {
 		wire.MaxCompletionTokens, wire.MaxTokens = wire.MaxTokens, 0
 	}
@@ -95,7 +95,7 @@ func (p *openaiProvider) body(req agent.ModelRequest) ([]byte, error) {
 }
 
 // Stream implements Provider.
-func (p *openaiProvider) Stream(ctx context.Context, req agent.ModelRequest, emit func(agent.ModelChunk)) (agent.ModelResponse, error) {
+func (p *openaiProvider) Stream(ctx context.Context, req *agent.ModelRequest, emit func(agent.ModelChunk)) (agent.ModelResponse, error) {
 	if err := ctx.Err(); err != nil {
 		return agent.ModelResponse{}, err
 	}
@@ -131,11 +131,6 @@ func (p *openaiProvider) Stream(ctx context.Context, req agent.ModelRequest, emi
 func openaiStream(ctx context.Context, r io.Reader, emit func(agent.ModelChunk)) (agent.ModelResponse, error) {
 	dec := openai.NewStreamDecoder(r)
 	acc := openai.NewAccumulator()
-	emitAll := func(chunks []agent.ModelChunk) {
-		for _, c := range chunks {
-			emit(c)
-		}
-	}
 	for {
 		c, err := dec.Next()
 		if errors.Is(err, io.EOF) {
@@ -147,26 +142,55 @@ func openaiStream(ctx context.Context, r io.Reader, emit func(agent.ModelChunk))
 			break
 		}
 		if err != nil {
-			partial := acc.Response()
-			partial.StopReason = ""
-			var se *openai.StreamError
-			if errors.As(err, &se) {
-				return partial, fmt.Errorf("openai: %w", streamUpstreamError(se))
-			}
-			return partial, streamFailed(ctx, OpenAIName, err)
+			return openaiFailed(ctx, acc, err)
 		}
-		chunks, err := acc.Add(c)
-		emitAll(chunks)
-		if err != nil {
-			return agent.ModelResponse{}, fmt.Errorf("openai: %w", err)
+		if err := openaiChunk(acc, &c, emit); err != nil {
+			return agent.ModelResponse{}, err
 		}
 	}
+	return openaiEnd(acc, emit)
+}
+
+// openaiChunk adds a chunk of an SSE answer to acc and emits what it
+// completes. It, openaiFailed and openaiEnd keep their work out of
+// openaiStream's frame, which a turn's goroutine keeps while it waits for
+// the upstream.
+func openaiChunk(acc *openai.Accumulator, c *openai.ChatChunk, emit func(agent.ModelChunk)) error {
+	chunks, err := acc.Add(*c)
+	emitChunks(chunks, emit)
+	if err != nil {
+		return fmt.Errorf("openai: %w", err)
+	}
+	return nil
+}
+
+// openaiFailed returns what a broken SSE answer delivered, and why it
+// broke.
+func openaiFailed(ctx context.Context, acc *openai.Accumulator, err error) (agent.ModelResponse, error) {
+	partial := acc.Response()
+	partial.StopReason = ""
+	var se *openai.StreamError
+	if errors.As(err, &se) {
+		return partial, fmt.Errorf("openai: %w", streamUpstreamError(se))
+	}
+	return partial, streamFailed(ctx, OpenAIName, err)
+}
+
+// openaiEnd emits the rest of an SSE answer read to its end and returns
+// its response.
+func openaiEnd(acc *openai.Accumulator, emit func(agent.ModelChunk)) (agent.ModelResponse, error) {
 	chunks, err := acc.Finish()
 	if err != nil {
 		return agent.ModelResponse{}, fmt.Errorf("openai: %w", err)
 	}
-	emitAll(chunks)
+	emitChunks(chunks, emit)
 	return acc.Response(), nil
+}
+
+func emitChunks(chunks []agent.ModelChunk, emit func(agent.ModelChunk)) {
+	for _, c := range chunks {
+		emit(c)
+	}
 }
 
 // streamUpstreamError turns an error object received mid-stream into an

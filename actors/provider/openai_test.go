@@ -129,7 +129,7 @@ func TestOpenAIOfficialMaxCompletionTokens(t *testing.T) {
 	require.True(t, p.official)
 	require.Equal(t, 3, p.retry.maxRetries)
 	require.Zero(t, p.client.Timeout)
-	body, err := p.body(openaiRequest())
+	body, err := p.body(new(openaiRequest()))
 	require.NoError(t, err)
 	require.Contains(t, string(body), `"max_completion_tokens":256`)
 	require.NotContains(t, string(body), `"max_tokens"`)
@@ -230,7 +230,7 @@ func TestOpenAIInterruptClosesUpstream(t *testing.T) {
 	p := newTestOpenAI(u, OpenAIConfig{})
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	resp, err := p.Stream(ctx, openaiRequest(), func(agent.ModelChunk) { cancel() })
+	resp, err := p.Stream(ctx, new(openaiRequest()), func(agent.ModelChunk) { cancel() })
 	require.ErrorIs(t, err, context.Canceled)
 	require.Equal(t, []agent.Block{agent.TextBlock("Once")}, resp.Content)
 	select {

@@ -70,7 +70,7 @@ func TestUpstreamConnectionsReused(t *testing.T) {
 		errs := make(chan error, concurrency)
 		for range concurrency {
 			wg.Go(func() {
-				_, err := p.Stream(t.Context(), anthropicRequest(), func(agent.ModelChunk) {})
+				_, err := p.Stream(t.Context(), new(anthropicRequest()), func(agent.ModelChunk) {})
 				errs <- err
 			})
 		}
@@ -93,7 +93,7 @@ func TestUpstreamConnectionsReused(t *testing.T) {
 	t.Cleanup(u2.srv.Close)
 	p = NewAnthropic(AnthropicConfig{BaseURL: u2.srv.URL, APIKey: "sk-ant-test", HTTPClient: client})
 	for range 20 {
-		_, err := p.Stream(t.Context(), anthropicRequest(), func(agent.ModelChunk) {})
+		_, err := p.Stream(t.Context(), new(anthropicRequest()), func(agent.ModelChunk) {})
 		require.NoError(t, err)
 	}
 	require.LessOrEqual(t, u2.conns.Load(), int64(2), "sequential calls share a connection")

@@ -29,8 +29,12 @@ type Provider interface {
 	// complete), and returns the complete response. It must return
 	// promptly with ctx.Err() when ctx is cancelled. emit is called on the
 	// caller's goroutine, before Stream returns, and never after. req and
-	// its messages are shared with the caller and must not be modified.
-	Stream(ctx context.Context, req agent.ModelRequest, emit func(agent.ModelChunk)) (agent.ModelResponse, error)
+	// its messages are the caller's: they must not be modified, nor kept
+	// once Stream returns (the turn runner reuses req for its next call).
+	// The request is passed by pointer so that the frames of the wrappers
+	// (meters, metrics) a turn's goroutine keeps while it waits for the
+	// model stay small.
+	Stream(ctx context.Context, req *agent.ModelRequest, emit func(agent.ModelChunk)) (agent.ModelResponse, error)
 }
 
 // ModelInfo describes a model a user can call.

@@ -11,7 +11,7 @@ import (
 
 type stubProvider struct{}
 
-func (stubProvider) Stream(context.Context, agent.ModelRequest, func(agent.ModelChunk)) (agent.ModelResponse, error) {
+func (stubProvider) Stream(context.Context, *agent.ModelRequest, func(agent.ModelChunk)) (agent.ModelResponse, error) {
 	return agent.ModelResponse{StopReason: agent.StopEndTurn}, nil
 }
 

@@ -112,7 +112,7 @@ func answerJSON(t testing.TB, w http.ResponseWriter, status int, name string, he
 // collect runs one call and returns the chunks it emitted.
 func collect(ctx context.Context, p Provider, req agent.ModelRequest) ([]agent.ModelChunk, agent.ModelResponse, error) {
 	var chunks []agent.ModelChunk
-	resp, err := p.Stream(ctx, req, func(c agent.ModelChunk) { chunks = append(chunks, c) })
+	resp, err := p.Stream(ctx, &req, func(c agent.ModelChunk) { chunks = append(chunks, c) })
 	return chunks, resp, err
 }
 

@@ -502,7 +502,7 @@ func (l *Ledger) settle(scopes, held []Scope, n, used int64) {
 // its estimate is reserved in every scope whose token limits apply, after
 // it the actual usage is settled and recorded.
 func (l *Ledger) Meter(scopes []Scope, prov provider.Provider) provider.Provider {
-	return meter{inner: prov, l: l, scopes: scopes}
+	return &meter{inner: prov, l: l, scopes: scopes}
 }
 
 // meter reserves before each call and settles after it.
@@ -512,8 +512,24 @@ type meter struct {
 	scopes []Scope
 }
 
-// Stream implements provider.Provider.
-func (p meter) Stream(ctx context.Context, req agent.ModelRequest, emit func(agent.ModelChunk)) (agent.ModelResponse, error) {
+// Stream implements provider.Provider. Its frame stays small: the turn's
+// goroutine waits for the model below it, so the work before the call is
+// in reserve.
+func (p *meter) Stream(ctx context.Context, req *agent.ModelRequest, emit func(agent.ModelChunk)) (agent.ModelResponse, error) {
+	req, held, est, err := p.reserve(ctx, req)
+	if err != nil {
+		return agent.ModelResponse{}, err
+	}
+	resp, err := p.inner.Stream(ctx, req, emit)
+	p.l.settle(p.scopes, held, est, max(0, resp.Usage.InputTokens)+max(0, resp.Usage.OutputTokens))
+	return resp, err
+}
+
+// reserve reserves a call's estimate in the scopes whose token limits
+// apply, if any does, and returns the request to send: req itself, or a
+// copy capped at the reserved output when req leaves its output open
+// (req is the caller's, and must not be modified).
+func (p *meter) reserve(ctx context.Context, req *agent.ModelRequest) (*agent.ModelRequest, []Scope, int64, error) {
 	limited := false
 	p.l.mu.Lock()
 	for _, s := range p.scopes {
@@ -523,28 +539,23 @@ func (p meter) Stream(ctx context.Context, req agent.ModelRequest, emit func(age
 		}
 	}
 	p.l.mu.Unlock()
-	var held []Scope
-	var est int64
-	if limited {
-		if req.MaxTokens <= 0 {
-			req.MaxTokens = p.l.cfg.ReserveTokens // req is a copy; its messages are not touched
-		}
-		est = int64(req.MaxTokens) + inputBound(req)
-		var err error
-		if held, err = p.l.reserve(ctx, p.scopes, est); err != nil {
-			return agent.ModelResponse{}, err
-		}
+	if !limited {
+		return req, nil, 0, nil
 	}
-	resp, err := p.inner.Stream(ctx, req, emit)
-	used := max(0, resp.Usage.InputTokens) + max(0, resp.Usage.OutputTokens)
-	p.l.settle(p.scopes, held, est, used)
-	return resp, err
+	if req.MaxTokens <= 0 {
+		capped := *req
+		capped.MaxTokens = p.l.cfg.ReserveTokens
+		req = &capped
+	}
+	est := int64(req.MaxTokens) + inputBound(req)
+	held, err := p.l.reserve(ctx, p.scopes, est)
+	return req, held, est, err
 }
 
 // inputBound bounds the input tokens of a call from above: one token per
 // two bytes of text (a word needs a byte and a separator; byte-level
 // tokenizers never make more than one token per byte pair of prose).
-func inputBound(req agent.ModelRequest) int64 {
+func inputBound(req *agent.ModelRequest) int64 {
 	n := half(len(req.System))
 	for _, m := range req.Messages {
 		for _, b := range m.Content {

@@ -88,7 +88,7 @@ func TestMeterAccountsTokens(t *testing.T) {
 	call := func() error {
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		_, err := prov.Stream(ctx, agent.ModelRequest{Model: "echo", Messages: []agent.Message{{Role: agent.RoleUser, Content: []agent.Block{agent.TextBlock("@tokens 10")}}}}, func(agent.ModelChunk) {})
+		_, err := prov.Stream(ctx, &agent.ModelRequest{Model: "echo", Messages: []agent.Message{{Role: agent.RoleUser, Content: []agent.Block{agent.TextBlock("@tokens 10")}}}}, func(agent.ModelChunk) {})
 		return err
 	}
 	require.NoError(t, call())

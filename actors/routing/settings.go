@@ -1257,7 +1257,7 @@ func (p *Service) TestProviderSetting(ctx context.Context, userID, id, model str
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.TestTimeout)
 	defer cancel()
 	start := time.Now()
-	_, err = prov.Stream(ctx, agent.ModelRequest{
+	_, err = prov.Stream(ctx, &agent.ModelRequest{
 		Model:     m,
 		Messages:  []agent.Message{{Role: agent.RoleUser, Content: []agent.Block{agent.TextBlock("ping")}}},
 		MaxTokens: 1,
@@ -1456,7 +1456,7 @@ func newProviderMetrics(reg prometheus.Registerer) (*providerMetrics, error) {
 // wrap returns prov with its calls recorded under the provider label
 // name.
 func (m *providerMetrics) wrap(name string, prov provider.Provider) provider.Provider {
-	return meteredProvider{
+	return &meteredProvider{
 		inner:    prov,
 		input:    m.tokens.WithLabelValues(name, "input"),
 		output:   m.tokens.WithLabelValues(name, "output"),
@@ -1475,7 +1475,7 @@ type meteredProvider struct {
 }
 
 // Stream implements provider.Provider.
-func (m meteredProvider) Stream(ctx context.Context, req agent.ModelRequest, emit func(agent.ModelChunk)) (agent.ModelResponse, error) {
+func (m *meteredProvider) Stream(ctx context.Context, req *agent.ModelRequest, emit func(agent.ModelChunk)) (agent.ModelResponse, error) {
 	start := time.Now()
 	resp, err := m.inner.Stream(ctx, req, emit)
 	m.duration.Observe(time.Since(start).Seconds())
@@ -1490,5 +1490,5 @@ func (m meteredProvider) Stream(ctx context.Context, req agent.ModelRequest, emi
 var (
 	_ provider.Selector = (*Service)(nil)
 	_ provider.Lister   = (*Service)(nil)
-	_ provider.Provider = meteredProvider{}
+	_ provider.Provider = (*meteredProvider)(nil)
 )

@@ -149,7 +149,7 @@ func call(t *testing.T, p *Service, user, settingID, model, prompt string) (stri
 	if err != nil {
 		return "", err
 	}
-	resp, err := prov.Stream(t.Context(), agent.ModelRequest{Model: id,
+	resp, err := prov.Stream(t.Context(), &agent.ModelRequest{Model: id,
 		Messages: []agent.Message{{Role: agent.RoleUser, Content: []agent.Block{agent.TextBlock(prompt)}}}}, func(agent.ModelChunk) {})
 	if err != nil {
 		return "", err

@@ -467,7 +467,7 @@ func (a *sessionActor) startTurn(m *StartTurn) (*TurnStarted, error) {
 	s := &sink{sys: a.d.System, self: a.self, turnID: t.id, noAsk: opts.NoAsk}
 	runner := a.d.Runner
 	sys, self := a.d.System, a.self
-	go func() {
+	runner.Go(func() {
 		defer a.d.Runners.Done()
 		var res turn.Result
 		func() {
@@ -476,10 +476,10 @@ func (a *sessionActor) startTurn(m *StartTurn) (*TurnStarted, error) {
 					res = turn.Result{StopReason: agent.StopError, Err: fmt.Errorf("internal error: %v", r)}
 				}
 			}()
-			res = runner.Run(runCtx, in, s)
+			res = runner.Run(runCtx, &in, s)
 		}()
 		sys.Root.Send(self, &turnDone{turnID: t.id, res: res})
-	}()
+	})
 	return started, nil
 }
 

@@ -3,6 +3,7 @@ package turn
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -52,8 +53,9 @@ type Contribution struct {
 }
 
 // Extension contributes to a turn before its first model call. Prepare
-// runs on the runner's goroutine under the turn's context (cancelled with
-// the turn), after the provider is selected, in Config.Extensions order. A
+// runs on a goroutine the runner starts for the turn's preparation and
+// waits for, under the turn's context (cancelled with the turn), after the
+// provider is selected, in Config.Extensions order. A
 // feature that is off for the turn returns an empty Contribution; an error
 // fails the turn.
 type Extension interface {
@@ -98,15 +100,8 @@ func (t *run) setup() Setup {
 // the events to emit before the first model call.
 func (t *run) extend(ctx context.Context) ([]agent.Event, error) {
 	t.system = t.in.SystemPrompt
-	t.tools = make(map[string]tool.Tool)
-	var order []tool.Tool
-	for _, s := range t.r.tools.Specs() {
-		tl, _ := t.r.tools.Get(s.Name)
-		t.tools[s.Name] = tl
-		order = append(order, tl)
-	}
+	t.tools, t.order = t.r.baseTools, t.r.baseOrder
 	if len(t.r.extensions) == 0 {
-		t.order = order
 		return nil, nil
 	}
 	t.ext = t.setup()
@@ -131,8 +126,9 @@ func (t *run) extend(ctx context.Context) ([]agent.Event, error) {
 			if _, dup := t.tools[name]; dup {
 				return nil, fmt.Errorf("%w: tool %q is offered twice", agent.ErrInvalid, name)
 			}
+			t.ownTools()
 			t.tools[name] = tl
-			order = append(order, tl)
+			t.order = append(t.order, tl)
 		}
 		allow = append(allow, c.Allow...)
 		deny = append(deny, c.Deny...)
@@ -144,16 +140,28 @@ func (t *run) extend(ctx context.Context) ([]agent.Event, error) {
 		}
 	}
 	t.system = strings.Join(system, "\n\n")
-	order = slices.DeleteFunc(order, func(tl tool.Tool) bool {
-		name := tl.Spec().Name
-		hide := slices.Contains(deny, name) || (len(allow) > 0 && !slices.Contains(allow, name))
-		if hide {
-			delete(t.tools, name)
-		}
-		return hide
-	})
-	t.order = order
+	if len(allow) > 0 || len(deny) > 0 {
+		t.ownTools()
+		t.order = slices.DeleteFunc(t.order, func(tl tool.Tool) bool {
+			name := tl.Spec().Name
+			hide := slices.Contains(deny, name) || (len(allow) > 0 && !slices.Contains(allow, name))
+			if hide {
+				delete(t.tools, name)
+			}
+			return hide
+		})
+	}
 	return events, nil
+}
+
+// ownTools gives the turn its own copy of the server tools the turns
+// share, before it changes them.
+func (t *run) ownTools() {
+	if t.ownedTools {
+		return
+	}
+	t.ownedTools = true
+	t.tools, t.order = maps.Clone(t.tools), slices.Clone(t.order)
 }
 
 // emitAll sends events prepared before the first model call, with the
@@ -173,7 +181,11 @@ func (t *run) emit(ev agent.Event) {
 	t.sink.Event(ev)
 }
 
-// finishAll calls the finishers once the turn has ended.
+// finishAll calls the finishers once the turn has ended. It is not
+// inlined: the Setup it passes by value would otherwise sit in the frame
+// of run, which the turn's goroutine keeps while it waits for the model.
+//
+//go:noinline
 func (t *run) finishAll(ctx context.Context, res *Result) {
 	for _, f := range t.finishers {
 		f.Finish(ctx, t.ext, res, t.emit)

@@ -3,6 +3,7 @@ package turn
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -98,7 +99,7 @@ func TestExtensionsContribute(t *testing.T) {
 	in.SystemPrompt = "Be brief."
 	in.Context = agent.TurnContext{CorpusIDs: []string{"corp_1"}}
 	sink := &recSink{}
-	res := r.Run(t.Context(), in, sink)
+	res := r.Run(t.Context(), &in, sink)
 	require.NoError(t, res.Err)
 
 	require.Equal(t, "sources: docs/a.md, docs/b.md\nmemories: likes tea", res.Content)
@@ -132,7 +133,7 @@ func TestExtensionToolReportsSources(t *testing.T) {
 	r, _ := newExtFixture(t, &fakeRetrieval{})
 	in := input(`@tool search_corpus {"query":"z"}`)
 	in.Context = agent.TurnContext{CorpusIDs: []string{"corp_1"}}
-	res := r.Run(t.Context(), in, &recSink{})
+	res := r.Run(t.Context(), &in, &recSink{})
 	require.NoError(t, res.Err)
 	require.Equal(t, "tool search_corpus returned: one hit", res.Content)
 	require.Len(t, res.Sources, 4)
@@ -141,7 +142,7 @@ func TestExtensionToolReportsSources(t *testing.T) {
 
 func TestExtensionDeniedToolIsUnknown(t *testing.T) {
 	r, _ := newExtFixture(t, fakeMemory{})
-	res := r.Run(t.Context(), input(`@tool fail {}`), &recSink{})
+	res := r.Run(t.Context(), ptr(input(`@tool fail {}`)), &recSink{})
 	require.NoError(t, res.Err)
 	require.Equal(t, "tool fail returned: unknown tool: fail", res.Content)
 }
@@ -152,7 +153,7 @@ func TestExtensionFinisherInPlanMode(t *testing.T) {
 	in := input("plan the move")
 	in.PermissionMode = agent.ModePlan
 	sink := &recSink{}
-	res := r.Run(t.Context(), in, sink)
+	res := r.Run(t.Context(), &in, sink)
 	require.NoError(t, res.Err)
 	require.Equal(t, "plan_1", res.PlanID)
 	rt := sink.runtime()
@@ -165,7 +166,7 @@ func TestExtensionErrorFailsTurn(t *testing.T) {
 	r, rec := newExtFixture(t, failingExtension{}, plans)
 	in := input("hi")
 	in.Model = "rec:x"
-	res := r.Run(t.Context(), in, &recSink{})
+	res := r.Run(t.Context(), &in, &recSink{})
 	require.Equal(t, agent.StopError, res.StopReason)
 	require.ErrorContains(t, res.Err, "index unavailable")
 	require.Empty(t, rec.reqs, "no model call after a failed setup")
@@ -177,8 +178,81 @@ func TestExtensionToolClash(t *testing.T) {
 		return Contribution{Tools: []tool.Tool{testTool{name: tool.NameListFiles}}}, nil
 	})
 	r, _ := newExtFixture(t, clash)
-	res := r.Run(t.Context(), input("hi"), &recSink{})
+	res := r.Run(t.Context(), ptr(input("hi")), &recSink{})
 	require.ErrorIs(t, res.Err, agent.ErrInvalid)
+}
+
+// The extensions run on a goroutine of their own: a panic there fails the
+// turn as one on the turn's goroutine does, instead of ending the process.
+func TestExtensionPanicFailsTurn(t *testing.T) {
+	plans := &fakePlans{}
+	boom := extensionFunc(func(context.Context, Setup) (Contribution, error) { panic("index exploded") })
+	r, rec := newExtFixture(t, boom, plans)
+	in := input("hi")
+	in.Model = "rec:x"
+	res := r.Run(t.Context(), &in, &recSink{})
+	require.Equal(t, agent.StopError, res.StopReason)
+	var pe *PanicError
+	require.ErrorAs(t, res.Err, &pe)
+	require.Equal(t, "internal error: index exploded", pe.Error())
+	require.NotEmpty(t, pe.Stack)
+	require.Empty(t, rec.reqs, "no model call after a failed setup")
+	require.Zero(t, plans.finished, "no finisher for a turn whose setup failed")
+}
+
+// The server tools are shared by the turns until one changes them: what
+// an extension adds to or hides from one turn is not seen by the next.
+func TestExtensionToolsStayInTheirTurn(t *testing.T) {
+	narrow := extensionFunc(func(_ context.Context, s Setup) (Contribution, error) {
+		if s.Prompt != "narrow" {
+			return Contribution{}, nil
+		}
+		return Contribution{Tools: []tool.Tool{testTool{name: "extra"}}, Deny: []string{tool.NameListFiles}}, nil
+	})
+	r, rec := newExtFixture(t, narrow)
+	names := func(i int) []string {
+		var out []string
+		for _, s := range rec.reqs[i].Tools {
+			out = append(out, s.Name)
+		}
+		return out
+	}
+	var results [][]agent.ToolResult
+	for _, prompt := range []string{"narrow", "@tool list_files\n@tool extra"} {
+		in := input(prompt)
+		in.Model = "rec:x"
+		res := r.Run(t.Context(), &in, &recSink{})
+		require.NoError(t, res.Err)
+		results = append(results, res.ToolResults)
+	}
+	require.Contains(t, names(0), "extra")
+	require.NotContains(t, names(0), tool.NameListFiles)
+	require.NotContains(t, names(1), "extra")
+	require.Contains(t, names(1), tool.NameListFiles)
+	require.Len(t, results[1], 2)
+	require.False(t, results[1][0].IsError, "list_files runs: %s", results[1][0].Content)
+	require.Equal(t, "unknown tool: extra", results[1][1].Content)
+}
+
+// countingScheduler runs each function on a goroutine of its own and
+// counts them.
+type countingScheduler struct{ n atomic.Int32 }
+
+func (s *countingScheduler) Schedule(fn func()) { s.n.Add(1); go fn() }
+
+// With Config.Workers, a turn's preparation and the goroutines started
+// with Runner.Go run on it.
+func TestWorkersRunPreparationAndTurns(t *testing.T) {
+	sched := &countingScheduler{}
+	providers := provider.NewRegistry()
+	r, err := New(Config{Providers: providers, Extensions: []Extension{fakeMemory{}}, Workers: sched})
+	require.NoError(t, err)
+	done := make(chan Result, 1)
+	r.Go(func() { done <- r.Run(t.Context(), ptr(input("@memories")), &recSink{}) })
+	res := <-done
+	require.NoError(t, res.Err)
+	require.Equal(t, "memories: likes tea", res.Content)
+	require.EqualValues(t, 2, sched.n.Load(), "the turn and its preparation")
 }
 
 type extensionFunc func(context.Context, Setup) (Contribution, error)

@@ -84,7 +84,7 @@ func TestPlanModeIsAbsolute(t *testing.T) {
 					in := input("@tool " + w.name + " " + w.input + "\n@tool list_files {}")
 					in.PermissionMode = agent.ModePlan
 					in.NoAsk = noAsk
-					res := r.Run(t.Context(), in, sink)
+					res := r.Run(t.Context(), &in, sink)
 					require.NoError(t, res.Err)
 					require.Len(t, res.ToolResults, 2)
 					require.True(t, res.ToolResults[0].IsError, "the writer is denied")
@@ -116,7 +116,7 @@ func TestPlanModeIsAbsolute(t *testing.T) {
 			require.NoError(t, err)
 			in := input("@tool " + w.name + " " + w.input)
 			in.PermissionMode = agent.ModeAcceptAll
-			res := r.Run(t.Context(), in, &recSink{})
+			res := r.Run(t.Context(), &in, &recSink{})
 			require.NoError(t, res.Err)
 			require.Len(t, res.ToolResults, 1)
 			require.False(t, res.ToolResults[0].IsError, res.ToolResults[0].Content)

@@ -35,8 +35,10 @@ func (t *run) attrs(args ...any) []any {
 
 // run is the state of one Run call.
 type run struct {
-	r    *Runner
-	in   Input
+	r *Runner
+	// in is the caller's, read only; the caller leaves it alone until
+	// Run returns.
+	in   *Input
 	sink Sink
 
 	prov     provider.Provider
@@ -49,11 +51,14 @@ type run struct {
 	// What the extensions made of the turn: the system prompt, the
 	// server tools offered (by name, and in the order the model sees
 	// them), and the finishers to call at the end.
-	system    string
-	tools     map[string]tool.Tool
-	order     []tool.Tool
-	ext       Setup
-	finishers []Finisher
+	system string
+	tools  map[string]tool.Tool
+	order  []tool.Tool
+	// ownedTools is set once tools and order are the turn's own;
+	// until then they are the Runner's, shared by every turn.
+	ownedTools bool
+	ext        Setup
+	finishers  []Finisher
 	// mu guards res.Sources, which a tool may add to from a goroutine
 	// of its own.
 	mu sync.Mutex
@@ -67,45 +72,114 @@ type run struct {
 	// than agent.MaxJSONDepth; their stored input is {}.
 	tooDeep map[string]bool
 	res     Result
+
+	// The model call in flight: its request, the text it streamed so
+	// far, and the callback its chunks go to (made once per turn). They
+	// live here rather than on the stack because the goroutine waits for
+	// the model inside the call (see Run).
+	req      agent.ModelRequest
+	streamed strings.Builder
+	onChunk  func(agent.ModelChunk)
 }
 
 // Run runs one turn and reports how it ended. It returns when the turn
 // ends, including promptly after ctx is cancelled (StopInterrupted); what
-// was committed before stays committed.
-func (r *Runner) Run(ctx context.Context, in Input, sink Sink) (res Result) {
+// was committed before stays committed. Run does not modify *in, and
+// the caller must not until Run returns.
+//
+// A held stream's turn spends its life in the provider's wait for the
+// model, so the frames on that path are kept small (the request and the
+// turn's state are on the heap, passed by pointer) and the turn's
+// preparation, which goes deep (store reads and searches of the
+// extensions), runs on a goroutine of its own: the turn's goroutine then
+// keeps a stack of 8 KiB instead of 16 KiB, which the runtime would not
+// shrink while more than a quarter of it is in use.
+func (r *Runner) Run(ctx context.Context, in *Input, sink Sink) Result {
 	t := &run{r: r, in: in, sink: sink}
-	defer func() {
-		if v := recover(); v != nil {
-			pe := &PanicError{Value: v, Stack: debug.Stack()}
-			// Logged here because the stack exists nowhere else; the
-			// error the session reports carries only the message.
-			t.r.log.Error("turn panicked", t.attrs("panic", fmt.Sprint(v), "stack", string(pe.Stack))...)
-			res = t.fail(pe)
-		}
-	}()
-	if err := t.prepare(ctx); err != nil {
-		return t.fail(err)
+	t.run(ctx)
+	return t.res
+}
+
+// run runs the turn and leaves how it ended in t.res.
+func (t *run) run(ctx context.Context) {
+	defer t.recoverPanic()
+	if err := t.prepareAside(ctx); err != nil {
+		t.fail(err)
+		return
 	}
-	res = t.loop(ctx)
-	t.finishAll(ctx, &res)
-	return res
+	t.onChunk = t.chunk
+	t.loop(ctx)
+	t.finishAll(ctx, &t.res)
+}
+
+// recoverPanic turns a panic of the turn into its result.
+func (t *run) recoverPanic() {
+	if v := recover(); v != nil {
+		t.fail(t.panicked(v))
+	}
+}
+
+// panicked logs a panic recovered in the turn, outside a tool, and
+// returns it as a *PanicError.
+func (t *run) panicked(v any) *PanicError {
+	pe := &PanicError{Value: v, Stack: debug.Stack()}
+	// Logged here because the stack exists nowhere else; the error the
+	// session reports carries only the message.
+	t.r.log.Error("turn panicked", t.attrs("panic", fmt.Sprint(v), "stack", string(pe.Stack))...)
+	return pe
+}
+
+// prepareAside runs prepare on a goroutine of its own when there are
+// extensions, and waits for it: their work goes deep, and the stack it
+// grows is freed with that goroutine instead of staying with the turn's
+// for the turn's life. A panic there fails the turn as one in Run does.
+// The extensions' events are emitted from the turn's goroutine.
+func (t *run) prepareAside(ctx context.Context) error {
+	events, err := t.prepareOff(ctx)
+	if err == nil {
+		t.emitAll(events)
+	}
+	return err
+}
+
+func (t *run) prepareOff(ctx context.Context) ([]agent.Event, error) {
+	if len(t.r.extensions) == 0 {
+		return t.prepare(ctx)
+	}
+	type prepared struct {
+		events []agent.Event
+		err    error
+	}
+	done := make(chan prepared, 1)
+	t.r.Go(func() {
+		defer func() {
+			if v := recover(); v != nil {
+				done <- prepared{err: t.panicked(v)}
+			}
+		}()
+		events, err := t.prepare(ctx)
+		done <- prepared{events, err}
+	})
+	p := <-done
+	return p.events, p.err
 }
 
 // prepare validates the input, works out the provider, runs the
-// extensions and builds the tool list.
-func (t *run) prepare(ctx context.Context) error {
+// extensions and builds the tool list. It returns the extensions' events,
+// to emit before the first model call.
+func (t *run) prepare(ctx context.Context) ([]agent.Event, error) {
 	in := t.in
 	if t.sink == nil {
-		return fmt.Errorf("%w: turn without a sink", agent.ErrInvalid)
+		return nil, fmt.Errorf("%w: turn without a sink", agent.ErrInvalid)
 	}
 	if in.PermissionMode != "" && !agent.ValidMode(in.PermissionMode) {
-		return fmt.Errorf("%w: unknown permission mode %q", agent.ErrInvalid, in.PermissionMode)
+		return nil, fmt.Errorf("%w: unknown permission mode %q", agent.ErrInvalid, in.PermissionMode)
 	}
 	if in.MaxTurns < 0 {
-		return fmt.Errorf("%w: max_turns is negative: %d", agent.ErrInvalid, in.MaxTurns)
+		return nil, fmt.Errorf("%w: max_turns is negative: %d", agent.ErrInvalid, in.MaxTurns)
 	}
 	if in.MaxTokens < 0 {
-		return fmt.Errorf("%w: max_tokens is negative: %d", agent.ErrInvalid, in.MaxTokens)
+		return nil, fmt.Errorf("%w: max_tokens is negative: %d", agent.ErrInvalid, in.MaxTokens)
 	}
 	route := in.Route
 	if route == nil {
@@ -113,34 +187,39 @@ func (t *run) prepare(ctx context.Context) error {
 		route = &provider.Route{Provider: prov, Model: model, Err: err}
 	}
 	if route.Err != nil {
-		return route.Err
+		return nil, route.Err
 	}
 	prov, model := route.Provider, route.Model
 	t.prov, t.model = prov, model
 	t.provName, _, _ = strings.Cut(in.Model, ":")
 
-	t.client = make(map[string]bool, len(in.ClientTools))
+	if len(in.ClientTools) > 0 {
+		t.client = make(map[string]bool, len(in.ClientTools))
+	}
 	for _, s := range in.ClientTools {
 		if s.Name == "" {
-			return fmt.Errorf("%w: client tool without a name", agent.ErrInvalid)
+			return nil, fmt.Errorf("%w: client tool without a name", agent.ErrInvalid)
 		}
 		if t.client[s.Name] {
-			return fmt.Errorf("%w: client tool %q declared twice", agent.ErrInvalid, s.Name)
+			return nil, fmt.Errorf("%w: client tool %q declared twice", agent.ErrInvalid, s.Name)
 		}
 		t.client[s.Name] = true
 	}
 	events, err := t.extend(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if !in.DisableServerTools {
+	switch {
+	case in.DisableServerTools:
+	case !t.ownedTools && len(in.ClientTools) == 0:
+		t.specs = t.r.baseSpecs // shared and clipped: an append copies
+	default:
 		for _, tl := range t.order {
 			if s := tl.Spec(); !t.client[s.Name] {
 				t.specs = append(t.specs, s)
 			}
 		}
 	}
-	t.emitAll(events)
 	t.specs = append(t.specs, in.ClientTools...)
 
 	t.maxCalls = in.MaxTurns
@@ -148,72 +227,98 @@ func (t *run) prepare(ctx context.Context) error {
 		t.maxCalls = t.r.maxTurns
 	}
 	t.msgs = slices.Clip(in.History)
-	return nil
+	return events, nil
 }
 
-// loop alternates model calls and tool rounds until the turn ends.
-func (t *run) loop(ctx context.Context) Result {
+// loop alternates model calls and tool rounds until the turn ends, and
+// leaves how it ended in t.res. Its frame and callModel's are on the stack
+// while the model is awaited; what follows an answer is in answered.
+func (t *run) loop(ctx context.Context) {
 	for {
 		if t.calls >= t.maxCalls {
-			return t.finish(agent.StopMaxTurns)
+			t.finish(agent.StopMaxTurns)
+			return
 		}
 		if ctx.Err() != nil {
-			return t.finish(agent.StopInterrupted)
+			t.finish(agent.StopInterrupted)
+			return
 		}
-		resp, streamed, err := t.callModel(ctx)
-		t.res.Usage = t.res.Usage.Add(resp.Usage)
-		if err != nil && ctx.Err() != nil {
-			// The answer was cut short: keep what the user already saw,
-			// as plain text, and nothing half-built.
-			if streamed != "" {
-				t.commit(agent.Message{Role: agent.RoleAssistant, Content: []agent.Block{agent.TextBlock(streamed)}})
-			}
-			return t.finish(agent.StopInterrupted)
-		}
-		if err != nil {
-			return t.fail(fmt.Errorf("provider %s: %w", t.provName, err))
-		}
-
-		content := resp.Content
-		if resp.StopReason == agent.StopMaxTokens {
-			// A tool use in a truncated answer is never run, and an
-			// unanswered tool_use would make every later call of this
-			// session fail, so it is not kept.
-			content = slices.DeleteFunc(slices.Clone(content), func(b agent.Block) bool { return b.Type == agent.BlockToolUse })
-		}
-		content = t.flattenDeepInputs(content)
-		if len(content) > 0 {
-			t.commit(agent.Message{Role: agent.RoleAssistant, Content: content})
-		}
-		var uses []agent.Block
-		for _, b := range content {
-			if b.Type == agent.BlockToolUse {
-				uses = append(uses, b)
-			}
-		}
-		if len(uses) == 0 {
-			switch resp.StopReason {
-			case agent.StopMaxTokens, agent.StopRefusal:
-				return t.finish(resp.StopReason)
-			default:
-				return t.finish(agent.StopEndTurn)
-			}
-		}
-		stop := t.toolRound(ctx, uses)
-		switch {
-		case t.res.Err != nil: // a tool panicked
-			return t.fail(t.res.Err)
-		case stop != "":
-			return t.finish(stop)
+		resp, err := t.callModel(ctx)
+		if t.answered(ctx, &resp, err) {
+			return
 		}
 	}
 }
 
-// callModel runs one model call, streaming its text to the sink. It
-// returns the text streamed so far, which is all there is of an answer
-// cut short by ctx.
-func (t *run) callModel(ctx context.Context) (agent.ModelResponse, string, error) {
-	req := agent.ModelRequest{
+// answered commits a model call's answer and runs its tool uses. It
+// reports whether the turn has ended (t.res then says how).
+func (t *run) answered(ctx context.Context, resp *agent.ModelResponse, err error) bool {
+	t.res.Usage = t.res.Usage.Add(resp.Usage)
+	if err != nil && ctx.Err() != nil {
+		// The answer was cut short: keep what the user already saw,
+		// as plain text, and nothing half-built.
+		if t.streamed.Len() > 0 {
+			t.commit(agent.Message{Role: agent.RoleAssistant, Content: []agent.Block{agent.TextBlock(t.streamed.String())}})
+		}
+		t.finish(agent.StopInterrupted)
+		return true
+	}
+	if err != nil {
+		t.fail(fmt.Errorf("provider %s: %w", t.provName, err))
+		return true
+	}
+
+	content := resp.Content
+	if resp.StopReason == agent.StopMaxTokens {
+		// A tool use in a truncated answer is never run, and an
+		// unanswered tool_use would make every later call of this
+		// session fail, so it is not kept.
+		content = slices.DeleteFunc(slices.Clone(content), func(b agent.Block) bool { return b.Type == agent.BlockToolUse })
+	}
+	content = t.flattenDeepInputs(content)
+	if len(content) > 0 {
+		t.commit(agent.Message{Role: agent.RoleAssistant, Content: content})
+	}
+	var uses []agent.Block
+	for _, b := range content {
+		if b.Type == agent.BlockToolUse {
+			uses = append(uses, b)
+		}
+	}
+	if len(uses) == 0 {
+		switch resp.StopReason {
+		case agent.StopMaxTokens, agent.StopRefusal:
+			t.finish(resp.StopReason)
+		default:
+			t.finish(agent.StopEndTurn)
+		}
+		return true
+	}
+	stop := t.toolRound(ctx, uses)
+	switch {
+	case t.res.Err != nil: // a tool panicked
+		t.fail(t.res.Err)
+		return true
+	case stop != "":
+		t.finish(stop)
+		return true
+	}
+	return false
+}
+
+// callModel runs one model call, streaming its text to the sink and
+// keeping it in t.streamed, which is all there is of an answer cut short
+// by ctx.
+func (t *run) callModel(ctx context.Context) (agent.ModelResponse, error) {
+	t.nextRequest()
+	t.calls++
+	t.streamed.Reset()
+	return t.prov.Stream(ctx, &t.req, t.onChunk)
+}
+
+// nextRequest fills in t.req for the next model call.
+func (t *run) nextRequest() {
+	t.req = agent.ModelRequest{
 		Model:          t.model,
 		System:         t.system,
 		Messages:       t.msgs,
@@ -224,21 +329,20 @@ func (t *run) callModel(ctx context.Context) (agent.ModelResponse, string, error
 		Sources:        t.sources(),
 		Memories:       t.res.Memories,
 	}
-	if t.calls > 0 && forces(req.ToolChoice) {
-		req.ToolChoice = nil
+	if t.calls > 0 && forces(t.req.ToolChoice) {
+		t.req.ToolChoice = nil
 	}
-	t.calls++
-	var streamed strings.Builder
-	resp, err := t.prov.Stream(ctx, req, func(c agent.ModelChunk) {
-		switch c.Type {
-		case agent.ChunkText:
-			streamed.WriteString(c.Text)
-			t.sink.Event(agent.Event{Kind: agent.KindDelta, Delta: c.Text})
-		case agent.ChunkThinking:
-			t.sink.Event(agent.Event{Kind: agent.KindDelta, Delta: c.Text, Thinking: true})
-		}
-	})
-	return resp, streamed.String(), err
+}
+
+// chunk hands a streamed chunk of the model call in flight to the sink.
+func (t *run) chunk(c agent.ModelChunk) {
+	switch c.Type {
+	case agent.ChunkText:
+		t.streamed.WriteString(c.Text)
+		t.sink.Event(agent.Event{Kind: agent.KindDelta, Delta: c.Text})
+	case agent.ChunkThinking:
+		t.sink.Event(agent.Event{Kind: agent.KindDelta, Delta: c.Text, Thinking: true})
+	}
 }
 
 func forces(tc *agent.ToolChoice) bool {
@@ -510,16 +614,15 @@ func (t *run) runtime(ev agent.RuntimeEvent) {
 	t.sink.Event(agent.Event{Kind: agent.KindRuntime, Runtime: &ev})
 }
 
-func (t *run) finish(stop agent.StopReason) Result {
+func (t *run) finish(stop agent.StopReason) {
 	t.res.StopReason = stop
 	t.res.Sources = t.sources()
 	if t.r.log.Enabled(context.Background(), slog.LevelDebug) {
 		t.r.log.Debug("turn ended", t.attrs(keyStopReason, string(stop), keyCalls, t.calls)...)
 	}
-	return t.res
 }
 
-func (t *run) fail(err error) Result {
+func (t *run) fail(err error) {
 	t.res.Err = err
-	return t.finish(agent.StopError)
+	t.finish(agent.StopError)
 }

@@ -79,7 +79,8 @@ type Config struct {
 	// Providers selects the provider of Input.Model for Input.UserID
 	// (a *provider.Registry serves the server-wide providers). Required.
 	Providers provider.Selector
-	// Tools are the server-side tools. If nil, there are none.
+	// Tools are the server-side tools, offered in every turn. If nil,
+	// there are none. Their specs are read once, by New.
 	Tools *tool.Registry
 	// Files is the store the file tools use. If nil, they fail with an
 	// error result.
@@ -99,6 +100,17 @@ type Config struct {
 	Extensions []Extension
 	// Logger receives debug logs and panics. If nil, logs are discarded.
 	Logger *slog.Logger
+	// Workers, when set, runs the turns' goroutines (see Runner.Go) and
+	// their preparations on reused goroutines, which keep the stacks
+	// earlier work grew instead of growing new ones; their owner ends
+	// them after the turns. If nil, each is a goroutine of its own.
+	Workers Scheduler
+}
+
+// Scheduler runs functions on goroutines of its own; Schedule never
+// blocks. A *workers.Pool is one.
+type Scheduler interface {
+	Schedule(fn func())
 }
 
 // Runner runs turns.
@@ -112,6 +124,13 @@ type Runner struct {
 	maxUsesPerResponse int
 	maxUsesPerTurn     int
 	log                *slog.Logger
+	workers            Scheduler
+	// The server tools of every turn, built once: by name, in the order
+	// the model sees them, and their specs. Turns share them, read only,
+	// until an extension adds or hides a tool (run.ownTools).
+	baseTools map[string]tool.Tool
+	baseOrder []tool.Tool
+	baseSpecs []agent.ToolSpec
 }
 
 // New returns a Runner for cfg, with its defaults filled in.
@@ -135,10 +154,21 @@ func New(cfg Config) (*Runner, error) {
 		maxUsesPerResponse: cmp.Or(cfg.MaxToolUsesPerResponse, DefaultMaxToolUsesPerResponse),
 		maxUsesPerTurn:     cmp.Or(cfg.MaxToolUsesPerTurn, DefaultMaxToolUsesPerTurn),
 		log:                cfg.Logger,
+		workers:            cfg.Workers,
 	}
 	if r.tools == nil {
 		r.tools = tool.NewRegistry()
 	}
+	r.baseTools = make(map[string]tool.Tool)
+	for _, s := range r.tools.Specs() {
+		tl, _ := r.tools.Get(s.Name)
+		r.baseTools[s.Name] = tl
+		r.baseOrder = append(r.baseOrder, tl)
+		r.baseSpecs = append(r.baseSpecs, s)
+	}
+	// Clipped, so that a turn's append copies instead of writing into
+	// what every turn shares.
+	r.baseOrder, r.baseSpecs = slices.Clip(r.baseOrder), slices.Clip(r.baseSpecs)
 	if r.maxTurns == 0 {
 		r.maxTurns = DefaultMaxTurns
 	}
@@ -147,6 +177,16 @@ func New(cfg Config) (*Runner, error) {
 	}
 	r.log = r.log.With("component", "turn")
 	return r, nil
+}
+
+// Go runs fn, a turn's goroutine, on Config.Workers, or on a goroutine of
+// its own.
+func (r *Runner) Go(fn func()) {
+	if r.workers != nil {
+		r.workers.Schedule(fn)
+		return
+	}
+	go fn()
 }
 
 // Options tune one turn. They are the one value carried from the turn

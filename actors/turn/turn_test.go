@@ -181,9 +181,9 @@ type recProvider struct {
 	reqs []agent.ModelRequest
 }
 
-func (p *recProvider) Stream(ctx context.Context, req agent.ModelRequest, emit func(agent.ModelChunk)) (agent.ModelResponse, error) {
+func (p *recProvider) Stream(ctx context.Context, req *agent.ModelRequest, emit func(agent.ModelChunk)) (agent.ModelResponse, error) {
 	p.mu.Lock()
-	p.reqs = append(p.reqs, req)
+	p.reqs = append(p.reqs, *req)
 	p.mu.Unlock()
 	return provider.NewMock().Stream(ctx, req, emit)
 }
@@ -192,7 +192,7 @@ func (p *recProvider) Stream(ctx context.Context, req agent.ModelRequest, emit f
 // turn.
 type loopProvider struct{}
 
-func (loopProvider) Stream(_ context.Context, _ agent.ModelRequest, emit func(agent.ModelChunk)) (agent.ModelResponse, error) {
+func (loopProvider) Stream(_ context.Context, _ *agent.ModelRequest, emit func(agent.ModelChunk)) (agent.ModelResponse, error) {
 	b := agent.Block{Type: agent.BlockToolUse, ID: agent.NewID(agent.PrefixToolUse), Name: tool.NameListFiles}
 	emit(agent.ModelChunk{Type: agent.ChunkText, Text: "again"})
 	emit(agent.ModelChunk{Type: agent.ChunkToolUse, Block: b})
@@ -205,14 +205,14 @@ func (loopProvider) Stream(_ context.Context, _ agent.ModelRequest, emit func(ag
 
 type panicProvider struct{}
 
-func (panicProvider) Stream(context.Context, agent.ModelRequest, func(agent.ModelChunk)) (agent.ModelResponse, error) {
+func (panicProvider) Stream(context.Context, *agent.ModelRequest, func(agent.ModelChunk)) (agent.ModelResponse, error) {
 	panic("provider bug")
 }
 
 // thinkingProvider streams a thinking delta, then text.
 type thinkingProvider struct{}
 
-func (thinkingProvider) Stream(_ context.Context, _ agent.ModelRequest, emit func(agent.ModelChunk)) (agent.ModelResponse, error) {
+func (thinkingProvider) Stream(_ context.Context, _ *agent.ModelRequest, emit func(agent.ModelChunk)) (agent.ModelResponse, error) {
 	emit(agent.ModelChunk{Type: agent.ChunkThinking, Text: "hmm"})
 	emit(agent.ModelChunk{Type: agent.ChunkText, Text: "answer"})
 	return agent.ModelResponse{
@@ -283,7 +283,7 @@ func TestEchoTurn(t *testing.T) {
 	sink := &recSink{}
 	in := input("hello   world")
 	history := append([]agent.Message(nil), in.History...)
-	res := f.runner.Run(t.Context(), in, sink)
+	res := f.runner.Run(t.Context(), &in, sink)
 
 	require.NoError(t, res.Err)
 	require.Equal(t, agent.StopEndTurn, res.StopReason)
@@ -306,7 +306,7 @@ func TestEchoTurn(t *testing.T) {
 func TestToolRoundTrip(t *testing.T) {
 	f := newFixture(t, 0)
 	sink := &recSink{}
-	res := f.runner.Run(t.Context(), input(`@tool read_file {"path":"a.txt"}`), sink)
+	res := f.runner.Run(t.Context(), ptr(input(`@tool read_file {"path":"a.txt"}`)), sink)
 
 	require.NoError(t, res.Err)
 	require.Equal(t, agent.StopEndTurn, res.StopReason)
@@ -349,7 +349,7 @@ func TestToolResults(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, 0)
 			sink := &recSink{}
-			res := f.runner.Run(t.Context(), input(tc.prompt), sink)
+			res := f.runner.Run(t.Context(), ptr(input(tc.prompt)), sink)
 			require.NoError(t, res.Err)
 			require.Equal(t, agent.StopEndTurn, res.StopReason)
 			require.Len(t, res.ToolResults, 1)
@@ -396,7 +396,7 @@ func TestPermissions(t *testing.T) {
 			sink := &recSink{decide: tc.decide}
 			in := input(prompt)
 			in.PermissionMode = tc.mode
-			res := f.runner.Run(t.Context(), in, sink)
+			res := f.runner.Run(t.Context(), &in, sink)
 			require.NoError(t, res.Err)
 			require.Equal(t, agent.StopEndTurn, res.StopReason)
 			require.Len(t, res.ToolResults, 1)
@@ -429,7 +429,7 @@ func TestAskUser(t *testing.T) {
 	sink := &recSink{answer: func(_ context.Context, q string) (string, error) { return "blue", nil }}
 	in := input(`@tool ask_user {"question":"favourite colour?"}`)
 	in.PermissionMode = agent.ModePlan // asking changes nothing
-	res := f.runner.Run(t.Context(), in, sink)
+	res := f.runner.Run(t.Context(), &in, sink)
 	require.NoError(t, res.Err)
 	require.Equal(t, "tool ask_user returned: blue", res.Content)
 	use := sink.commits[0].Content[0]
@@ -440,7 +440,7 @@ func TestAskUser(t *testing.T) {
 func TestToolProgress(t *testing.T) {
 	f := newFixture(t, 0)
 	sink := &recSink{}
-	res := f.runner.Run(t.Context(), input(`@tool progress`), sink)
+	res := f.runner.Run(t.Context(), ptr(input(`@tool progress`)), sink)
 	require.NoError(t, res.Err)
 	ev := sink.runtime()
 	require.Len(t, ev, 3)
@@ -453,7 +453,7 @@ func TestToolProgress(t *testing.T) {
 func TestToolPanic(t *testing.T) {
 	f := newFixture(t, 0)
 	sink := &recSink{}
-	res := f.runner.Run(t.Context(), input("@tool boom\n@tool list_files"), sink)
+	res := f.runner.Run(t.Context(), ptr(input("@tool boom\n@tool list_files")), sink)
 
 	require.Equal(t, agent.StopError, res.StopReason)
 	require.EqualError(t, res.Err, "tool boom panicked: kaboom")
@@ -481,7 +481,7 @@ func TestProviderPanic(t *testing.T) {
 	f := newFixture(t, 0)
 	in := input("hi")
 	in.Model = "panic:x"
-	res := f.runner.Run(t.Context(), in, &recSink{})
+	res := f.runner.Run(t.Context(), &in, &recSink{})
 	require.Equal(t, agent.StopError, res.StopReason)
 	require.EqualError(t, res.Err, "internal error: provider bug")
 }
@@ -489,7 +489,7 @@ func TestProviderPanic(t *testing.T) {
 func TestProviderError(t *testing.T) {
 	f := newFixture(t, 0)
 	sink := &recSink{}
-	res := f.runner.Run(t.Context(), input("@say partial\n@error upstream exploded"), sink)
+	res := f.runner.Run(t.Context(), ptr(input("@say partial\n@error upstream exploded")), sink)
 	require.Equal(t, agent.StopError, res.StopReason)
 	require.EqualError(t, res.Err, "provider mock: upstream exploded")
 	require.Empty(t, sink.commits)
@@ -517,7 +517,7 @@ func TestBadInput(t *testing.T) {
 			in := input("hi")
 			tc.modify(&in)
 			sink := &recSink{}
-			res := f.runner.Run(t.Context(), in, sink)
+			res := f.runner.Run(t.Context(), &in, sink)
 			require.Equal(t, agent.StopError, res.StopReason)
 			require.ErrorIs(t, res.Err, agent.ErrInvalid)
 			require.ErrorContains(t, res.Err, tc.want)
@@ -526,7 +526,7 @@ func TestBadInput(t *testing.T) {
 		})
 	}
 	f := newFixture(t, 0)
-	res := f.runner.Run(t.Context(), input("hi"), nil)
+	res := f.runner.Run(t.Context(), ptr(input("hi")), nil)
 	require.ErrorIs(t, res.Err, agent.ErrInvalid)
 }
 
@@ -540,7 +540,7 @@ func TestInterruptMidTokens(t *testing.T) {
 			cancel()
 		}
 	}
-	res := f.runner.Run(ctx, input("@tokens 100000"), sink)
+	res := f.runner.Run(ctx, ptr(input("@tokens 100000")), sink)
 	require.NoError(t, res.Err)
 	require.Equal(t, agent.StopInterrupted, res.StopReason)
 	require.Equal(t, "tok0 tok1 tok2", res.Content)
@@ -555,7 +555,7 @@ func TestInterruptDuringDelay(t *testing.T) {
 	defer cancel()
 	sink := &recSink{}
 	done := make(chan Result, 1)
-	go func() { done <- f.runner.Run(ctx, input("@delay 1h\n@tokens 5"), sink) }()
+	go func() { done <- f.runner.Run(ctx, ptr(input("@delay 1h\n@tokens 5")), sink) }()
 	stop := time.AfterFunc(20*time.Millisecond, cancel)
 	defer stop.Stop()
 	select {
@@ -577,7 +577,7 @@ func TestInterruptDuringPermission(t *testing.T) {
 		<-ctx.Done()
 		return Decision{}, ctx.Err()
 	}}
-	res := f.runner.Run(ctx, input("@tool write_file {\"path\":\"b.txt\",\"content\":\"x\"}\n@tool list_files"), sink)
+	res := f.runner.Run(ctx, ptr(input("@tool write_file {\"path\":\"b.txt\",\"content\":\"x\"}\n@tool list_files")), sink)
 	require.NoError(t, res.Err)
 	require.Equal(t, agent.StopInterrupted, res.StopReason)
 	require.Equal(t, []agent.Role{agent.RoleAssistant, agent.RoleUser}, roles(sink.commits))
@@ -597,7 +597,7 @@ func TestInterruptDuringTool(t *testing.T) {
 			cancel()
 		}
 	}}
-	res := f.runner.Run(ctx, input("@tool wait"), sink)
+	res := f.runner.Run(ctx, ptr(input("@tool wait")), sink)
 	require.NoError(t, res.Err)
 	require.Equal(t, agent.StopInterrupted, res.StopReason)
 	require.Equal(t, []agent.ToolResult{{ToolUseID: res.ToolUses[0].ID, IsError: true, Content: "interrupted"}}, res.ToolResults)
@@ -611,7 +611,7 @@ func TestMaxTurns(t *testing.T) {
 		sink := &recSink{}
 		in := input("@say looking\n@tool list_files")
 		in.MaxTurns = 1
-		res := f.runner.Run(t.Context(), in, sink)
+		res := f.runner.Run(t.Context(), &in, sink)
 		require.NoError(t, res.Err)
 		require.Equal(t, agent.StopMaxTurns, res.StopReason)
 		require.Equal(t, "looking", res.Content)
@@ -623,7 +623,7 @@ func TestMaxTurns(t *testing.T) {
 		sink := &recSink{}
 		in := input("go")
 		in.Model = "loop:x"
-		res := f.runner.Run(t.Context(), in, sink)
+		res := f.runner.Run(t.Context(), &in, sink)
 		require.NoError(t, res.Err)
 		require.Equal(t, agent.StopMaxTurns, res.StopReason)
 		require.Len(t, sink.commits, 6)
@@ -637,7 +637,7 @@ func TestMaxTokens(t *testing.T) {
 	sink := &recSink{}
 	in := input("@tokens 5")
 	in.MaxTokens = 2
-	res := f.runner.Run(t.Context(), in, sink)
+	res := f.runner.Run(t.Context(), &in, sink)
 	require.NoError(t, res.Err)
 	require.Equal(t, agent.StopMaxTokens, res.StopReason)
 	require.Equal(t, "tok0 tok1", res.Content)
@@ -646,7 +646,7 @@ func TestMaxTokens(t *testing.T) {
 	sink = &recSink{}
 	in = input("@say a b\n@tool list_files")
 	in.MaxTokens = 2
-	res = f.runner.Run(t.Context(), in, sink)
+	res = f.runner.Run(t.Context(), &in, sink)
 	require.NoError(t, res.Err)
 	require.Equal(t, agent.StopMaxTokens, res.StopReason)
 	require.Equal(t, "a b", res.Content)
@@ -662,7 +662,7 @@ func TestClientTools(t *testing.T) {
 		sink := &recSink{}
 		in := input(`@tool get_weather {"city":"Paris"}`)
 		in.ClientTools = []agent.ToolSpec{weather}
-		res := f.runner.Run(t.Context(), in, sink)
+		res := f.runner.Run(t.Context(), &in, sink)
 		require.NoError(t, res.Err)
 		require.Equal(t, agent.StopToolUse, res.StopReason)
 		require.Equal(t, []agent.Role{agent.RoleAssistant}, roles(sink.commits))
@@ -676,7 +676,7 @@ func TestClientTools(t *testing.T) {
 		sink := &recSink{}
 		in := input("@tool get_weather {\"city\":\"Paris\"}\n@tool list_files")
 		in.ClientTools = []agent.ToolSpec{weather}
-		res := f.runner.Run(t.Context(), in, sink)
+		res := f.runner.Run(t.Context(), &in, sink)
 		require.NoError(t, res.Err)
 		require.Equal(t, agent.StopToolUse, res.StopReason)
 		require.Equal(t, []agent.Role{agent.RoleAssistant, agent.RoleUser}, roles(sink.commits))
@@ -690,7 +690,7 @@ func TestClientTools(t *testing.T) {
 		in := input("weather please")
 		in.ClientTools = []agent.ToolSpec{weather}
 		in.ToolChoice = &agent.ToolChoice{Type: "tool", Name: "get_weather"}
-		res := f.runner.Run(t.Context(), in, sink)
+		res := f.runner.Run(t.Context(), &in, sink)
 		require.NoError(t, res.Err)
 		require.Equal(t, agent.StopToolUse, res.StopReason)
 		require.JSONEq(t, `{"city":"x"}`, string(res.ToolUses[0].Input))
@@ -715,7 +715,7 @@ func TestToolListAndChoice(t *testing.T) {
 		in.MaxTokens = 50
 		in.ClientTools = []agent.ToolSpec{{Name: "read_file"}, {Name: "client_only"}}
 		in.ToolChoice = &agent.ToolChoice{Type: "tool", Name: "list_files"}
-		res := f.runner.Run(t.Context(), in, &recSink{})
+		res := f.runner.Run(t.Context(), &in, &recSink{})
 		require.NoError(t, res.Err)
 		require.Equal(t, agent.StopEndTurn, res.StopReason)
 		require.Len(t, f.rec.reqs, 2)
@@ -733,7 +733,7 @@ func TestToolListAndChoice(t *testing.T) {
 		in := input("@tool list_files")
 		in.Model = "rec:x"
 		in.ToolChoice = &agent.ToolChoice{Type: "auto"}
-		res := f.runner.Run(t.Context(), in, &recSink{})
+		res := f.runner.Run(t.Context(), &in, &recSink{})
 		require.NoError(t, res.Err)
 		require.Len(t, f.rec.reqs, 2)
 		require.Equal(t, in.ToolChoice, f.rec.reqs[1].ToolChoice)
@@ -743,7 +743,7 @@ func TestToolListAndChoice(t *testing.T) {
 		in := input("@tool list_files")
 		in.Model = "rec:x"
 		in.DisableServerTools = true
-		res := f.runner.Run(t.Context(), in, &recSink{})
+		res := f.runner.Run(t.Context(), &in, &recSink{})
 		require.NoError(t, res.Err)
 		require.Empty(t, f.rec.reqs[0].Tools)
 		require.Equal(t, "unknown tool: list_files", res.ToolResults[0].Content)
@@ -765,7 +765,7 @@ func TestThinkingDeltas(t *testing.T) {
 	sink := &recSink{}
 	in := input("hi")
 	in.Model = "think:x"
-	res := f.runner.Run(t.Context(), in, sink)
+	res := f.runner.Run(t.Context(), &in, sink)
 	require.NoError(t, res.Err)
 	require.Equal(t, "answer", res.Content)
 	require.Len(t, sink.events, 2)
@@ -783,7 +783,7 @@ func TestConcurrentRuns(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			sink := &recSink{}
-			res := f.runner.Run(t.Context(), input(fmt.Sprintf("@tool read_file {\"path\":\"a.txt\"}\n%d", i)), sink)
+			res := f.runner.Run(t.Context(), ptr(input(fmt.Sprintf("@tool read_file {\"path\":\"a.txt\"}\n%d", i))), sink)
 			if res.Err != nil || res.Content != "tool read_file returned: hello file" {
 				t.Errorf("run %d: %+v", i, res)
 			}
@@ -806,7 +806,7 @@ func BenchmarkRunToolRoundTrip(b *testing.B) {
 	in := input(`@tool read_file {"path":"a.txt"}`)
 	b.ReportAllocs()
 	for b.Loop() {
-		if res := f.runner.Run(b.Context(), in, discardSink{}); res.Err != nil {
+		if res := f.runner.Run(b.Context(), &in, discardSink{}); res.Err != nil {
 			b.Fatal(res.Err)
 		}
 	}
@@ -822,7 +822,7 @@ func TestLateProgressDropped(t *testing.T) {
 	r, err := New(Config{Providers: provider.NewRegistry(), Tools: tool.NewRegistry(leaky)})
 	require.NoError(t, err)
 	sink := &recSink{}
-	res := r.Run(t.Context(), input("@tool leaky"), sink)
+	res := r.Run(t.Context(), ptr(input("@tool leaky")), sink)
 	require.NoError(t, res.Err)
 	n := len(sink.runtime())
 	late("too late")
@@ -865,7 +865,7 @@ func TestToolUseCaps(t *testing.T) {
 		sink := &recSink{}
 		in := input("@tool list_files\n@tool list_files\n@tool get_weather {\"city\":\"Paris\"}")
 		in.ClientTools = []agent.ToolSpec{{Name: "get_weather", InputSchema: json.RawMessage(`{"type":"object"}`)}}
-		res := r.Run(t.Context(), in, sink)
+		res := r.Run(t.Context(), &in, sink)
 		require.NoError(t, res.Err)
 		require.Equal(t, agent.StopEndTurn, res.StopReason, "the refused client call does not end the turn")
 		require.Len(t, res.ToolResults, 3)
@@ -880,7 +880,7 @@ func TestToolUseCaps(t *testing.T) {
 		in := input("go")
 		in.Model = "loop:x"
 		sink := &recSink{}
-		res := r.Run(t.Context(), in, sink)
+		res := r.Run(t.Context(), &in, sink)
 		require.Equal(t, agent.StopMaxTurns, res.StopReason)
 		require.Len(t, res.ToolResults, 5)
 		for i, tr := range res.ToolResults {
@@ -892,7 +892,7 @@ func TestToolUseCaps(t *testing.T) {
 		r := newRunner(t, 0, 0, 0)
 		sink := &recSink{}
 		deep := `{"x":` + strings.Repeat("[", agent.MaxJSONDepth) + strings.Repeat("]", agent.MaxJSONDepth) + `}`
-		res := r.Run(t.Context(), input("@tool list_files "+deep), sink)
+		res := r.Run(t.Context(), ptr(input("@tool list_files "+deep)), sink)
 		require.NoError(t, res.Err)
 		require.True(t, res.ToolResults[0].IsError)
 		require.Contains(t, res.ToolResults[0].Content, "256 levels")
@@ -901,3 +901,5 @@ func TestToolUseCaps(t *testing.T) {
 		require.Zero(t, started(sink))
 	})
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -186,6 +186,13 @@ func (s *Suite) runGateway(ctx context.Context) report.Result {
 		hStep.Values = append(hStep.Values, report.Value{
 			Name: "upstream_conns_per_1000_calls", Value: 1000 * float64(win[1].Connections-win[0].Connections) / float64(calls), Unit: "conns",
 		})
+		if hStep.Count > 0 {
+			// More than one when the host calls the model again after a
+			// turn (memory extraction, on by default).
+			hStep.Values = append(hStep.Values, report.Value{
+				Name: "upstream_calls_per_call", Value: float64(calls) / float64(hStep.Count), Unit: "calls",
+			})
+		}
 	}
 	if calls := after.Requests - before.Requests; calls > 0 {
 		hStep.Values = append(hStep.Values, report.Value{

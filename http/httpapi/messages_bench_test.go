@@ -397,7 +397,7 @@ func inUse() (uint64, int) {
 // server tool that runs without approval) and whose next call fails.
 type toolThenFail struct{}
 
-func (toolThenFail) Stream(_ context.Context, req agent.ModelRequest, emit func(agent.ModelChunk)) (agent.ModelResponse, error) {
+func (toolThenFail) Stream(_ context.Context, req *agent.ModelRequest, emit func(agent.ModelChunk)) (agent.ModelResponse, error) {
 	last := req.Messages[len(req.Messages)-1]
 	if last.Content[0].Type == agent.BlockToolResult {
 		return agent.ModelResponse{}, errors.New("upstream fell over")
