@@ -93,7 +93,8 @@ func (e *Event) Encode() {
 
 // DataSizeHint is about the length of the event's JSON payload.
 func (e *Event) DataSizeHint() int {
-	n := 24 + len(e.Delta) + len(e.Error)
+	// {"type":"thinking_delta","text":"…"} is 35 bytes and the text.
+	n := 40 + len(e.Delta) + len(e.Error)
 	if r := e.Result; r != nil {
 		n += 256 + len(r.Content) + 128*(len(r.ToolUses)+len(r.ToolResults)+len(r.RAGResults))
 	}

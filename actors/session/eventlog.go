@@ -70,9 +70,13 @@ func (l *eventLog) dropOldest() {
 	}
 }
 
-// eventArena is the size of the buffers the log encodes its events
-// into: one allocation for the payloads of a short turn's events.
-const eventArena = 2048
+// Sizes of the buffers the log encodes its events into: the first holds
+// the payloads of a short turn's events, the next ones those of many
+// deltas.
+const (
+	firstArena = 1024
+	eventArena = 2048
+)
 
 // encode fills ev.Data, in the log's arena: payloads are appended past
 // every earlier one and never written over, so they stay valid wherever
@@ -83,7 +87,11 @@ func (l *eventLog) encode(ev *agent.Event) {
 			ev.Encode()
 			return
 		}
-		l.arena = make([]byte, 0, eventArena)
+		size := eventArena
+		if l.arena == nil {
+			size = firstArena
+		}
+		l.arena = make([]byte, 0, max(size, need))
 	}
 	start := len(l.arena)
 	out, ok := ev.AppendData(l.arena)

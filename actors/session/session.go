@@ -163,6 +163,8 @@ func (a *sessionActor) Receive(ctx actor.Context) {
 		if a.current(m.turnID) {
 			a.onRunnerEvent(m.ev)
 		}
+		// The event is logged by value: the message is free again.
+		m.release()
 	case *turnCommit:
 		if a.current(m.turnID) {
 			a.commit(m.msg)

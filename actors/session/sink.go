@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"sync"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -19,7 +20,21 @@ type sink struct {
 }
 
 func (s *sink) Event(ev agent.Event) {
-	s.sys.Root.Send(s.self, &turnEvent{turnID: s.turnID, ev: ev})
+	m := turnEvents.Get().(*turnEvent)
+	m.turnID, m.ev = s.turnID, ev
+	s.sys.Root.Send(s.self, m)
+}
+
+// turnEvents recycles the messages that carry a turn's events to its
+// actor, one per delta of a streamed answer: the actor puts each back
+// once it has logged the event (release); one the actor never handles is
+// left to the collector.
+var turnEvents = sync.Pool{New: func() any { return new(turnEvent) }}
+
+// release gives m back to turnEvents; nothing may use it after.
+func (m *turnEvent) release() {
+	*m = turnEvent{}
+	turnEvents.Put(m)
 }
 
 func (s *sink) Commit(msg agent.Message) {

@@ -74,10 +74,10 @@ func (c *rawClient) do(req []byte) (int, []byte, error) {
 	return status, c.body, nil
 }
 
-// messagesRequest is a raw non-streaming /v1/messages request of the mock
-// provider, authenticated with key.
-func messagesRequest(url, key string) []byte {
-	body := `{"model":"mock:echo","max_tokens":64,"messages":[{"role":"user","content":"Plan a trip to Paris"}]}`
+// messagesRequest is a raw non-streaming /v1/messages request of model,
+// authenticated with key.
+func messagesRequest(url, key, model string) []byte {
+	body := `{"model":"` + model + `","max_tokens":64,"messages":[{"role":"user","content":"Plan a trip to Paris"}]}`
 	return fmt.Appendf(nil, "POST /v1/messages HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"+
 		"x-api-key: %s\r\nanthropic-version: 2023-06-01\r\nContent-Length: %d\r\n\r\n%s",
 		strings.TrimPrefix(url, "http://"), key, len(body), body)
@@ -90,14 +90,27 @@ func messagesRequest(url, key string) []byte {
 // request.
 func BenchmarkMessagesCall(b *testing.B) {
 	st := newStack(b, nil, nil)
+	benchmarkCalls(b, st, "mock:echo", "echo: Plan a trip to Paris")
+}
+
+// BenchmarkMessagesCallUpstream is BenchmarkMessagesCall through the
+// Anthropic provider to an httptest upstream replaying a recorded stream
+// (whose own allocations, the same in every build, count too).
+func BenchmarkMessagesCallUpstream(b *testing.B) {
+	up := newUpstream(b, false)
+	st := newStack(b, up, nil)
+	benchmarkCalls(b, st, "anthropic:claude-haiku-4-5", "a trip to Paris.")
+}
+
+func benchmarkCalls(b *testing.B, st *stack, model, want string) {
 	c := dialRaw(b, st.URL)
-	req := messagesRequest(st.URL, st.Key)
+	req := messagesRequest(st.URL, st.Key, model)
 	call := func() {
 		status, body, err := c.do(req)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if status != 200 || !bytes.Contains(body, []byte("echo: Plan a trip to Paris")) {
+		if status != 200 || !bytes.Contains(body, []byte(want)) {
 			b.Fatalf("status %d: %s", status, body)
 		}
 	}
