@@ -317,3 +317,47 @@ func appendJSONString(b *strings.Builder, raw []byte, escaped bool) {
 		i += 2
 	}
 }
+
+// scanBare reads data as one of the events without a payload of their
+// own, in their common shape: {"type":"content_block_stop","index":N},
+// {"type":"message_stop"} and {"type":"ping"}. Anything else, an extra
+// key, a key given twice or in another case included, is left to
+// encoding/json.
+func scanBare(data []byte) (StreamEvent, bool) {
+	var ev StreamEvent
+	s := jsonScanner{b: data}
+	var seenType, seenIndex bool
+	top := func(key []byte) bool {
+		switch {
+		case string(key) == "type" && !seenType:
+			v, esc, ok := s.str()
+			if !ok || esc {
+				return false
+			}
+			switch string(v) {
+			case EventContentBlockStop:
+				ev.Type = EventContentBlockStop
+			case EventMessageStop:
+				ev.Type = EventMessageStop
+			case EventPing:
+				ev.Type = EventPing
+			default:
+				return false
+			}
+			seenType = true
+			return true
+		case string(key) == "index" && !seenIndex:
+			ev.Index, seenIndex = s.index()
+			return seenIndex
+		}
+		return false
+	}
+	if !s.byte('{') || !s.object(top) {
+		return StreamEvent{}, false
+	}
+	s.ws()
+	if s.i != len(s.b) || !seenType || seenIndex != (ev.Type == EventContentBlockStop) {
+		return StreamEvent{}, false
+	}
+	return ev, true
+}

@@ -154,3 +154,62 @@ func TestFastDeltaAllocations(t *testing.T) {
 	require.Less(t, allocs, 0.1, "allocations per delta event")
 	require.Equal(t, strings.Repeat(`tok "q" `, n+1), d.Block(0).Text)
 }
+
+// bareStream is a text block of one delta, then the events of bare in
+// place of its content_block_stop, then the usual stops.
+func bareStream(bare ...string) string {
+	in := deltaStream(BlockText, `{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"x"}}`)
+	head, tail, _ := strings.Cut(in, "event: content_block_stop")
+	var b strings.Builder
+	b.WriteString(head)
+	for _, e := range bare {
+		fmt.Fprintf(&b, "event: x\ndata: %s\n\n", e)
+	}
+	return b.String() + "event: content_block_stop" + tail
+}
+
+func TestFastBareSameAsEncodingJSON(t *testing.T) {
+	bare := []string{
+		`{"type":"content_block_stop","index":0}`,
+		` { "index" : 0 , "type" : "content_block_stop" } `,
+		`{"type":"content_block_stop","index":1}`,
+		`{"type":"content_block_stop","index":00}`,
+		`{"type":"content_block_stop","index":-1}`,
+		`{"type":"content_block_stop","index":0.5}`,
+		`{"type":"content_block_stop","index":"0"}`,
+		`{"type":"content_block_stop"}`,
+		`{"type":"content_block_stop","index":0,"index":0}`,
+		`{"type":"content_block_stop","Index":0}`,
+		`{"type":"content_block_stop","index":0,"x":1}`,
+		`{"type":"content_block_stop","index":0} x`,
+		`{"type":"content_block_stop","index":0`,
+		`{"type":"ping"}`,
+		`{"type":"ping","index":0}`,
+		`{"TYPE":"ping"}`,
+		`{"type":"p\u0069ng"}`,
+		`{"type":"ping","type":"ping"}`,
+		`{"type":"message_stop"}`,
+		`{"type":"message_stop","index":3}`,
+		`{}`,
+		`{"type":null}`,
+		`[]`,
+	}
+	for _, e := range bare {
+		checkSameAsSlow(t, bareStream(e))
+	}
+	checkSameAsSlow(t, bareStream(bare...))
+}
+
+// FuzzFastBare decodes arbitrary event data where a block stops with and
+// without the fast path: both must agree.
+func FuzzFastBare(f *testing.F) {
+	f.Add(`{"type":"content_block_stop","index":0}`)
+	f.Add(`{"type":"ping"}`)
+	f.Add(`{"type":"message_stop"}`)
+	f.Fuzz(func(t *testing.T, data string) {
+		if strings.ContainsAny(data, "\r\n") {
+			return // one data line
+		}
+		checkSameAsSlow(t, bareStream(data))
+	})
+}
