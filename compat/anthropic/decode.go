@@ -100,6 +100,9 @@ func (d *StreamDecoder) Next() (StreamEvent, error) {
 		ev, ok := StreamEvent{}, false
 		if !d.slow {
 			ev, ok = scanBare(raw.Data)
+			if !ok {
+				ev, ok = scanMessageDelta(raw.Data)
+			}
 		}
 		// UnmarshalJSON directly: json.Unmarshal would first scan the
 		// data once more to validate it.

@@ -190,6 +190,25 @@ func TestFastBareSameAsEncodingJSON(t *testing.T) {
 		`{"type":"ping","type":"ping"}`,
 		`{"type":"message_stop"}`,
 		`{"type":"message_stop","index":3}`,
+		`{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":32}}`,
+		` { "usage" : { "input_tokens" : 3 , "cache_read_input_tokens" : 4 , "cache_creation_input_tokens" : 5 , "output_tokens" : 6 } , "delta" : { "stop_sequence" : "END" , "stop_reason" : "stop_sequence" } , "type" : "message_delta" } `,
+		`{"type":"message_delta","delta":{}}`,
+		`{"type":"message_delta","usage":{}}`,
+		`{"type":"message_delta"}`,
+		`{"type":"message_delta","delta":null,"usage":null}`,
+		`{"type":"message_delta","delta":{"stop_reason":nul}}`,
+		`{"type":"message_delta","delta":{"stop_reason":"a\nb"}}`,
+		`{"type":"message_delta","delta":{"stop_reason":"a","stop_reason":"b"}}`,
+		`{"type":"message_delta","delta":{"Stop_Reason":"a"}}`,
+		`{"type":"message_delta","delta":{"stop_reason":"a","stop_details":{"x":1}}}`,
+		`{"type":"message_delta","delta":{"type":"x","stop_reason":"a"}}`,
+		`{"type":"message_delta","usage":{"output_tokens":-1}}`,
+		`{"type":"message_delta","usage":{"output_tokens":12345678901}}`,
+		`{"type":"message_delta","usage":{"output_tokens":1,"output_tokens":2}}`,
+		`{"type":"message_delta","usage":{"output_tokens":null}}`,
+		`{"type":"message_delta","usage":{"output_tokens":1e3}}`,
+		`{"type":"message_delta","usage":{"output_tokens":1,"service_tier":"standard"}}`,
+		`{"type":"message_delta","index":0,"usage":{"output_tokens":1}}`,
 		`{}`,
 		`{"type":null}`,
 		`[]`,
@@ -206,6 +225,7 @@ func FuzzFastBare(f *testing.F) {
 	f.Add(`{"type":"content_block_stop","index":0}`)
 	f.Add(`{"type":"ping"}`)
 	f.Add(`{"type":"message_stop"}`)
+	f.Add(`{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":32}}`)
 	f.Fuzz(func(t *testing.T, data string) {
 		if strings.ContainsAny(data, "\r\n") {
 			return // one data line
