@@ -103,6 +103,9 @@ func (d *StreamDecoder) Next() (StreamEvent, error) {
 			if !ok {
 				ev, ok = scanMessageDelta(raw.Data)
 			}
+			if !ok {
+				ev, ok = scanTextStart(raw.Data)
+			}
 		}
 		// UnmarshalJSON directly: json.Unmarshal would first scan the
 		// data once more to validate it.

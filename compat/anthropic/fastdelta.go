@@ -452,3 +452,51 @@ func scanMessageDelta(data []byte) (StreamEvent, bool) {
 	}
 	return ev, true
 }
+
+// scanTextStart reads data as a content_block_start event of a text block
+// in its common shape: {"type":"content_block_start","index":N,
+// "content_block":{"type":"text","text":T}}, T an escape-free string.
+// Anything else is left to encoding/json.
+func scanTextStart(data []byte) (StreamEvent, bool) {
+	ev := StreamEvent{Type: EventContentBlockStart}
+	s := jsonScanner{b: data}
+	var seenType, seenIndex, seenBlock, seenBlockType, seenText bool
+	var text []byte
+	block := func(key []byte) bool {
+		switch {
+		case string(key) == "type" && !seenBlockType:
+			v, esc, ok := s.str()
+			seenBlockType = ok && !esc && string(v) == BlockText
+			return seenBlockType
+		case string(key) == "text" && !seenText:
+			v, esc, ok := s.str()
+			text, seenText = v, ok && !esc
+			return seenText
+		}
+		return false
+	}
+	top := func(key []byte) bool {
+		switch {
+		case string(key) == "type" && !seenType:
+			v, esc, ok := s.str()
+			seenType = ok && !esc && string(v) == EventContentBlockStart
+			return seenType
+		case string(key) == "index" && !seenIndex:
+			ev.Index, seenIndex = s.index()
+			return seenIndex
+		case string(key) == "content_block" && !seenBlock:
+			seenBlock = s.byte('{') && s.object(block)
+			return seenBlock
+		}
+		return false
+	}
+	if !s.byte('{') || !s.object(top) {
+		return StreamEvent{}, false
+	}
+	s.ws()
+	if s.i != len(s.b) || !seenType || !seenIndex || !seenBlock || !seenBlockType {
+		return StreamEvent{}, false
+	}
+	ev.ContentBlock = &ContentBlock{Type: BlockText, Text: string(text)}
+	return ev, true
+}

@@ -209,6 +209,19 @@ func TestFastBareSameAsEncodingJSON(t *testing.T) {
 		`{"type":"message_delta","usage":{"output_tokens":1e3}}`,
 		`{"type":"message_delta","usage":{"output_tokens":1,"service_tier":"standard"}}`,
 		`{"type":"message_delta","index":0,"usage":{"output_tokens":1}}`,
+		`{"type":"content_block_start","index":1,"content_block":{"type":"text","text":""}}`,
+		` { "content_block" : { "text" : "pre" , "type" : "text" } , "index" : 1 , "type" : "content_block_start" } `,
+		`{"type":"content_block_start","index":1,"content_block":{"type":"text"}}`,
+		`{"type":"content_block_start","index":1,"content_block":{"text":"no type"}}`,
+		`{"type":"content_block_start","index":1,"content_block":{"type":"text","text":"a\u00e9"}}`,
+		`{"type":"content_block_start","index":1,"content_block":{"type":"text","text":null}}`,
+		`{"type":"content_block_start","index":1,"content_block":{"type":"text","text":"a","text":"b"}}`,
+		`{"type":"content_block_start","index":1,"content_block":{"type":"text","text":"","citations":[]}}`,
+		`{"type":"content_block_start","index":1,"content_block":{"type":"thinking","thinking":""}}`,
+		`{"type":"content_block_start","index":1,"content_block":{}}`,
+		`{"type":"content_block_start","index":1,"content_block":null}`,
+		`{"type":"content_block_start","content_block":{"type":"text","text":""}}`,
+		`{"type":"content_block_start","index":2,"content_block":{"type":"text","text":""}}`,
 		`{}`,
 		`{"type":null}`,
 		`[]`,
@@ -225,6 +238,7 @@ func FuzzFastBare(f *testing.F) {
 	f.Add(`{"type":"content_block_stop","index":0}`)
 	f.Add(`{"type":"ping"}`)
 	f.Add(`{"type":"message_stop"}`)
+	f.Add(`{"type":"content_block_start","index":1,"content_block":{"type":"text","text":""}}`)
 	f.Add(`{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":32}}`)
 	f.Fuzz(func(t *testing.T, data string) {
 		if strings.ContainsAny(data, "\r\n") {
