@@ -262,71 +262,49 @@ func (r *QueryResult) AppendJSON(dst []byte) ([]byte, error) {
 	out = appendStringField(out, "content", r.Content)
 	out = appendStringField(out, "stop_reason", string(r.StopReason))
 	out = r.Usage.AppendJSON(appendKey(out, "usage"))
-	out = appendKey(out, "tool_uses")
-	var err error
-	if r.ToolUses == nil {
-		out = append(out, "null"...)
-	} else {
-		out = append(out, '[')
-		for i := range r.ToolUses {
-			t := &r.ToolUses[i]
-			if i > 0 {
-				out = append(out, ',')
-			}
-			out = append(out, `{"id":`...)
-			out = AppendJSONString(out, t.ID)
-			out = appendStringField(out, "name", t.Name)
-			if out, err = AppendJSONRaw(appendKey(out, "input"), t.Input); err != nil {
-				return dst, err
-			}
-			out = append(out, '}')
-		}
-		out = append(out, ']')
+	out, err := appendArray(appendKey(out, "tool_uses"), r.ToolUses, (*ToolUse).appendJSON)
+	if err != nil {
+		return dst, err
 	}
-	out = appendKey(out, "tool_results")
-	if r.ToolResults == nil {
-		out = append(out, "null"...)
-	} else {
-		out = append(out, '[')
-		for i := range r.ToolResults {
-			t := &r.ToolResults[i]
-			if i > 0 {
-				out = append(out, ',')
-			}
-			out = append(out, `{"tool_use_id":`...)
-			out = AppendJSONString(out, t.ToolUseID)
-			out = appendBool(appendKey(out, "is_error"), t.IsError)
-			out = appendStringField(out, "content", t.Content)
-			out = append(out, '}')
-		}
-		out = append(out, ']')
+	if out, err = appendArray(appendKey(out, "tool_results"), r.ToolResults, (*ToolResult).appendJSON); err != nil {
+		return dst, err
 	}
-	out = appendKey(out, "rag_results")
-	if r.RAGResults == nil {
-		out = append(out, "null"...)
-	} else {
-		out = append(out, '[')
-		for i := range r.RAGResults {
-			s := &r.RAGResults[i]
-			if i > 0 {
-				out = append(out, ',')
-			}
-			out = append(out, `{"corpus_id":`...)
-			out = AppendJSONString(out, s.CorpusID)
-			out = appendStringField(out, "chunk_id", s.ChunkID)
-			out = appendStringField(out, "file_id", s.FileID)
-			out = appendStringField(out, "path", s.Path)
-			if out, err = AppendJSONFloat(appendKey(out, "score"), s.Score); err != nil {
-				return dst, err
-			}
-			out = appendStringField(out, "text", s.Text)
-			out = appendStringField(out, "source", s.Origin)
-			out = append(out, '}')
-		}
-		out = append(out, ']')
+	if out, err = appendArray(appendKey(out, "rag_results"), r.RAGResults, (*Source).appendJSON); err != nil {
+		return dst, err
 	}
 	out = AppendJSONStrings(appendKey(out, "memories_used"), r.MemoriesUsed)
 	out = appendOmitString(out, "plan_id", r.PlanID)
+	return append(out, '}'), nil
+}
+
+func (t *ToolUse) appendJSON(out []byte) ([]byte, error) {
+	out = append(out, `{"id":`...)
+	out = AppendJSONString(out, t.ID)
+	out = appendStringField(out, "name", t.Name)
+	out, err := AppendJSONRaw(appendKey(out, "input"), t.Input)
+	return append(out, '}'), err
+}
+
+func (t *ToolResult) appendJSON(out []byte) ([]byte, error) {
+	out = append(out, `{"tool_use_id":`...)
+	out = AppendJSONString(out, t.ToolUseID)
+	out = appendBool(appendKey(out, "is_error"), t.IsError)
+	out = appendStringField(out, "content", t.Content)
+	return append(out, '}'), nil
+}
+
+func (s *Source) appendJSON(out []byte) ([]byte, error) {
+	out = append(out, `{"corpus_id":`...)
+	out = AppendJSONString(out, s.CorpusID)
+	out = appendStringField(out, "chunk_id", s.ChunkID)
+	out = appendStringField(out, "file_id", s.FileID)
+	out = appendStringField(out, "path", s.Path)
+	out, err := AppendJSONFloat(appendKey(out, "score"), s.Score)
+	if err != nil {
+		return out, err
+	}
+	out = appendStringField(out, "text", s.Text)
+	out = appendStringField(out, "source", s.Origin)
 	return append(out, '}'), nil
 }
 

@@ -174,6 +174,25 @@ func AppendJSONStrings(dst []byte, ss []string) []byte {
 	return append(dst, ']')
 }
 
+// appendArray appends xs as encoding/json writes a slice: null when nil,
+// else each element written by each. It stops at the first error.
+func appendArray[T any](dst []byte, xs []T, each func(*T, []byte) ([]byte, error)) ([]byte, error) {
+	if xs == nil {
+		return append(dst, "null"...), nil
+	}
+	dst = append(dst, '[')
+	for i := range xs {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		var err error
+		if dst, err = each(&xs[i], dst); err != nil {
+			return dst, err
+		}
+	}
+	return append(dst, ']'), nil
+}
+
 // appendKey appends ,"name": (without the comma for the first field of an
 // object, which the caller writes with its opening brace). name is a
 // constant needing no escape.

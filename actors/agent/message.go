@@ -172,24 +172,11 @@ type Message struct {
 func (m *Message) AppendJSON(dst []byte) ([]byte, error) {
 	out := append(dst, `{"role":`...)
 	out = AppendJSONString(out, string(m.Role))
-	out = appendKey(out, "content")
-	if m.Content == nil {
-		out = append(out, "null"...)
-	} else {
-		out = append(out, '[')
-		for i := range m.Content {
-			if i > 0 {
-				out = append(out, ',')
-			}
-			var err error
-			if out, err = m.Content[i].AppendJSON(out); err != nil {
-				return dst, err
-			}
-		}
-		out = append(out, ']')
-	}
-	out, err := AppendJSONTime(appendKey(out, "created_at"), m.CreatedAt)
+	out, err := appendArray(appendKey(out, "content"), m.Content, (*Block).AppendJSON)
 	if err != nil {
+		return dst, err
+	}
+	if out, err = AppendJSONTime(appendKey(out, "created_at"), m.CreatedAt); err != nil {
 		return dst, err
 	}
 	return append(out, '}'), nil

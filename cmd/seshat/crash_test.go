@@ -213,15 +213,22 @@ func crashRecovery(t *testing.T, env ...string) {
 		checkCrashInvariants(t, s, tok, l)
 	}
 	defer kill(t, cmd)
-	// Jobs re-arm after the last restart.
-	var runsBefore int
-	for _, r := range s.runs(t, tok, job.ID) {
+	// Jobs re-arm after the last restart: a run newer than the newest
+	// one listed now appears (the listing is a page, newest first, so a
+	// count would stop growing once the job has a page of runs).
+	var newest string
+	for i, r := range s.runs(t, tok, job.ID) {
 		if r.Status == "running" {
 			t.Fatalf("a run left running by a kill was not closed: %+v", r)
 		}
-		runsBefore++
+		if i == 0 {
+			newest = r.ID
+		}
 	}
-	require.Eventually(t, func() bool { return len(s.runs(t, tok, job.ID)) > runsBefore }, 20*time.Second, 100*time.Millisecond)
+	require.Eventually(t, func() bool {
+		runs := s.runs(t, tok, job.ID)
+		return len(runs) > 0 && runs[0].ID != newest
+	}, 20*time.Second, 100*time.Millisecond, "the job did not run again after the last restart")
 	t.Logf("survived %d kill points: %d acknowledged turns checked, %d permission requests left open by kills, %d sessions; slowest restart to listening: %v",
 		points, l.acked, l.checkedPending, l.sessions, maxStart)
 }
