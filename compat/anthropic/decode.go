@@ -97,11 +97,22 @@ func (d *StreamDecoder) Next() (StreamEvent, error) {
 		if ev, ok := d.fastDelta(raw.Data); ok {
 			return ev, nil
 		}
+		ev, ok := StreamEvent{}, false
+		if !d.slow {
+			ev, ok = scanBare(raw.Data)
+			if !ok {
+				ev, ok = scanMessageDelta(raw.Data)
+			}
+			if !ok {
+				ev, ok = scanTextStart(raw.Data)
+			}
+		}
 		// UnmarshalJSON directly: json.Unmarshal would first scan the
 		// data once more to validate it.
-		var ev StreamEvent
-		if err := ev.UnmarshalJSON(raw.Data); err != nil {
-			return StreamEvent{}, fmt.Errorf("%w: event %q: %v", ErrMalformedStream, raw.Name, err)
+		if !ok {
+			if err := ev.UnmarshalJSON(raw.Data); err != nil {
+				return StreamEvent{}, fmt.Errorf("%w: event %q: %v", ErrMalformedStream, raw.Name, err)
+			}
 		}
 		if ev.Type == "" {
 			ev.Type = raw.Name

@@ -1,6 +1,7 @@
 package anthropic
 
 import (
+	"bytes"
 	"strings"
 	"unicode/utf8"
 )
@@ -316,4 +317,186 @@ func appendJSONString(b *strings.Builder, raw []byte, escaped bool) {
 		}
 		i += 2
 	}
+}
+
+// scanBare reads data as one of the events without a payload of their
+// own, in their common shape: {"type":"content_block_stop","index":N},
+// {"type":"message_stop"} and {"type":"ping"}. Anything else, an extra
+// key, a key given twice or in another case included, is left to
+// encoding/json.
+func scanBare(data []byte) (StreamEvent, bool) {
+	var ev StreamEvent
+	s := jsonScanner{b: data}
+	var seenType, seenIndex bool
+	top := func(key []byte) bool {
+		switch {
+		case string(key) == "type" && !seenType:
+			v, esc, ok := s.str()
+			if !ok || esc {
+				return false
+			}
+			switch string(v) {
+			case EventContentBlockStop:
+				ev.Type = EventContentBlockStop
+			case EventMessageStop:
+				ev.Type = EventMessageStop
+			case EventPing:
+				ev.Type = EventPing
+			default:
+				return false
+			}
+			seenType = true
+			return true
+		case string(key) == "index" && !seenIndex:
+			ev.Index, seenIndex = s.index()
+			return seenIndex
+		}
+		return false
+	}
+	if !s.byte('{') || !s.object(top) {
+		return StreamEvent{}, false
+	}
+	s.ws()
+	if s.i != len(s.b) || !seenType || seenIndex != (ev.Type == EventContentBlockStop) {
+		return StreamEvent{}, false
+	}
+	return ev, true
+}
+
+// scanMessageDelta reads data as a message_delta event of the common
+// shape: {"type":"message_delta","delta":{"stop_reason":R,"stop_sequence":S},
+// "usage":{"output_tokens":N}}, R and S escape-free strings or null, usage
+// holding any of its four counts as plain integers. Anything else is left
+// to encoding/json.
+func scanMessageDelta(data []byte) (StreamEvent, bool) {
+	ev := StreamEvent{Type: EventMessageDelta}
+	md, u := &MessageDelta{}, &Usage{}
+	s := jsonScanner{b: data}
+	var seenType, seenDelta, seenUsage, seenReason, seenSeq bool
+	var seenCount [4]bool
+	nullable := func(seen *bool, out *string) bool {
+		if *seen {
+			return false
+		}
+		*seen = true
+		s.ws()
+		if bytes.HasPrefix(s.b[s.i:], []byte("null")) {
+			s.i += 4
+			return true
+		}
+		v, esc, ok := s.str()
+		if !ok || esc {
+			return false
+		}
+		*out = string(v)
+		return true
+	}
+	delta := func(key []byte) bool {
+		switch string(key) {
+		case "stop_reason":
+			return nullable(&seenReason, &md.StopReason)
+		case "stop_sequence":
+			return nullable(&seenSeq, &md.StopSequence)
+		}
+		return false
+	}
+	usage := func(key []byte) bool {
+		var k int
+		var out *int64
+		switch string(key) {
+		case "input_tokens":
+			k, out = 0, &u.InputTokens
+		case "output_tokens":
+			k, out = 1, &u.OutputTokens
+		case "cache_creation_input_tokens":
+			k, out = 2, &u.CacheCreationInputTokens
+		case "cache_read_input_tokens":
+			k, out = 3, &u.CacheReadInputTokens
+		default:
+			return false
+		}
+		if seenCount[k] {
+			return false
+		}
+		n, ok := s.index()
+		*out, seenCount[k] = int64(n), true
+		return ok
+	}
+	top := func(key []byte) bool {
+		switch {
+		case string(key) == "type" && !seenType:
+			v, esc, ok := s.str()
+			seenType = ok && !esc && string(v) == EventMessageDelta
+			return seenType
+		case string(key) == "delta" && !seenDelta:
+			seenDelta = s.byte('{') && s.object(delta)
+			return seenDelta
+		case string(key) == "usage" && !seenUsage:
+			seenUsage = s.byte('{') && s.object(usage)
+			return seenUsage
+		}
+		return false
+	}
+	if !s.byte('{') || !s.object(top) {
+		return StreamEvent{}, false
+	}
+	s.ws()
+	if s.i != len(s.b) || !seenType {
+		return StreamEvent{}, false
+	}
+	if seenDelta {
+		ev.MessageDelta = md
+	}
+	if seenUsage {
+		ev.Usage = u
+	}
+	return ev, true
+}
+
+// scanTextStart reads data as a content_block_start event of a text block
+// in its common shape: {"type":"content_block_start","index":N,
+// "content_block":{"type":"text","text":T}}, T an escape-free string.
+// Anything else is left to encoding/json.
+func scanTextStart(data []byte) (StreamEvent, bool) {
+	ev := StreamEvent{Type: EventContentBlockStart}
+	s := jsonScanner{b: data}
+	var seenType, seenIndex, seenBlock, seenBlockType, seenText bool
+	var text []byte
+	block := func(key []byte) bool {
+		switch {
+		case string(key) == "type" && !seenBlockType:
+			v, esc, ok := s.str()
+			seenBlockType = ok && !esc && string(v) == BlockText
+			return seenBlockType
+		case string(key) == "text" && !seenText:
+			v, esc, ok := s.str()
+			text, seenText = v, ok && !esc
+			return seenText
+		}
+		return false
+	}
+	top := func(key []byte) bool {
+		switch {
+		case string(key) == "type" && !seenType:
+			v, esc, ok := s.str()
+			seenType = ok && !esc && string(v) == EventContentBlockStart
+			return seenType
+		case string(key) == "index" && !seenIndex:
+			ev.Index, seenIndex = s.index()
+			return seenIndex
+		case string(key) == "content_block" && !seenBlock:
+			seenBlock = s.byte('{') && s.object(block)
+			return seenBlock
+		}
+		return false
+	}
+	if !s.byte('{') || !s.object(top) {
+		return StreamEvent{}, false
+	}
+	s.ws()
+	if s.i != len(s.b) || !seenType || !seenIndex || !seenBlock || !seenBlockType {
+		return StreamEvent{}, false
+	}
+	ev.ContentBlock = &ContentBlock{Type: BlockText, Text: string(text)}
+	return ev, true
 }

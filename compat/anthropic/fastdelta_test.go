@@ -154,3 +154,96 @@ func TestFastDeltaAllocations(t *testing.T) {
 	require.Less(t, allocs, 0.1, "allocations per delta event")
 	require.Equal(t, strings.Repeat(`tok "q" `, n+1), d.Block(0).Text)
 }
+
+// bareStream is a text block of one delta, then the events of bare in
+// place of its content_block_stop, then the usual stops.
+func bareStream(bare ...string) string {
+	in := deltaStream(BlockText, `{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"x"}}`)
+	head, tail, _ := strings.Cut(in, "event: content_block_stop")
+	var b strings.Builder
+	b.WriteString(head)
+	for _, e := range bare {
+		fmt.Fprintf(&b, "event: x\ndata: %s\n\n", e)
+	}
+	return b.String() + "event: content_block_stop" + tail
+}
+
+func TestFastBareSameAsEncodingJSON(t *testing.T) {
+	bare := []string{
+		`{"type":"content_block_stop","index":0}`,
+		` { "index" : 0 , "type" : "content_block_stop" } `,
+		`{"type":"content_block_stop","index":1}`,
+		`{"type":"content_block_stop","index":00}`,
+		`{"type":"content_block_stop","index":-1}`,
+		`{"type":"content_block_stop","index":0.5}`,
+		`{"type":"content_block_stop","index":"0"}`,
+		`{"type":"content_block_stop"}`,
+		`{"type":"content_block_stop","index":0,"index":0}`,
+		`{"type":"content_block_stop","Index":0}`,
+		`{"type":"content_block_stop","index":0,"x":1}`,
+		`{"type":"content_block_stop","index":0} x`,
+		`{"type":"content_block_stop","index":0`,
+		`{"type":"ping"}`,
+		`{"type":"ping","index":0}`,
+		`{"TYPE":"ping"}`,
+		`{"type":"p\u0069ng"}`,
+		`{"type":"ping","type":"ping"}`,
+		`{"type":"message_stop"}`,
+		`{"type":"message_stop","index":3}`,
+		`{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":32}}`,
+		` { "usage" : { "input_tokens" : 3 , "cache_read_input_tokens" : 4 , "cache_creation_input_tokens" : 5 , "output_tokens" : 6 } , "delta" : { "stop_sequence" : "END" , "stop_reason" : "stop_sequence" } , "type" : "message_delta" } `,
+		`{"type":"message_delta","delta":{}}`,
+		`{"type":"message_delta","usage":{}}`,
+		`{"type":"message_delta"}`,
+		`{"type":"message_delta","delta":null,"usage":null}`,
+		`{"type":"message_delta","delta":{"stop_reason":nul}}`,
+		`{"type":"message_delta","delta":{"stop_reason":"a\nb"}}`,
+		`{"type":"message_delta","delta":{"stop_reason":"a","stop_reason":"b"}}`,
+		`{"type":"message_delta","delta":{"Stop_Reason":"a"}}`,
+		`{"type":"message_delta","delta":{"stop_reason":"a","stop_details":{"x":1}}}`,
+		`{"type":"message_delta","delta":{"type":"x","stop_reason":"a"}}`,
+		`{"type":"message_delta","usage":{"output_tokens":-1}}`,
+		`{"type":"message_delta","usage":{"output_tokens":12345678901}}`,
+		`{"type":"message_delta","usage":{"output_tokens":1,"output_tokens":2}}`,
+		`{"type":"message_delta","usage":{"output_tokens":null}}`,
+		`{"type":"message_delta","usage":{"output_tokens":1e3}}`,
+		`{"type":"message_delta","usage":{"output_tokens":1,"service_tier":"standard"}}`,
+		`{"type":"message_delta","index":0,"usage":{"output_tokens":1}}`,
+		`{"type":"content_block_start","index":1,"content_block":{"type":"text","text":""}}`,
+		` { "content_block" : { "text" : "pre" , "type" : "text" } , "index" : 1 , "type" : "content_block_start" } `,
+		`{"type":"content_block_start","index":1,"content_block":{"type":"text"}}`,
+		`{"type":"content_block_start","index":1,"content_block":{"text":"no type"}}`,
+		`{"type":"content_block_start","index":1,"content_block":{"type":"text","text":"a\u00e9"}}`,
+		`{"type":"content_block_start","index":1,"content_block":{"type":"text","text":null}}`,
+		`{"type":"content_block_start","index":1,"content_block":{"type":"text","text":"a","text":"b"}}`,
+		`{"type":"content_block_start","index":1,"content_block":{"type":"text","text":"","citations":[]}}`,
+		`{"type":"content_block_start","index":1,"content_block":{"type":"thinking","thinking":""}}`,
+		`{"type":"content_block_start","index":1,"content_block":{}}`,
+		`{"type":"content_block_start","index":1,"content_block":null}`,
+		`{"type":"content_block_start","content_block":{"type":"text","text":""}}`,
+		`{"type":"content_block_start","index":2,"content_block":{"type":"text","text":""}}`,
+		`{}`,
+		`{"type":null}`,
+		`[]`,
+	}
+	for _, e := range bare {
+		checkSameAsSlow(t, bareStream(e))
+	}
+	checkSameAsSlow(t, bareStream(bare...))
+}
+
+// FuzzFastBare decodes arbitrary event data where a block stops with and
+// without the fast path: both must agree.
+func FuzzFastBare(f *testing.F) {
+	f.Add(`{"type":"content_block_stop","index":0}`)
+	f.Add(`{"type":"ping"}`)
+	f.Add(`{"type":"message_stop"}`)
+	f.Add(`{"type":"content_block_start","index":1,"content_block":{"type":"text","text":""}}`)
+	f.Add(`{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":32}}`)
+	f.Fuzz(func(t *testing.T, data string) {
+		if strings.ContainsAny(data, "\r\n") {
+			return // one data line
+		}
+		checkSameAsSlow(t, bareStream(data))
+	})
+}
