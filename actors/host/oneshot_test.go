@@ -89,6 +89,34 @@ func TestOneShotSessionCreatedByItsTurn(t *testing.T) {
 	require.Equal(t, agent.StopEndTurn, res.StopReason)
 }
 
+// TestOneShotSessionDeletedMidTurnStaysDeleted: a one-shot session whose
+// record was never written, deleted while its turn runs (as a workspace's
+// deletion does), is not created by the turn's end.
+func TestOneShotSessionDeletedMidTurnStaysDeleted(t *testing.T) {
+	leakCheck(t)
+	h, store, uid := newHost(t, session.Config{Idle: time.Hour})
+	ctx := t.Context()
+	st, err := h.StartTurn(ctx, uid, TurnRequest{Prompt: "@delay 1m\nsoon gone", OneShot: true, AnswerAtEnd: true})
+	require.NoError(t, err)
+	_, err = ask[session.Done](ctx, h, st.SessionID, &session.Delete{})
+	require.NoError(t, err)
+	_, _ = st.Wait(ctx)
+	// The turn's end has been handled; the store's writer is idle again.
+	settle(t, store)
+	_, err = store.Session(st.SessionID)
+	require.ErrorIs(t, err, persist.ErrNotFound, "the deleted session was created by its turn's end")
+	page, _, err := store.ListSessions(persist.SessionQuery{WorkspaceIDs: []string{defaultWorkspace(t, store, uid)}, Q: "gone"})
+	require.NoError(t, err)
+	require.Empty(t, page)
+}
+
+func defaultWorkspace(t *testing.T, store *persist.Store, uid string) string {
+	t.Helper()
+	u, err := store.UserByID(uid)
+	require.NoError(t, err)
+	return u.DefaultWorkspaceID
+}
+
 // settle waits until the store's count of writes has not moved for a
 // while: the writes a turn queues after its answer are in.
 func settle(t *testing.T, store *persist.Store) {

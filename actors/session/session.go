@@ -799,6 +799,8 @@ func (a *sessionActor) update(m *Update) (View, error) {
 
 func (a *sessionActor) delete(ctx actor.Context) error {
 	a.abandon("session deleted")
+	// A save after this must never create what is being deleted.
+	a.unsaved = false
 	if err := a.d.Store.DeleteSession(context.Background(), a.id); err != nil && !errors.Is(err, persist.ErrNotFound) {
 		return err
 	}
