@@ -344,12 +344,7 @@ func (s *Server) corpusEvents(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	ctx.SetStatusCode(fasthttp.StatusOK)
-	ctx.SetContentType("text/event-stream")
-	h := &ctx.Response.Header
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-SSE-Version", "1")
-	h.Set("X-Accel-Buffering", "no")
+	setNativeSSEHead(ctx)
 	_ = ctx.SetWriteDeadline(time.Time{})
 	setDeadline := ctx.Conn().SetWriteDeadline
 	done := s.baseCtx.Done()

@@ -223,6 +223,17 @@ func (n *nativeStream) finish(w *sse.Writer, err error) {
 	}
 }
 
+// setNativeSSEHead sets the status and headers every native event stream
+// (a turn's, a corpus's) answers with.
+func setNativeSSEHead(ctx *fasthttp.RequestCtx) {
+	ctx.SetStatusCode(fasthttp.StatusOK)
+	ctx.SetContentType("text/event-stream")
+	h := &ctx.Response.Header
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-SSE-Version", "1")
+	h.Set("X-Accel-Buffering", "no")
+}
+
 // serveStream answers 200 text/event-stream and streams st (driveStream).
 // The stream captures only st, the server's logger, settings and base
 // context — never ctx, which fasthttp recycles. It ends when the turn ends
@@ -230,12 +241,7 @@ func (n *nativeStream) finish(w *sse.Writer, err error) {
 // under the rolling write deadline), when the session dropped the
 // subscriber, or at shutdown.
 func (s *Server) serveStream(ctx *fasthttp.RequestCtx, st *host.Stream) {
-	ctx.SetStatusCode(fasthttp.StatusOK)
-	ctx.SetContentType("text/event-stream")
-	h := &ctx.Response.Header
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-SSE-Version", "1")
-	h.Set("X-Accel-Buffering", "no")
+	setNativeSSEHead(ctx)
 	n := &nativeStream{replay: st.Replay}
 	s.driveStream(ctx, "stream writer", st, n.start, n.write, sse.KeepaliveIdle(s.cfg.SSE), n.finish)
 }
