@@ -95,6 +95,12 @@ func TestAgentProfilesContextEndToEnd(t *testing.T) {
 		got = created[apitype.Session](t, srv.get(t, "/api/v1/sessions/"+res.SessionID, m), 200)
 		require.NotNil(t, got.Memory, "a query's new session takes the profile's memory setting")
 		require.Equal(t, apitype.SessionMemory{Extract: "off", Inject: false}, *got.Memory)
+
+		created[apitype.Agent](t, post("/api/v1/agents", map[string]any{"slug": "recalling", "workspace_id": ws,
+			"memory": map[string]any{"extract": "off"}}), 201)
+		sess = created[apitype.Session](t, post("/api/v1/sessions", map[string]any{"agent_slug": "recalling"}), 201)
+		got = created[apitype.Session](t, srv.get(t, "/api/v1/sessions/"+sess.ID, m), 200)
+		require.Equal(t, &apitype.SessionMemory{Extract: "off", Inject: true}, got.Memory, "an omitted inject is true")
 	})
 
 	t.Run("a session keeps the system prompt of its version", func(t *testing.T) {

@@ -32,9 +32,11 @@ func TestGRPCAgents(t *testing.T) {
 	var made seshatv1.CreateAgentResponse
 	require.NoError(t, g.invoke(ctx, alice, svc+"CreateAgent", &seshatv1.CreateAgentRequest{
 		Slug: "reviewer", Name: "Reviewer", WorkspaceId: ws, SystemPrompt: "You review code.", MaxTurns: 5,
-		Tools: &seshatv1.ToolFilter{Deny: []string{"list_files"}},
+		Tools: &seshatv1.ToolFilter{Deny: []string{"list_files"}}, Memory: &seshatv1.MemorySettings{Extract: "off"},
 	}, &made))
 	a := made.GetAgent()
+	require.Equal(t, "off", a.GetMemory().GetExtract())
+	require.True(t, a.GetMemory().GetInject(), "an omitted inject is true, as for sessions and over REST")
 	require.NotEmpty(t, a.GetId())
 	require.EqualValues(t, 1, a.GetVersion())
 	require.Equal(t, ws, a.GetWorkspaceId())

@@ -411,4 +411,14 @@ func TestSessionKeepsItsTurnContext(t *testing.T) {
 	requireAPIError(t, s.do(t, request{Method: http.MethodPost, Path: "/api/v1/sessions", Token: a, Body: map[string]any{
 		"memory": map[string]any{"extract": "sometimes"},
 	}}), 400, "invalid_request")
+	requireAPIError(t, s.do(t, request{Method: http.MethodPost, Path: "/api/v1/sessions", Token: a, Body: map[string]any{
+		"memory": map[string]any{"extract": "off", "injekt": false},
+	}}), 400, "invalid_field")
+
+	// An omitted inject is the preferences' default, true, as gRPC reads it.
+	var noInject apitype.Session
+	s.do(t, request{Method: http.MethodPost, Path: "/api/v1/sessions", Token: a, Body: map[string]any{
+		"memory": map[string]any{"extract": "off"},
+	}}).JSON(t, &noInject)
+	require.Equal(t, &apitype.SessionMemory{Extract: "off", Inject: true}, noInject.Memory)
 }

@@ -12,7 +12,19 @@ type AgentTools struct {
 type AgentMemory struct {
 	// Extract is "auto" or "off".
 	Extract string `json:"extract"`
-	Inject  bool   `json:"inject"`
+	// Inject is true when a request omits it, the preferences' default.
+	Inject bool `json:"inject"`
+}
+
+// UnmarshalJSON reads a memory setting, with inject true when omitted.
+func (m *AgentMemory) UnmarshalJSON(b []byte) error {
+	type plain AgentMemory
+	p := plain{Inject: true}
+	if err := decodeStrict(b, &p); err != nil {
+		return err
+	}
+	*m = AgentMemory(p)
+	return nil
 }
 
 // AgentRequest is the body of POST /api/v1/agents (slug required) and of

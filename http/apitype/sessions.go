@@ -95,8 +95,20 @@ type CreateSessionRequest struct {
 type SessionMemory struct {
 	// Extract is "auto" (after each turn) or "off".
 	Extract string `json:"extract"`
-	// Inject recalls memories into each turn.
+	// Inject recalls memories into each turn. Omitted in a request, it is
+	// true, the preferences' default.
 	Inject bool `json:"inject"`
+}
+
+// UnmarshalJSON reads a memory setting, with inject true when omitted.
+func (m *SessionMemory) UnmarshalJSON(b []byte) error {
+	type plain SessionMemory
+	p := plain{Inject: true}
+	if err := decodeStrict(b, &p); err != nil {
+		return err
+	}
+	*m = SessionMemory(p)
+	return nil
 }
 
 // UpdateSessionRequest is the body of PATCH /api/v1/sessions/{id}; absent

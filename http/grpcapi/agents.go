@@ -217,7 +217,8 @@ func agentMemoryIn(m *seshatv1.MemorySettings) *apitype.AgentMemory {
 	if m == nil {
 		return nil
 	}
-	return &apitype.AgentMemory{Extract: m.Extract, Inject: m.GetInject()}
+	// An omitted inject is true, the preferences' default, as for sessions.
+	return &apitype.AgentMemory{Extract: m.Extract, Inject: m.Inject == nil || *m.Inject}
 }
 
 func agentOf(a apitype.Agent) *seshatv1.Agent {
